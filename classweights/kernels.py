@@ -1,0 +1,201 @@
+"""Numba histogram kernels: one pass over a mask, counts out.
+
+The kernels loop; Python decides. Each takes contiguous arrays and fills an int64 histogram
+over the *raw* values of a mask. They never raise: values outside the histogram go into an
+overflow slot, and the caller (`count_mask`) turns that slot into exact per-value counts on a
+slow path, and the scan maps raw values to classes through the label space (remap, reduce-zero,
+ignore, bounds) on the few hundred histogram bins instead of on every pixel.
+
+Masks are mostly long runs of one label, so the 8- and 16-bit kernels read the mask as 64-bit
+words and add a whole word at once when its bytes (or 16-bit halves) are all equal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+
+
+def _jit(func):
+    """``njit(cache=True, nogil=True)``; without any writable cache location (a read-only
+    install and no writable home), numba refuses ``cache=True``: compile per process instead."""
+    try:
+        return njit(cache=True, nogil=True)(func)
+    except RuntimeError:
+        return njit(nogil=True)(func)
+
+
+_B8 = np.uint64(0x0101010101010101)
+_B16 = np.uint64(0x0001000100010001)
+_M8 = np.uint64(0xFF)
+_M16 = np.uint64(0xFFFF)
+
+
+@_jit
+def _hist_u8(words, tail, hist):  # pragma: no cover - compiled
+    b8 = np.uint64(0x0101010101010101)
+    m8 = np.uint64(0xFF)
+    for i in range(words.size):
+        w = words[i]
+        b = w & m8
+        if w == b * b8:
+            hist[b] += 8
+        else:
+            for k in range(8):
+                hist[(w >> np.uint64(8 * k)) & m8] += 1
+    for i in range(tail.size):
+        hist[tail[i]] += 1
+
+
+@_jit
+def _hist_u16(words, tail, hist):  # pragma: no cover - compiled
+    b16 = np.uint64(0x0001000100010001)
+    m16 = np.uint64(0xFFFF)
+    for i in range(words.size):
+        w = words[i]
+        b = w & m16
+        if w == b * b16:
+            hist[b] += 4
+        else:
+            for k in range(4):
+                hist[(w >> np.uint64(16 * k)) & m16] += 1
+    for i in range(tail.size):
+        hist[tail[i]] += 1
+
+
+@_jit
+def _hist_bounded(a, hist):  # pragma: no cover - compiled
+    # hist has size + 1 slots; values < 0 or >= size land in the last (overflow) slot
+    size = hist.size - 1
+    for i in range(a.size):
+        v = a[i]
+        if v >= 0 and v < size:
+            hist[v] += 1
+        else:
+            hist[size] += 1
+
+
+@_jit
+def _hist_colors(rgb, keys, hist):  # pragma: no cover - compiled
+    # rgb: (n, 3) uint8; keys: sorted packed 0xRRGGBB colours; hist: len(keys) + 1 (unknown)
+    n_keys = keys.size
+    prev = -1
+    prev_idx = n_keys
+    for i in range(rgb.shape[0]):
+        key = (np.int64(rgb[i, 0]) << 16) | (np.int64(rgb[i, 1]) << 8) | np.int64(rgb[i, 2])
+        if key != prev:
+            lo = 0
+            hi = n_keys
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if keys[mid] < key:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            prev_idx = lo if lo < n_keys and keys[lo] == key else n_keys
+            prev = key
+        hist[prev_idx] += 1
+
+
+def _split_words(flat: NDArray[np.generic]) -> tuple[NDArray[np.uint64], NDArray[np.generic]]:
+    """View the 8-byte-aligned body of a contiguous 1-D array as uint64 words, plus its tail."""
+    per_word = 8 // flat.itemsize
+    offset = (-flat.ctypes.data % 8) // flat.itemsize if flat.size else 0
+    if offset:  # rare: an unaligned buffer; copying keeps the kernel simple and exact
+        flat = flat.copy()
+    n_body = (flat.size // per_word) * per_word
+    return flat[:n_body].view(np.uint64), flat[n_body:]
+
+
+def histogram_u8(mask: NDArray[np.uint8]) -> NDArray[np.int64]:
+    """Counts of each byte value 0..255 in a uint8 mask (any shape).
+
+    >>> histogram_u8(np.array([[0, 0, 3], [255, 3, 3]], np.uint8))[[0, 3, 255]].tolist()
+    [2, 3, 1]
+    """
+    hist = np.zeros(256, np.int64)
+    words, tail = _split_words(np.ascontiguousarray(mask).reshape(-1))
+    _hist_u8(words, tail, hist)
+    return hist
+
+
+def histogram_u16(mask: NDArray[np.uint16]) -> NDArray[np.int64]:
+    """Counts of each value 0..65535 in a native-endian uint16 mask.
+
+    >>> histogram_u16(np.array([1000, 1000, 7], np.uint16))[[7, 1000]].tolist()
+    [1, 2]
+    """
+    hist = np.zeros(65536, np.int64)
+    words, tail = _split_words(np.ascontiguousarray(mask, dtype=np.uint16).reshape(-1))
+    _hist_u16(words, tail, hist)
+    return hist
+
+
+def histogram_bounded(mask: NDArray[np.integer], size: int) -> NDArray[np.int64]:
+    """Counts of values ``0..size-1``; the extra last slot counts every other value.
+
+    >>> histogram_bounded(np.array([-1, 0, 2, 2, 70000], np.int32), 3).tolist()
+    [1, 0, 2, 2]
+    """
+    hist = np.zeros(size + 1, np.int64)
+    _hist_bounded(np.ascontiguousarray(mask).reshape(-1), hist)
+    return hist
+
+
+def histogram_colors(rgb: NDArray[np.uint8], keys: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Counts of each colour of a sorted packed colour table in an ``(..., 3)`` uint8 mask.
+
+    ``keys`` are ``r << 16 | g << 8 | b``, sorted ascending; the last slot counts pixels whose
+    colour is not in the table.
+
+    >>> rgb = np.array([[[0, 0, 0], [255, 0, 0], [1, 2, 3]]], np.uint8)
+    >>> histogram_colors(rgb, np.array([0, 0xFF0000], np.int64)).tolist()
+    [1, 1, 1]
+    """
+    hist = np.zeros(keys.size + 1, np.int64)
+    _hist_colors(np.ascontiguousarray(rgb, dtype=np.uint8).reshape(-1, 3), keys, hist)
+    return hist
+
+
+def count_values(mask: NDArray[np.generic], size_hint: int = 256) -> tuple[NDArray, NDArray]:
+    """Exact ``(values, counts)`` of the distinct values of an integer or bool mask.
+
+    Chooses the kernel by dtype: uint8 and uint16 use the word kernels over their full value
+    range; any other integer dtype uses a bounded histogram of ``size_hint`` bins and an exact
+    slow path (``np.unique``) for the values outside it. Values are int64, sorted.
+
+    >>> v, c = count_values(np.array([[5, 5], [300, -2]], np.int32), size_hint=8)
+    >>> v.tolist(), c.tolist()
+    ([-2, 5, 300], [1, 2, 1])
+    """
+    a = np.asarray(mask)
+    if a.dtype == np.bool_:
+        pos = int(np.count_nonzero(a))
+        values, counts = np.array([0, 1], np.int64), np.array([a.size - pos, pos], np.int64)
+        keep = counts > 0
+        return values[keep], counts[keep]
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    if a.dtype == np.uint8:
+        hist = histogram_u8(a)
+    elif a.dtype == np.uint16:
+        hist = histogram_u16(a)
+    else:
+        size = max(int(size_hint), 1)
+        hist = histogram_bounded(a, size)
+        overflow = int(hist[size])
+        values = np.flatnonzero(hist[:size])
+        counts = hist[values]
+        if overflow:
+            flat = a.reshape(-1)
+            outside = flat[(flat < 0) | (flat >= size)]
+            ov, oc = np.unique(outside, return_counts=True)
+            values = np.concatenate([values, ov.astype(np.int64)])
+            counts = np.concatenate([counts, oc.astype(np.int64)])
+            order = np.argsort(values, kind="stable")
+            values, counts = values[order], counts[order]
+        return values.astype(np.int64), counts.astype(np.int64)
+    values = np.flatnonzero(hist)
+    return values.astype(np.int64), hist[values]

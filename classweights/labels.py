@@ -1,0 +1,315 @@
+"""Label spaces: class-name presets, colour tables, remap tables, reduce-zero-label, ignore index.
+
+A :class:`LabelSpace` turns raw mask values into class ids. The order is the one mmsegmentation
+uses: ``reduce_zero_label`` first (0 -> ignore, k -> k-1, the ignore value stays), then the remap
+table (values not in the table keep their value), then the ignore index and the class range.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import ConfigError
+
+IGNORED = -1
+UNKNOWN = -2
+
+CITYSCAPES = [
+    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
+    "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
+    "motorcycle", "bicycle",
+]  # fmt: skip
+CITYSCAPES_COLORS = [
+    (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153),
+    (153, 153, 153), (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152),
+    (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100),
+    (0, 80, 100), (0, 0, 230), (119, 11, 32),
+]  # fmt: skip
+# Cityscapes labelId -> trainId (labelIds 0..33; every id without a train class -> ignore 255)
+CITYSCAPES_TRAIN_IDS = {
+    7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11,
+    25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18,
+}  # fmt: skip
+CAMVID = [
+    "sky", "building", "pole", "road", "pavement", "tree", "sign symbol", "fence", "car",
+    "pedestrian", "bicyclist",
+]  # fmt: skip
+CAMVID_COLORS = [
+    (128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222),
+    (128, 128, 0), (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192),
+]  # fmt: skip
+PASCAL_VOC = [
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
+    "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant",
+    "sheep", "sofa", "train", "tvmonitor",
+]  # fmt: skip
+ADE20K = [
+    "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane",
+    "grass", "cabinet", "sidewalk", "person", "earth", "door", "table", "mountain", "plant",
+    "curtain", "chair", "car", "water", "painting", "sofa", "shelf", "house", "sea", "mirror",
+    "rug", "field", "armchair", "seat", "fence", "desk", "rock", "wardrobe", "lamp",
+    "bathtub", "railing", "cushion", "base", "box", "column", "signboard",
+    "chest of drawers", "counter", "sand", "sink", "skyscraper", "fireplace", "refrigerator",
+    "grandstand", "path", "stairs", "runway", "case", "pool table", "pillow", "screen door",
+    "stairway", "river", "bridge", "bookcase", "blind", "coffee table", "toilet", "flower",
+    "book", "hill", "bench", "countertop", "stove", "palm", "kitchen island", "computer",
+    "swivel chair", "boat", "bar", "arcade machine", "hovel", "bus", "towel", "light",
+    "truck", "tower", "chandelier", "awning", "streetlight", "booth", "television receiver",
+    "airplane", "dirt track", "apparel", "pole", "land", "bannister", "escalator", "ottoman",
+    "bottle", "buffet", "poster", "stage", "van", "ship", "fountain", "conveyer belt",
+    "canopy", "washer", "plaything", "swimming pool", "stool", "barrel", "basket",
+    "waterfall", "tent", "bag", "minibike", "cradle", "oven", "ball", "food", "step", "tank",
+    "trade name", "microwave", "pot", "animal", "bicycle", "lake", "dishwasher", "screen",
+    "blanket", "sculpture", "hood", "sconce", "vase", "traffic light", "tray", "ashcan",
+    "fan", "pier", "crt screen", "plate", "monitor", "bulletin board", "shower", "radiator",
+    "glass", "clock", "flag",
+]  # fmt: skip
+CELEBAMASK_HQ = [
+    "background", "skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear",
+    "r_ear", "mouth", "u_lip", "l_lip", "hair", "hat", "ear_r", "neck_l", "neck", "cloth",
+]  # fmt: skip
+
+
+def _voc_colors(n: int) -> list[tuple[int, int, int]]:
+    """The PASCAL VOC colour map: bits of the class id spread over the colour channels."""
+    out = []
+    for i in range(n):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        out.append((r, g, b))
+    return out
+
+
+CLASS_PRESETS: dict[str, list[str]] = {
+    "cityscapes": CITYSCAPES,
+    "camvid": CAMVID,
+    "pascal-voc": PASCAL_VOC,
+    "ade20k": ADE20K,
+    "celebamask-hq": CELEBAMASK_HQ,
+}
+PALETTE_PRESETS: dict[str, list[tuple[int, int, int]]] = {
+    "cityscapes": CITYSCAPES_COLORS,
+    "camvid": CAMVID_COLORS,
+    "pascal-voc": _voc_colors(len(PASCAL_VOC)),
+}
+REMAP_PRESETS: dict[str, dict[int, int]] = {
+    "cityscapes": {i: CITYSCAPES_TRAIN_IDS.get(i, 255) for i in range(34)},
+}
+
+
+def _read_table(value: str | Path, what: str) -> Any:
+    path = Path(value)
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+    except Exception as e:
+        raise ConfigError(f"cannot parse the {what} file {path}: {e}") from None
+    return text
+
+
+def _preset(value: str, presets: Mapping[str, Any], what: str, flag: str) -> Any:
+    if value in presets:
+        return presets[value]
+    loaded = _read_table(value, what)
+    if loaded is None:
+        raise ConfigError(
+            f"{flag} {value!r} is neither a preset ({', '.join(presets)}) nor an existing file"
+        )
+    return loaded
+
+
+def resolve_class_names(classes: str | Path | Sequence[str] | None) -> list[str] | None:
+    """Class names from a preset name, a names file (one per line, JSON or YAML list) or a list.
+
+    >>> resolve_class_names("camvid")[:3]
+    ['sky', 'building', 'pole']
+    """
+    if classes is None:
+        return None
+    if isinstance(classes, (str, Path)):
+        loaded = _preset(str(classes), CLASS_PRESETS, "class names", "--classes")
+        if isinstance(loaded, str):
+            loaded = [ln.strip() for ln in loaded.splitlines() if ln.strip() and not ln.startswith("#")]
+        if isinstance(loaded, Mapping):  # {id: name}
+            loaded = [loaded[k] for k in sorted(loaded, key=int)]
+        classes = loaded
+    names = [str(n) for n in classes]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ConfigError(f"class names must be unique; repeated: {', '.join(dup)}")
+    return names
+
+
+def resolve_remap(remap: str | Path | Mapping[Any, Any] | None) -> dict[int, int] | None:
+    """A remap table ``raw value -> label`` from a preset, a JSON/YAML file or a mapping.
+
+    >>> resolve_remap("cityscapes")[7], resolve_remap("cityscapes")[0]
+    (0, 255)
+    >>> resolve_remap({"3": 1})
+    {3: 1}
+    """
+    if remap is None:
+        return None
+    if isinstance(remap, (str, Path)):
+        remap = _preset(str(remap), REMAP_PRESETS, "remap", "--remap")
+    if not isinstance(remap, Mapping):
+        raise ConfigError("a remap table must be a mapping of raw value -> label, e.g. {\"7\": 0}")
+    try:
+        return {int(k): int(v) for k, v in remap.items()}
+    except (TypeError, ValueError):
+        raise ConfigError(f"remap keys and values must be integers, got {dict(remap)!r}") from None
+
+
+def resolve_palette(palette: Any) -> dict[tuple[int, int, int], int] | None:
+    """A colour table ``(r, g, b) -> label`` from a preset, a file or a mapping/list.
+
+    Accepts a list of colours (index = label), a mapping label -> colour, or colour -> label,
+    with colours as ``[r, g, b]`` or ``"#rrggbb"``.
+
+    >>> resolve_palette({"#ff0000": 1, "0,0,0": 0})
+    {(255, 0, 0): 1, (0, 0, 0): 0}
+    """
+    if palette is None:
+        return None
+    if isinstance(palette, (str, Path)):
+        palette = _preset(str(palette), PALETTE_PRESETS, "colour table", "--palette")
+    items: list[tuple[Any, Any]]
+    if isinstance(palette, Mapping):
+        items = list(palette.items())
+        if items and _is_int(items[0][0]):
+            items = [(c, k) for k, c in items]  # label -> colour
+    else:
+        items = [(c, i) for i, c in enumerate(palette)]
+    table: dict[tuple[int, int, int], int] = {}
+    for colour, label in items:
+        rgb = _parse_colour(colour)
+        if rgb in table:
+            raise ConfigError(
+                f"colour {rgb} appears twice in the colour table (labels {table[rgb]} and "
+                f"{label}); each colour must map to one label"
+            )
+        table[rgb] = int(label)
+    return table
+
+
+def _is_int(x: Any) -> bool:
+    try:
+        int(x)
+        return not isinstance(x, (list, tuple))
+    except (TypeError, ValueError):
+        return False
+
+
+def _parse_colour(c: Any) -> tuple[int, int, int]:
+    try:
+        if isinstance(c, str):
+            s = c.strip()
+            if s.startswith("#") and len(s) == 7:
+                return (int(s[1:3], 16), int(s[3:5], 16), int(s[5:7], 16))
+            c = [p for p in s.replace("(", "").replace(")", "").split(",") if p.strip()]
+        r, g, b = (int(v) for v in c)
+        if not all(0 <= v <= 255 for v in (r, g, b)):
+            raise ValueError
+        return (r, g, b)
+    except (TypeError, ValueError):
+        raise ConfigError(f"cannot read colour {c!r}; use [r, g, b] or '#rrggbb'") from None
+
+
+@dataclass(frozen=True)
+class LabelSpace:
+    """How raw mask values become class ids.
+
+    >>> ls = LabelSpace(num_classes=3, ignore_index=255, reduce_zero_label=True)
+    >>> ls.map_values(np.array([0, 1, 3, 4, 255])).tolist()
+    [-1, 0, 2, -2, -1]
+    """
+
+    num_classes: int | None
+    ignore_index: int | None = None
+    remap: dict[int, int] | None = None
+    reduce_zero_label: bool = False
+
+    def __post_init__(self) -> None:
+        n, ig = self.num_classes, self.ignore_index
+        if n is not None and (not isinstance(n, (int, np.integer)) or n < 1):
+            raise ConfigError(f"num_classes must be a whole number >= 1, got {n!r}")
+        if ig is not None and n is not None and 0 <= ig < n:
+            raise ConfigError(
+                f"ignore_index={ig} lies inside the class range 0..{n - 1}: the ignore label is "
+                f"never a class. Use a value outside it (e.g. 255), or remap that label"
+            )
+        if self.reduce_zero_label and ig is None:
+            raise ConfigError(
+                "reduce_zero_label sends label 0 to the ignore index, but none is set; "
+                "pass ignore_index (e.g. 255)"
+            )
+        if self.remap and n is not None:
+            self._check_remap(n)
+
+    def _check_remap(self, n: int) -> None:
+        targets: dict[int, list[int]] = {}
+        for k, v in self.remap.items():
+            targets.setdefault(v, []).append(k)
+            if v != self.ignore_index and not 0 <= v < n:
+                raise ConfigError(
+                    f"the remap table sends {k} -> {v}, outside the classes 0..{n - 1} and not "
+                    f"the ignore index {self.ignore_index}"
+                )
+        collisions = {v: ks for v, ks in targets.items() if v != self.ignore_index and len(ks) > 1}
+        if collisions:
+            v, ks = next(iter(collisions.items()))
+            raise ConfigError(
+                f"the remap table sends several values ({', '.join(map(str, ks))}) to class {v}; "
+                "a remap must not merge labels (send extra ones to the ignore index instead)"
+            )
+
+    def map_values(self, values: NDArray[np.integer]) -> NDArray[np.int64]:
+        """Map raw values to class ids, ``IGNORED`` (-1) or ``UNKNOWN`` (-2)."""
+        v = np.asarray(values, dtype=np.int64).copy()
+        ig = self.ignore_index
+        if self.reduce_zero_label:
+            zero, keep = v == 0, v == ig
+            v = v - 1
+            v[zero | keep] = ig
+        if self.remap:
+            keys = np.fromiter(self.remap.keys(), np.int64)
+            vals = np.fromiter(self.remap.values(), np.int64)
+            order = np.argsort(keys)
+            keys, vals = keys[order], vals[order]
+            pos = np.searchsorted(keys, v).clip(0, len(keys) - 1)
+            hit = keys[pos] == v
+            v = np.where(hit, vals[pos], v)
+        out = np.full(v.shape, UNKNOWN, np.int64)
+        if ig is not None:
+            out[v == ig] = IGNORED
+        n = self.num_classes if self.num_classes is not None else np.iinfo(np.int64).max
+        cls = (v >= 0) & (v < n) & (out != IGNORED)
+        out[cls] = v[cls]
+        return out
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "num_classes": self.num_classes,
+            "ignore_index": self.ignore_index,
+            "remap": {str(k): v for k, v in sorted(self.remap.items())} if self.remap else None,
+            "reduce_zero_label": self.reduce_zero_label,
+        }

@@ -1,0 +1,197 @@
+"""Rendering results: rich tables, JSON and CSV. Computes nothing itself.
+
+Only the CLI imports this module (it imports rich at module level).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .stats import ClassStats
+
+FORMATS = ("table", "json", "csv")
+
+
+def stats_dict(
+    stats: ClassStats,
+    *,
+    weights: Sequence[float] | None = None,
+    method: str | None = None,
+    fingerprint: str | None = None,
+    cache: dict[str, Any] | None = None,
+    extra_columns: dict[str, Sequence[Any]] | None = None,
+) -> dict[str, Any]:
+    """The JSON object of ``stats``/``compute`` (shape documented in ARCHITECTURE.md)."""
+    share = stats.share
+    pixels, images, image_pixels = stats.pixels, stats.images, stats.image_pixels
+    classes = []
+    for c, name in enumerate(stats.names):
+        row: dict[str, Any] = {
+            "id": c,
+            "name": name,
+            "pixels": int(pixels[c]),
+            "share": float(share[c]),
+            "images": int(images[c]),
+            "image_pixels": int(image_pixels[c]),
+            "weight": None if weights is None else float(weights[c]),
+        }
+        if stats.multilabel:
+            row["negatives"] = int(stats.negatives[c])
+        for key, values in (extra_columns or {}).items():
+            row[key] = values[c]
+        classes.append(row)
+    return {
+        "num_classes": stats.num_classes,
+        "ignore_index": stats.ignore_index,
+        "method": method,
+        "dataset": {
+            "paths": stats.settings.get("paths", []),
+            "images": stats.num_images,
+            "pixels": stats.total_pixels,
+            "ignored_pixels": stats.ignored_pixels,
+            "unknown_pixels": stats.unknown_pixels,
+            "unknown_values": stats.unknown_values,
+            "sampled": stats.sampled,
+            "sample": stats.sample,
+            "skipped": [{"path": p, "error": e} for p, e in stats.skipped],
+            "multilabel": stats.multilabel,
+            "fingerprint": fingerprint,
+        },
+        "classes": classes,
+        "cache": cache,
+    }
+
+
+def to_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2)
+
+
+def to_csv(data: dict[str, Any]) -> str:
+    rows = data["classes"]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _bar(share: float, width: int = 12) -> Text:
+    if share <= 0:
+        return Text("")
+    eighths = max(1, round(share * width * 8))
+    full, rest = divmod(eighths, 8)
+    return Text("█" * full + ("▏▎▍▌▋▊▉"[rest - 1] if rest else ""), style="cyan")
+
+
+def stats_table(
+    data: dict[str, Any], *, title: str | None = None, extra: Sequence[str] = ()
+) -> Table:
+    """A rich table of per-class pixels, share, images containing the class, and weights."""
+    ds = data["dataset"]
+    has_weight = any(r["weight"] is not None for r in data["classes"])
+    pos = "positives" if ds.get("multilabel") else "pixels"
+    table = Table(title=title, title_justify="left", show_footer=True, pad_edge=False, box=None)
+    table.add_column("id", justify="right", footer="")
+    table.add_column("class", footer="total")
+    table.add_column(pos, justify="right", footer=f"{sum(r['pixels'] for r in data['classes']):,}")
+    table.add_column("share", justify="right", footer="100.00%")
+    table.add_column("images", justify="right", footer=f"{ds['images']:,}")
+    table.add_column("", footer="")
+    for key in extra:
+        table.add_column(key, justify="right", footer="")
+    if has_weight:
+        table.add_column(f"weight ({data['method']})" if data["method"] else "weight", justify="right", footer="")
+    for r in data["classes"]:
+        cells = [
+            str(r["id"]),
+            r["name"],
+            f"{r['pixels']:,}",
+            f"{100 * r['share']:.2f}%",
+            f"{r['images']:,}",
+            _bar(r["share"]),
+        ]
+        cells += [str(r.get(k, "")) for k in extra]
+        if has_weight:
+            cells.append(f"{r['weight']:.4f}")
+        style = "dim" if r["pixels"] == 0 else None
+        table.add_row(*cells, style=style)
+    return table
+
+
+def totals_line(data: dict[str, Any]) -> str:
+    ds = data["dataset"]
+    parts = [
+        f"{ds['images']:,} images",
+        f"{ds['pixels']:,} pixels",
+        f"{ds['ignored_pixels']:,} ignored",
+        f"{ds['unknown_pixels']:,} unknown",
+    ]
+    if ds["unknown_values"]:
+        shown = ", ".join(f"{k}: {v:,}" for k, v in list(ds["unknown_values"].items())[:6])
+        parts[-1] += f" ({shown})"
+    if ds["sampled"]:
+        s = ds["sample"] or {}
+        parts.append(f"SAMPLED {s.get('images')} of {s.get('population')} (seed {s.get('seed')})")
+    if ds["skipped"]:
+        parts.append(f"{len(ds['skipped'])} skipped")
+    return " · ".join(parts)
+
+
+def make_console(stderr: bool = False, quiet: bool = False) -> Console:
+    return Console(stderr=stderr, quiet=quiet, highlight=False, soft_wrap=False)
+
+
+@contextmanager
+def progress_bar(enabled: bool, description: str = "scanning") -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr (images/s, ETA); yields the callback, or None if disabled."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    class _Rate(TextColumn):
+        def render(self, task):  # type: ignore[override]
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} img/s" if speed else "")
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(""),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as prog:
+        task = prog.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            prog.update(task, completed=done, total=total or None)
+
+        yield update
+
+
+def progress_enabled(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty()
+
+
+def format_array(values: np.ndarray) -> str:
+    return ", ".join(f"{v:.4f}" for v in values)

@@ -1,0 +1,653 @@
+"""The scan engine: stream masks in parallel (or a seeded sample of them) into `ClassStats`.
+
+Workers (threads by default; decoders and the nogil kernels release the GIL) read and count
+masks into sparse raw-value histograms; the calling thread maps raw values to classes through
+the label space and fills the per-image table in file order, so the result is bit-identical for
+any worker count. At most a few units per worker are in flight, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import ClassWeightsError, ConfigError, DatasetError, MaskReadError, UnknownLabelError
+from .kernels import count_values, histogram_colors
+from .labels import (
+    IGNORED,
+    UNKNOWN,
+    LabelSpace,
+    resolve_class_names,
+    resolve_palette,
+    resolve_remap,
+)
+from .sources import (
+    DEFAULT_MAX_PIXELS,
+    Entry,
+    ReadOptions,
+    discover,
+    is_torch_dataset,
+    iter_torch_dataset,
+    mask_from_item,
+    read_entry,
+)
+from .stats import ClassStats, compact_uint
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_POLICIES = ("error", "ignore")
+UNKNOWN_VALUE = np.iinfo(np.int64).max  # raw-value stand-in for "a colour not in the table"
+ERROR_POLICIES = ("fail", "skip")
+PARALLEL_MODES = ("threads", "processes")
+ProgressFn = Callable[[int, int], None]
+
+
+class MaskWarning(UserWarning):
+    """A mask was accepted with a conversion the user should know about."""
+
+
+# ---- per-image counting (runs in workers) ------------------------------------------------
+@dataclass(frozen=True)
+class CountOptions:
+    read: ReadOptions
+    num_classes: int | None
+    size_hint: int
+    color_keys: NDArray[np.int64] | None = None  # sorted packed colours
+    color_labels: NDArray[np.int64] | None = None  # label of each colour in color_keys
+
+
+@dataclass
+class ImageCount:
+    source: str
+    values: NDArray[np.int64]  # raw label values (or class ids for multi-label)
+    counts: NDArray[np.int64]
+    total: int
+    unknown_colors: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Failure:
+    source: str
+    message: str
+
+
+def count_mask(mask: Any, source: str, opts: CountOptions) -> ImageCount:
+    """Count one decoded mask into raw ``(values, counts)``; raises MaskReadError on bad data."""
+    if opts.read.multilabel:
+        return _count_multilabel(mask, source, opts)
+    a = np.asarray(mask)
+    if a.size == 0:
+        raise MaskReadError(f"{source}: the mask is empty (shape {a.shape})")
+    if a.ndim == 3 and a.shape[-1] == 3 and opts.color_keys is not None:
+        return _count_colors(a, source, opts)
+    if a.ndim != 2:
+        hint = " (a colour mask needs --palette)" if a.ndim == 3 and a.shape[-1] in (3, 4) else ""
+        raise MaskReadError(f"{source}: expected a 2-D label mask, got shape {a.shape}{hint}")
+    a = _integral(a, source)
+    values, counts = count_values(a, opts.size_hint)
+    return ImageCount(source, values, counts, int(a.size))
+
+
+def _integral(a: NDArray[Any], source: str) -> NDArray[Any]:
+    if a.dtype == object or a.dtype.kind not in "biuf":
+        raise MaskReadError(f"{source}: mask dtype {a.dtype} is not a label type (use integers)")
+    if a.dtype.kind == "f":
+        if not np.isfinite(a).all():
+            raise MaskReadError(f"{source}: the float mask holds NaN or infinite values")
+        if not (a == np.round(a)).all():
+            bad = a[a != np.round(a)].ravel()[0]
+            raise MaskReadError(
+                f"{source}: the float mask holds fractional labels (e.g. {bad}); labels must "
+                "be whole numbers"
+            )
+        warnings.warn(
+            f"{source}: float mask with whole-number values; read as integers "
+            "(save masks as integers to avoid this)",
+            MaskWarning,
+            stacklevel=3,
+        )
+        return a.astype(np.int64)
+    return a
+
+
+def _count_colors(a: NDArray[Any], source: str, opts: CountOptions) -> ImageCount:
+    if a.dtype != np.uint8:
+        raise MaskReadError(f"{source}: colour masks must be 8-bit RGB, got dtype {a.dtype}")
+    hist = histogram_colors(a, opts.color_keys)
+    keep = hist[:-1] > 0
+    unknown: dict[str, int] = {}
+    if hist[-1]:
+        flat = np.ascontiguousarray(a).reshape(-1, 3).astype(np.int64)
+        packed = (flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2]
+        outside = packed[~np.isin(packed, opts.color_keys)]
+        uv, uc = np.unique(outside, return_counts=True)
+        unknown = {f"#{int(v):06x}": int(c) for v, c in zip(uv, uc)}
+    return ImageCount(
+        source, opts.color_labels[keep], hist[:-1][keep], int(a.shape[0] * a.shape[1]), unknown
+    )
+
+
+def _count_multilabel(mask: Any, source: str, opts: CountOptions) -> ImageCount:
+    if isinstance(mask, tuple):  # per-class binary files: (shape, [(class, mask), ...])
+        shape, parts = mask
+        c = opts.num_classes or (max(k for k, _ in parts) + 1)
+        pos = np.zeros(c, np.int64)
+        for k, m in parts:
+            pos[k] += np.count_nonzero(m)
+        return ImageCount(source, np.arange(c), pos, int(np.prod(shape)))
+    a = np.asarray(mask)
+    if a.ndim != 3 or a.size == 0:
+        raise MaskReadError(f"{source}: expected a C x H x W multi-label mask, got shape {a.shape}")
+    if opts.num_classes is not None and a.shape[0] != opts.num_classes:
+        raise MaskReadError(
+            f"{source}: has {a.shape[0]} channels but num_classes={opts.num_classes}"
+        )
+    a = _integral(a, source)
+    if a.dtype != np.bool_:
+        values, _ = count_values(a.reshape(-1), opts.size_hint)
+        extra = sorted(set(values.tolist()) - {0, 1})
+        if extra:
+            raise MaskReadError(
+                f"{source}: multi-label masks must hold 0/1, found {extra[:5]}"
+            )
+    pos = np.count_nonzero(a.reshape(a.shape[0], -1), axis=1).astype(np.int64)
+    return ImageCount(source, np.arange(a.shape[0]), pos, int(a.shape[1] * a.shape[2]))
+
+
+Unit = list[tuple[Entry, list[int]]]
+
+
+def count_unit(unit: Unit, opts: CountOptions) -> list[ImageCount | Failure]:
+    """Read and count every image of a unit of work; a failing entry becomes a `Failure`."""
+    out: list[ImageCount | Failure] = []
+    for entry, indices in unit:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", MaskWarning)
+                out.extend(
+                    count_mask(m, sid, opts) for sid, m in read_entry(entry, indices, opts.read)
+                )
+        except ClassWeightsError as e:
+            out.append(Failure(entry.path, str(e)))
+        except Exception as e:  # a reader's own exception: name the file, keep the reason
+            out.append(Failure(entry.path, f"{entry.path}: cannot read ({type(e).__name__}: {e})"))
+    return out
+
+
+# ---- the engine -----------------------------------------------------------------------------
+class _Collector:
+    """Maps raw histograms to class rows in the calling thread, in input order.
+
+    With ``num_classes`` known, each image is mapped as it arrives, so unknown labels stop the
+    scan early (after the third file holding them); otherwise raw histograms are kept until the
+    largest label is known.
+    """
+
+    def __init__(self, space: LabelSpace, multilabel: bool, on_error: str, unknown: str):
+        self.space = space
+        self.multilabel = multilabel
+        self.on_error = on_error
+        self.unknown = unknown
+        self.raw: list[tuple[NDArray[np.int64], NDArray[np.int64]]] = []
+        self.rows: list[NDArray[np.int64]] = []
+        self.sources: list[str] = []
+        self.total: list[int] = []
+        self.ignored: list[int] = []
+        self.unknown_px: list[int] = []
+        self.skipped: list[tuple[str, str]] = []
+        self.unknown_values: dict[str, int] = {}
+        self.unknown_files: dict[str, list[str]] = {}
+        self.bad_files: set[str] = set()
+        self._lut = space.map_values(np.arange(65536)) if space.num_classes else None
+
+    def add(self, item: ImageCount | Failure) -> None:
+        if isinstance(item, Failure):
+            if self.on_error == "skip":
+                log.warning("skipped %s", item.message)
+                self.skipped.append((item.source, item.message))
+                return
+            raise MaskReadError(item.message)
+        self.sources.append(item.source)
+        self.total.append(item.total)
+        values, counts = item.values, item.counts
+        if item.unknown_colors:  # colours outside the table: counted as unknown pixels
+            for key, c in item.unknown_colors.items():
+                self._unknown(key, c, item.source)
+            values = np.append(values, UNKNOWN_VALUE)
+            counts = np.append(counts, sum(item.unknown_colors.values()))
+        if self._lut is None:
+            self.raw.append((values, counts))
+        else:
+            self._map(values, counts, item.source, self.space, self._lut)
+        if self.unknown == "error" and len(self.bad_files) >= 3:
+            raise self.unknown_error(self.space)
+
+    def _map(self, values, counts, source, space, lut) -> None:
+        n_cls = space.num_classes
+        if values.size and values[-1] == UNKNOWN_VALUE:
+            cls = np.append(space.map_values(values[:-1]), UNKNOWN)
+            return self._append(values, counts, cls, source, n_cls)
+        if self.multilabel:
+            row = np.zeros(n_cls, np.int64)
+            row[values] = counts
+            self.rows.append(row)
+            self.ignored.append(0)
+            self.unknown_px.append(0)
+            return
+        if values.size and values.min() >= 0 and values.max() < lut.size:
+            cls = lut[values]
+        else:
+            cls = space.map_values(values)
+        self._append(values, counts, cls, source, n_cls)
+
+    def _append(self, values, counts, cls, source, n_cls) -> None:
+        valid = cls >= 0
+        self.rows.append(np.bincount(cls[valid], weights=counts[valid], minlength=n_cls).astype(np.int64))
+        self.ignored.append(int(counts[cls == IGNORED].sum()))
+        unk = cls == UNKNOWN
+        self.unknown_px.append(int(counts[unk].sum()))
+        for v, c in zip(values[unk].tolist(), counts[unk].tolist()):
+            if v != UNKNOWN_VALUE:  # unknown colours are recorded by colour in add()
+                self._unknown(str(v), c, source)
+
+    def _unknown(self, key: str, count: int, source: str) -> None:
+        self.unknown_values[key] = self.unknown_values.get(key, 0) + int(count)
+        self.bad_files.add(source)
+        files = self.unknown_files.setdefault(key, [])
+        if len(files) < 3:
+            files.append(source)
+
+    def finish(self, settings: dict[str, Any], names: list[str] | None) -> ClassStats:
+        if not self.sources:
+            detail = (
+                f"; {len(self.skipped)} file(s) skipped, first: {self.skipped[0][1]}"
+                if self.skipped
+                else ""
+            )
+            raise DatasetError(f"no image could be counted{detail}")
+        space = self.space
+        if space.num_classes is None:
+            space = LabelSpace(
+                self._infer_classes(), space.ignore_index, space.remap, space.reduce_zero_label
+            )
+            lut = space.map_values(np.arange(65536))
+            for (values, counts), src in zip(self.raw, self.sources):
+                self._map(values, counts, src, space, lut)
+        if self.unknown_values and self.unknown == "error":
+            raise self.unknown_error(space)
+        rows = np.stack(self.rows)
+        return ClassStats(
+            num_classes=space.num_classes,
+            ignore_index=space.ignore_index,
+            counts=rows.astype(compact_uint(int(rows.max(initial=0)))),
+            image_total=np.asarray(self.total, np.int64),
+            image_ignored=np.asarray(self.ignored, np.int64),
+            image_unknown=np.asarray(self.unknown_px, np.int64),
+            sources=self.sources,
+            class_names=names,
+            multilabel=self.multilabel,
+            unknown_values=dict(sorted(self.unknown_values.items())),
+            skipped=self.skipped,
+            settings=settings | {"num_classes": space.num_classes},
+        )
+
+    def _infer_classes(self) -> int:
+        ig = self.space.ignore_index
+        top = -1
+        probe = LabelSpace(None, ig, self.space.remap, self.space.reduce_zero_label)
+        for values, _ in self.raw:
+            values = values[values != UNKNOWN_VALUE]
+            cls = values if self.multilabel else probe.map_values(values)
+            cls = cls[cls >= 0]
+            if cls.size:
+                top = max(top, int(cls.max()))
+        n = top + 1 if top >= 0 else 1
+        log.warning("num_classes not given; inferred %d from the largest label seen (%d)", n, top)
+        return n
+
+    def unknown_error(self, space: LabelSpace) -> UnknownLabelError:
+        items = sorted(self.unknown_values.items(), key=lambda kv: -kv[1])
+        shown = ", ".join(f"{k} ({v:,} px)" for k, v in items[:8])
+        more = f" and {len(items) - 8} more" if len(items) > 8 else ""
+        files = self.unknown_files[items[0][0]]
+        colours = items[0][0].startswith("#")
+        if colours:
+            what = "colours not in the colour table"
+            fix = "add them to the colour table, or pass --unknown ignore to count them as unknown"
+        else:
+            what = f"labels outside 0..{space.num_classes - 1} that are not the ignore index ({space.ignore_index})"
+            fix = "pass --remap (e.g. --remap cityscapes), --num-classes, or --unknown ignore to count them as unknown"
+        return UnknownLabelError(
+            f"{what}: {shown}{more}; first in {', '.join(files)}; {fix}"
+        )
+
+
+def scan(
+    source: Any,
+    *,
+    num_classes: int | None = None,
+    ignore_index: int | None = None,
+    remap: Any = None,
+    reduce_zero_label: bool = False,
+    classes: Any = None,
+    palette: Any = None,
+    glob: str | None = None,
+    multilabel: bool = False,
+    sample: int | float | None = None,
+    seed: int = 0,
+    workers: int | None = None,
+    unknown: Literal["error", "ignore"] = "error",
+    on_error: Literal["fail", "skip"] = "fail",
+    parallel: Literal["threads", "processes"] = "threads",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: ProgressFn | None = None,
+) -> ClassStats:
+    """Scan label masks into exact per-class statistics.
+
+    Args:
+        source: a folder (recursive), a mask file (PNG/TIFF, ``.npy``, ``.npz``), a text file
+            listing mask paths (relative to the list), a zarr array or group, a list of those,
+            a Python iterable of arrays / ``(image, mask)`` pairs / dicts, or a torch Dataset.
+        num_classes: number of classes; inferred from the largest label when ``None``.
+        ignore_index: label value that is ignored (never a class), e.g. 255.
+        remap: raw value -> label table: preset (``"cityscapes"``: labelId -> trainId), a
+            JSON/YAML file or a mapping. Values not in the table keep their value.
+        reduce_zero_label: ADE20K convention: 0 -> ignore, k -> k-1 (applied before ``remap``).
+        classes: class names: preset (cityscapes, camvid, pascal-voc, ade20k, celebamask-hq),
+            a names file or a list. Sets ``num_classes`` when that is not given.
+        palette: colour table for RGB masks: preset, file or mapping.
+        glob: pattern selecting files inside folders (e.g. ``"**/*_labelTrainIds.png"``).
+        multilabel: masks are C x H x W 0/1 stacks, or one binary PNG per class and image
+            (``{id}_{class}.png``, needs ``classes``); counts become per-class positives.
+        sample: scan a seeded random sample: a count (``1000``) or a fraction (``0.1``).
+        seed: sampling seed.
+        workers: parallel workers (default: CPU count).
+        unknown: ``"error"`` (default) stops on labels that are neither a class nor ignored;
+            ``"ignore"`` counts them as unknown pixels.
+        on_error: ``"fail"`` (default) stops on an unreadable file; ``"skip"`` skips and lists it.
+        parallel: ``"threads"`` (default, measured faster here) or ``"processes"``.
+        max_pixels: refuse images declaring more pixels than this (decompression bombs).
+        progress: called as ``progress(images_done, images_total)`` from the calling thread.
+
+    Returns:
+        ClassStats with the per-image table in input order.
+
+    >>> import numpy as np
+    >>> masks = [np.array([[0, 1], [1, 255]], np.uint8), np.array([[2, 2], [2, 2]], np.uint8)]
+    >>> s = scan(masks, num_classes=3, ignore_index=255)
+    >>> s.pixels.tolist(), s.images.tolist(), s.ignored_pixels
+    ([1, 2, 4], [1, 1, 1], 1)
+    """
+    plan = _Plan.build(
+        num_classes=num_classes, ignore_index=ignore_index, remap=remap,
+        reduce_zero_label=reduce_zero_label, classes=classes, palette=palette,
+        multilabel=multilabel, unknown=unknown, on_error=on_error, parallel=parallel,
+        max_pixels=max_pixels, sample=sample, seed=seed, glob=glob,
+    )  # fmt: skip
+    workers = max(1, int(workers or os.cpu_count() or 1))
+    collector = _Collector(plan.space, multilabel, on_error, unknown)
+    if isinstance(source, (str, os.PathLike)) or (
+        isinstance(source, (list, tuple)) and source and all(isinstance(s, (str, os.PathLike)) for s in source)
+    ):
+        entries = discover(source, glob=glob, multilabel=multilabel, class_names=plan.names)
+        units, total, picked = plan.units(entries)
+        _run_units(units, total, plan.count_opts, workers, parallel, collector, progress)
+        paths = [os.fspath(s) for s in ([source] if isinstance(source, (str, os.PathLike)) else source)]
+        sample_info = plan.sample_info(picked, total_population=sum(e.n for e in entries))
+    else:
+        total, items = _in_memory(source, plan, workers)
+        _run_items(items, total, plan.count_opts, workers, collector, progress)
+        paths = [f"<{type(source).__name__}>"]
+        sample_info = plan.sample_info(None, total)
+    stats = collector.finish(plan.settings | {"paths": paths}, plan.names)
+    if sample_info:
+        stats.sampled, stats.sample = True, sample_info
+    return stats
+
+
+@dataclass
+class _Plan:
+    space: LabelSpace
+    names: list[str] | None
+    count_opts: CountOptions
+    sample: int | float | None
+    seed: int
+    settings: dict[str, Any]
+
+    @classmethod
+    def build(cls, *, num_classes, ignore_index, remap, reduce_zero_label, classes, palette,
+              multilabel, unknown, on_error, parallel, max_pixels, sample, seed, glob) -> _Plan:  # fmt: skip
+        for value, allowed, flag in (
+            (unknown, UNKNOWN_POLICIES, "unknown"),
+            (on_error, ERROR_POLICIES, "on_error"),
+            (parallel, PARALLEL_MODES, "parallel"),
+        ):
+            if value not in allowed:
+                raise ConfigError(f"{flag}={value!r} is not one of {', '.join(allowed)}")
+        names = resolve_class_names(classes)
+        if names is not None:
+            if num_classes is None:
+                num_classes = len(names)
+            elif len(names) != num_classes:
+                raise ConfigError(
+                    f"{len(names)} class names given but num_classes={num_classes}; "
+                    "give as many names as classes"
+                )
+        space = LabelSpace(num_classes, ignore_index, resolve_remap(remap), reduce_zero_label)
+        table = resolve_palette(palette)
+        keys = labels = None
+        if table:
+            keys = np.array([(r << 16) | (g << 8) | b for r, g, b in table], np.int64)
+            labels = np.array(list(table.values()), np.int64)
+            order = np.argsort(keys)
+            keys, labels = keys[order], labels[order]
+        _check_sample(sample)
+        hint = max(256, (num_classes or 0) + 1, (ignore_index or 0) + 1,
+                   max((space.remap or {0: 0}).keys()) + 1)  # fmt: skip
+        opts = CountOptions(
+            ReadOptions(multilabel=multilabel, rgb=table is not None, max_pixels=max_pixels),
+            num_classes, min(hint, 1 << 20), keys, labels,
+        )  # fmt: skip
+        settings = space.settings() | {
+            "palette": {f"#{int(k):06x}": int(v) for k, v in zip(keys, labels)} if table else None,
+            "multilabel": multilabel, "glob": glob, "sample": sample, "seed": seed,
+            "unknown": unknown, "max_pixels": max_pixels,
+        }  # fmt: skip
+        return cls(space, names, opts, sample, seed, settings)
+
+    def pick(self, population: int) -> NDArray[np.int64] | None:
+        """Sorted indices of a seeded sample of ``population`` images, or None for all."""
+        if self.sample is None:
+            return None
+        k = int(round(self.sample * population)) if isinstance(self.sample, float) else int(self.sample)
+        k = max(1, min(k, population))
+        if k >= population:
+            return None
+        rng = np.random.default_rng(self.seed)
+        return np.sort(rng.choice(population, size=k, replace=False))
+
+    def sample_info(self, picked: NDArray[np.int64] | None, total_population: int) -> dict | None:
+        if self.sample is None:
+            return None
+        n = total_population if picked is None else len(picked)
+        return {"requested": self.sample, "seed": self.seed, "images": n, "population": total_population}
+
+    def units(self, entries: list[Entry]) -> tuple[list[Unit], int, NDArray[np.int64] | None]:
+        population = sum(e.n for e in entries)
+        picked = self.pick(population)
+        units: list[Unit] = []
+        current: Unit = []
+        size = 0
+        start = 0
+        j = 0
+        for e in entries:
+            if picked is None:
+                local = list(range(e.n))
+            else:
+                k = np.searchsorted(picked, start + e.n)
+                local = (picked[j:k] - start).tolist()
+                j = k
+            start += e.n
+            for s in range(0, len(local), 16):  # stacks: at most 16 images per unit
+                chunk = local[s : s + 16]
+                current.append((e, chunk))
+                size += len(chunk)
+                if size >= 4:
+                    units.append(current)
+                    current, size = [], 0
+        if current:
+            units.append(current)
+        total = population if picked is None else len(picked)
+        return units, total, picked
+
+
+def _check_sample(sample: Any) -> None:
+    if sample is None:
+        return
+    if isinstance(sample, bool) or not isinstance(sample, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"sample must be a count (e.g. 1000) or a fraction (e.g. 0.1), got {sample!r}")
+    if isinstance(sample, (float, np.floating)) and not 0 < sample <= 1:
+        raise ConfigError(f"a sample fraction must lie in (0, 1], got {sample}")
+    if isinstance(sample, (int, np.integer)) and sample < 1:
+        raise ConfigError(f"a sample count must be >= 1, got {sample}")
+
+
+def _make_executor(parallel: str, workers: int) -> Executor:
+    if parallel == "processes":
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+    return ThreadPoolExecutor(workers, thread_name_prefix="classweights-scan")
+
+
+def _drain(window: deque[Future], collector: _Collector) -> int:
+    done = 0
+    for item in window.popleft().result():
+        collector.add(item)
+        done += 1
+    return done
+
+
+def _run_units(units, total, opts, workers, parallel, collector, progress) -> None:
+    if workers == 1 and parallel == "threads":
+        done = 0
+        for u in units:
+            for item in count_unit(u, opts):
+                collector.add(item)
+            done += sum(len(ix) for _, ix in u)
+            if progress:
+                progress(done, total)
+        return
+    window: deque[Future] = deque()
+    sizes: deque[int] = deque()
+    done = 0
+    with _make_executor(parallel, workers) as pool:
+        try:
+            for u in units:
+                window.append(pool.submit(count_unit, u, opts))
+                sizes.append(sum(len(ix) for _, ix in u))
+                if len(window) >= 4 * workers:
+                    _drain(window, collector)
+                    done += sizes.popleft()
+                    if progress:
+                        progress(done, total)
+            while window:
+                _drain(window, collector)
+                done += sizes.popleft()
+                if progress:
+                    progress(done, total)
+        except BaseException:
+            for f in window:
+                f.cancel()
+            raise
+
+
+def _in_memory(source: Any, plan: _Plan, workers: int) -> tuple[int, Iterable[tuple[str, Any]]]:
+    if isinstance(source, np.ndarray) or hasattr(source, "detach"):
+        raise ConfigError(
+            "pass a list of masks, not one array: scan([mask]) or scan(list(stack)) for a stack"
+        )
+    if not isinstance(source, Iterable) and not is_torch_dataset(source):
+        raise ConfigError(
+            f"cannot scan a {type(source).__name__}: give a path, a list of paths, an iterable "
+            "of masks or a torch Dataset"
+        )
+    n = len(source) if hasattr(source, "__len__") else None
+    picked = None
+    if plan.sample is not None:
+        if n is None:
+            raise ConfigError("sampling needs a source with a length (a list or a Dataset)")
+        picked = plan.pick(n)
+    if is_torch_dataset(source):
+        ds = source
+        if picked is not None:
+            from torch.utils.data import Subset
+
+            ds = Subset(source, picked.tolist())
+        it = iter_torch_dataset(ds, workers if workers > 1 else 0)
+        ids = picked.tolist() if picked is not None else range(n if n is not None else 1 << 62)
+    else:
+        it = (source[i] for i in picked) if picked is not None else iter(source)
+        ids = picked.tolist() if picked is not None else range(1 << 62)
+    total = len(picked) if picked is not None else (n or 0)
+    return total, ((f"[{i}]", mask_from_item(item, i)) for i, item in zip(ids, it))
+
+
+def _run_items(items, total, opts, workers, collector, progress) -> None:
+    def one(sid_mask: tuple[str, Any]) -> list[ImageCount | Failure]:
+        sid, m = sid_mask
+        try:
+            return [count_mask(m, sid, opts)]
+        except ClassWeightsError as e:
+            return [Failure(sid, str(e))]
+
+    done = 0
+    with ThreadPoolExecutor(workers) as pool:
+        window: deque[Future] = deque()
+        for it in items:
+            window.append(pool.submit(one, it))
+            if len(window) >= 4 * workers:
+                done += _drain(window, collector)
+                if progress:
+                    progress(done, total)
+        while window:
+            done += _drain(window, collector)
+            if progress:
+                progress(done, total)
+
+
+def calculate_class_weights(
+    dataset: Any,
+    num_classes: int,
+    device: Any = None,
+    method: str = "sqrt_inv_freq",
+    ignore_index: int | None = 255,
+    **kwargs: Any,
+):
+    """Seed-script compatible: scan a dataset and return class weights as a torch tensor.
+
+    ``calculate_class_weights(dataset=train_dst, num_classes=19, device=device,
+    method="sqrt_inv_freq", ignore_index=255)`` keeps working: ``dataset`` may be a torch
+    Dataset returning ``(image, mask)`` or a dict, an iterable of masks, or a path.
+    Extra keyword arguments go to :func:`classweights.compute_weights`.
+    """
+    from .errors import require
+    from .weights import compute_weights
+
+    torch = require("torch", "torch", "calculate_class_weights")
+    stats = scan(dataset, num_classes=num_classes, ignore_index=ignore_index)
+    w = compute_weights(stats, method=method, **kwargs)
+    return torch.as_tensor(w, dtype=torch.float32, device=device)
+
+
+__all__: Sequence[str] = ("ClassStats", "calculate_class_weights", "count_mask", "scan")

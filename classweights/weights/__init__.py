@@ -1,0 +1,56 @@
+"""Class weights from exact counts: every method, normalisation, absent classes, intervals.
+
+Pure NumPy; no mask is read here. The public surface:
+
+- :func:`compute_weights` and the mode tuples :data:`WEIGHT_METHODS`,
+  :data:`NORMALIZE_MODES`, :data:`ABSENT_POLICIES` (formulas in :data:`METHOD_INFO`);
+- :func:`pos_weight`, :func:`focal_alpha` for sigmoid (multi-label) losses;
+- :func:`diagnose` for the imbalance summary under the ``stats``/``compute`` tables;
+- :func:`bootstrap_intervals`, :func:`auto_sample` for weights from a sample of images.
+
+>>> import numpy as np
+>>> import classweights as cw
+>>> s = cw.ClassStats.from_counts([[750, 250]])
+>>> np.round(cw.compute_weights(s, "inverse_freq", normalize="none"), 4).tolist()
+[0.6667, 2.0]
+"""
+
+from __future__ import annotations
+
+from .diagnose import diagnose
+from .methods import (
+    ABSENT_POLICIES,
+    COUNT_MODES,
+    ENET_SHARES,
+    MEDIAN_DENOMINATORS,
+    MEDIAN_OVER,
+    METHOD_INFO,
+    NORMALIZE_MODES,
+    WEIGHT_METHODS,
+    WEIGHT_OPTIONS,
+    ClassWeightsWarning,
+    compute_weights,
+    suggest_beta,
+)
+from .multilabel import focal_alpha, pos_weight
+from .sampling import auto_sample, bootstrap_intervals
+
+__all__ = [
+    "ABSENT_POLICIES",
+    "COUNT_MODES",
+    "ENET_SHARES",
+    "MEDIAN_DENOMINATORS",
+    "MEDIAN_OVER",
+    "METHOD_INFO",
+    "NORMALIZE_MODES",
+    "WEIGHT_METHODS",
+    "WEIGHT_OPTIONS",
+    "ClassWeightsWarning",
+    "auto_sample",
+    "bootstrap_intervals",
+    "compute_weights",
+    "diagnose",
+    "focal_alpha",
+    "pos_weight",
+    "suggest_beta",
+]

@@ -1,0 +1,31 @@
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from classweights.synthetic import street_scene  # noqa: E402
+
+
+@pytest.fixture
+def scenes():
+    """Six small street-scene masks (trainIds, void 255)."""
+    rng = np.random.default_rng(123)
+    return [street_scene(48, 96, rng) for _ in range(6)]
+
+
+def save_png(path, array, mode=None, palette=None):
+    from PIL import Image
+
+    if mode == "P":
+        h, w = array.shape
+        im = Image.frombuffer("P", (w, h), np.ascontiguousarray(array, np.uint8).tobytes(), "raw", "P", 0, 1)
+    else:
+        im = Image.fromarray(array)
+        assert mode is None or im.mode == mode, (im.mode, mode)
+    if palette is not None:
+        im.putpalette(palette)
+    im.save(path)
+    return path

@@ -1,0 +1,209 @@
+"""Bootstrap intervals and the auto-sampling loop: against naive resampling and by coverage."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from classweights.errors import ConfigError
+from classweights.stats import ClassStats
+from classweights.weights import (
+    ClassWeightsWarning,
+    auto_sample,
+    bootstrap_intervals,
+    compute_weights,
+)
+from classweights.weights.methods import _options
+from classweights.weights.sampling import _replicate_weights
+
+
+def population(n=3000, c=8, seed=0):
+    """Synthetic per-image table: classes with lognormal sizes and varied presence rates."""
+    rng = np.random.default_rng(seed)
+    presence = np.linspace(0.98, 0.08, c)
+    scale = np.exp(rng.normal(9, 1.5, c))
+    present = rng.random((n, c)) < presence
+    present[:, 0] = True
+    size = rng.lognormal(np.log(scale), 1.0, (n, c))
+    counts = np.where(present, np.maximum(size, 1), 0).astype(np.int64)
+    ignored = rng.integers(0, 2000, n) * (rng.random(n) < 0.5)
+    return ClassStats.from_counts(counts, image_ignored=ignored)
+
+
+def quiet(fn, *a, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClassWeightsWarning)
+        return fn(*a, **kw)
+
+
+@pytest.mark.parametrize(
+    ("method", "kw"),
+    [
+        ("sqrt_inv_freq", {}),
+        ("inverse_freq", {"normalize": "none"}),
+        ("median_freq", {"median_over": "all"}),
+        ("effective_num", {"count": "images", "beta": 0.99}),
+        ("enet", {"enet_share": "all"}),
+        ("power", {"power": 1.5, "normalize": "max", "clip": (0.01, 0.9)}),
+    ],
+)
+def test_vectorised_replicates_equal_naive_recomputation(method, kw):
+    full = population(n=60, c=5, seed=3)
+    rng = np.random.default_rng(1)
+    rows = [rng.integers(0, full.num_images, full.num_images) for _ in range(20)]
+    mult = np.stack([np.bincount(r, minlength=full.num_images) for r in rows]).astype(float)
+    wb = _replicate_weights(full, _options(method, **kw), mult)
+    for r, wr in zip(rows, wb, strict=False):
+        sub = full.subset(r)
+        ref = quiet(compute_weights, sub, method, **kw)
+        present = sub.pixels > 0
+        np.testing.assert_allclose(wr[present], ref[present], rtol=1e-10)
+        assert np.all(np.isnan(wr[~present]))
+
+
+def test_intervals_shape_order_and_seed():
+    s = population(n=300, seed=1)
+    w = compute_weights(s)
+    low, high = bootstrap_intervals(s, n_boot=500, seed=7)
+    assert low.shape == high.shape == (8,)
+    assert low.dtype == np.float64
+    assert np.all(low <= high)
+    assert np.all((low <= w * 1.02) & (w <= high * 1.02))
+    low2, high2 = bootstrap_intervals(s, n_boot=500, seed=7)
+    assert np.array_equal(low, low2)
+    assert np.array_equal(high, high2)
+    low3, _ = bootstrap_intervals(s, n_boot=500, seed=8)
+    assert not np.array_equal(low, low3)
+    # a wider level gives wider intervals
+    l99, h99 = bootstrap_intervals(s, n_boot=500, seed=7, ci=0.99)
+    assert np.all(l99 <= low + 1e-12)
+    assert np.all(h99 >= high - 1e-12)
+
+
+def test_intervals_chunked_matrix_product_matches_one_chunk(monkeypatch):
+    import classweights.weights.sampling as sampling
+
+    s = population(n=200, seed=2)
+    a = bootstrap_intervals(s, n_boot=300, seed=5)
+    monkeypatch.setattr(sampling, "_CELLS_PER_CHUNK", 200 * 7)  # chunks of 7 replicates
+    b = bootstrap_intervals(s, n_boot=300, seed=5)
+    # the same generator stream drawn in chunks: same multiplicities, same intervals
+    assert a[0].shape == b[0].shape
+    np.testing.assert_allclose(a[0], b[0], rtol=0.05)
+    np.testing.assert_allclose(a[1], b[1], rtol=0.05)
+
+
+def test_absent_class_interval_is_its_policy_weight_and_rare_class_warns():
+    s = ClassStats.from_counts([[50, 5, 0]] + [[50, 0, 0]] * 39)
+    with pytest.warns(ClassWeightsWarning, match=r"\[1\] are missing"):
+        low, high = bootstrap_intervals(s, n_boot=200, absent="zero")
+    assert low[2] == high[2] == 0.0
+    assert np.all(np.isfinite(low))
+    assert np.all(np.isfinite(high))
+
+
+def test_empty_stats_give_finite_intervals():
+    s = ClassStats.from_counts(np.zeros((0, 3), np.int64))
+    low, high = quiet(bootstrap_intervals, s, absent="mean")
+    assert low.tolist() == high.tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("ci", [0.8, 0.95])
+def test_intervals_cover_the_full_scan_weight_at_the_stated_rate(ci):
+    """Statistical test with fixed seeds: sample 250 of 3000 images, 160 times."""
+    full = population(n=3000, c=6, seed=11)
+    truth = compute_weights(full, "sqrt_inv_freq")
+    rng = np.random.default_rng(12345)
+    hits = []
+    for rep in range(160):
+        rows = rng.choice(full.num_images, 250, replace=False)
+        low, high = quiet(
+            bootstrap_intervals, full.subset(rows), "sqrt_inv_freq", ci=ci, n_boot=300, seed=rep
+        )
+        hits.append((low <= truth) & (truth <= high))
+    coverage = np.mean(hits, axis=0)  # per class
+    # 160 x 6 correlated Bernoulli draws: the overall rate is within a few points of ci
+    assert abs(coverage.mean() - ci) < 0.05, coverage
+    assert np.all(np.abs(coverage - ci) < 0.12), coverage
+
+
+def test_auto_sample_stops_at_tolerance_and_reads_each_image_once():
+    full = population(n=3000, seed=4)
+    calls = []
+
+    def draw(rows):
+        calls.append(np.asarray(rows).copy())
+        return full.subset(rows)
+
+    stats, info = auto_sample(draw, full.num_images, tolerance=0.1, initial=50, n_boot=300)
+    read = np.concatenate(calls)
+    assert len(np.unique(read)) == len(read) == info["images_read"] == stats.num_images
+    assert info["converged"]
+    assert not info["exhausted"]
+    assert info["images_read"] < full.num_images
+    assert info["rounds"] == len(calls)
+    assert info["max_rel_halfwidth"] <= 0.1
+    assert stats.sampled
+    assert stats.sample["images"] == info["images_read"]
+    np.testing.assert_array_equal(stats.pixels, full.subset(read).pixels)
+    # the half-widths reported are those of the stats returned
+    w = compute_weights(stats)
+    rel = (info["high"] - info["low"]) / 2 / w
+    assert rel.max() == pytest.approx(info["max_rel_halfwidth"])
+
+
+def test_auto_sample_reaches_the_full_scan_weights_within_tolerance():
+    full = population(n=3000, seed=5)
+    truth = compute_weights(full)
+    errors = []
+    for seed in range(5):
+        stats, _info = auto_sample(
+            full.subset, full.num_images, tolerance=0.05, seed=seed, n_boot=300
+        )
+        errors.append(np.max(np.abs(compute_weights(stats) / truth - 1)))
+    assert np.median(errors) < 0.05
+
+
+def test_auto_sample_exhausts_a_small_population():
+    full = population(n=150, seed=6)
+    stats, info = auto_sample(full.subset, full.num_images, tolerance=1e-4, initial=40, n_boot=100)
+    assert info["exhausted"]
+    assert info["images_read"] == 150
+    assert info["rounds"] == 3  # 40, 80, 150
+    # every image read: the finite-population correction makes the intervals exact
+    assert info["max_rel_halfwidth"] == 0.0
+    assert info["converged"]
+    np.testing.assert_allclose(info["low"], compute_weights(full))
+    assert not stats.sampled
+    np.testing.assert_array_equal(stats.pixels, full.pixels)
+
+
+def test_auto_sample_is_deterministic_for_a_seed():
+    full = population(n=1000, seed=7)
+    a = auto_sample(full.subset, 1000, tolerance=0.1, seed=3, n_boot=200)
+    b = auto_sample(full.subset, 1000, tolerance=0.1, seed=3, n_boot=200)
+    assert a[0] == b[0]
+    assert a[1]["images_read"] == b[1]["images_read"]
+
+
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        ({"ci": 1.0}, "between 0 and 1"),
+        ({"n_boot": 0}, "positive integer"),
+        ({"tolerance": 0}, "tolerance"),
+        ({"growth": 1.0}, "growth"),
+        ({"initial": 0}, "initial"),
+        ({"normalize": "l2"}, "mean, sum, max, none"),
+        ({"bogus": 1}, "unknown weight option"),
+    ],
+)
+def test_bad_sampling_options(kw, msg):
+    full = population(n=20)
+    with pytest.raises(ConfigError, match=msg):
+        auto_sample(full.subset, 20, **kw)
+    if set(kw) & {"ci", "n_boot", "normalize", "bogus"}:
+        with pytest.raises(ConfigError, match=msg):
+            bootstrap_intervals(full, **kw)
