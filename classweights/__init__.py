@@ -21,14 +21,13 @@ from .errors import (
     MissingDependencyError,
     UnknownLabelError,
 )
+from .scan import calculate_class_weights, scan
 from .stats import ClassStats
 
 __version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first use)
 _LAZY = {
-    "scan": "scan",
-    "calculate_class_weights": "scan",
     "compute_weights": "weights",
     "WEIGHT_METHODS": "weights",
     "load_weights": "cache",
@@ -43,6 +42,8 @@ __all__ = [
     "MissingDependencyError",
     "UnknownLabelError",
     "__version__",
+    "calculate_class_weights",
+    "scan",
     *_LAZY,
 ]
 

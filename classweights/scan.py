@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .counting import CountOptions, Failure, ImageCount, Unit, count_mask, count_unit
 from .errors import ClassWeightsError, ConfigError, DatasetError, MaskReadError, UnknownLabelError
-from .kernels import count_values, histogram_colors
 from .labels import (
     IGNORED,
     UNKNOWN,
@@ -38,7 +37,6 @@ from .sources import (
     is_torch_dataset,
     iter_torch_dataset,
     mask_from_item,
-    read_entry,
 )
 from .stats import ClassStats, compact_uint
 
@@ -49,138 +47,6 @@ UNKNOWN_VALUE = np.iinfo(np.int64).max  # raw-value stand-in for "a colour not i
 ERROR_POLICIES = ("fail", "skip")
 PARALLEL_MODES = ("threads", "processes")
 ProgressFn = Callable[[int, int], None]
-
-
-class MaskWarning(UserWarning):
-    """A mask was accepted with a conversion the user should know about."""
-
-
-# ---- per-image counting (runs in workers) ------------------------------------------------
-@dataclass(frozen=True)
-class CountOptions:
-    read: ReadOptions
-    num_classes: int | None
-    size_hint: int
-    color_keys: NDArray[np.int64] | None = None  # sorted packed colours
-    color_labels: NDArray[np.int64] | None = None  # label of each colour in color_keys
-
-
-@dataclass
-class ImageCount:
-    source: str
-    values: NDArray[np.int64]  # raw label values (or class ids for multi-label)
-    counts: NDArray[np.int64]
-    total: int
-    unknown_colors: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class Failure:
-    source: str
-    message: str
-
-
-def count_mask(mask: Any, source: str, opts: CountOptions) -> ImageCount:
-    """Count one decoded mask into raw ``(values, counts)``; raises MaskReadError on bad data."""
-    if opts.read.multilabel:
-        return _count_multilabel(mask, source, opts)
-    a = np.asarray(mask)
-    if a.size == 0:
-        raise MaskReadError(f"{source}: the mask is empty (shape {a.shape})")
-    if a.ndim == 3 and a.shape[-1] == 3 and opts.color_keys is not None:
-        return _count_colors(a, source, opts)
-    if a.ndim != 2:
-        hint = " (a colour mask needs --palette)" if a.ndim == 3 and a.shape[-1] in (3, 4) else ""
-        raise MaskReadError(f"{source}: expected a 2-D label mask, got shape {a.shape}{hint}")
-    a = _integral(a, source)
-    values, counts = count_values(a, opts.size_hint)
-    return ImageCount(source, values, counts, int(a.size))
-
-
-def _integral(a: NDArray[Any], source: str) -> NDArray[Any]:
-    if a.dtype == object or a.dtype.kind not in "biuf":
-        raise MaskReadError(f"{source}: mask dtype {a.dtype} is not a label type (use integers)")
-    if a.dtype.kind == "f":
-        if not np.isfinite(a).all():
-            raise MaskReadError(f"{source}: the float mask holds NaN or infinite values")
-        if not (a == np.round(a)).all():
-            bad = a[a != np.round(a)].ravel()[0]
-            raise MaskReadError(
-                f"{source}: the float mask holds fractional labels (e.g. {bad}); labels must "
-                "be whole numbers"
-            )
-        warnings.warn(
-            f"{source}: float mask with whole-number values; read as integers "
-            "(save masks as integers to avoid this)",
-            MaskWarning,
-            stacklevel=3,
-        )
-        return a.astype(np.int64)
-    return a
-
-
-def _count_colors(a: NDArray[Any], source: str, opts: CountOptions) -> ImageCount:
-    if a.dtype != np.uint8:
-        raise MaskReadError(f"{source}: colour masks must be 8-bit RGB, got dtype {a.dtype}")
-    hist = histogram_colors(a, opts.color_keys)
-    keep = hist[:-1] > 0
-    unknown: dict[str, int] = {}
-    if hist[-1]:
-        flat = np.ascontiguousarray(a).reshape(-1, 3).astype(np.int64)
-        packed = (flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2]
-        outside = packed[~np.isin(packed, opts.color_keys)]
-        uv, uc = np.unique(outside, return_counts=True)
-        unknown = {f"#{int(v):06x}": int(c) for v, c in zip(uv, uc)}
-    return ImageCount(
-        source, opts.color_labels[keep], hist[:-1][keep], int(a.shape[0] * a.shape[1]), unknown
-    )
-
-
-def _count_multilabel(mask: Any, source: str, opts: CountOptions) -> ImageCount:
-    if isinstance(mask, tuple):  # per-class binary files: (shape, [(class, mask), ...])
-        shape, parts = mask
-        c = opts.num_classes or (max(k for k, _ in parts) + 1)
-        pos = np.zeros(c, np.int64)
-        for k, m in parts:
-            pos[k] += np.count_nonzero(m)
-        return ImageCount(source, np.arange(c), pos, int(np.prod(shape)))
-    a = np.asarray(mask)
-    if a.ndim != 3 or a.size == 0:
-        raise MaskReadError(f"{source}: expected a C x H x W multi-label mask, got shape {a.shape}")
-    if opts.num_classes is not None and a.shape[0] != opts.num_classes:
-        raise MaskReadError(
-            f"{source}: has {a.shape[0]} channels but num_classes={opts.num_classes}"
-        )
-    a = _integral(a, source)
-    if a.dtype != np.bool_:
-        values, _ = count_values(a.reshape(-1), opts.size_hint)
-        extra = sorted(set(values.tolist()) - {0, 1})
-        if extra:
-            raise MaskReadError(
-                f"{source}: multi-label masks must hold 0/1, found {extra[:5]}"
-            )
-    pos = np.count_nonzero(a.reshape(a.shape[0], -1), axis=1).astype(np.int64)
-    return ImageCount(source, np.arange(a.shape[0]), pos, int(a.shape[1] * a.shape[2]))
-
-
-Unit = list[tuple[Entry, list[int]]]
-
-
-def count_unit(unit: Unit, opts: CountOptions) -> list[ImageCount | Failure]:
-    """Read and count every image of a unit of work; a failing entry becomes a `Failure`."""
-    out: list[ImageCount | Failure] = []
-    for entry, indices in unit:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("always", MaskWarning)
-                out.extend(
-                    count_mask(m, sid, opts) for sid, m in read_entry(entry, indices, opts.read)
-                )
-        except ClassWeightsError as e:
-            out.append(Failure(entry.path, str(e)))
-        except Exception as e:  # a reader's own exception: name the file, keep the reason
-            out.append(Failure(entry.path, f"{entry.path}: cannot read ({type(e).__name__}: {e})"))
-    return out
 
 
 # ---- the engine -----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from classweights.weights import (
     bootstrap_intervals,
     compute_weights,
 )
-from classweights.weights.methods import _options
+from classweights.weights.options import _options
 from classweights.weights.sampling import _replicate_weights
 
 
@@ -120,7 +120,13 @@ def test_intervals_cover_the_full_scan_weight_at_the_stated_rate(ci):
     for rep in range(160):
         rows = rng.choice(full.num_images, 250, replace=False)
         low, high = quiet(
-            bootstrap_intervals, full.subset(rows), "sqrt_inv_freq", ci=ci, n_boot=300, seed=rep
+            bootstrap_intervals,
+            full.subset(rows),
+            "sqrt_inv_freq",
+            ci=ci,
+            n_boot=300,
+            seed=rep,
+            population=full.num_images,
         )
         hits.append((low <= truth) & (truth <= high))
     coverage = np.mean(hits, axis=0)  # per class

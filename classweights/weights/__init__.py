@@ -18,7 +18,9 @@ Pure NumPy; no mask is read here. The public surface:
 from __future__ import annotations
 
 from .diagnose import diagnose
-from .methods import (
+from .methods import compute_weights, suggest_beta
+from .multilabel import focal_alpha, pos_weight
+from .options import (
     ABSENT_POLICIES,
     COUNT_MODES,
     ENET_SHARES,
@@ -29,16 +31,14 @@ from .methods import (
     WEIGHT_METHODS,
     WEIGHT_OPTIONS,
     ClassWeightsWarning,
-    compute_weights,
-    suggest_beta,
 )
-from .multilabel import focal_alpha, pos_weight
-from .sampling import auto_sample, bootstrap_intervals
+from .sampling import INTERVAL_KINDS, auto_sample, bootstrap_intervals
 
 __all__ = [
     "ABSENT_POLICIES",
     "COUNT_MODES",
     "ENET_SHARES",
+    "INTERVAL_KINDS",
     "MEDIAN_DENOMINATORS",
     "MEDIAN_OVER",
     "METHOD_INFO",

@@ -1,4 +1,4 @@
-"""Per-class weights for sigmoid (multi-label, one-vs-rest) losses: BCE ``pos_weight``, focal ``alpha``.
+"""Per-class weights for sigmoid (multi-label) losses: BCE ``pos_weight``, focal ``alpha``.
 
 Both read the positives ``P_c`` (``stats.pixels``) and negatives ``Q_c`` (labelled pixels
 minus positives, ``stats.negatives``) of each channel. For single-label statistics they are
@@ -14,7 +14,8 @@ from numpy.typing import NDArray
 
 from ..errors import ConfigError
 from ..stats import ClassStats
-from .methods import ABSENT_POLICIES, ClassWeightsWarning, _absent_fill, _choice
+from .methods import _absent_fill
+from .options import ABSENT_POLICIES, ClassWeightsWarning, _choice
 
 
 def _pos_neg(stats: ClassStats) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

@@ -20,19 +20,15 @@ from numpy.typing import NDArray
 from ..errors import ConfigError
 from ..stats import ClassStats
 from .methods import (
-    ClassWeightsWarning,
     _Aggregate,
     _aggregate,
-    _choice,
     _features,
     _fill_absent,
     _finalize,
-    _manual_vector,
-    _Options,
-    _options,
     _pipeline,
     _raw_weights,
 )
+from .options import ClassWeightsWarning, _choice, _manual_vector, _Options, _options
 
 _NORMAL = NormalDist()
 INTERVAL_KINDS: tuple[str, ...] = ("bca", "percentile")
@@ -41,7 +37,8 @@ _CELLS_PER_CHUNK = 4_000_000  # replicates x images per matrix product (~32 MB o
 
 def _multiplicities(rng: np.random.Generator, b: int, n: int) -> NDArray[np.float64]:
     """``(b, n)`` counts of each image in ``b`` resamples of ``n`` images with replacement."""
-    idx = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
+    dt = np.int32 if b * n < 2**31 else np.int64
+    idx = rng.integers(0, n, size=(b, n), dtype=dt) + (np.arange(b, dtype=dt) * n)[:, None]
     return np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
 
 
@@ -266,9 +263,10 @@ def auto_sample(
     counts are merged). The next size is predicted from the widest interval, assuming the
     half-width shrinks as ``sqrt(1/n - 1/population)``, plus 10 %, and kept between
     ``1.25 x`` and ``growth x`` the current size. After each round it computes
-    :func:`bootstrap_intervals` (with the finite-population correction); it stops when, for every class present in the sample, the
-    interval half-width ``(high - low) / 2`` is at most ``tolerance x weight`` and no
-    class is missing from too many replicates, or when the population is exhausted.
+    :func:`bootstrap_intervals` with the finite-population correction, and stops when, for
+    every class present in the sample, the interval half-width ``(high - low) / 2`` is at
+    most ``tolerance x weight`` and no class is missing from too many replicates, or when
+    the population is exhausted.
 
     Args:
         draw: ``draw(rows) -> ClassStats`` scans the images with the given indices.

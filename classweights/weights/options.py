@@ -1,0 +1,187 @@
+"""Weight-method names, options and their validation (one tuple of allowed values per mode).
+
+Every error is a :class:`ConfigError` whose message lists the valid values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import ConfigError
+from ..stats import ClassStats
+
+WEIGHT_METHODS: tuple[str, ...] = (
+    "inverse_freq",
+    "sqrt_inv_freq",
+    "effective_num",
+    "median_freq",
+    "enet",
+    "power",
+    "uniform",
+    "manual",
+)
+NORMALIZE_MODES: tuple[str, ...] = ("mean", "sum", "max", "none")
+ABSENT_POLICIES: tuple[str, ...] = ("zero", "max", "mean")
+COUNT_MODES: tuple[str, ...] = ("pixels", "images")
+MEDIAN_OVER: tuple[str, ...] = ("classes", "all")
+MEDIAN_DENOMINATORS: tuple[str, ...] = ("all", "labelled")
+ENET_SHARES: tuple[str, ...] = ("labelled", "all")
+
+Method = Literal[
+    "inverse_freq", "sqrt_inv_freq", "effective_num", "median_freq", "enet", "power",
+    "uniform", "manual",
+]  # fmt: skip
+Normalize = Literal["mean", "sum", "max", "none"]
+Absent = Literal["zero", "max", "mean"]
+
+#: Relative spread below which effective-number weights count as flat.
+FLAT_TOLERANCE = 1e-6
+_LOG_MAX = math.log(np.finfo(np.float64).max)
+
+#: Formula and source of every method (used by docs, ``explain`` and ``match``).
+METHOD_INFO: dict[str, dict[str, str]] = {
+    "inverse_freq": {
+        "formula": "w_c = N / (C * n_c)",
+        "source": "King & Zeng 2001; scikit-learn compute_class_weight('balanced')",
+    },
+    "sqrt_inv_freq": {"formula": "w_c = 1 / sqrt(f_c)", "source": "folklore (smoothed inverse)"},
+    "effective_num": {
+        "formula": "w_c = (1 - beta) / (1 - beta**n_c), normalised to sum C",
+        "source": "Cui et al., Class-Balanced Loss Based on Effective Number of Samples, CVPR 2019",
+    },
+    "median_freq": {
+        "formula": "freq_c = n_c / P_c; w_c = median(freq) / freq_c",
+        "source": "Eigen & Fergus, ICCV 2015 (arXiv 1411.4734, 6.3.2); SegNet, PyTorch-ENet",
+    },
+    "enet": {
+        "formula": "w_c = 1 / ln(c + p_c), c = 1.02",
+        "source": "Paszke et al., ENet, arXiv 1606.02147, 5.2",
+    },
+    "power": {"formula": "w_c = 1 / f_c**p", "source": "p=1 inverse, p=0.5 sqrt, p=0 uniform"},
+    "uniform": {"formula": "w_c = 1", "source": "-"},
+    "manual": {"formula": "w_c = user value (1 where not given)", "source": "user"},
+}
+
+
+class ClassWeightsWarning(UserWarning):
+    """A weight was defined by a fallback rule (absent class, degenerate method, ...)."""
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(
+            f"{name}={value!r} is not valid; expected one of: {', '.join(allowed)}"
+        ) from None
+    return value
+
+
+@dataclass(frozen=True)
+class _Options:
+    method: str
+    normalize: str
+    clip: tuple[float | None, float | None] | None
+    renormalize: bool
+    absent: str
+    beta: float
+    count: str
+    median_over: str
+    median_denominator: str
+    enet_c: float
+    enet_share: str
+    power: float
+    manual: Any
+
+
+WEIGHT_OPTIONS: tuple[str, ...] = tuple(f for f in _Options.__dataclass_fields__ if f != "method")
+
+
+def _validate_clip(clip: Any) -> tuple[float | None, float | None] | None:
+    if clip is None:
+        return None
+    try:
+        lo, hi = clip
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"clip={clip!r} is not valid; expected a pair (lo, hi), either may be None"
+        ) from None
+    for v in (lo, hi):
+        if v is not None and not (np.isfinite(v) and v >= 0):
+            raise ConfigError(f"clip={clip!r}: bounds must be finite and >= 0 (or None)")
+    if lo is not None and hi is not None and lo > hi:
+        raise ConfigError(f"clip={clip!r}: lower bound is above the upper bound; swap them")
+    return (None if lo is None else float(lo), None if hi is None else float(hi))
+
+
+def _options(method: str = "sqrt_inv_freq", **kw: Any) -> _Options:
+    """Validate a method and its keyword options (unknown keys raise ``ConfigError``)."""
+    unknown = sorted(set(kw) - set(WEIGHT_OPTIONS))
+    if unknown:
+        raise ConfigError(
+            f"unknown weight option(s) {', '.join(unknown)}; expected: {', '.join(WEIGHT_OPTIONS)}"
+        )
+    defaults = {
+        "normalize": "mean", "clip": None, "renormalize": False, "absent": "zero",
+        "beta": 0.9999, "count": "pixels", "median_over": "classes",
+        "median_denominator": "all", "enet_c": 1.02, "enet_share": "labelled", "power": 0.5,
+        "manual": None,
+    }  # fmt: skip
+    o = {**defaults, **kw}
+    _choice("method", method, WEIGHT_METHODS)
+    _choice("normalize", o["normalize"], NORMALIZE_MODES)
+    _choice("absent", o["absent"], ABSENT_POLICIES)
+    _choice("count", o["count"], COUNT_MODES)
+    _choice("median_over", o["median_over"], MEDIAN_OVER)
+    _choice("median_denominator", o["median_denominator"], MEDIAN_DENOMINATORS)
+    _choice("enet_share", o["enet_share"], ENET_SHARES)
+    beta, enet_c, power = float(o["beta"]), float(o["enet_c"]), float(o["power"])
+    if not 0.0 <= beta < 1.0:
+        raise ConfigError(f"beta={beta!r} is not valid; expected 0 <= beta < 1 (e.g. 0.9999)")
+    if not (np.isfinite(enet_c) and enet_c > 1.0):
+        raise ConfigError(f"enet_c={enet_c!r} is not valid; expected c > 1 (ENet uses 1.02)")
+    if not np.isfinite(power):
+        raise ConfigError(f"power={power!r} is not valid; expected a finite exponent (e.g. 0.5)")
+    if method == "manual" and o["manual"] is None:
+        raise ConfigError(
+            "method='manual' needs manual={class: weight, ...} or a list of C weights"
+        )
+    return _Options(
+        method=method, normalize=o["normalize"], clip=_validate_clip(o["clip"]),
+        renormalize=bool(o["renormalize"]), absent=o["absent"], beta=beta, count=o["count"],
+        median_over=o["median_over"], median_denominator=o["median_denominator"],
+        enet_c=enet_c, enet_share=o["enet_share"], power=power, manual=o["manual"],
+    )  # fmt: skip
+
+
+def _manual_vector(manual: Any, stats: ClassStats) -> NDArray[np.float64]:
+    """``(C,)`` user weights from a mapping (class id or name -> weight) or a sequence."""
+    c = stats.num_classes
+    if isinstance(manual, Mapping):
+        w = np.ones(c)
+        names = stats.names
+        for key, value in manual.items():
+            if isinstance(key, str) and key in names:
+                idx = names.index(key)
+            elif isinstance(key, (int, np.integer)) and 0 <= int(key) < c:
+                idx = int(key)
+            else:
+                raise ConfigError(
+                    f"manual weight key {key!r} is not a class; expected ids 0..{c - 1} "
+                    f"or names {', '.join(names)}"
+                )
+            w[idx] = float(value)
+    else:
+        w = np.asarray(manual, dtype=np.float64).reshape(-1)
+        if w.shape != (c,):
+            raise ConfigError(
+                f"manual weights have {w.size} values but num_classes={c}; give one per class "
+                "or a mapping {class: weight}"
+            )
+    if not (np.all(np.isfinite(w)) and np.all(w >= 0)):
+        raise ConfigError(f"manual weights must be finite and >= 0; got {w.tolist()}")
+    return w
