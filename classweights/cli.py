@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -44,7 +45,7 @@ def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--palette", help="Colour table for RGB masks: preset or JSON/YAML file."),
         click.option("--glob", "glob_", metavar="PATTERN", help="Files to take inside folders, e.g. '**/*_labelTrainIds.png'."),
         click.option("--multilabel", is_flag=True, help="C x H x W 0/1 masks or one binary PNG per class."),
-        click.option("--sample", help="Scan a seeded sample: a count (1000) or a fraction (0.1)."),
+        click.option("--sample", help="Scan a seeded sample: a count (1000), a fraction (0.1), or 'auto' (compute: until --tolerance holds)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed."),
         click.option("--workers", type=int, help="Parallel workers (default: CPU count)."),
         click.option("--unknown", type=click.Choice(["error", "ignore"]), default="error", show_default=True, help="Labels that are neither a class nor ignored."),
@@ -58,29 +59,38 @@ def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _scan(kw: dict[str, Any]) -> Any:
+def scan_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :func:`classweights.scan` from the shared CLI options."""
+    return {
+        "num_classes": kw["num_classes"],
+        "ignore_index": kw["ignore_index"],
+        "remap": kw["remap"],
+        "reduce_zero_label": kw["reduce_zero_label"],
+        "classes": kw["classes"],
+        "palette": kw["palette"],
+        "glob": kw["glob_"],
+        "multilabel": kw["multilabel"],
+        "seed": kw["seed"],
+        "workers": kw["workers"],
+        "unknown": kw["unknown"],
+        "on_error": kw["on_error"],
+        "max_pixels": kw["max_pixels"],
+    }
+
+
+def _scan(kw: dict[str, Any], **extra: Any) -> Any:
     from .report import progress_bar, progress_enabled
     from .scan import scan
 
+    if kw["quiet"]:
+        logging.getLogger("classweights").setLevel(logging.ERROR)
+    if kw["sample"] == "auto":
+        raise click.UsageError("--sample auto works with `compute` (it needs a weight method)")
     with progress_bar(progress_enabled(kw["quiet"])) as progress:
         return scan(
-            list(kw["paths"]),
-            num_classes=kw["num_classes"],
-            ignore_index=kw["ignore_index"],
-            remap=kw["remap"],
-            reduce_zero_label=kw["reduce_zero_label"],
-            classes=kw["classes"],
-            palette=kw["palette"],
-            glob=kw["glob_"],
-            multilabel=kw["multilabel"],
-            sample=_sample(kw["sample"]),
-            seed=kw["seed"],
-            workers=kw["workers"],
-            unknown=kw["unknown"],
-            on_error=kw["on_error"],
-            max_pixels=kw["max_pixels"],
-            progress=progress,
-        )
+            list(kw["paths"]), sample=_sample(kw["sample"]), progress=progress,
+            **scan_kwargs(kw), **extra,
+        )  # fmt: skip
 
 
 def _emit(data: dict[str, Any], fmt: str, quiet: bool, title: str, extra: tuple[str, ...] = ()) -> None:
@@ -130,6 +140,14 @@ def cli(verbose: int) -> None:
     """Exact class statistics, class weights and losses for segmentation datasets."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """Library warnings as one plain line on stderr (no source location)."""
+    if not logging.getLogger("classweights").isEnabledFor(logging.WARNING):
+        return
+    click.echo(f"warning: {message}", err=True)
 
 
 @cli.command()
@@ -146,10 +164,153 @@ def stats(**kw: Any) -> None:
     """
     from .report import stats_dict
 
-    if kw["quiet"]:
-        logging.getLogger("classweights").setLevel(logging.ERROR)
     s = _scan(kw)
     _emit(stats_dict(s), kw["fmt"], kw["quiet"], title="class statistics")
+
+
+def _clip(value: str | None) -> tuple[float | None, float | None] | None:
+    if value is None:
+        return None
+    try:
+        lo, hi = (None if p.strip() in ("", "none") else float(p) for p in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected LO,HI such as 0.1,10 (either may be empty)") from None
+    return lo, hi
+
+
+def weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of :func:`classweights.compute_weights`."""
+    from .weights.options import ABSENT_POLICIES, NORMALIZE_MODES, WEIGHT_METHODS
+
+    opts = [
+        click.option("--method", type=click.Choice(WEIGHT_METHODS), default="sqrt_inv_freq", show_default=True),
+        click.option("--normalize", type=click.Choice(NORMALIZE_MODES), default="mean", show_default=True),
+        click.option("--clip", metavar="LO,HI", help="Clip weights after normalising, e.g. 0.1,10."),
+        click.option("--renormalize", is_flag=True, help="Normalise again after clipping."),
+        click.option("--absent", type=click.Choice(ABSENT_POLICIES), default="zero", show_default=True, help="Weight of classes with no pixels."),
+        click.option("--beta", type=float, default=0.9999, show_default=True, help="effective_num: beta."),
+        click.option("--count", type=click.Choice(["pixels", "images"]), default="pixels", show_default=True, help="effective_num: count pixels or images."),
+        click.option("--median-over", type=click.Choice(["classes", "all"]), default="classes", show_default=True, help="median_freq: 'all' counts the ignore label as a class (SegNet)."),
+        click.option("--median-denominator", type=click.Choice(["all", "labelled"]), default="all", show_default=True, help="median_freq: pixels of images containing c."),
+        click.option("--enet-c", type=float, default=1.02, show_default=True),
+        click.option("--enet-share", type=click.Choice(["labelled", "all"]), default="labelled", show_default=True),
+        click.option("--power", type=float, default=0.5, show_default=True, help="power: exponent p."),
+        click.option("--ci", type=float, help="Bootstrap confidence level of each weight, e.g. 0.95."),
+        click.option("--tolerance", type=float, default=0.05, show_default=True, help="--sample auto: target half-width relative to the weight."),
+    ]  # fmt: skip
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def weight_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :func:`classweights.compute_weights` from the CLI options."""
+    return {
+        "normalize": kw["normalize"], "clip": _clip(kw["clip"]), "renormalize": kw["renormalize"],
+        "absent": kw["absent"], "beta": kw["beta"], "count": kw["count"],
+        "median_over": kw["median_over"], "median_denominator": kw["median_denominator"],
+        "enet_c": kw["enet_c"], "enet_share": kw["enet_share"], "power": kw["power"],
+    }  # fmt: skip
+
+
+def _scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tuple[Any, dict]:
+    """Scan (or auto-sample until the weights are known to --tolerance); returns stats, info."""
+    if kw["sample"] != "auto":
+        return _scan(kw), {}
+    from .report import progress_bar, progress_enabled
+    from .scan import count_images, scan
+    from .weights import auto_sample
+
+    paths = list(kw["paths"])
+    skw = scan_kwargs(kw)
+    population = count_images(paths, glob=skw["glob"], multilabel=skw["multilabel"], classes=skw["classes"])
+    with progress_bar(progress_enabled(kw["quiet"]), "sampling") as progress:
+        return auto_sample(
+            lambda rows: scan(paths, indices=rows, progress=progress, **skw),
+            population, tolerance=kw["tolerance"], ci=kw["ci"] or 0.95, seed=kw["seed"],
+            method=method, **wkw,
+        )  # fmt: skip
+
+
+def _print_diagnosis(diag: dict[str, Any], quiet: bool) -> None:
+    from .report import diagnosis_lines, make_console
+
+    for line in diagnosis_lines(diag):
+        make_console(quiet=quiet).print(line, markup=False)
+
+
+@cli.command()
+@scan_options
+@weight_options
+@_handle_errors
+def compute(**kw: Any) -> None:
+    """Class weights with one method, shown with the class statistics.
+
+    \b
+    Examples:
+      classweights compute examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes --method sqrt_inv_freq
+      classweights compute DATA --num-classes 11 --ignore-index 11 --method median_freq --median-over all --normalize none
+      classweights compute DATA --num-classes 19 --ignore-index 255 --sample 500 --ci 0.95
+    """
+    from .report import stats_dict
+    from .weights import bootstrap_intervals, compute_weights, diagnose
+
+    method, wkw = kw["method"], weight_kwargs(kw)
+    stats, info = _scan_for_weights(kw, method, wkw)
+    w = compute_weights(stats, method, **wkw)
+    extra: dict[str, Any] = {}
+    if kw["ci"] or info:
+        population = (stats.sample or {}).get("population")
+        lo, hi = (info["low"], info["high"]) if info else bootstrap_intervals(
+            stats, method, ci=kw["ci"], population=population, seed=kw["seed"], **wkw)  # fmt: skip
+        extra = {"weight_low": [float(v) for v in lo], "weight_high": [float(v) for v in hi],
+                 "±": [f"{(h - l) / 2:.4f}" for l, h in zip(lo, hi)]}  # fmt: skip
+    data = stats_dict(stats, weights=w, method=method, extra_columns=extra)
+    data["weight_options"] = {k: v for k, v in wkw.items()}
+    if info:
+        data["auto_sample"] = {k: v for k, v in info.items() if k not in ("low", "high")}
+    _emit(data, kw["fmt"], kw["quiet"], title=f"class weights: {method}", extra=("±",) if extra else ())
+    if kw["fmt"] == "table":
+        _print_diagnosis(diagnose(stats, w, method, clip=wkw["clip"], count=wkw["count"]), kw["quiet"])
+        if info:
+            make = f"{info['images_read']} of {info['population']} images read in {info['rounds']} rounds"
+            rel = 100 * info["max_rel_halfwidth"]
+            _print_diagnosis({"hints": [f"--sample auto: {make}; widest half-width {rel:.1f}% of its weight"]}, kw["quiet"])
+
+
+@cli.command()
+@scan_options
+@weight_options
+@_handle_errors
+def compare(**kw: Any) -> None:
+    """Every weight method side by side, from one scan.
+
+    \b
+    Examples:
+      classweights compare examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes
+      classweights compare DATA --num-classes 19 --ignore-index 255 --normalize sum --format json
+    """
+    from .report import compare_table, make_console
+    from .weights import compute_weights
+    from .weights.options import WEIGHT_METHODS
+
+    wkw = weight_kwargs(kw)
+    stats = _scan(kw)
+    methods = [m for m in WEIGHT_METHODS if m != "manual"]
+    table = {m: compute_weights(stats, m, **wkw).tolist() for m in methods}
+    if kw["fmt"] == "json":
+        from .report import stats_dict, to_json
+
+        data = stats_dict(stats)
+        data["weight_options"] = wkw
+        data["methods"] = table
+        click.echo(to_json(data))
+    elif kw["fmt"] == "csv":
+        click.echo("id,name," + ",".join(methods))
+        for c, name in enumerate(stats.names):
+            click.echo(f"{c},{name}," + ",".join(f"{table[m][c]:.6g}" for m in methods))
+    else:
+        make_console().print(compare_table(stats, table, wkw["normalize"]))
 
 
 def main() -> None:

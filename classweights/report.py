@@ -86,6 +86,17 @@ def to_csv(data: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
+def pct(share: float) -> str:
+    """A share as a percentage that never shows a present class as 0.00%.
+
+    >>> pct(0.2814), pct(3.2e-05), pct(0.0)
+    ('28.14%', '0.0032%', '0.00%')
+    """
+    if 0 < share < 1e-4:
+        return f"{100 * share:.2g}%"
+    return f"{100 * share:.2f}%"
+
+
 def _bar(share: float, width: int = 12) -> Text:
     if share <= 0:
         return Text("")
@@ -111,13 +122,13 @@ def stats_table(
     for key in extra:
         table.add_column(key, justify="right", footer="")
     if has_weight:
-        table.add_column(f"weight ({data['method']})" if data["method"] else "weight", justify="right", footer="")
+        table.add_column("weight", justify="right", footer=data["method"] or "")
     for r in data["classes"]:
         cells = [
             str(r["id"]),
             r["name"],
             f"{r['pixels']:,}",
-            f"{100 * r['share']:.2f}%",
+            pct(r["share"]),
             f"{r['images']:,}",
             _bar(r["share"]),
         ]
@@ -195,3 +206,44 @@ def progress_enabled(quiet: bool) -> bool:
 
 def format_array(values: np.ndarray) -> str:
     return ", ".join(f"{v:.4f}" for v in values)
+
+
+def diagnosis_lines(diag: dict[str, Any]) -> list[str]:
+    """The short imbalance summary printed under the tables."""
+    lines = []
+    if "max_min_ratio" in diag:
+        parts = [
+            f"imbalance: max/min pixels {diag['max_min_ratio']:,.0f}x",
+            f"normalised entropy {diag['normalized_entropy']:.2f}",
+        ]
+        if diag.get("rare_classes"):
+            parts.append(f"rare (<1% of pixels): {', '.join(map(str, diag['rare_classes']))}")
+        if diag.get("rare_in_images"):
+            parts.append(f"in <1% of images: {', '.join(map(str, diag['rare_in_images']))}")
+        lines.append(" · ".join(parts))
+    lines += [f"hint: {h}" for h in diag.get("hints", [])]
+    return lines
+
+
+def compare_table(stats: ClassStats, table: dict[str, list[float]], normalize: str) -> Table:
+    """Every method's weights side by side; the header names the normalisation."""
+    norm = {"mean": "mean 1", "sum": "sum C", "max": "max 1", "none": "raw"}[normalize]
+    t = Table(
+        title=f"class weights by method (normalised: {norm})",
+        title_justify="left", box=None, pad_edge=False, collapse_padding=True,
+    )  # fmt: skip
+    t.add_column("id", justify="right")
+    t.add_column("class", no_wrap=True, max_width=14)
+    t.add_column("share", justify="right")
+    for m in table:
+        t.add_column(SHORT_NAMES.get(m, m), justify="right", no_wrap=True)
+    share = stats.share
+    for c, name in enumerate(stats.names):
+        t.add_row(str(c), name, pct(share[c]), *[f"{table[m][c]:.3g}" for m in table])
+    return t
+
+
+SHORT_NAMES = {
+    "inverse_freq": "inv", "sqrt_inv_freq": "sqrt", "effective_num": "eff.num",
+    "median_freq": "median", "enet": "enet", "power": "power", "uniform": "unif",
+}  # fmt: skip

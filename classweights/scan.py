@@ -215,6 +215,7 @@ def scan(
     on_error: Literal["fail", "skip"] = "fail",
     parallel: Literal["threads", "processes"] = "threads",
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    indices: Sequence[int] | None = None,
     progress: ProgressFn | None = None,
 ) -> ClassStats:
     """Scan label masks into exact per-class statistics.
@@ -242,6 +243,8 @@ def scan(
         on_error: ``"fail"`` (default) stops on an unreadable file; ``"skip"`` skips and lists it.
         parallel: ``"threads"`` (default, measured faster here) or ``"processes"``.
         max_pixels: refuse images declaring more pixels than this (decompression bombs).
+        indices: scan only these images (positions in the dataset's image order, as
+            :func:`count_images` counts them); the result is marked sampled.
         progress: called as ``progress(images_done, images_total)`` from the calling thread.
 
     Returns:
@@ -257,7 +260,7 @@ def scan(
         num_classes=num_classes, ignore_index=ignore_index, remap=remap,
         reduce_zero_label=reduce_zero_label, classes=classes, palette=palette,
         multilabel=multilabel, unknown=unknown, on_error=on_error, parallel=parallel,
-        max_pixels=max_pixels, sample=sample, seed=seed, glob=glob,
+        max_pixels=max_pixels, sample=sample, seed=seed, glob=glob, indices=indices,
     )  # fmt: skip
     workers = max(1, int(workers or os.cpu_count() or 1))
     collector = _Collector(plan.space, multilabel, on_error, unknown)
@@ -270,13 +273,14 @@ def scan(
         paths = [os.fspath(s) for s in ([source] if isinstance(source, (str, os.PathLike)) else source)]
         sample_info = plan.sample_info(picked, total_population=sum(e.n for e in entries))
     else:
-        total, items = _in_memory(source, plan, workers)
+        total, items, picked, population = _in_memory(source, plan, workers)
         _run_items(items, total, plan.count_opts, workers, collector, progress)
         paths = [f"<{type(source).__name__}>"]
-        sample_info = plan.sample_info(None, total)
+        sample_info = plan.sample_info(picked, population or total)
     stats = collector.finish(plan.settings | {"paths": paths}, plan.names)
     if sample_info:
-        stats.sampled, stats.sample = True, sample_info
+        stats.sample = sample_info
+        stats.sampled = sample_info["images"] < sample_info["population"]
     return stats
 
 
@@ -288,10 +292,12 @@ class _Plan:
     sample: int | float | None
     seed: int
     settings: dict[str, Any]
+    indices: NDArray[np.int64] | None = None
 
     @classmethod
     def build(cls, *, num_classes, ignore_index, remap, reduce_zero_label, classes, palette,
-              multilabel, unknown, on_error, parallel, max_pixels, sample, seed, glob) -> _Plan:  # fmt: skip
+              multilabel, unknown, on_error, parallel, max_pixels, sample, seed, glob,
+              indices=None) -> _Plan:  # fmt: skip
         for value, allowed, flag in (
             (unknown, UNKNOWN_POLICIES, "unknown"),
             (on_error, ERROR_POLICIES, "on_error"),
@@ -328,10 +334,21 @@ class _Plan:
             "multilabel": multilabel, "glob": glob, "sample": sample, "seed": seed,
             "unknown": unknown, "max_pixels": max_pixels,
         }  # fmt: skip
-        return cls(space, names, opts, sample, seed, settings)
+        if indices is not None:
+            indices = np.unique(np.asarray(indices, dtype=np.int64))
+            if sample is not None:
+                raise ConfigError("give either sample or indices, not both")
+        return cls(space, names, opts, sample, seed, settings, indices)
 
     def pick(self, population: int) -> NDArray[np.int64] | None:
         """Sorted indices of a seeded sample of ``population`` images, or None for all."""
+        if self.indices is not None:
+            if self.indices.size and (self.indices[0] < 0 or self.indices[-1] >= population):
+                raise ConfigError(
+                    f"image indices must lie in 0..{population - 1}; got "
+                    f"{int(self.indices[0])}..{int(self.indices[-1])}"
+                )
+            return self.indices
         if self.sample is None:
             return None
         k = int(round(self.sample * population)) if isinstance(self.sample, float) else int(self.sample)
@@ -342,10 +359,13 @@ class _Plan:
         return np.sort(rng.choice(population, size=k, replace=False))
 
     def sample_info(self, picked: NDArray[np.int64] | None, total_population: int) -> dict | None:
-        if self.sample is None:
+        if self.sample is None and self.indices is None:
             return None
+        if picked is None and self.indices is not None:
+            picked = self.indices
         n = total_population if picked is None else len(picked)
-        return {"requested": self.sample, "seed": self.seed, "images": n, "population": total_population}
+        requested = self.sample if self.indices is None else "indices"
+        return {"requested": requested, "seed": self.seed, "images": n, "population": total_population}
 
     def units(self, entries: list[Entry]) -> tuple[list[Unit], int, NDArray[np.int64] | None]:
         population = sum(e.n for e in entries)
@@ -438,7 +458,7 @@ def _run_units(units, total, opts, workers, parallel, collector, progress) -> No
             raise
 
 
-def _in_memory(source: Any, plan: _Plan, workers: int) -> tuple[int, Iterable[tuple[str, Any]]]:
+def _in_memory(source: Any, plan: _Plan, workers: int) -> tuple[int, Iterable[tuple[str, Any]], Any, int | None]:
     if isinstance(source, np.ndarray) or hasattr(source, "detach"):
         raise ConfigError(
             "pass a list of masks, not one array: scan([mask]) or scan(list(stack)) for a stack"
@@ -450,7 +470,7 @@ def _in_memory(source: Any, plan: _Plan, workers: int) -> tuple[int, Iterable[tu
         )
     n = len(source) if hasattr(source, "__len__") else None
     picked = None
-    if plan.sample is not None:
+    if plan.sample is not None or plan.indices is not None:
         if n is None:
             raise ConfigError("sampling needs a source with a length (a list or a Dataset)")
         picked = plan.pick(n)
@@ -466,7 +486,8 @@ def _in_memory(source: Any, plan: _Plan, workers: int) -> tuple[int, Iterable[tu
         it = (source[i] for i in picked) if picked is not None else iter(source)
         ids = picked.tolist() if picked is not None else range(1 << 62)
     total = len(picked) if picked is not None else (n or 0)
-    return total, ((f"[{i}]", mask_from_item(item, i)) for i, item in zip(ids, it))
+    items = ((f"[{i}]", mask_from_item(item, i)) for i, item in zip(ids, it))
+    return total, items, picked, n
 
 
 def _run_items(items, total, opts, workers, collector, progress) -> None:
@@ -490,6 +511,24 @@ def _run_items(items, total, opts, workers, collector, progress) -> None:
             done += _drain(window, collector)
             if progress:
                 progress(done, total)
+
+
+def count_images(
+    source: Any, *, glob: str | None = None, multilabel: bool = False, classes: Any = None
+) -> int:
+    """Number of images in a source, in the order :func:`scan` reads them (no mask decoded).
+
+    >>> count_images([[0], [1], [2]])
+    3
+    """
+    if isinstance(source, (str, os.PathLike)) or (
+        isinstance(source, (list, tuple)) and source and all(isinstance(s, (str, os.PathLike)) for s in source)
+    ):
+        names = resolve_class_names(classes)
+        return sum(e.n for e in discover(source, glob=glob, multilabel=multilabel, class_names=names))
+    if not hasattr(source, "__len__"):
+        raise ConfigError("counting images needs a path or a source with a length")
+    return len(source)
 
 
 def calculate_class_weights(
@@ -516,4 +555,4 @@ def calculate_class_weights(
     return torch.as_tensor(w, dtype=torch.float32, device=device)
 
 
-__all__: Sequence[str] = ("ClassStats", "calculate_class_weights", "count_mask", "scan")
+__all__: Sequence[str] = ("ClassStats", "calculate_class_weights", "count_images", "count_mask", "scan")
