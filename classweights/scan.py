@@ -216,6 +216,7 @@ def scan(
     parallel: Literal["threads", "processes"] = "threads",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     indices: Sequence[int] | None = None,
+    client: Any = None,
     progress: ProgressFn | None = None,
 ) -> ClassStats:
     """Scan label masks into exact per-class statistics.
@@ -245,6 +246,8 @@ def scan(
         max_pixels: refuse images declaring more pixels than this (decompression bombs).
         indices: scan only these images (positions in the dataset's image order, as
             :func:`count_images` counts them); the result is marked sampled.
+        client: a ``distributed.Client``: run the same reading and counting on a Dask cluster
+            (paths may then be fsspec URLs); the result is identical to the local scan.
         progress: called as ``progress(images_done, images_total)`` from the calling thread.
 
     Returns:
@@ -269,7 +272,12 @@ def scan(
     ):
         entries = discover(source, glob=glob, multilabel=multilabel, class_names=plan.names)
         units, total, picked = plan.units(entries)
-        _run_units(units, total, plan.count_opts, workers, parallel, collector, progress)
+        if client is not None:
+            from .distributed import run_units as run_on_cluster
+
+            run_on_cluster(units, total, plan.count_opts, client, collector, progress)
+        else:
+            _run_units(units, total, plan.count_opts, workers, parallel, collector, progress)
         paths = [os.fspath(s) for s in ([source] if isinstance(source, (str, os.PathLike)) else source)]
         sample_info = plan.sample_info(picked, total_population=sum(e.n for e in entries))
     else:

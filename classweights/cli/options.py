@@ -1,23 +1,18 @@
-"""The ``classweights`` command line: each command parses, calls the library, renders.
-
-Data goes to stdout; progress and diagnostics to stderr. Exit codes: 0 success, 1 failure
-during work, 2 bad usage or bad input. ``CLASSWEIGHTS_DEBUG=1`` shows tracebacks.
-"""
+"""Options and helpers shared by the commands: parse flags into library keyword arguments."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import sys
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from . import __version__
-from .errors import ClassWeightsError
+from ..errors import ClassWeightsError
 
 
 def _sample(value: str | None) -> int | float | None:
@@ -51,6 +46,8 @@ def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--unknown", type=click.Choice(["error", "ignore"]), default="error", show_default=True, help="Labels that are neither a class nor ignored."),
         click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True, help="Unreadable files."),
         click.option("--max-pixels", type=int, default=1 << 30, show_default=True, help="Refuse images larger than this."),
+        click.option("--scheduler", metavar="ADDRESS", help="Run the scan on a Dask cluster, e.g. tcp://host:8786."),
+        click.option("--dask-local", type=int, metavar="N", help="Run the scan on a local Dask cluster of N worker processes."),
         click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar or diagnostics."),
     ]  # fmt: skip
@@ -78,23 +75,32 @@ def scan_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _scan(kw: dict[str, Any], **extra: Any) -> Any:
-    from .report import progress_bar, progress_enabled
-    from .scan import scan
+def run_scan(kw: dict[str, Any], **extra: Any) -> Any:
+    from ..report import progress_bar, progress_enabled
+    from ..scan import scan
 
     if kw["quiet"]:
         logging.getLogger("classweights").setLevel(logging.ERROR)
     if kw["sample"] == "auto":
         raise click.UsageError("--sample auto works with `compute` (it needs a weight method)")
-    with progress_bar(progress_enabled(kw["quiet"])) as progress:
+    with cluster_client(kw) as client, progress_bar(progress_enabled(kw["quiet"])) as progress:
         return scan(
-            list(kw["paths"]), sample=_sample(kw["sample"]), progress=progress,
+            list(kw["paths"]), sample=_sample(kw["sample"]), progress=progress, client=client,
             **scan_kwargs(kw), **extra,
         )  # fmt: skip
 
 
-def _emit(data: dict[str, Any], fmt: str, quiet: bool, title: str, extra: tuple[str, ...] = ()) -> None:
-    from .report import make_console, stats_table, to_csv, to_json, totals_line
+def cluster_client(kw: dict[str, Any]) -> Any:
+    """A context manager yielding a Dask client for --scheduler/--dask-local, else None."""
+    if kw.get("scheduler") is None and kw.get("dask_local") is None:
+        return contextlib.nullcontext(None)
+    from ..distributed import open_client
+
+    return open_client(scheduler=kw.get("scheduler"), local_workers=kw.get("dask_local"))
+
+
+def emit(data: dict[str, Any], fmt: str, quiet: bool, title: str, extra: tuple[str, ...] = ()) -> None:
+    from ..report import make_console, stats_table, to_csv, to_json, totals_line
 
     if fmt == "json":
         click.echo(to_json(data))
@@ -108,7 +114,7 @@ def _emit(data: dict[str, Any], fmt: str, quiet: bool, title: str, extra: tuple[
             make_console(stderr=True, quiet=quiet).print(f"skipped: {err}", markup=False)
 
 
-def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
+def handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -133,41 +139,6 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="classweights")
-@click.option("-v", "--verbose", count=True, help="More diagnostics on stderr (-vv for debug).")
-def cli(verbose: int) -> None:
-    """Exact class statistics, class weights and losses for segmentation datasets."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
-    warnings.showwarning = _show_warning
-
-
-def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-    """Library warnings as one plain line on stderr (no source location)."""
-    if not logging.getLogger("classweights").isEnabledFor(logging.WARNING):
-        return
-    click.echo(f"warning: {message}", err=True)
-
-
-@cli.command()
-@scan_options
-@_handle_errors
-def stats(**kw: Any) -> None:
-    """Per-class pixels, share, and images containing each class.
-
-    \b
-    Examples:
-      classweights stats examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes
-      classweights stats gtFine/train --glob '**/*_labelIds.png' --remap cityscapes --ignore-index 255
-      classweights stats masks.zarr --sample 0.1 --format json
-    """
-    from .report import stats_dict
-
-    s = _scan(kw)
-    _emit(stats_dict(s), kw["fmt"], kw["quiet"], title="class statistics")
-
-
 def _clip(value: str | None) -> tuple[float | None, float | None] | None:
     if value is None:
         return None
@@ -180,7 +151,7 @@ def _clip(value: str | None) -> tuple[float | None, float | None] | None:
 
 def weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options of :func:`classweights.compute_weights`."""
-    from .weights.options import ABSENT_POLICIES, NORMALIZE_MODES, WEIGHT_METHODS
+    from ..weights.options import ABSENT_POLICIES, NORMALIZE_MODES, WEIGHT_METHODS
 
     opts = [
         click.option("--method", type=click.Choice(WEIGHT_METHODS), default="sqrt_inv_freq", show_default=True),
@@ -213,13 +184,13 @@ def weight_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tuple[Any, dict]:
+def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tuple[Any, dict]:
     """Scan (or auto-sample until the weights are known to --tolerance); returns stats, info."""
     if kw["sample"] != "auto":
-        return _scan(kw), {}
-    from .report import progress_bar, progress_enabled
-    from .scan import count_images, scan
-    from .weights import auto_sample
+        return run_scan(kw), {}
+    from ..report import progress_bar, progress_enabled
+    from ..scan import count_images, scan
+    from ..weights import auto_sample
 
     paths = list(kw["paths"])
     skw = scan_kwargs(kw)
@@ -232,91 +203,10 @@ def _scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> t
         )  # fmt: skip
 
 
-def _print_diagnosis(diag: dict[str, Any], quiet: bool) -> None:
-    from .report import diagnosis_lines, make_console
+def print_diagnosis(diag: dict[str, Any], quiet: bool) -> None:
+    from ..report import diagnosis_lines, make_console
 
     for line in diagnosis_lines(diag):
         make_console(quiet=quiet).print(line, markup=False)
 
 
-@cli.command()
-@scan_options
-@weight_options
-@_handle_errors
-def compute(**kw: Any) -> None:
-    """Class weights with one method, shown with the class statistics.
-
-    \b
-    Examples:
-      classweights compute examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes --method sqrt_inv_freq
-      classweights compute DATA --num-classes 11 --ignore-index 11 --method median_freq --median-over all --normalize none
-      classweights compute DATA --num-classes 19 --ignore-index 255 --sample 500 --ci 0.95
-    """
-    from .report import stats_dict
-    from .weights import bootstrap_intervals, compute_weights, diagnose
-
-    method, wkw = kw["method"], weight_kwargs(kw)
-    stats, info = _scan_for_weights(kw, method, wkw)
-    w = compute_weights(stats, method, **wkw)
-    extra: dict[str, Any] = {}
-    if kw["ci"] or info:
-        population = (stats.sample or {}).get("population")
-        lo, hi = (info["low"], info["high"]) if info else bootstrap_intervals(
-            stats, method, ci=kw["ci"], population=population, seed=kw["seed"], **wkw)  # fmt: skip
-        extra = {"weight_low": [float(v) for v in lo], "weight_high": [float(v) for v in hi],
-                 "±": [f"{(h - l) / 2:.4f}" for l, h in zip(lo, hi)]}  # fmt: skip
-    data = stats_dict(stats, weights=w, method=method, extra_columns=extra)
-    data["weight_options"] = {k: v for k, v in wkw.items()}
-    if info:
-        data["auto_sample"] = {k: v for k, v in info.items() if k not in ("low", "high")}
-    _emit(data, kw["fmt"], kw["quiet"], title=f"class weights: {method}", extra=("±",) if extra else ())
-    if kw["fmt"] == "table":
-        _print_diagnosis(diagnose(stats, w, method, clip=wkw["clip"], count=wkw["count"]), kw["quiet"])
-        if info:
-            make = f"{info['images_read']} of {info['population']} images read in {info['rounds']} rounds"
-            rel = 100 * info["max_rel_halfwidth"]
-            _print_diagnosis({"hints": [f"--sample auto: {make}; widest half-width {rel:.1f}% of its weight"]}, kw["quiet"])
-
-
-@cli.command()
-@scan_options
-@weight_options
-@_handle_errors
-def compare(**kw: Any) -> None:
-    """Every weight method side by side, from one scan.
-
-    \b
-    Examples:
-      classweights compare examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes
-      classweights compare DATA --num-classes 19 --ignore-index 255 --normalize sum --format json
-    """
-    from .report import compare_table, make_console
-    from .weights import compute_weights
-    from .weights.options import WEIGHT_METHODS
-
-    wkw = weight_kwargs(kw)
-    stats = _scan(kw)
-    methods = [m for m in WEIGHT_METHODS if m != "manual"]
-    table = {m: compute_weights(stats, m, **wkw).tolist() for m in methods}
-    if kw["fmt"] == "json":
-        from .report import stats_dict, to_json
-
-        data = stats_dict(stats)
-        data["weight_options"] = wkw
-        data["methods"] = table
-        click.echo(to_json(data))
-    elif kw["fmt"] == "csv":
-        click.echo("id,name," + ",".join(methods))
-        for c, name in enumerate(stats.names):
-            click.echo(f"{c},{name}," + ",".join(f"{table[m][c]:.6g}" for m in methods))
-    else:
-        make_console().print(compare_table(stats, table, wkw["normalize"]))
-
-
-def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="classweights")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
