@@ -247,3 +247,51 @@ SHORT_NAMES = {
     "inverse_freq": "inv", "sqrt_inv_freq": "sqrt", "effective_num": "eff.num",
     "median_freq": "median", "enet": "enet", "power": "power", "uniform": "unif",
 }  # fmt: skip
+
+
+def cache_table(rows: list[dict[str, Any]], root: str, age: Callable[[float], str]) -> Table:
+    t = Table(title=f"cache: {root}", title_justify="left", box=None, pad_edge=False)
+    for name, just in (("key", "left"), ("dataset", "left"), ("images", "right"), ("scan", "left"),
+                       ("methods", "left"), ("size", "right"), ("age", "right")):  # fmt: skip
+        t.add_column(name, justify=just)  # type: ignore[arg-type]
+    for r in rows:
+        if r.get("corrupt"):
+            t.add_row(r["key"], Text("corrupt", style="red"), "", "", "", f"{r['size'] / 1e3:.0f} kB", "")
+            continue
+        t.add_row(
+            r["key"], ", ".join(r["dataset"]), f"{r['images']:,}", "sampled" if r["sampled"] else "full",
+            ", ".join(r["methods"]) or "-", f"{r['size'] / 1e3:.0f} kB", age(r["age_seconds"]),
+        )  # fmt: skip
+    return t
+
+
+def record_dict(record: dict[str, Any]) -> dict[str, Any]:
+    """A weight record (tensors) as plain JSON-able data."""
+    def plain(v: Any) -> Any:
+        if hasattr(v, "tolist"):
+            return v.tolist()
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return {k: plain(v) for k, v in record.items()}
+
+
+def record_table(data: dict[str, Any], title: str) -> Table:
+    w = data["weights"]
+    names = data.get("class_names") or [str(i) for i in range(len(w))]
+    opts = ", ".join(f"{k}={v}" for k, v in (data.get("options") or {}).items())
+    t = Table(title=f"{title}: {data.get('method', '?')}", title_justify="left", caption=opts or None,
+              caption_justify="left", box=None, pad_edge=False)  # fmt: skip
+    t.add_column("id", justify="right")
+    t.add_column("class")
+    has_counts = isinstance(data.get("counts"), dict) and "pixels" in data["counts"]
+    if has_counts:
+        t.add_column("pixels", justify="right")
+    t.add_column("weight", justify="right")
+    for c, name in enumerate(names):
+        cells = [str(c), name]
+        if has_counts:
+            cells.append(f"{data['counts']['pixels'][c]:,}")
+        t.add_row(*cells, f"{w[c]:.4f}")
+    return t

@@ -218,6 +218,7 @@ def scan(
     indices: Sequence[int] | None = None,
     client: Any = None,
     progress: ProgressFn | None = None,
+    entries: Sequence[Entry] | None = None,
 ) -> ClassStats:
     """Scan label masks into exact per-class statistics.
 
@@ -249,6 +250,8 @@ def scan(
         client: a ``distributed.Client``: run the same reading and counting on a Dask cluster
             (paths may then be fsspec URLs); the result is identical to the local scan.
         progress: called as ``progress(images_done, images_total)`` from the calling thread.
+        entries: already discovered entries of ``source`` (the cache passes the changed files
+            of an incremental rescan); skips discovery.
 
     Returns:
         ClassStats with the per-image table in input order.
@@ -267,10 +270,9 @@ def scan(
     )  # fmt: skip
     workers = max(1, int(workers or os.cpu_count() or 1))
     collector = _Collector(plan.space, multilabel, on_error, unknown)
-    if isinstance(source, (str, os.PathLike)) or (
-        isinstance(source, (list, tuple)) and source and all(isinstance(s, (str, os.PathLike)) for s in source)
-    ):
-        entries = discover(source, glob=glob, multilabel=multilabel, class_names=plan.names)
+    if is_path_source(source):
+        if entries is None:
+            entries = discover(source, glob=glob, multilabel=multilabel, class_names=plan.names)
         units, total, picked = plan.units(entries)
         if client is not None:
             from .distributed import run_units as run_on_cluster
@@ -521,6 +523,36 @@ def _run_items(items, total, opts, workers, collector, progress) -> None:
                 progress(done, total)
 
 
+def is_path_source(source: Any) -> bool:
+    """A path, or a non-empty list of paths (as opposed to in-memory masks)."""
+    if isinstance(source, (str, os.PathLike)):
+        return True
+    return (
+        isinstance(source, (list, tuple))
+        and bool(source)
+        and all(isinstance(s, (str, os.PathLike)) for s in source)
+    )
+
+
+def scan_settings(**scan_kwargs: Any) -> tuple[dict[str, Any], list[str] | None]:
+    """Validated settings that change counts (what a cache key hashes) and the class names.
+
+    Raises ConfigError exactly as :func:`scan` would, before any file is read.
+    """
+    defaults = {
+        "num_classes": None, "ignore_index": None, "remap": None, "reduce_zero_label": False,
+        "classes": None, "palette": None, "multilabel": False, "unknown": "error",
+        "on_error": "fail", "parallel": "threads", "max_pixels": DEFAULT_MAX_PIXELS,
+        "sample": None, "seed": 0, "glob": None,
+    }  # fmt: skip
+    unknown = set(scan_kwargs) - set(defaults) - {"workers", "progress", "client", "indices"}
+    if unknown:
+        raise ConfigError(f"unknown scan option(s): {', '.join(sorted(unknown))}")
+    args = defaults | {k: v for k, v in scan_kwargs.items() if k in defaults}
+    plan = _Plan.build(**args)
+    return plan.settings | {"on_error": args["on_error"]}, plan.names
+
+
 def count_images(
     source: Any, *, glob: str | None = None, multilabel: bool = False, classes: Any = None
 ) -> int:
@@ -529,9 +561,7 @@ def count_images(
     >>> count_images([[0], [1], [2]])
     3
     """
-    if isinstance(source, (str, os.PathLike)) or (
-        isinstance(source, (list, tuple)) and source and all(isinstance(s, (str, os.PathLike)) for s in source)
-    ):
+    if is_path_source(source):
         names = resolve_class_names(classes)
         return sum(e.n for e in discover(source, glob=glob, multilabel=multilabel, class_names=names))
     if not hasattr(source, "__len__"):

@@ -1,10 +1,13 @@
 import os
 import sys
+import tempfile
 
 import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+# never write into the user's real cache folder (subprocesses inherit this too)
+os.environ["CLASSWEIGHTS_CACHE"] = tempfile.mkdtemp(prefix="classweights-test-cache-")
 
 from classweights.synthetic import street_scene  # noqa: E402
 

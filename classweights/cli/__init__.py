@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from .. import __version__
+from .cache import cache, show_file
 from .stats import compare, compute, stats
 
 
@@ -35,7 +36,7 @@ def _show_warning(message: Any, category: Any, filename: str, lineno: int, file:
     click.echo(f"warning: {message}", err=True)
 
 
-for _command in (stats, compute, compare):
+for _command in (stats, compute, compare, cache, show_file):
     cli.add_command(_command)
 
 

@@ -46,6 +46,10 @@ def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--unknown", type=click.Choice(["error", "ignore"]), default="error", show_default=True, help="Labels that are neither a class nor ignored."),
         click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True, help="Unreadable files."),
         click.option("--max-pixels", type=int, default=1 << 30, show_default=True, help="Refuse images larger than this."),
+        click.option("--cache-dir", type=click.Path(), help="Cache folder (default: $CLASSWEIGHTS_CACHE or the user cache dir)."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
+        click.option("--verify", is_flag=True, help="Hash file contents into the cache key (catches same-size, same-time rewrites)."),
+        click.option("--refresh", is_flag=True, help="Rescan even if the cache has the result."),
         click.option("--scheduler", metavar="ADDRESS", help="Run the scan on a Dask cluster, e.g. tcp://host:8786."),
         click.option("--dask-local", type=int, metavar="N", help="Run the scan on a local Dask cluster of N worker processes."),
         click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True),
@@ -76,18 +80,21 @@ def scan_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_scan(kw: dict[str, Any], **extra: Any) -> Any:
+    """Scan through the cache; returns the statistics and the cache info (a dict)."""
+    from ..cache import cached_scan
     from ..report import progress_bar, progress_enabled
-    from ..scan import scan
 
     if kw["quiet"]:
         logging.getLogger("classweights").setLevel(logging.ERROR)
     if kw["sample"] == "auto":
         raise click.UsageError("--sample auto works with `compute` (it needs a weight method)")
     with cluster_client(kw) as client, progress_bar(progress_enabled(kw["quiet"])) as progress:
-        return scan(
+        stats, info = cached_scan(
             list(kw["paths"]), sample=_sample(kw["sample"]), progress=progress, client=client,
-            **scan_kwargs(kw), **extra,
+            cache_dir=kw["cache_dir"], use_cache=not kw["no_cache"], verify=kw["verify"],
+            refresh=kw["refresh"], **scan_kwargs(kw), **extra,
         )  # fmt: skip
+    return stats, info.as_dict()
 
 
 def cluster_client(kw: dict[str, Any]) -> Any:
@@ -119,6 +126,8 @@ def handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return f(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except ClassWeightsError as e:
             if os.environ.get("CLASSWEIGHTS_DEBUG"):
                 raise
@@ -184,10 +193,13 @@ def weight_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tuple[Any, dict]:
-    """Scan (or auto-sample until the weights are known to --tolerance); returns stats, info."""
+def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tuple[Any, dict, Any]:
+    """Scan (or auto-sample until the weights are known to --tolerance).
+
+    Returns the statistics, the auto-sampling info (empty without it) and the cache info."""
     if kw["sample"] != "auto":
-        return run_scan(kw), {}
+        stats, cache = run_scan(kw)
+        return stats, {}, cache
     from ..report import progress_bar, progress_enabled
     from ..scan import count_images, scan
     from ..weights import auto_sample
@@ -196,11 +208,12 @@ def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tu
     skw = scan_kwargs(kw)
     population = count_images(paths, glob=skw["glob"], multilabel=skw["multilabel"], classes=skw["classes"])
     with progress_bar(progress_enabled(kw["quiet"]), "sampling") as progress:
-        return auto_sample(
+        stats, info = auto_sample(
             lambda rows: scan(paths, indices=rows, progress=progress, **skw),
             population, tolerance=kw["tolerance"], ci=kw["ci"] or 0.95, seed=kw["seed"],
             method=method, **wkw,
         )  # fmt: skip
+    return stats, info, None
 
 
 def print_diagnosis(diag: dict[str, Any], quiet: bool) -> None:

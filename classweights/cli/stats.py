@@ -32,13 +32,14 @@ def stats(**kw: Any) -> None:
     """
     from ..report import stats_dict
 
-    s = run_scan(kw)
-    emit(stats_dict(s), kw["fmt"], kw["quiet"], title="class statistics")
+    s, cache = run_scan(kw)
+    emit(stats_dict(s, cache=cache, fingerprint=cache["key"]), kw["fmt"], kw["quiet"], title="class statistics")
 
 
 @click.command()
 @scan_options
 @weight_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Save the weights as a .pth record (torch.load(weights_only=True) reads it).")
 @handle_errors
 def compute(**kw: Any) -> None:
     """Class weights with one method, shown with the class statistics.
@@ -53,7 +54,7 @@ def compute(**kw: Any) -> None:
     from ..weights import bootstrap_intervals, compute_weights, diagnose
 
     method, wkw = kw["method"], weight_kwargs(kw)
-    stats, info = scan_for_weights(kw, method, wkw)
+    stats, info, cache = scan_for_weights(kw, method, wkw)
     w = compute_weights(stats, method, **wkw)
     extra: dict[str, Any] = {}
     if kw["ci"] or info:
@@ -62,7 +63,12 @@ def compute(**kw: Any) -> None:
             stats, method, ci=kw["ci"], population=population, seed=kw["seed"], **wkw)  # fmt: skip
         extra = {"weight_low": [float(v) for v in lo], "weight_high": [float(v) for v in hi],
                  "±": [f"{(h - l) / 2:.4f}" for l, h in zip(lo, hi)]}  # fmt: skip
-    data = stats_dict(stats, weights=w, method=method, extra_columns=extra)
+    key = cache["key"] if cache else None
+    data = stats_dict(stats, weights=w, method=method, extra_columns=extra, cache=cache, fingerprint=key)
+    if kw["output"]:
+        from ..cache.record import save_record, weight_record
+
+        save_record(weight_record(stats, w, method, wkw, fingerprint=key), kw["output"])
     data["weight_options"] = {k: v for k, v in wkw.items()}
     if info:
         data["auto_sample"] = {k: v for k, v in info.items() if k not in ("low", "high")}
@@ -92,7 +98,7 @@ def compare(**kw: Any) -> None:
     from ..weights.options import WEIGHT_METHODS
 
     wkw = weight_kwargs(kw)
-    stats = run_scan(kw)
+    stats, _ = run_scan(kw)
     methods = [m for m in WEIGHT_METHODS if m != "manual"]
     table = {m: compute_weights(stats, m, **wkw).tolist() for m in methods}
     if kw["fmt"] == "json":

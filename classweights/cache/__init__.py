@@ -1,0 +1,313 @@
+"""Cached statistics and weights, keyed by the dataset's contents and the scan settings.
+
+    stats, info = cached_scan("gtFine/train", num_classes=19, ignore_index=255)
+    w = load_weights("gtFine/train", method="sqrt_inv_freq", num_classes=19, ignore_index=255)
+
+A warm ``load_weights`` lists and stats the files (that is the fingerprint), opens one ``.pth``
+and returns its tensor. On a miss the dataset is scanned once under a file lock (other
+processes wait and then read), or, when an earlier entry of the same dataset and settings
+exists, only the added and changed files are read and the per-image table is patched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ClassWeightsError, ConfigError
+from ..sources import discover
+from ..stats import ClassStats, compact_uint
+from .fingerprint import Fingerprint, entry_files, fingerprint
+from .record import load_record, save_record, weight_record
+from .store import CacheCorrupt, Entry, LockTimeout, Store, default_cache_dir
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CacheInfo",
+    "CacheWarning",
+    "LockTimeout",
+    "Store",
+    "cached_scan",
+    "default_cache_dir",
+    "find_records",
+    "load_weights",
+    "weight_file_name",
+]
+
+_SCAN_KEYS = (
+    "num_classes", "ignore_index", "remap", "reduce_zero_label", "classes", "palette", "glob",
+    "multilabel", "sample", "seed", "workers", "unknown", "on_error", "parallel", "max_pixels",
+    "client",
+)  # fmt: skip
+
+
+class CacheWarning(UserWarning):
+    """The cache could not be used as asked (read-only folder, corrupt entry recomputed...)."""
+
+
+@dataclass
+class CacheInfo:
+    key: str | None
+    path: str | None
+    hit: bool
+    incremental: dict[str, int] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "path": self.path, "hit": self.hit, "incremental": self.incremental}
+
+
+def _paths(source: Any) -> list[str] | None:
+    from ..scan import is_path_source
+
+    if not is_path_source(source):
+        return None
+    return [os.fspath(source)] if isinstance(source, (str, os.PathLike)) else [os.fspath(s) for s in source]
+
+
+def cached_scan(
+    source: Any,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    use_cache: bool = True,
+    verify: bool = False,
+    refresh: bool = False,
+    lock_timeout: float = 600.0,
+    progress: Any = None,
+    **scan_kwargs: Any,
+) -> tuple[ClassStats, CacheInfo]:
+    """:func:`classweights.scan` through the cache; returns the statistics and where they came from.
+
+    Args:
+        source, scan_kwargs: as for :func:`classweights.scan`.
+        cache_dir: the cache folder (default ``$CLASSWEIGHTS_CACHE`` or the user cache dir).
+        use_cache: ``False`` scans without reading or writing the cache.
+        verify: also hash every file's bytes into the key (catches a file rewritten with the
+            same size and modification time).
+        refresh: rescan even on a hit and replace the entry.
+        lock_timeout: seconds to wait for another process computing the same entry.
+    """
+    from ..scan import scan, scan_settings
+
+    paths = _paths(source)
+    settings, names = scan_settings(**scan_kwargs)
+    if not use_cache or paths is None:
+        return scan(source, progress=progress, **scan_kwargs), CacheInfo(None, None, False)
+    entries = discover(paths, glob=scan_kwargs.get("glob"), multilabel=scan_kwargs.get("multilabel", False), class_names=names)
+    fp = fingerprint(paths, entries, settings, verify)
+    store = Store(cache_dir)
+    if not store.writable():
+        warnings.warn(f"the cache folder {store.root} is not writable; scanning without the cache",
+                      CacheWarning, stacklevel=2)  # fmt: skip
+        return scan(source, progress=progress, entries=entries, **scan_kwargs), CacheInfo(fp.key, None, False)
+    if not refresh:
+        stats = _read(store, fp, paths)
+        if stats is not None:
+            return _named(stats, names), CacheInfo(fp.key, str(store.entry_dir(fp.key)), True)
+    with store.lock(fp.key, lock_timeout):
+        if not refresh:  # another process may have written it while we waited
+            stats = _read(store, fp, paths)
+            if stats is not None:
+                return _named(stats, names), CacheInfo(fp.key, str(store.entry_dir(fp.key)), True)
+        stats, inc = _incremental(store, fp, paths, entries, progress, scan_kwargs)
+        if stats is None:
+            stats = scan(paths, progress=progress, entries=entries, **scan_kwargs)
+        if refresh:
+            store.remove(fp.key)
+        entry = store.write(fp, stats)
+        if inc is not None and inc.get("previous"):
+            store.remove(inc.pop("previous"))  # the entry is re-keyed: the old key is gone
+    return _named(stats, names), CacheInfo(fp.key, str(entry.path), False, inc)
+
+
+def _named(stats: ClassStats, names: list[str] | None) -> ClassStats:
+    if names is not None:
+        stats.class_names = list(names)
+    return stats
+
+
+def _read(store: Store, fp: Fingerprint, paths: list[str]) -> ClassStats | None:
+    try:
+        entry = store.entry(fp.key)
+        return None if entry is None else store.read_stats(entry, fp.root, paths)
+    except CacheCorrupt as e:
+        warnings.warn(f"{e}; recomputing it", CacheWarning, stacklevel=3)
+        store.remove(fp.key)
+        return None
+
+
+def _incremental(
+    store: Store, fp: Fingerprint, paths: list[str], entries: list[Any], progress: Any, scan_kwargs: dict[str, Any]
+) -> tuple[ClassStats | None, dict[str, int] | None]:
+    """Patch the previous entry of this dataset: read only added and changed files."""
+    from ..scan import scan
+
+    if scan_kwargs.get("sample") is not None:
+        return None, None
+    prev = store.previous(fp.lineage)
+    if prev is None or prev.key == fp.key:
+        return None, None
+    try:
+        old = store.read_stats(prev, fp.root, paths)
+    except CacheCorrupt:
+        return None, None
+    old_files = {p: (size, stamp) for p, size, stamp in prev.meta["listing"]}
+    new_files = fp.files()
+    changed = {p for p, v in new_files.items() if old_files.get(p) != tuple(v)}
+    removed = set(old_files) - set(new_files)
+    rel = {e.path: [os.path.relpath(f, fp.root) for f in entry_files(e)] for e in entries}
+    stale = [e for e in entries if any(f in changed for f in rel[e.path])]
+    old_rows = {s: i for i, s in enumerate(old.sources)}
+    fresh = scan(paths, progress=progress, entries=stale, **scan_kwargs) if stale else None
+    fresh_rows = {s: i for i, s in enumerate(fresh.sources)} if fresh else {}
+    order: list[tuple[ClassStats, int]] = []
+    for e in entries:
+        src = fresh if e in stale else old
+        index = fresh_rows if e in stale else old_rows
+        for i in range(e.n):
+            sid = e.source_id(i)
+            if sid in index:
+                order.append((src, index[sid]))
+            elif src is old:  # not in the old table (e.g. skipped then): rescan everything
+                return None, None
+    stats = _assemble(old, fresh, order)
+    return stats, {"reused_images": sum(1 for s, _ in order if s is old),
+                   "rescanned_files": len(stale), "removed_files": len(removed),
+                   "previous": prev.key}  # fmt: skip
+
+
+def _assemble(old: ClassStats, fresh: ClassStats | None, order: list[tuple[ClassStats, int]]) -> ClassStats:
+    """A ClassStats whose rows are taken, in order, from the old and the freshly scanned tables."""
+    def take(attr: str) -> np.ndarray:
+        return np.array([getattr(s, attr)[i] for s, i in order], dtype=np.int64)
+
+    counts = np.stack([s.counts[i].astype(np.int64) for s, i in order]) if order else np.zeros((0, old.num_classes), np.int64)
+    unknown = dict(old.unknown_values)
+    if fresh is not None:  # unknown-value tallies of rescanned files are recounted
+        for k, v in fresh.unknown_values.items():
+            unknown[k] = unknown.get(k, 0) + v
+    return ClassStats(
+        num_classes=old.num_classes, ignore_index=old.ignore_index,
+        counts=counts.astype(compact_uint(int(counts.max(initial=0)))),
+        image_total=take("image_total"), image_ignored=take("image_ignored"),
+        image_unknown=take("image_unknown"), sources=[s.sources[i] for s, i in order],
+        class_names=old.class_names, multilabel=old.multilabel,
+        unknown_values={k: v for k, v in unknown.items() if v},
+        skipped=(fresh.skipped if fresh else []), settings=dict(fresh.settings if fresh else old.settings),
+    )  # fmt: skip
+
+
+# ---- weights ----------------------------------------------------------------------------
+def weight_file_name(method: str, options: dict[str, Any]) -> str:
+    """File name of a weight record: the method plus a digest of its options."""
+    text = json.dumps(options, sort_keys=True, default=str)
+    return f"{method}-{hashlib.blake2b(text.encode(), digest_size=6).hexdigest()}"
+
+
+def load_weights(
+    source: Any,
+    method: str = "sqrt_inv_freq",
+    *,
+    device: Any = None,
+    dtype: Any = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    verify: bool = False,
+    refresh: bool = False,
+    lock_timeout: float = 600.0,
+    progress: Any = None,
+    **kwargs: Any,
+):
+    """Class weights of a dataset as a ``torch.Tensor``, computed once and then read from the cache.
+
+    Keyword arguments are split between :func:`classweights.scan` (``num_classes``,
+    ``ignore_index``, ``remap``, ...) and :func:`classweights.compute_weights`
+    (``normalize``, ``clip``, ``absent``, ``beta``, ...). ``method="pos_weight"`` (or
+    ``"focal_alpha"``) returns BCE ``pos_weight`` (focal ``alpha``) of multi-label statistics.
+
+    Returns:
+        ``(C,)`` tensor on ``device`` with ``dtype`` (default float32).
+    """
+    import torch
+
+    scan_kwargs = {k: v for k, v in kwargs.items() if k in _SCAN_KEYS}
+    options = {k: v for k, v in kwargs.items() if k not in _SCAN_KEYS}
+    name = weight_file_name(method, options)
+    dtype = dtype or torch.float32
+    paths = _paths(source)
+    if paths is not None and not refresh:
+        record = _warm_record(paths, name, cache_dir, verify, scan_kwargs)
+        if record is not None:
+            return record["weights"].to(device=device, dtype=dtype)
+    stats, info = cached_scan(source, cache_dir=cache_dir, verify=verify, refresh=refresh,
+                              lock_timeout=lock_timeout, progress=progress, **scan_kwargs)  # fmt: skip
+    weights = compute_named(stats, method, options)
+    record = weight_record(stats, weights, method, options, fingerprint=info.key)
+    if info.path is not None:
+        try:
+            save_record(record, Path(info.path) / "weights" / f"{name}.pth")
+        except OSError as e:
+            warnings.warn(f"could not write weights into the cache ({e})", CacheWarning, stacklevel=2)
+    return record["weights"].to(device=device, dtype=dtype)
+
+
+def compute_named(stats: ClassStats, method: str, options: dict[str, Any]) -> np.ndarray:
+    """``compute_weights`` plus the multi-label vectors ``pos_weight`` and ``focal_alpha``."""
+    from ..weights import compute_weights, focal_alpha, pos_weight
+
+    if method == "pos_weight":
+        return pos_weight(stats, **options).reshape(-1)
+    if method == "focal_alpha":
+        return focal_alpha(stats, **options).reshape(-1)
+    return compute_weights(stats, method, **options)
+
+
+def _warm_record(
+    paths: list[str], name: str, cache_dir: Any, verify: bool, scan_kwargs: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The cached record for ``name`` if the dataset is unchanged; None on any miss."""
+    from ..scan import scan_settings
+
+    settings, names = scan_settings(**scan_kwargs)
+    try:
+        entries = discover(paths, glob=scan_kwargs.get("glob"), multilabel=scan_kwargs.get("multilabel", False), class_names=names)
+        fp = fingerprint(paths, entries, settings, verify)
+        path = Store(cache_dir).entry_dir(fp.key) / "weights" / f"{name}.pth"
+    except (OSError, ClassWeightsError):
+        return None
+    if not path.is_file():
+        return None
+    try:
+        record = load_record(path)
+    except ClassWeightsError as e:
+        warnings.warn(f"{e}; recomputing it", CacheWarning, stacklevel=3)
+        return None
+    if record.get("dataset", {}).get("fingerprint") != fp.key:
+        warnings.warn(f"{path}: belongs to another dataset; recomputing it", CacheWarning, stacklevel=3)
+        return None
+    return record
+
+
+def find_records(key_or_path: str, cache_dir: Any = None) -> list[tuple[str, dict[str, Any]]]:
+    """Weight records of a ``.pth`` file, or of every weight file of a cache entry (by key)."""
+    p = Path(key_or_path)
+    if p.suffix == ".pth" or p.is_file():
+        return [(str(p), load_record(p))]
+    store = Store(cache_dir)
+    entry = store.entry(key_or_path)
+    if entry is None:
+        raise ConfigError(f"{key_or_path!r} is neither a .pth file nor a cache key in {store.root}")
+    files = sorted((entry.path / "weights").glob("*.pth"))
+    if not files:
+        raise ConfigError(f"cache entry {key_or_path} holds statistics but no weights yet")
+    return [(str(f), load_record(f)) for f in files]
+
+
+__all__ += ["CacheCorrupt", "Entry", "compute_named"]

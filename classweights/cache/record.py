@@ -1,0 +1,137 @@
+"""The weight record: the plain dict a ``.pth`` weight file holds.
+
+Every saved weight vector explains itself: method, every option, the counts it came from, the
+dataset's fingerprint, the scan settings and the tool version. It holds only tensors, numbers,
+strings, lists and dicts, so ``torch.load(path, weights_only=True)`` reads it and a weight file
+is never unpickled as arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ClassWeightsError
+from ..stats import ClassStats
+
+RECORD_SCHEMA = 1
+
+
+def stats_counts(stats: ClassStats) -> dict[str, Any]:
+    """The dataset-level counts a weight method reads (numpy int64 arrays and ints)."""
+    void_rows = stats.image_ignored > 0
+    return {
+        "pixels": stats.pixels,
+        "images": stats.images,
+        "image_pixels": stats.image_pixels,
+        "image_labelled_pixels": stats.image_labelled_pixels,
+        "num_images": stats.num_images,
+        "total_pixels": stats.total_pixels,
+        "labelled_pixels": stats.labelled_pixels,
+        "ignored_pixels": stats.ignored_pixels,
+        "unknown_pixels": stats.unknown_pixels,
+        "void_images": int(void_rows.sum()),
+        "void_image_pixels": int(stats.image_total[void_rows].sum()),
+        "multilabel": stats.multilabel,
+    }
+
+
+def weight_record(
+    stats: ClassStats,
+    weights: Any,
+    method: str,
+    options: dict[str, Any],
+    *,
+    fingerprint: str | None = None,
+) -> dict[str, Any]:
+    """Build the record saved in a ``.pth`` file (tensors for arrays; needs torch)."""
+    import torch
+
+    from .. import __version__
+
+    def tensor(a: Any) -> Any:
+        return torch.as_tensor(np.asarray(a))
+
+    counts = {k: tensor(v) if isinstance(v, np.ndarray) else v for k, v in stats_counts(stats).items()}
+    return {
+        "schema": RECORD_SCHEMA,
+        "weights": torch.as_tensor(np.asarray(weights, dtype=np.float64)),
+        "method": method,
+        "options": _plain(options),
+        "num_classes": stats.num_classes,
+        "ignore_index": stats.ignore_index,
+        "class_names": list(stats.class_names) if stats.class_names else None,
+        "counts": counts,
+        "settings": _plain(stats.settings),
+        "dataset": {
+            "paths": list(stats.settings.get("paths", [])),
+            "fingerprint": fingerprint,
+            "sampled": stats.sampled,
+            "sample": _plain(stats.sample),
+        },
+        "version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-like copy (tuples to lists, numpy scalars to Python) that weights_only accepts."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
+
+
+def save_record(record: dict[str, Any], path: str | Path) -> Path:
+    """Write a record atomically (temporary name in the same folder, then rename)."""
+    import os
+    import tempfile
+
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(record, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_record(path: str | Path) -> dict[str, Any]:
+    """Read a weight file with ``torch.load(weights_only=True)``; a bare tensor is accepted too.
+
+    Raises:
+        ClassWeightsError: the file is unreadable, holds pickled objects, or is not a record.
+    """
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ClassWeightsError(f"{path}: no such weight file") from None
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ClassWeightsError(
+            f"{path}: not a readable weight file (torch.load with weights_only=True refused it: "
+            f"{first[:200]})"
+        ) from None
+    if isinstance(obj, torch.Tensor):
+        return {"weights": obj}
+    if not isinstance(obj, dict) or not isinstance(obj.get("weights"), torch.Tensor):
+        raise ClassWeightsError(f"{path}: holds no 'weights' tensor (found {type(obj).__name__})")
+    return obj

@@ -1,0 +1,308 @@
+"""The cache store: one folder per key, written atomically, read with checks.
+
+Layout of an entry ``<cache dir>/<key>/``::
+
+    stats.zarr/        zarr group: the per-image table and totals (arrays), metadata in attrs
+    meta.json          schema, key, lineage, dataset, settings, listing, created, versions,
+                       checksum (blake2b of the arrays and the metadata)
+    weights/<name>.pth one weight record per method and options (plain dict of tensors)
+
+An entry is built under a temporary name and renamed into place, so a crash or Ctrl-C never
+leaves a readable half-written entry. Readers verify schema and checksum; a corrupt or foreign
+entry is reported as such so the caller recomputes it. Writers of one key serialise on a file
+lock whose owner (pid, host, time) is named when a waiter times out.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ClassWeightsError
+from ..stats import ClassStats
+from .fingerprint import SCHEMA_VERSION, Fingerprint
+
+log = logging.getLogger(__name__)
+ARRAYS = ("counts", "image_total", "image_ignored", "image_unknown")
+
+
+class CacheCorrupt(ClassWeightsError):
+    """A cache entry failed its checks (schema, checksum, unreadable)."""
+
+
+class LockTimeout(ClassWeightsError):
+    """Another process held a cache lock for longer than the timeout."""
+
+
+def default_cache_dir() -> Path:
+    """``$CLASSWEIGHTS_CACHE``, else the platform's user cache folder."""
+    env = os.environ.get("CLASSWEIGHTS_CACHE")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("classweights"))
+
+
+def _checksum(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for name in ARRAYS:
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    h.update(json.dumps(meta, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+@dataclass
+class Entry:
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return self.meta["key"]
+
+    def weight_path(self, name: str) -> Path:
+        return self.path / "weights" / f"{name}.pth"
+
+
+class Store:
+    """A cache folder of entries keyed by dataset fingerprint."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None):
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+
+    # ---- paths ---------------------------------------------------------------------------
+    def entry_dir(self, key: str) -> Path:
+        if not key or any(c not in "0123456789abcdef" for c in key):
+            raise ClassWeightsError(f"{key!r} is not a cache key (hexadecimal, as `cache list` shows)")
+        return self.root / key
+
+    def _lineage_file(self, lineage: str) -> Path:
+        return self.root / "lineage" / f"{lineage}.json"
+
+    def writable(self) -> bool:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".probe-{uuid.uuid4().hex}"
+            probe.write_bytes(b"")
+            probe.unlink()
+            return True
+        except OSError:
+            return False
+
+    # ---- locking -------------------------------------------------------------------------
+    @contextmanager
+    def lock(self, key: str, timeout: float = 600.0) -> Iterator[None]:
+        """Hold the writer lock of ``key``; a waiter past ``timeout`` learns who holds it."""
+        import filelock
+
+        locks = self.root / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(locks / f"{key}.lock"))
+        owner = locks / f"{key}.owner"
+        try:
+            lock.acquire(timeout=timeout)
+        except filelock.Timeout:
+            who = owner.read_text() if owner.exists() else "an unknown process"
+            raise LockTimeout(
+                f"waited {timeout:.0f} s for the cache lock of {key}, held by {who}; if that "
+                f"process is gone, delete {locks / (key + '.lock')}"
+            ) from None
+        try:
+            owner.write_text(f"pid {os.getpid()} on {socket.gethostname()} since "
+                             f"{_dt.datetime.now().isoformat(timespec='seconds')}")  # fmt: skip
+            yield
+        finally:
+            owner.unlink(missing_ok=True)
+            lock.release()
+
+    # ---- write ---------------------------------------------------------------------------
+    def write(self, fp: Fingerprint, stats: ClassStats, extra: dict[str, Any] | None = None) -> Entry:
+        """Write the statistics of ``fp`` as a new entry (atomic; an existing entry wins)."""
+        import zarr
+
+        from .. import __version__
+
+        final = self.entry_dir(fp.key)
+        tmp = self.root / f".tmp-{fp.key}-{uuid.uuid4().hex[:8]}"
+        arrays = {name: getattr(stats, name) for name in ARRAYS}
+        stats_meta = stats._meta()
+        # sources are stored relative to the dataset root, so a copy of the dataset elsewhere
+        # (same files, sizes, times: same key) gets its own paths back
+        stats_meta["sources"] = [_relative(s, fp.root) for s in stats.sources]
+        stats_meta["settings"] = {k: v for k, v in stats_meta["settings"].items() if k != "paths"}
+        meta = {
+            "schema": SCHEMA_VERSION,
+            "key": fp.key,
+            "lineage": fp.lineage,
+            "root": fp.root,
+            "dataset": stats.settings.get("paths", []),
+            "settings": fp.settings,
+            "listing": [list(x) for x in fp.listing],
+            "stats": stats_meta,
+            "images": stats.num_images,
+            "sampled": stats.sampled,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "versions": {"classweights": __version__, "numpy": np.__version__, "zarr": zarr.__version__},
+            **(extra or {}),
+        }
+        meta["checksum"] = _checksum(arrays, meta)
+        try:
+            tmp.mkdir(parents=True)
+            group = zarr.open_group(str(tmp / "stats.zarr"), mode="w")
+            for name, a in arrays.items():
+                group.create_array(name, data=np.ascontiguousarray(a))
+            group.attrs["classweights"] = {"key": fp.key, "schema": SCHEMA_VERSION}
+            (tmp / "weights").mkdir()
+            with open(tmp / "meta.json", "w") as fh:
+                json.dump(meta, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if not final.exists():
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)  # a concurrent writer finished first
+            self._lineage_file(fp.lineage).parent.mkdir(exist_ok=True)
+            _atomic_text(self._lineage_file(fp.lineage), json.dumps({"key": fp.key}))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return Entry(final, meta)
+
+    # ---- read ----------------------------------------------------------------------------
+    def entry(self, key: str) -> Entry | None:
+        """The entry of ``key`` if its metadata is readable and of this schema, else None."""
+        path = self.entry_dir(key)
+        try:
+            meta = json.loads((path / "meta.json").read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise CacheCorrupt(f"cache entry {key}: unreadable metadata ({e})") from None
+        if meta.get("schema") != SCHEMA_VERSION or meta.get("key") != key:
+            raise CacheCorrupt(
+                f"cache entry {key}: schema {meta.get('schema')!r} / key {meta.get('key')!r} "
+                f"is not this version's ({SCHEMA_VERSION})"
+            )
+        return Entry(path, meta)
+
+    def read_stats(self, entry: Entry, root: str | None = None, paths: list[str] | None = None) -> ClassStats:
+        """Load an entry's statistics, verifying the checksum; sources are re-rooted at ``root``."""
+        import zarr
+
+        try:
+            group = zarr.open_group(str(entry.path / "stats.zarr"), mode="r")
+            arrays = {name: np.asarray(group[name][...]) for name in ARRAYS}
+        except Exception as e:
+            raise CacheCorrupt(f"cache entry {entry.key}: unreadable statistics ({e})") from None
+        meta = {k: v for k, v in entry.meta.items() if k != "checksum"}
+        if _checksum(arrays, meta) != entry.meta.get("checksum"):
+            raise CacheCorrupt(f"cache entry {entry.key}: checksum mismatch (edited or damaged)")
+        stats = ClassStats._from_meta(entry.meta["stats"], arrays)
+        base = root if root is not None else entry.meta.get("root", "")
+        stats.sources = [os.path.join(base, s) for s in stats.sources]
+        stats.settings["paths"] = paths if paths is not None else entry.meta.get("dataset", [])
+        return stats
+
+    def previous(self, lineage: str) -> Entry | None:
+        """The latest entry of the same dataset and settings (for incremental rescans)."""
+        try:
+            key = json.loads(self._lineage_file(lineage).read_text())["key"]
+            return self.entry(key)
+        except (OSError, ValueError, KeyError, ClassWeightsError):
+            return None
+
+    def remove(self, key: str) -> None:
+        """Delete an entry folder (renamed away first so readers never see half of it)."""
+        path = self.entry_dir(key)
+        if path.is_symlink():
+            path.unlink()
+            return
+        if not path.exists():
+            return
+        trash = self.root / f".trash-{key}-{uuid.uuid4().hex[:8]}"
+        os.rename(path, trash)
+        _rmtree_no_follow(trash)
+
+    def entries(self) -> list[Entry]:
+        """Every readable entry (corrupt ones are listed with ``meta={"corrupt": reason}``)."""
+        out = []
+        if not self.root.is_dir():
+            return out
+        for p in sorted(self.root.iterdir()):
+            if p.name.startswith(".") or not p.is_dir() or p.is_symlink():
+                continue
+            if p.name in ("locks", "lineage"):
+                continue
+            try:
+                e = self.entry(p.name)
+            except CacheCorrupt as err:
+                e = Entry(p, {"key": p.name, "corrupt": str(err)})
+            except ClassWeightsError:
+                continue
+            if e is not None:
+                out.append(e)
+        return out
+
+
+def _relative(source: str, root: str) -> str:
+    rel = os.path.relpath(source, root)
+    return source if rel.startswith("..") else rel
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _rmtree_no_follow(path: Path) -> None:
+    """Remove a tree without following symlinks out of it (links are unlinked, not entered)."""
+    for dirpath, dirnames, filenames in os.walk(path, topdown=False, followlinks=False):
+        for name in filenames:
+            os.unlink(os.path.join(dirpath, name))
+        for name in dirnames:
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full):
+                os.unlink(full)
+            else:
+                os.rmdir(full)
+    os.rmdir(path)
+
+
+def entry_size(path: Path) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(path, followlinks=False):
+        for n in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, n)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def entry_age(meta: dict[str, Any]) -> float:
+    """Seconds since the entry was created."""
+    try:
+        created = _dt.datetime.fromisoformat(meta["created"])
+    except (KeyError, ValueError):
+        return float("nan")
+    return time.time() - created.timestamp()

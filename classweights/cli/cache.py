@@ -1,0 +1,141 @@
+"""`cache list|show|clear|path` and `show FILE.pth`."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import click
+
+from .options import handle_errors
+
+_cache_dir = click.option("--cache-dir", type=click.Path(), help="Cache folder (default: $CLASSWEIGHTS_CACHE or the user cache dir).")
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _duration(text: str) -> float:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text or "")
+    if not m:
+        raise click.BadParameter(f"{text!r}: expected a duration such as 30d, 12h or 90m")
+    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+
+
+@click.group()
+def cache() -> None:
+    """Inspect and clean the cache of statistics and weights.
+
+    \b
+    Examples:
+      classweights cache list
+      classweights cache clear --older-than 30d
+      classweights cache path
+    """
+
+
+@cache.command("list")
+@_cache_dir
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def list_(cache_dir: str | None, fmt: str) -> None:
+    """Entries: key, dataset, images, sampled or full, methods, size, age."""
+    from ..cache import Store
+    from ..cache.store import entry_age, entry_size
+    from ..report import cache_table, make_console
+
+    store = Store(cache_dir)
+    rows = []
+    for e in store.entries():
+        methods = sorted({p.stem.rsplit("-", 1)[0] for p in (e.path / "weights").glob("*.pth")})
+        rows.append({
+            "key": e.meta["key"], "dataset": e.meta.get("dataset", []), "images": e.meta.get("images"),
+            "sampled": e.meta.get("sampled"), "methods": methods, "size": entry_size(e.path),
+            "age_seconds": entry_age(e.meta), "corrupt": e.meta.get("corrupt"),
+        })  # fmt: skip
+    if fmt == "json":
+        click.echo(json.dumps({"cache_dir": str(store.root), "entries": rows}, indent=2))
+    else:
+        make_console().print(cache_table(rows, str(store.root), _age))
+
+
+@cache.command()
+@click.argument("key")
+@_cache_dir
+@handle_errors
+def show(key: str, cache_dir: str | None) -> None:
+    """The metadata of one entry (JSON)."""
+    from ..cache import Store
+
+    entry = Store(cache_dir).entry(key)
+    if entry is None:
+        raise click.UsageError(f"no cache entry {key}")
+    meta = {k: v for k, v in entry.meta.items() if k not in ("listing", "stats")}
+    meta["files"] = len(entry.meta.get("listing", []))
+    meta["weights"] = sorted(p.name for p in (entry.path / "weights").glob("*.pth"))
+    click.echo(json.dumps(meta, indent=2))
+
+
+@cache.command()
+@click.argument("key", required=False)
+@click.option("--all", "all_", is_flag=True, help="Remove every entry.")
+@click.option("--older-than", metavar="AGE", help="Remove entries older than AGE (30d, 12h).")
+@_cache_dir
+@handle_errors
+def clear(key: str | None, all_: bool, older_than: str | None, cache_dir: str | None) -> None:
+    """Remove entries (never touches anything outside the cache folder)."""
+    from ..cache import Store
+    from ..cache.store import entry_age
+
+    if sum(x is not None and x is not False for x in (key, all_ or None, older_than)) != 1:
+        raise click.UsageError("give exactly one of KEY, --all or --older-than AGE")
+    store = Store(cache_dir)
+    if key:
+        victims = [key]
+    else:
+        limit = _duration(older_than) if older_than else None
+        victims = [e.path.name for e in store.entries() if limit is None or entry_age(e.meta) > limit]
+        if all_:  # links placed in the cache folder are removed as links, never followed
+            victims += [p.name for p in store.root.glob("*") if p.is_symlink()]
+    for k in victims:
+        store.remove(k)
+    click.echo(f"removed {len(victims)} entr{'y' if len(victims) == 1 else 'ies'} from {store.root}", err=True)
+
+
+@cache.command()
+@_cache_dir
+def path(cache_dir: str | None) -> None:
+    """Print the cache folder."""
+    from ..cache import Store
+
+    click.echo(str(Store(cache_dir).root))
+
+
+@click.command("show")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def show_file(file: str, fmt: str) -> None:
+    """Show a saved weight file (.pth): method, options and weights.
+
+    \b
+    Examples:
+      classweights compute examples/masks --num-classes 19 --ignore-index 255 -o w.pth
+      classweights show w.pth
+    """
+    from ..cache.record import load_record
+    from ..report import make_console, record_dict, record_table
+
+    data = record_dict(load_record(file))
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+    else:
+        make_console().print(record_table(data, file))
+
+
+__all__: list[Any] = ["cache", "show_file"]
