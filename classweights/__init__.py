@@ -31,6 +31,7 @@ _LAZY = {
     "compute_weights": "weights",
     "WEIGHT_METHODS": "weights",
     "load_weights": "cache",
+    "sampling_weights": "rebalance",
 }
 
 __all__ = [

@@ -269,6 +269,7 @@ def test_killed_writer_leaves_nothing_readable(data, cache):
 def test_interrupted_scan_writes_nothing(data, cache):
     code = f"""
         import classweights.counting as counting, time, os, signal
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if started in the background
         real = counting.count_mask
         n = [0]
         def slow(*a, **k):

@@ -66,6 +66,7 @@ def listing(entries: Sequence[Entry], root: str, verify: bool = False) -> list[t
     """``(relative path, size, mtime_ns)`` of every file behind the entries (xxhash with verify)."""
     seen: set[str] = set()
     out = []
+    prefix = os.path.join(os.path.abspath(root), "")
     for e in entries:
         for f in entry_files(e):
             if f in seen:
@@ -73,7 +74,9 @@ def listing(entries: Sequence[Entry], root: str, verify: bool = False) -> list[t
             seen.add(f)
             st = os.stat(f)
             stamp: int | str = content_hash(f) if verify else st.st_mtime_ns
-            out.append((os.path.relpath(f, root), st.st_size, stamp))
+            full = f if os.path.isabs(f) else os.path.abspath(f)
+            rel = full[len(prefix):] if full.startswith(prefix) else os.path.relpath(full, root)
+            out.append((rel, st.st_size, stamp))
     return out
 
 

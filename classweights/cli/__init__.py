@@ -16,6 +16,7 @@ import click
 
 from .. import __version__
 from .cache import cache, show_file
+from .sampler import sampler
 from .stats import compare, compute, stats
 
 
@@ -36,7 +37,7 @@ def _show_warning(message: Any, category: Any, filename: str, lineno: int, file:
     click.echo(f"warning: {message}", err=True)
 
 
-for _command in (stats, compute, compare, cache, show_file):
+for _command in (stats, compute, compare, sampler, cache, show_file):
     cli.add_command(_command)
 
 
