@@ -1,5 +1,7 @@
 """Engine behaviour: determinism across workers, sampling, error policies, bad input."""
 
+import logging
+
 import numpy as np
 import pytest
 from conftest import save_png
@@ -68,6 +70,7 @@ def test_bad_sample_values(folder, bad):
 
 
 def test_infer_num_classes_from_largest_label(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="classweights")
     save_png(tmp_path / "a.png", np.array([[0, 4], [255, 2]], np.uint8))
     s = cw.scan(tmp_path, ignore_index=255)
     assert s.num_classes == 5 and s.pixels.tolist() == [1, 0, 1, 0, 1]

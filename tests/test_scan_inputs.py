@@ -158,10 +158,6 @@ def test_python_iterables(scenes):
     check_stats(cw.scan(dicts, num_classes=19, ignore_index=255), scenes, 19, 255)
 
 
-class _MaskDataset:
-    """A torch Dataset returning (image, mask) tensors; defined at module level for workers."""
-
-
 def _make_dataset(masks):
     import torch
 
@@ -180,6 +176,11 @@ def test_torch_dataset_and_seed_compat(scenes):
     ds = _make_dataset(scenes)
     s = cw.scan(ds, num_classes=19, ignore_index=255, workers=1)
     check_stats(s, scenes, 19, 255)
+    # through a DataLoader with two worker processes: same counts, same order
+    assert cw.scan(ds, num_classes=19, ignore_index=255, workers=2) == s
+    sub = cw.scan(ds, num_classes=19, ignore_index=255, workers=2, sample=3, seed=4)
+    picked = [int(x[1:-1]) for x in sub.sources]
+    check_stats(sub, [scenes[i] for i in picked], 19, 255)
     w = cw.calculate_class_weights(dataset=ds, num_classes=19, device="cpu", method="sqrt_inv_freq", ignore_index=255)
     assert isinstance(w, torch.Tensor) and w.shape == (19,) and torch.isfinite(w).all()
 

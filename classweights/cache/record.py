@@ -35,6 +35,9 @@ def stats_counts(stats: ClassStats) -> dict[str, Any]:
         "unknown_pixels": stats.unknown_pixels,
         "void_images": int(void_rows.sum()),
         "void_image_pixels": int(stats.image_total[void_rows].sum()),
+        "void_image_labelled_pixels": int(
+            (stats.image_labelled[void_rows] + stats.image_ignored[void_rows]).sum()
+        ),
         "multilabel": stats.multilabel,
     }
 
