@@ -1,0 +1,186 @@
+"""`explain` and `match`: where a weight vector comes from."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .options import handle_errors, run_scan, scan_options
+
+
+def _records(target: str, cache_dir: str | None) -> list[tuple[str, dict[str, Any]]]:
+    from ..cache.record import load_record
+
+    if Path(target).is_file():
+        return [(target, load_record(target))]
+    try:
+        from ..cache import find_records
+    except ImportError:
+        raise click.UsageError(f"{target}: no such weight file") from None
+    return find_records(target, cache_dir)
+
+
+@click.command()
+@click.argument("target")
+@click.option(
+    "--cache-dir", type=click.Path(), help="Cache folder holding KEY (default: the user cache)."
+)
+@click.option(
+    "--class", "class_index", type=int, help="Work this class through (default: the rarest)."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@handle_errors
+def explain(target: str, cache_dir: str | None, class_index: int | None, fmt: str) -> None:
+    """How a weight file (or every weight file of a cache KEY) was made.
+
+    \b
+    Examples:
+      classweights explain weights.pth
+      classweights explain 3f2a9c0d41b7e2aa55c1d0e9 --class 12
+    """
+    from ..cache.record import _plain
+    from ..provenance import explain as explain_record
+
+    found = _records(target, cache_dir)
+    if fmt == "json":
+        out = [
+            {
+                "path": p,
+                "record": _tensors_to_lists(r),
+                "explanation": explain_record(r, class_index),
+            }
+            for p, r in found
+        ]
+        click.echo(json.dumps(_plain(out[0] if len(out) == 1 else out), indent=2))
+        return
+    for i, (path, record) in enumerate(found):
+        click.echo(("\n" if i else "") + f"{path}\n{explain_record(record, class_index)}")
+
+
+def _tensors_to_lists(obj: Any) -> Any:
+    if hasattr(obj, "tolist") and hasattr(obj, "numpy"):
+        return obj.tolist()
+    if isinstance(obj, dict):
+        return {k: _tensors_to_lists(v) for k, v in obj.items()}
+    return obj
+
+
+def _published(weights: str | None, weights_file: str | None) -> list[str]:
+    """The published values as strings (their digits are the precision)."""
+    if (weights is None) == (weights_file is None):
+        raise click.UsageError(
+            'give the published vector with --weights "w0,w1,..." or --weights-file FILE'
+        )
+    if weights_file is not None and weights_file.endswith(".npy"):
+        import numpy as np
+
+        arr = np.load(weights_file, allow_pickle=False).reshape(-1)
+        return [np.format_float_positional(v, unique=True, trim="-") for v in arr]
+    text = weights if weights is not None else Path(weights_file).read_text()  # type: ignore[arg-type]
+    if weights_file is not None and weights_file.endswith(".json"):
+        data = json.loads(text, parse_float=str, parse_int=str)
+        if isinstance(data, dict):
+            data = next((data[k] for k in ("weights", "class_weight", "weight") if k in data), None)
+        if not isinstance(data, list):
+            raise click.BadParameter(
+                f'{weights_file}: expected a JSON list of weights (or {{"weights": [...]}})'
+            )
+        return [str(v) for v in data]
+    values = [v for v in re.split(r"[\s,;\[\]()]+", text) if v]
+    if not values:
+        raise click.BadParameter("no numbers found in the published weights")
+    return values
+
+
+def _dataset_args(kw: dict[str, Any]) -> str:
+    """The dataset part of the reproducing command, from the flags given to `match`."""
+    args = [shlex.quote(p) for p in kw["paths"]]
+    valued = ("num_classes", "ignore_index", "remap", "classes", "palette", "glob_")
+    args += [
+        f"--{f.rstrip('_').replace('_', '-')} {shlex.quote(str(kw[f]))}"
+        for f in valued
+        if kw.get(f) is not None
+    ]
+    args += [f"--{f.replace('_', '-')}" for f in ("reduce_zero_label", "multilabel") if kw.get(f)]
+    if kw.get("sample"):
+        args.append(f"--sample {kw['sample']} --seed {kw['seed']}")
+    return " ".join(args)
+
+
+@click.command()
+@scan_options
+@click.option(
+    "--weights",
+    help='The published vector: "0.2595,0.1826,4.5640,..." (digits give its precision).',
+)
+@click.option(
+    "--weights-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The published vector in a .txt, .json or .npy file.",
+)
+@click.option(
+    "--decimals", type=int, help="Published precision (default: each value's own digits)."
+)
+@click.option("--top", type=int, default=5, show_default=True, help="How many candidates to show.")
+@click.option("--no-void", is_flag=True, help="Do not try the ignore label as a class.")
+@handle_errors
+def match(**kw: Any) -> None:
+    """Which method and convention produced published class weights, on this dataset.
+
+    \b
+    Examples:
+      classweights match DATA --num-classes 11 --ignore-index 11 --weights "0.2595,0.1826,4.5640,..."
+      classweights match gtFine/train --glob '**/*_labelTrainIds.png' --num-classes 19 --ignore-index 255 --weights-file mmseg.json
+    """
+    from ..provenance import match as match_weights
+
+    published = _published(kw["weights"], kw["weights_file"])
+    stats, _ = run_scan(kw)  # cached statistics: no rescan on a warm cache
+    found = match_weights(stats, published, decimals=kw["decimals"], top=kw["top"],
+                          include_void_variants=not kw["no_void"], dataset_args=_dataset_args(kw))  # fmt: skip
+    if kw["fmt"] == "json":
+        click.echo(json.dumps({"published": published, "fits": bool(found and found[0].fits),
+                               "candidates": [c.as_dict() for c in found]}, indent=2))  # fmt: skip
+    elif kw["fmt"] == "csv":
+        click.echo("rank,method,options,scale,max_rel_error,rmse,fits,command")
+        for i, c in enumerate(found, 1):
+            opts = ";".join(f"{k}={v}" for k, v in c.options.items())
+            click.echo(
+                f'{i},{c.method},{opts},{c.scale:.6g},{c.max_rel_error:.3g},{c.rmse:.3g},{c.fits},"{c.command}"'
+            )
+    else:
+        click.echo(_render(found, stats.names))
+
+
+def _render(found: list[Any], names: list[str]) -> str:
+    lines = []
+    for i, c in enumerate(found, 1):
+        worst = max(range(len(c.residuals)), key=c.residuals.__getitem__)
+        name = names[worst] if worst < len(names) else "the ignore label"
+        name = "" if name == str(worst) else f" {name}"
+        lines.append(f"{i}. {'FITS' if c.fits else 'no fit'}  {c.label}")
+        where = f" (class {worst}{name})" if c.max_rel_error > 0 else ""
+        lines.append(
+            f"   max relative error {100 * c.max_rel_error:.3g}%{where} after rounding, rmse {100 * c.rmse:.3g}% before"
+        )
+        if c.equivalent:
+            lines.append(
+                f"   same vector: {'; '.join(c.equivalent[:4])}"
+                + (" ..." if len(c.equivalent) > 4 else "")
+            )
+        lines.append(f"   {c.command}")
+    best = found[0] if found else None
+    if best is not None and best.fits:
+        lines.insert(0, "reproduced: the published weights are " + best.label + "\n")
+    elif best is not None:
+        lines.insert(0, f"nothing fits: the closest candidate is off by up to {100 * best.max_rel_error:.3g}% "
+                        "(the published numbers may come from another version or split of the labels, "
+                        "other ignore/void handling, crops or resizing, clipping, or a hand edit)\n")  # fmt: skip
+    return "\n".join(lines)
