@@ -8,24 +8,30 @@ PNG masks are decoded by ``imagecodecs`` where it is exact (8/16-bit grey and 8-
 Pillow for the rest: ``imagecodecs.png_decode`` expands palette PNGs to RGB and 1-bit PNGs to
 0/255, which would silently turn labels into wrong numbers, so the PNG header's colour type
 and bit depth decide the decoder.
+
+Paths may be fsspec URLs (``s3://``, ``gs://``, ``file://``, ``memory://``...) for every
+reader: entries keep the URL so that Dask workers re-open it, and credentials come from the
+environment and the fsspec configuration. Local paths keep the plain ``open``/``os.walk`` path
+and never import fsspec.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import struct
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import DatasetError, MaskReadError
+from .errors import ClassWeightsError, DatasetError, MaskReadError, MissingDependencyError, require
 
 IMAGE_EXTS = (".png", ".tif", ".tiff", ".bmp", ".gif")
 ARRAY_EXTS = (".npy", ".npz")
@@ -48,6 +54,15 @@ class Entry:
     n: int = 1
     key: str | None = None
     files: tuple[tuple[int, str], ...] = ()
+    # rows of `file_listing` already known from a remote listing (saves a request per file);
+    # not pickled, so tasks sent to Dask workers do not carry a zarr store's whole listing
+    listing: tuple[tuple[str, int, int | str], ...] = field(default=(), compare=False, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__ | {"listing": ()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     def source_id(self, i: int) -> str:
         name = f"{self.path}:{self.key}" if self.key else self.path
@@ -86,7 +101,12 @@ def discover(
     entries: list[Entry] = []
     seen: set[str] = set()
     for p in paths:
-        for e in _discover_one(Path(p), glob, multilabel, class_names):
+        found = (
+            _discover_url(p, glob, multilabel, class_names)
+            if is_url(p)
+            else _discover_one(Path(p), glob, multilabel, class_names)
+        )
+        for e in found:
             ident = f"{e.path}:{e.key}"
             if ident in seen:
                 continue
@@ -121,7 +141,7 @@ def _discover_one(
         if per_class is not None:
             return per_class
     if not glob:
-        _check_single_layout(p, files)
+        _check_single_layout(p, files, [is_zarr_dir(f) for f in files])
     out: list[Entry] = []
     for f in files:
         out.extend(zarr_entries(f, multilabel) if is_zarr_dir(f) else file_entries(f, multilabel))
@@ -142,11 +162,11 @@ def _walk(root: Path) -> Iterator[Path]:
                 yield d / name
 
 
-def _check_single_layout(root: Path, files: list[Path]) -> None:
+def _check_single_layout(root: Any, files: Sequence[PurePath], stores: Sequence[bool]) -> None:
     """Refuse a folder that mixes layouts we cannot tell apart (e.g. Cityscapes gtFine)."""
     kinds = Counter(
-        "zarr" if f.is_dir() else ("array" if f.suffix.lower() in ARRAY_EXTS else "image")
-        for f in files
+        "zarr" if store else ("array" if f.suffix.lower() in ARRAY_EXTS else "image")
+        for f, store in zip(files, stores, strict=True)
     )
     if len(kinds) > 1:
         raise DatasetError(
@@ -171,6 +191,9 @@ def _list_file_entries(p: Path, multilabel: bool, class_names: Sequence[str] | N
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
+        if is_url(line):
+            out.extend(_discover_url(line, None, multilabel, class_names))
+            continue
         f = Path(line) if Path(line).is_absolute() else base / line
         if not f.exists():
             missing.append(line)
@@ -191,13 +214,13 @@ def _images_in(shape: tuple[int, ...], multilabel: bool) -> int:
     return 1
 
 
-def file_entries(f: Path, multilabel: bool = False) -> list[Entry]:
-    ext = f.suffix.lower()
+def file_entries(f: Path | str, multilabel: bool = False) -> list[Entry]:
+    ext = PurePosixPath(str(f)).suffix.lower()
     if ext == ".npy":
         return [Entry("npy", str(f), n=_images_in(_npy_shape(f), multilabel))]
     if ext == ".npz":
         try:
-            with zipfile.ZipFile(f) as zf:
+            with _open_binary(str(f)) as fh, zipfile.ZipFile(fh) as zf:
                 names = sorted(n[:-4] for n in zf.namelist() if n.endswith(".npy"))
                 shapes = {}
                 for name in names:
@@ -222,15 +245,15 @@ def _npy_header(fh: Any, f: Path) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def _npy_shape(f: Path) -> tuple[int, ...]:
+def _npy_shape(f: Path | str) -> tuple[int, ...]:
     try:
-        with open(f, "rb") as fh:
+        with _open_binary(str(f)) as fh:
             return _npy_header(fh, f)
     except OSError as e:
-        raise MaskReadError(f"{f}: cannot read ({e.strerror})") from None
+        raise MaskReadError(f"{f}: cannot read ({e.strerror or e})") from None
 
 
-def zarr_entries(p: Path, multilabel: bool = False) -> list[Entry]:
+def zarr_entries(p: Path | str, multilabel: bool = False) -> list[Entry]:
     import zarr
 
     try:
@@ -273,7 +296,9 @@ def _perclass_entries(files: list[Path], class_names: Sequence[str] | None) -> l
 
 
 # ---- reading -------------------------------------------------------------------------------
-def read_entry(entry: Entry, indices: Sequence[int], opts: ReadOptions) -> Iterator[tuple[str, Any]]:
+def read_entry(
+    entry: Entry, indices: Sequence[int], opts: ReadOptions
+) -> Iterator[tuple[str, Any]]:
     """Yield ``(source_id, mask)`` for the given image indices of an entry."""
     if entry.kind == "image":
         yield entry.path, read_image(entry.path, opts)
@@ -311,11 +336,13 @@ def _runs(indices: Sequence[int]) -> Iterator[tuple[int, int]]:
         i = j + 1
 
 
-def _open_array(entry: Entry) -> NDArray[Any]:
+def _open_array(entry: Entry) -> Any:
     try:
         if entry.kind == "npy":
+            if is_url(entry.path):
+                return _RemoteNpy(entry.path)
             return np.load(entry.path, mmap_mode="r", allow_pickle=False)
-        with np.load(entry.path, allow_pickle=False) as z:
+        with _open_binary(entry.path) as fh, np.load(fh, allow_pickle=False) as z:
             return z[entry.key]
     except (ValueError, OSError, zipfile.BadZipFile, KeyError) as e:
         raise MaskReadError(f"{entry.path}: cannot read the array ({e})") from None
@@ -343,10 +370,14 @@ def png_header(data: bytes) -> tuple[int, int, int, int] | None:
 def read_image(path: str, opts: ReadOptions) -> NDArray[Any]:
     """Decode one mask image file into an integer array (H x W, or H x W x 3 for colour)."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        if is_url(path):
+            fs, p = _url_fs(path)
+            data = fs.cat_file(p)
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read()
     except OSError as e:
-        raise MaskReadError(f"{path}: cannot read ({e.strerror})") from None
+        raise MaskReadError(f"{path}: cannot read ({e.strerror or e})") from None
     if not data:
         raise MaskReadError(f"{path}: the file is empty (0 bytes)")
     head = png_header(data)
@@ -433,7 +464,9 @@ def _finish(arr: NDArray[Any], path: str, opts: ReadOptions) -> NDArray[Any]:
     return arr
 
 
-def _read_perclass(entry: Entry, opts: ReadOptions) -> tuple[tuple[int, ...], list[tuple[int, Any]]]:
+def _read_perclass(
+    entry: Entry, opts: ReadOptions
+) -> tuple[tuple[int, ...], list[tuple[int, Any]]]:
     """Per-class binary masks of one image: ``(shape, [(class_index, mask), ...])``."""
     masks = []
     shape = None
@@ -446,6 +479,236 @@ def _read_perclass(entry: Entry, opts: ReadOptions) -> tuple[tuple[int, ...], li
         shape = m.shape
         masks.append((cls, m))
     return shape, masks
+
+
+# ---- fsspec URLs -------------------------------------------------------------------------
+STORE_MARKERS = ("zarr.json", ".zarray", ".zgroup")
+
+
+def is_url(path: Any) -> bool:
+    """True for an fsspec URL such as ``s3://bucket/masks`` (local paths take the fast path)."""
+    return isinstance(path, str) and "://" in path
+
+
+def _url_fs(url: str) -> tuple[Any, str]:
+    fsspec = require("fsspec", "dask", f"reading {url}")
+    try:
+        return fsspec.core.url_to_fs(url)
+    except ImportError as e:  # e.g. s3fs / gcsfs missing: fsspec names the package
+        raise MissingDependencyError(f"{url}: {e}") from None
+
+
+def _open_binary(path: str) -> Any:
+    if is_url(path):
+        fs, p = _url_fs(path)
+        return fs.open(p, "rb")
+    return open(path, "rb")
+
+
+def _discover_url(
+    url: str, glob: str | None, multilabel: bool, class_names: Sequence[str] | None
+) -> list[Entry]:
+    """The remote twin of ``_discover_one``: same entries, same order, paths kept as URLs."""
+    fs, root = _url_fs(url)
+    url, root = url.rstrip("/"), root.rstrip("/")
+    try:
+        if not fs.exists(root):
+            raise DatasetError(f"{url}: no such file or folder")
+        if any(fs.exists(f"{root}/{m}") for m in STORE_MARKERS):
+            return _with_listing(zarr_entries(url, multilabel), fs)
+        if not fs.isdir(root):
+            if PurePosixPath(root).suffix.lower() in LIST_EXTS:
+                return _url_list_entries(url, fs, root, multilabel, class_names)
+            return _with_listing(file_entries(url, multilabel), fs)
+        found = fs.glob(f"{root}/{glob}", detail=True) if glob else fs.find(root, detail=True)
+    except (OSError, ValueError) as e:
+        if isinstance(e, ClassWeightsError):
+            raise
+        raise DatasetError(
+            f"{url}: cannot list ({type(e).__name__}: {e}); credentials come from the "
+            "environment or the fsspec configuration"
+        ) from None
+    infos = {_rel(root, info.get("name", name)): info for name, info in found.items()}
+    infos.pop("", None)
+    stores = {r.rpartition("/")[0] for r in infos if r.rpartition("/")[2] in STORE_MARKERS}
+    stores |= {  # a glob may match the store folders themselves
+        r for r, i in infos.items()
+        if i.get("type") == "directory" and any(fs.exists(f"{root}/{r}/{m}") for m in STORE_MARKERS)
+    }  # fmt: skip
+    tops: list[str] = []
+    for t in sorted(stores, key=len):  # a store's nested groups belong to the store
+        if not any(t.startswith(u + "/") for u in tops):
+            tops.append(t)
+    inside: dict[str, list[str]] = {t: [] for t in tops}
+    items: list[tuple[str, bool]] = [(t, True) for t in tops]
+    for r, info in infos.items():
+        top = next((t for t in tops if r.startswith(t + "/")), None)
+        if top is not None:
+            inside[top].append(r)
+        elif info.get("type", "file") == "file" and (
+            glob or r.lower().endswith(IMAGE_EXTS + ARRAY_EXTS)
+        ):
+            items.append((r, False))
+    items.sort(key=lambda it: _parts(it[0]))
+
+    def join(r: str) -> str:
+        return f"{url}/{r}"
+
+    paths = [PurePosixPath(r) for r, _ in items]
+    if multilabel and items and all(p.suffix.lower() == ".png" for p in paths):
+        per_class = _perclass_entries(paths, class_names)
+        if per_class is not None:
+            return [
+                Entry("perclass", join(e.path), files=tuple((c, join(f)) for c, f in e.files),
+                      listing=tuple(_stamp(join(f), infos[f], fs) for _, f in e.files))
+                for e in per_class
+            ]  # fmt: skip
+    if not glob:
+        _check_single_layout(url, paths, [store for _, store in items])
+    out: list[Entry] = []
+    for r, store in items:
+        if store:
+            rows = tuple(_stamp(join(f), infos[f], fs) for f in sorted(inside[r], key=_parts))
+            out.extend(_replace_listing(e, rows) for e in zarr_entries(join(r), multilabel))
+        else:
+            rows = (_stamp(join(r), infos[r], fs),)
+            out.extend(_replace_listing(e, rows) for e in file_entries(join(r), multilabel))
+    return out
+
+
+def _parts(rel: str) -> list[str]:
+    """Sort key of a relative path: the order ``sorted()`` gives the same local ``Path``s."""
+    return rel.split("/")
+
+
+def _rel(root: str, name: str) -> str:
+    name = name.rstrip("/")
+    if name == root:
+        return ""
+    return name[len(root) + 1 :] if name.startswith(root + "/") else name
+
+
+def _url_list_entries(url, fs, root, multilabel, class_names) -> list[Entry]:
+    base = url.rsplit("/", 1)[0]
+    out: list[Entry] = []
+    for raw in fs.cat_file(root).decode("utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if is_url(line):
+            target = line
+        elif line.startswith("/"):
+            target = fs.unstrip_protocol(line)
+        else:
+            target = f"{base}/{line}"
+        out.extend(_discover_url(target, None, multilabel, class_names))
+    return out
+
+
+def _replace_listing(e: Entry, rows: tuple[tuple[str, int, int | str], ...]) -> Entry:
+    return Entry(e.kind, e.path, e.n, e.key, e.files, rows)
+
+
+def _with_listing(entries: list[Entry], fs: Any) -> list[Entry]:
+    return [_replace_listing(e, tuple(_remote_listing(e, fs))) for e in entries]
+
+
+def _stamp(url: str, info: dict[str, Any], fs: Any) -> tuple[str, int, int | str]:
+    """``(url, size, version)``: the etag when the store gives one, else the modification time."""
+    for key in ("ETag", "etag", "Etag", "md5Hash", "generation"):
+        if info.get(key):
+            return url, int(info.get("size") or 0), str(info[key]).strip('"')
+    for key in ("mtime", "LastModified", "last_modified", "updated", "modified", "created"):
+        v = info.get(key)
+        if v is None:
+            continue
+        if hasattr(v, "timestamp"):
+            v = v.timestamp()
+        try:
+            return url, int(info.get("size") or 0), f"mtime:{round(float(v) * 1e6)}"
+        except (TypeError, ValueError):
+            return url, int(info.get("size") or 0), f"mtime:{v}"
+    return url, int(info.get("size") or 0), f"ukey:{fs.ukey(info['name'])}"
+
+
+def _remote_listing(e: Entry, fs: Any) -> list[tuple[str, int, int | str]]:
+    if e.kind == "zarr":
+        root = _url_fs(e.path)[1].rstrip("/")
+        found = {_rel(root, n): i for n, i in fs.find(root, detail=True).items()}
+        base = e.path.rstrip("/")
+        return [_stamp(f"{base}/{r}", found[r], fs) for r in sorted(found, key=_parts)]
+    urls = [f for _, f in e.files] if e.kind == "perclass" else [e.path]
+    return [_stamp(u, fs.info(_url_fs(u)[1]), fs) for u in urls]
+
+
+def file_listing(entries: Sequence[Entry]) -> list[tuple[str, int, int | str]]:
+    """Every file behind the entries as ``(path, size, version)``, for dataset fingerprints.
+
+    ``version`` is ``st_mtime_ns`` for local files and, for URLs, the store's etag (or its
+    modification time, or fsspec's ``ukey``) taken from the listing made by :func:`discover`.
+    A zarr store lists every file inside it. Each file appears once, in entry order.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp(); f = os.path.join(d, "m.png"); _ = open(f, "wb").write(b"x" * 3)
+    >>> [(os.path.basename(p), size) for p, size, _ in file_listing([Entry("image", f)])]
+    [('m.png', 3)]
+    """
+    out: list[tuple[str, int, int | str]] = []
+    seen: set[str] = set()
+    for e in entries:
+        if e.listing:
+            rows: Iterable[tuple[str, int, int | str]] = e.listing
+        elif is_url(e.path):
+            fs, _ = _url_fs(e.path)
+            rows = _remote_listing(e, fs)
+        else:
+            rows = _local_listing(e)
+        for row in rows:
+            if row[0] not in seen:
+                seen.add(row[0])
+                out.append(row)
+    return out
+
+
+def _local_listing(e: Entry) -> Iterator[tuple[str, int, int]]:
+    if e.kind == "zarr":
+        files = sorted(Path(d) / n for d, _, names in os.walk(e.path) for n in names)
+    elif e.kind == "perclass":
+        files = [Path(f) for _, f in e.files]
+    else:
+        files = [Path(e.path)]
+    for f in files:
+        st = f.stat()
+        yield str(f), st.st_size, st.st_mtime_ns
+
+
+class _RemoteNpy:
+    """A remote ``.npy`` read lazily: one ranged request per image instead of the whole file."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.fs, self.p = _url_fs(url)
+        with self.fs.open(self.p, "rb", block_size=1 << 16) as fh:
+            fmt = np.lib.format
+            version = fmt.read_magic(fh)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            self.shape, self.fortran, self.dtype = read(fh)
+            self.offset = fh.tell()
+        if self.dtype.hasobject:
+            raise ValueError("object arrays are not label masks")
+        self.ndim = len(self.shape)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> NDArray[Any]:
+        arr = np.load(io.BytesIO(self.fs.cat_file(self.p)), allow_pickle=False)
+        return arr if dtype is None else arr.astype(dtype)
+
+    def __getitem__(self, i: int) -> NDArray[Any]:
+        if self.fortran or not isinstance(i, (int, np.integer)):
+            return np.asarray(self)[i]
+        row = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        start = self.offset + int(i) * row
+        buf = self.fs.cat_file(self.p, start, start + row)
+        return np.frombuffer(buf, self.dtype).reshape(self.shape[1:])
 
 
 # ---- in-memory sources --------------------------------------------------------------------

@@ -1,0 +1,217 @@
+"""The same scan on a Dask cluster: `open_client` for the CLI flags, `run_units` for the engine.
+
+The engine (`scan.py`) plans units of work exactly as for a local scan; `run_units` groups them
+into tasks of a few dozen to a few hundred images, submits them to ``distributed`` (a bounded
+window at a time, ``pure=False``, with retries) and feeds the per-image results to the engine's
+collector in task order, so the result is bit-identical to the local scan for any number of
+workers, any completion order, and workers lost on the way (the scheduler re-runs their tasks).
+Workers run :func:`classweights.counting.count_unit`, which turns a file that fails into a
+`Failure` naming it, so errors read as they do locally. Paths may be fsspec URLs; a worker
+re-opens them with its own credentials from the environment or the fsspec configuration.
+
+Dask itself is not imported until a client is asked for (``pip install 'classweights[dask]'``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from .counting import CountOptions, Failure, ImageCount, Unit, count_unit
+from .errors import ConfigError, require
+
+log = logging.getLogger(__name__)
+
+FLAGS = "--scheduler/--dask-local"
+MIN_TASK_IMAGES = 8  # below this a task costs more in scheduling than in reading
+MAX_TASK_IMAGES = 256  # above this a lost worker throws away too much work
+TASKS_PER_THREAD = 4  # tasks per worker thread: balance without flooding the scheduler
+
+
+class ClusterError(RuntimeError):
+    """A task failed on the cluster even after retries (e.g. it kept killing its workers)."""
+
+
+def _distributed() -> Any:
+    return require("distributed", "dask", FLAGS)
+
+
+@contextlib.contextmanager
+def open_client(scheduler: str | None = None, local_workers: int | None = None) -> Iterator[Any]:
+    """A Dask client for a running scheduler or a new local cluster, closed on exit.
+
+    Args:
+        scheduler: address of a running scheduler, e.g. ``tcp://scheduler:8786``.
+        local_workers: start a ``LocalCluster`` of this many worker processes (one thread each)
+            on this machine instead.
+
+    Yields:
+        a ``distributed.Client``, or ``None`` when neither argument is given.
+
+    >>> with open_client() as client:
+    ...     print(client)
+    None
+    """
+    if scheduler is None and local_workers is None:
+        yield None
+        return
+    distributed = _distributed()
+    if scheduler is not None and local_workers is not None:
+        raise ConfigError(
+            f"give either --scheduler ({scheduler}) or --dask-local ({local_workers}), not both"
+        )
+    with _quiet_dask():
+        yield from _client(distributed, scheduler, local_workers)
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Dask's own INFO lines (scheduler, nannies) only when our logger is at DEBUG (-vv)."""
+    dask_log = logging.getLogger("distributed")
+    before = dask_log.level
+    if log.getEffectiveLevel() > logging.DEBUG:
+        dask_log.setLevel(max(logging.WARNING, before))
+    try:
+        yield
+    finally:
+        dask_log.setLevel(before)
+
+
+def _client(distributed: Any, scheduler: str | None, local_workers: int | None) -> Iterator[Any]:
+    if scheduler is not None:
+        with distributed.Client(scheduler) as client:
+            log.info("connected to the Dask scheduler at %s", scheduler)
+            yield client
+        return
+    if local_workers < 1:
+        raise ConfigError(f"--dask-local needs at least 1 worker, got {local_workers}")
+    with (
+        distributed.LocalCluster(
+            n_workers=local_workers, threads_per_worker=1, processes=True,
+            dashboard_address=":0", silence_logs=logging.ERROR,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):  # fmt: skip
+        log.info("local Dask cluster: %d workers, %s", local_workers, client.dashboard_link)
+        yield client
+
+
+def count_task(task: Sequence[Unit], opts: CountOptions) -> list[ImageCount | Failure]:
+    """What a worker runs: read and count every unit of a task, results in input order."""
+    out: list[ImageCount | Failure] = []
+    for unit in task:
+        out.extend(count_unit(unit, opts))
+    return out
+
+
+def partition(units: Sequence[Unit], per_task: int) -> list[list[Unit]]:
+    """Group consecutive units into tasks of about ``per_task`` images, keeping their order.
+
+    >>> from classweights.sources import Entry
+    >>> units = [[(Entry("image", f"{i}.png"), [0])] for i in range(5)]
+    >>> [len(t) for t in partition(units, 2)]
+    [2, 2, 1]
+    """
+    tasks: list[list[Unit]] = []
+    current: list[Unit] = []
+    size = 0
+    for u in units:
+        current.append(u)
+        size += _images(u)
+        if size >= per_task:
+            tasks.append(current)
+            current, size = [], 0
+    if current:
+        tasks.append(current)
+    return tasks
+
+
+def task_size(total: int, threads: int) -> int:
+    """Images per task: a few tasks per worker thread, between 8 and 256 images.
+
+    >>> task_size(40, 2), task_size(3000, 2), task_size(10**6, 64)
+    (8, 256, 256)
+    """
+    want = math.ceil(total / max(1, TASKS_PER_THREAD * threads))
+    return max(MIN_TASK_IMAGES, min(MAX_TASK_IMAGES, want))
+
+
+def run_units(
+    units: Sequence[Unit],
+    total: int,
+    opts: CountOptions,
+    client: Any,
+    collector: Any,
+    progress: Callable[[int, int], None] | None,
+    *,
+    images_per_task: int | None = None,
+    retries: int = 2,
+) -> None:
+    """Count the units on the cluster and hand every result to ``collector.add`` in order.
+
+    Tasks are submitted a bounded window at a time (four per worker thread, and at most 64
+    ahead of the oldest unfinished one, so results waiting for their turn stay few). A task
+    whose worker dies is re-run by the scheduler; one that raises is retried ``retries`` times.
+    ``progress(images_done, total)`` is called from this thread as tasks finish.
+    """
+    distributed = _distributed()
+    threads = max(1, sum(client.nthreads().values()))
+    tasks = partition(units, images_per_task or task_size(total, threads))
+    sizes = [sum(_images(u) for u in t) for t in tasks]
+    window = max(2, TASKS_PER_THREAD * threads)
+    ahead = max(window, 64)
+    live: dict[str, tuple[Any, int]] = {}  # future key -> (future, task number)
+    pending = distributed.as_completed()
+    ready: dict[int, list[ImageCount | Failure]] = {}
+    submitted = next_out = done = 0
+    start = time.perf_counter()
+    log.info("scanning %d images in %d tasks on %d Dask threads", total, len(tasks), threads)
+
+    def fill() -> None:
+        nonlocal submitted
+        while submitted < len(tasks) and len(live) < window and submitted - next_out < ahead:
+            f = client.submit(count_task, tasks[submitted], opts, pure=False, retries=retries)
+            live[f.key] = (f, submitted)
+            pending.add(f)
+            submitted += 1
+
+    try:
+        fill()
+        for f in pending:
+            i = live.pop(f.key)[1]
+            try:
+                ready[i] = f.result()
+            except distributed.KilledWorker as e:
+                raise ClusterError(_killed_message(tasks[i], e)) from None
+            f.release()
+            done += sizes[i]
+            while next_out in ready:  # in task order, whatever order tasks finish in
+                for item in ready.pop(next_out):
+                    collector.add(item)
+                next_out += 1
+            if progress:
+                progress(done, total)
+            fill()
+    finally:
+        if live:
+            client.cancel([f for f, _ in live.values()])
+    took = time.perf_counter() - start
+    log.info("%d images in %.1f s (%.0f images/s)", done, took, done / took if took else 0.0)
+
+
+def _images(unit: Unit) -> int:
+    return sum(len(ix) for _, ix in unit)
+
+
+def _killed_message(task: Sequence[Unit], e: BaseException) -> str:
+    paths = [entry.path for unit in task for entry, _ in unit]
+    where = paths[0] if len(paths) == 1 else f"{paths[0]} .. {paths[-1]} ({len(paths)} files)"
+    return (
+        f"the task reading {where} killed its Dask worker on every try ({e}); a worker may be "
+        "running out of memory: give workers more memory or fewer threads, or find the file "
+        "with a local scan of those paths"
+    )
