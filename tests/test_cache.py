@@ -104,10 +104,10 @@ def test_incremental_rescan_equals_a_full_scan(data, cache, edit, monkeypatch):
     else:
         save_png(data / "scene_0007_labelTrainIds.png", np.full((32, 64), 13, np.uint8))
     read = []
-    import classweights.sources as sources
+    import classweights.sources.readers as readers
 
-    original = sources.read_image
-    monkeypatch.setattr(sources, "read_image", lambda p, o: read.append(p) or original(p, o))
+    original = readers.read_image
+    monkeypatch.setattr(readers, "read_image", lambda p, o: read.append(p) or original(p, o))
     s, info = cached_scan(data, cache_dir=cache, **KW)
     n_read = len(read)
     assert info.incremental is not None and not info.hit

@@ -289,10 +289,10 @@ def test_cluster_error_names_the_files(client, tmp_path):
 
 def test_remote_npy_reads_rows(memory_dataset):
     """Remote .npy stacks are read one ranged request per image, not the whole file."""
-    from classweights.sources import _RemoteNpy
+    from classweights.sources.remote import RemoteNpy
 
     root, local = memory_dataset
-    arr = _RemoteNpy(f"{root}/npy/stack.npy")
+    arr = RemoteNpy(f"{root}/npy/stack.npy")
     want = np.load(local / "npy" / "stack.npy")
     assert arr.shape == want.shape
     assert arr.dtype == want.dtype

@@ -1,0 +1,277 @@
+"""Finding masks: folders, files, list files, zarr stores and per-class PNG layouts, in a stable order."""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path, PurePath, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from ..errors import DatasetError, MaskReadError
+from .entries import ARRAY_EXTS, IMAGE_EXTS, LIST_EXTS, Entry, is_url, is_zarr_dir, open_binary, url_fs
+
+
+
+def discover(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    glob: str | None = None,
+    multilabel: bool = False,
+    class_names: Sequence[str] | None = None,
+) -> list[Entry]:
+    """Resolve paths (folders, files, list files, zarr stores) into entries, in a stable order.
+
+    Raises:
+        DatasetError: nothing found, a glob matching nothing, or a folder mixing layouts.
+    """
+    paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    if not paths:
+        raise DatasetError("no input paths given")
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for p in paths:
+        found = (
+            _remote().discover_url(p, glob, multilabel, class_names)
+            if is_url(p)
+            else _discover_one(Path(p), glob, multilabel, class_names)
+        )
+        for e in found:
+            ident = f"{e.path}:{e.key}"
+            if ident in seen:
+                continue
+            seen.add(ident)
+            entries.append(e)
+    if not entries:
+        where = ", ".join(map(str, paths))
+        if glob:
+            raise DatasetError(f"the glob {glob!r} matched no mask files under {where}")
+        raise DatasetError(
+            f"no mask files found under {where} (looked for {', '.join(IMAGE_EXTS + ARRAY_EXTS)} "
+            "and zarr stores); pass --glob to choose files"
+        )
+    return entries
+
+
+def _discover_one(
+    p: Path, glob: str | None, multilabel: bool, class_names: Sequence[str] | None
+) -> list[Entry]:
+    if not p.exists():
+        raise DatasetError(f"{p}: no such file or folder")
+    if is_zarr_dir(p):
+        return zarr_entries(p, multilabel)
+    if p.is_file():
+        if p.suffix.lower() in LIST_EXTS:
+            return _list_file_entries(p, multilabel, class_names)
+        return file_entries(p, multilabel)
+    files = sorted(p.glob(glob)) if glob else sorted(_walk(p))
+    files = [f for f in files if f.is_file() or is_zarr_dir(f)]
+    if multilabel and files and all(f.suffix.lower() == ".png" for f in files):
+        per_class = _perclass_entries(files, class_names)
+        if per_class is not None:
+            return per_class
+    if not glob:
+        _check_single_layout(p, files, [is_zarr_dir(f) for f in files])
+    out: list[Entry] = []
+    for f in files:
+        out.extend(zarr_entries(f, multilabel) if is_zarr_dir(f) else file_entries(f, multilabel))
+    return out
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Mask files and zarr stores under ``root`` (symlinked folders are not followed)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        d = Path(dirpath)
+        for name in list(dirnames):
+            if is_zarr_dir(d / name):
+                dirnames.remove(name)
+                yield d / name
+        dirnames.sort()
+        for name in filenames:
+            if name.lower().endswith(IMAGE_EXTS + ARRAY_EXTS):
+                yield d / name
+
+
+def _check_single_layout(root: Any, files: Sequence[PurePath], stores: Sequence[bool]) -> None:
+    """Refuse a folder that mixes layouts we cannot tell apart (e.g. Cityscapes gtFine)."""
+    kinds = Counter(
+        "zarr" if store else ("array" if f.suffix.lower() in ARRAY_EXTS else "image")
+        for f, store in zip(files, stores, strict=True)
+    )
+    if len(kinds) > 1:
+        raise DatasetError(
+            f"{root} mixes {' and '.join(sorted(kinds))} files ({dict(kinds)}); pass --glob to "
+            "choose one layout, e.g. --glob '**/*.png'"
+        )
+    suffixes = Counter(m.group(1) for f in files if (m := re.search(r"_([A-Za-z]+)$", f.stem)))
+    common = [s for s, n in suffixes.items() if n >= 2]
+    if len(common) > 1 and sum(suffixes[s] for s in common) == len(files):
+        shown = ", ".join(f"*_{s}{files[0].suffix}" for s in sorted(common))
+        raise DatasetError(
+            f"{root} holds several kinds of masks side by side ({shown}); pass --glob to choose "
+            f"one, e.g. --glob '**/*_{sorted(common)[0]}{files[0].suffix}'"
+        )
+
+
+def _list_file_entries(p: Path, multilabel: bool, class_names: Sequence[str] | None) -> list[Entry]:
+    base = p.parent
+    out: list[Entry] = []
+    missing = []
+    for raw in p.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if is_url(line):
+            out.extend(_remote().discover_url(line, None, multilabel, class_names))
+            continue
+        f = Path(line) if Path(line).is_absolute() else base / line
+        if not f.exists():
+            missing.append(line)
+            continue
+        out.extend(_discover_one(f, None, multilabel, class_names))
+    if missing:
+        raise DatasetError(
+            f"{p} lists {len(missing)} path(s) that do not exist, first: {missing[0]!r} "
+            f"(paths are relative to {base})"
+        )
+    return out
+
+
+def _images_in(shape: tuple[int, ...], multilabel: bool) -> int:
+    """Images in an array: N x H x W (or N x C x H x W multi-label) stacks hold N."""
+    if len(shape) == 4 or (len(shape) == 3 and not multilabel):
+        return int(shape[0])
+    return 1
+
+
+def file_entries(f: Path | str, multilabel: bool = False) -> list[Entry]:
+    ext = PurePosixPath(str(f)).suffix.lower()
+    if ext == ".npy":
+        return [Entry("npy", str(f), n=_images_in(_npy_shape(f), multilabel))]
+    if ext == ".npz":
+        try:
+            with open_binary(str(f)) as fh, zipfile.ZipFile(fh) as zf:
+                names = sorted(n[:-4] for n in zf.namelist() if n.endswith(".npy"))
+                shapes = {}
+                for name in names:
+                    with zf.open(name + ".npy") as fh:
+                        shapes[name] = _npy_header(fh, f)
+        except (zipfile.BadZipFile, OSError) as e:
+            raise MaskReadError(f"{f}: not a readable .npz archive ({e})") from None
+        return [
+            Entry("npz", str(f), n=_images_in(s, multilabel), key=k) for k, s in shapes.items()
+        ]
+    return [Entry("image", str(f))]
+
+
+def _npy_header(fh: Any, f: Path) -> tuple[int, ...]:
+    try:
+        fmt = np.lib.format
+        version = fmt.read_magic(fh)
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _, _ = read(fh)
+    except Exception as e:
+        raise MaskReadError(f"{f}: not a valid .npy array ({e})") from None
+    return tuple(shape)
+
+
+def _npy_shape(f: Path | str) -> tuple[int, ...]:
+    try:
+        with open_binary(str(f)) as fh:
+            return _npy_header(fh, f)
+    except OSError as e:
+        raise MaskReadError(f"{f}: cannot read ({e.strerror or e})") from None
+
+
+def zarr_entries(p: Path | str, multilabel: bool = False) -> list[Entry]:
+    import zarr
+
+    try:
+        node = zarr.open(str(p), mode="r")
+    except Exception as e:
+        raise MaskReadError(f"{p}: not a readable zarr store ({e})") from None
+    arrays = [("", node)] if isinstance(node, zarr.Array) else sorted(node.arrays())
+    out = []
+    for name, arr in arrays:
+        if arr.ndim not in (2, 3, 4):
+            raise MaskReadError(
+                f"{p}{'/' + name if name else ''}: zarr array has shape {arr.shape}; expected "
+                "H x W, N x H x W (or N x C x H x W for multi-label masks)"
+            )
+        out.append(Entry("zarr", str(p), n=_images_in(arr.shape, multilabel), key=name or None))
+    return out
+
+
+def _perclass_entries(files: list[Path], class_names: Sequence[str] | None) -> list[Entry] | None:
+    """CelebAMask-HQ layout: ``{image_id}_{class}.png``, one binary mask per class present."""
+    if not class_names:
+        return None
+    index = {n: i for i, n in enumerate(class_names)}
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for f in files:
+        # the class name itself may contain underscores (l_eye): try every split point
+        parts = f.stem.split("_")
+        hit = None
+        for k in range(1, len(parts)):
+            name = "_".join(parts[k:])
+            if name in index:
+                hit = ("_".join(parts[:k]), index[name])
+                break
+        if hit is None:
+            return None
+        groups.setdefault(str(f.parent / hit[0]), []).append((hit[1], str(f)))
+    return [
+        Entry("perclass", key, files=tuple(sorted(v))) for key, v in sorted(groups.items())
+    ]
+
+
+def file_listing(entries: Sequence[Entry]) -> list[tuple[str, int, int | str]]:
+    """Every file behind the entries as ``(path, size, version)``, for dataset fingerprints.
+
+    ``version`` is ``st_mtime_ns`` for local files and, for URLs, the store's etag (or its
+    modification time, or fsspec's ``ukey``) taken from the listing made by :func:`discover`.
+    A zarr store lists every file inside it. Each file appears once, in entry order.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp(); f = os.path.join(d, "m.png"); _ = open(f, "wb").write(b"x" * 3)
+    >>> [(os.path.basename(p), size) for p, size, _ in file_listing([Entry("image", f)])]
+    [('m.png', 3)]
+    """
+    out: list[tuple[str, int, int | str]] = []
+    seen: set[str] = set()
+    for e in entries:
+        if e.listing:
+            rows: Iterable[tuple[str, int, int | str]] = e.listing
+        elif is_url(e.path):
+            fs, _ = url_fs(e.path)
+            rows = _remote().remote_listing(e, fs)
+        else:
+            rows = _local_listing(e)
+        for row in rows:
+            if row[0] not in seen:
+                seen.add(row[0])
+                out.append(row)
+    return out
+
+
+def _local_listing(e: Entry) -> Iterator[tuple[str, int, int]]:
+    if e.kind == "zarr":
+        files = sorted(Path(d) / n for d, _, names in os.walk(e.path) for n in names)
+    elif e.kind == "perclass":
+        files = [Path(f) for _, f in e.files]
+    else:
+        files = [Path(e.path)]
+    for f in files:
+        st = f.stat()
+        yield str(f), st.st_size, st.st_mtime_ns
+
+
+def _remote():
+    """The URL twin of this module (imported on first URL: it imports this module too)."""
+    from . import remote
+
+    return remote

@@ -1,0 +1,60 @@
+"""In-memory sources: Python iterables of masks and torch Datasets (read through a DataLoader)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import DatasetError
+
+
+def mask_from_item(item: Any, index: int) -> NDArray[Any]:
+    """The mask of one item of an iterable/Dataset: an array, ``(image, mask)``, or a dict."""
+    if isinstance(item, dict):
+        for key in ("mask", "label", "labels", "target", "seg", "segmentation", "gt"):
+            if key in item:
+                return _to_numpy(item[key])
+        raise DatasetError(
+            f"item {index} is a dict without a mask key; keys: {', '.join(map(str, item))} "
+            "(expected one of mask, label, target, seg)"
+        )
+    if isinstance(item, (tuple, list)):
+        if len(item) < 2:
+            raise DatasetError(f"item {index} is a {type(item).__name__} of length {len(item)}")
+        return _to_numpy(item[1])
+    return _to_numpy(item)
+
+
+def _to_numpy(x: Any) -> NDArray[Any]:
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor, without importing torch
+        x = x.detach().cpu().numpy()
+    elif hasattr(x, "__array__") and not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+    if not isinstance(x, np.ndarray):
+        raise DatasetError(f"expected an array-like mask, got {type(x).__name__}")
+    return x
+
+
+def is_torch_dataset(obj: Any) -> bool:
+    return any(c.__module__.startswith("torch.utils.data") for c in type(obj).__mro__)
+
+
+def iter_torch_dataset(ds: Any, workers: int) -> Iterator[Any]:
+    """Iterate a map-style/iterable torch Dataset through a DataLoader with worker processes."""
+    from torch.utils.data import DataLoader
+
+    loader = DataLoader(
+        ds, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_identity
+    )
+    yield from loader
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def iter_items(obj: Iterable[Any]) -> Iterator[Any]:
+    yield from obj

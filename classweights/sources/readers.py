@@ -1,0 +1,207 @@
+"""Turning one entry into arrays: PNG (imagecodecs where exact, Pillow otherwise), TIFF, npy/npz, zarr.
+
+``imagecodecs.png_decode`` expands palette PNGs to RGB and 1-bit PNGs to 0/255, which would
+silently turn labels into wrong numbers, so the PNG header's colour type and bit depth decide
+the decoder.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import MaskReadError
+from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, open_binary, url_fs
+
+
+
+def read_entry(
+    entry: Entry, indices: Sequence[int], opts: ReadOptions
+) -> Iterator[tuple[str, Any]]:
+    """Yield ``(source_id, mask)`` for the given image indices of an entry."""
+    if entry.kind == "image":
+        yield entry.path, read_image(entry.path, opts)
+    elif entry.kind == "perclass":
+        yield entry.path, _read_perclass(entry, opts)
+    elif entry.kind in ("npy", "npz"):
+        arr = _open_array(entry)
+        for i in indices:
+            yield entry.source_id(i), _take(arr, i, entry, opts)
+    elif entry.kind == "zarr":
+        import zarr
+
+        node = zarr.open(entry.path, mode="r")
+        arr = node[entry.key] if entry.key else node
+        if arr.ndim == 2 or (arr.ndim == 3 and opts.multilabel):
+            yield entry.source_id(0), np.asarray(arr[...])
+            return
+        for start, stop in _runs(indices):
+            block = np.asarray(arr[start:stop])
+            for j in range(stop - start):
+                yield entry.source_id(start + j), block[j]
+    else:  # pragma: no cover - guarded by discover()
+        raise MaskReadError(f"{entry.path}: unknown entry kind {entry.kind}")
+
+
+def _runs(indices: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """Group sorted indices into contiguous ``[start, stop)`` runs."""
+    idx = list(indices)
+    i = 0
+    while i < len(idx):
+        j = i
+        while j + 1 < len(idx) and idx[j + 1] == idx[j] + 1:
+            j += 1
+        yield idx[i], idx[j] + 1
+        i = j + 1
+
+
+def _open_array(entry: Entry) -> Any:
+    try:
+        if entry.kind == "npy":
+            if is_url(entry.path):
+                from .remote import RemoteNpy
+
+                return RemoteNpy(entry.path)
+            return np.load(entry.path, mmap_mode="r", allow_pickle=False)
+        with open_binary(entry.path) as fh, np.load(fh, allow_pickle=False) as z:
+            return z[entry.key]
+    except (ValueError, OSError, zipfile.BadZipFile, KeyError) as e:
+        raise MaskReadError(f"{entry.path}: cannot read the array ({e})") from None
+
+
+def _take(arr: NDArray[Any], i: int, entry: Entry, opts: ReadOptions) -> NDArray[Any]:
+    stacked = arr.ndim == 4 or (arr.ndim == 3 and not (opts.multilabel and entry.n == 1))
+    if arr.ndim == 3 and opts.rgb and arr.shape[-1] == 3 and arr.dtype == np.uint8:
+        stacked = False  # one H x W x 3 colour mask
+    if arr.ndim == 3 and entry.n == 1 and not stacked:
+        return np.asarray(arr)
+    if arr.ndim == 2:
+        return np.asarray(arr)
+    return np.asarray(arr[i])
+
+
+def png_header(data: bytes) -> tuple[int, int, int, int] | None:
+    """``(width, height, bit_depth, colour_type)`` of a PNG, or None if it is not a PNG."""
+    if len(data) < 33 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
+        return None
+    w, h, depth, ctype = struct.unpack(">IIBB", data[16:26])
+    return w, h, depth, ctype
+
+
+def read_image(path: str, opts: ReadOptions) -> NDArray[Any]:
+    """Decode one mask image file into an integer array (H x W, or H x W x 3 for colour)."""
+    try:
+        if is_url(path):
+            fs, p = url_fs(path)
+            data = fs.cat_file(p)
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read()
+    except OSError as e:
+        raise MaskReadError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not data:
+        raise MaskReadError(f"{path}: the file is empty (0 bytes)")
+    head = png_header(data)
+    if head is not None:
+        w, h, depth, ctype = head
+        if w * h > opts.max_pixels:
+            raise MaskReadError(
+                f"{path}: declares {w}x{h} = {w * h:,} pixels, above the limit of "
+                f"{opts.max_pixels:,}; raise it with --max-pixels if the file is genuine"
+            )
+        if depth >= 8 and ctype in (0, 2):  # grey 8/16-bit and RGB: imagecodecs is exact
+            arr = _imagecodecs_png(data)
+            if arr is not None:
+                return _finish(arr, path, opts)
+    elif path.lower().endswith(".png"):
+        raise MaskReadError(
+            f"{path}: not a PNG file (the signature is {data[:8]!r}); a mask must be a lossless "
+            "PNG, not a JPEG renamed to .png"
+        )
+    return _finish(_pillow(data, path, opts), path, opts)
+
+
+def _imagecodecs_png(data: bytes) -> NDArray[Any] | None:
+    try:
+        import imagecodecs
+
+        return imagecodecs.png_decode(data)
+    except Exception:  # fall back to Pillow, which gives the error message
+        return None
+
+
+def _pillow(data: bytes, path: str, opts: ReadOptions) -> NDArray[Any]:
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = opts.max_pixels
+            im = Image.open(io.BytesIO(data))
+            if getattr(im, "n_frames", 1) > 1:
+                raise MaskReadError(
+                    f"{path}: has {im.n_frames} frames; a mask must be a single image"
+                )
+            im.load()
+    except MaskReadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise MaskReadError(
+            f"{path}: the image is larger than the limit of {opts.max_pixels:,} pixels; raise it "
+            "with --max-pixels if the file is genuine"
+        ) from None
+    except Exception as e:
+        raise MaskReadError(f"{path}: cannot decode the image ({e})") from None
+    mode = im.mode
+    if mode == "1":
+        return np.asarray(im, dtype=np.uint8)
+    if mode in ("L", "P", "I;16", "I;16B", "I;16L", "I", "RGB", "RGBA", "LA", "PA"):
+        arr = np.asarray(im)
+        if mode in ("LA", "PA"):
+            arr = arr[..., 0]
+        return arr
+    raise MaskReadError(
+        f"{path}: image mode {mode!r} is not a label mask (expected L, P, I;16, I, 1 or RGB)"
+    )
+
+
+def _finish(arr: NDArray[Any], path: str, opts: ReadOptions) -> NDArray[Any]:
+    if arr.ndim == 3:
+        if arr.shape[-1] == 4:
+            arr = arr[..., :3]
+        if arr.shape[-1] == 3 and not opts.rgb and not opts.multilabel:
+            raise MaskReadError(
+                f"{path}: is an RGB colour mask but no colour table was given; pass "
+                "--palette PRESET|FILE (e.g. --palette cityscapes) to map colours to labels"
+            )
+    elif opts.rgb:
+        raise MaskReadError(
+            f"{path}: is a single-channel mask but a colour table (--palette) was given; "
+            "drop --palette for index masks, or pass only colour masks"
+        )
+    return arr
+
+
+def _read_perclass(
+    entry: Entry, opts: ReadOptions
+) -> tuple[tuple[int, ...], list[tuple[int, Any]]]:
+    """Per-class binary masks of one image: ``(shape, [(class_index, mask), ...])``."""
+    masks = []
+    shape = None
+    for cls, f in entry.files:
+        m = read_image(f, ReadOptions(multilabel=True, max_pixels=opts.max_pixels))
+        if m.ndim == 3:
+            m = m[..., 0]
+        if shape is not None and m.shape != shape:
+            raise MaskReadError(f"{f}: shape {m.shape} differs from {shape} of the same image")
+        shape = m.shape
+        masks.append((cls, m))
+    return shape, masks
