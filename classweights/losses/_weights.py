@@ -1,0 +1,266 @@
+"""Turning user input into class-weight tensors, and the mixin that stores them.
+
+Every loss takes its class weights (``weight``, ``pos_weight``, ``alpha``) through
+:func:`as_weight_tensor`, so a tensor, an array, a list, a saved ``.pth`` file or the output
+of :func:`classweights.load_weights` all work the same way, and a bad vector fails with one
+clear :class:`~classweights.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..stats import ClassStats
+
+Mode = Literal["multiclass", "binary", "multilabel"]
+#: The allowed values of every ``mode`` argument, in the order error messages print them.
+MODES: tuple[str, ...] = ("multiclass", "binary", "multilabel")
+#: The allowed values of every ``reduction`` argument.
+REDUCTIONS: tuple[str, ...] = ("mean", "sum", "none")
+
+
+def check_mode(mode: str) -> str:
+    """Return ``mode`` if it is one of :data:`MODES`, else raise a :class:`ConfigError`.
+
+    >>> check_mode("multilabel")
+    'multilabel'
+    """
+    if mode not in MODES:
+        raise ConfigError(f"mode={mode!r} is not a loss mode; use one of {', '.join(MODES)}")
+    return mode
+
+
+def check_reduction(reduction: str) -> str:
+    """Return ``reduction`` if it is one of :data:`REDUCTIONS`, else raise a :class:`ConfigError`.
+
+    >>> check_reduction("sum")
+    'sum'
+    """
+    if reduction not in REDUCTIONS:
+        raise ConfigError(
+            f"reduction={reduction!r} is not supported; use one of {', '.join(REDUCTIONS)}"
+        )
+    return reduction
+
+
+def as_weight_tensor(
+    weight: Any,
+    expected_len: int | None = None,
+    *,
+    name: str = "weight",
+    allow_scalar: bool = False,
+) -> torch.Tensor | None:
+    """Convert a class-weight vector given in any supported form to a float tensor.
+
+    Args:
+        weight: ``None``, a 1-D tensor, a NumPy array, a list/tuple of numbers, or a path to a
+            ``.pth`` file holding a tensor or a dict with a ``"weights"`` tensor (read with
+            ``torch.load(path, weights_only=True)``). With ``allow_scalar``, a plain number.
+        expected_len: the number of classes ``C`` the vector must have, or ``None`` to accept
+            any length.
+        name: the argument name used in error messages.
+        allow_scalar: accept a Python number and return a 0-d tensor.
+
+    Returns:
+        ``None`` if ``weight`` is ``None``, else a ``(C,)`` float32 tensor (``float64`` input
+        stays ``float64``) on the CPU, or the device of an input tensor.
+
+    Raises:
+        ConfigError: the vector is not 1-D, has the wrong length, holds a negative or
+            non-finite value, is all zero, or the file cannot be read.
+
+    >>> as_weight_tensor([1, 2.5, 0.5], 3)
+    tensor([1.0000, 2.5000, 0.5000])
+    >>> as_weight_tensor([1.0, 2.0], 3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    classweights.errors.ConfigError: weight has 2 values but the loss has 3 classes; ...
+    """
+    if weight is None:
+        return None
+    source = ""
+    if isinstance(weight, (str, Path)):
+        source = f" (read from {weight})"
+        weight = _load_pth(Path(weight), name)
+    if isinstance(weight, (bool, str)):
+        raise ConfigError(f"{name} must be a sequence of numbers, got {weight!r}")
+    if isinstance(weight, (int, float)) and not allow_scalar:
+        raise ConfigError(
+            f"{name}={weight!r} is a single number; pass one weight per class, e.g. [1.0, 2.0, ...]"
+        )
+    try:
+        if isinstance(weight, torch.Tensor):
+            t = weight.detach()
+            t = t.to(torch.float64 if t.dtype == torch.float64 else torch.float32)
+        else:  # lists, arrays and numbers become float32, as torch's own loss weights
+            t = torch.as_tensor(np.asarray(weight, dtype=np.float64)).to(torch.float32)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{name} must be numbers, got {weight!r}: {err}") from None
+    if t.ndim == 0 and allow_scalar:
+        return _check_values(t.clone(), name, source)
+    if t.ndim != 1:
+        raise ConfigError(
+            f"{name} must be a 1-D vector of per-class weights, got shape {tuple(t.shape)}{source}"
+        )
+    if expected_len is not None and t.numel() != expected_len:
+        raise ConfigError(
+            f"{name} has {t.numel()} values{source} but the loss has {expected_len} classes; "
+            f"pass one weight per class (C={expected_len})"
+        )
+    return _check_values(t.clone(), name, source)
+
+
+def _check_values(t: torch.Tensor, name: str, source: str) -> torch.Tensor:
+    if not bool(torch.isfinite(t).all()):
+        raise ConfigError(f"{name} holds non-finite values {t.tolist()}{source}")
+    if bool((t < 0).any()):
+        raise ConfigError(f"{name} must be >= 0, got {t.tolist()}{source}")
+    if t.numel() and not bool((t > 0).any()):
+        raise ConfigError(f"{name} is all zero{source}; at least one class needs a weight > 0")
+    return t
+
+
+def _load_pth(path: Path, name: str) -> Any:
+    if not path.is_file():
+        raise ConfigError(f"{name} file {path} does not exist; pass a .pth path or the values")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a corrupt file
+        raise ConfigError(f"cannot read {name} from {path}: {err}") from None
+    if isinstance(obj, dict):
+        if "weights" not in obj:
+            raise ConfigError(
+                f"{path} holds a dict with keys {sorted(map(str, obj))} but no 'weights' entry; "
+                "save a tensor or {'weights': tensor}"
+            )
+        obj = obj["weights"]
+    return obj
+
+
+def pos_weight_from_stats(stats: ClassStats, *, max_value: float | None = None) -> torch.Tensor:
+    """``pos_weight`` for multi-label BCE: negatives over positives of each channel.
+
+    A channel with no positive pixel gets ``1.0`` (no re-weighting), since its ratio is
+    undefined. ``max_value`` clips very rare channels.
+
+    Args:
+        stats: multi-label :class:`~classweights.ClassStats` (``stats.multilabel`` is True).
+        max_value: optional upper bound of each entry.
+
+    Returns:
+        ``(C,)`` float32 tensor.
+
+    >>> from classweights import ClassStats
+    >>> s = ClassStats.from_counts([[10, 2, 0]], image_total=[20], multilabel=True)
+    >>> pos_weight_from_stats(s)
+    tensor([1., 9., 1.])
+    """
+    if not getattr(stats, "multilabel", False):
+        raise ConfigError(
+            "pos_weight needs multi-label statistics (scan with multilabel=True / --multilabel); "
+            "these statistics count one class per pixel"
+        )
+    pos = np.asarray(stats.pixels, dtype=np.float64)
+    neg = np.asarray(stats.negatives, dtype=np.float64)
+    ratio = np.divide(neg, pos, out=np.ones_like(pos), where=pos > 0)
+    if max_value is not None:
+        ratio = np.minimum(ratio, max_value)
+    return torch.as_tensor(ratio, dtype=torch.float32)
+
+
+def check_weight_len(
+    weight: torch.Tensor | None,
+    num_classes: int,
+    *,
+    name: str = "weight",
+    include_background: bool = True,
+) -> torch.Tensor | None:
+    """Check a stored weight against the ``C`` of the logits; expand a ``C-1`` vector.
+
+    With ``include_background=False`` a vector of ``C-1`` values (one per foreground class)
+    is accepted and gets a leading 0 for the dropped background class.
+
+    >>> check_weight_len(torch.tensor([2.0, 3.0]), 3, include_background=False)
+    tensor([0., 2., 3.])
+    """
+    if weight is None:
+        return None
+    n = weight.numel()
+    if n == num_classes:
+        return weight
+    if not include_background and n == num_classes - 1:
+        return torch.cat([weight.new_zeros(1), weight])
+    extra = "" if include_background else f" or {num_classes - 1} (without background)"
+    raise ConfigError(
+        f"{name} has {n} values but the logits have C={num_classes} channels; "
+        f"pass {num_classes}{extra} values"
+    )
+
+
+class WeightedLossMixin(nn.Module):
+    """Base of the losses: weights as buffers, and :meth:`from_cache`."""
+
+    def _set_weight_buffer(self, name: str, value: Any, *, allow_scalar: bool = False) -> None:
+        tensor = as_weight_tensor(value, None, name=name, allow_scalar=allow_scalar)
+        self.register_buffer(name, tensor)
+
+    @classmethod
+    def from_cache(
+        cls,
+        path: str | Path | Sequence[str | Path],
+        method: str = "sqrt_inv_freq",
+        *,
+        loss_kwargs: dict[str, Any] | None = None,
+        **scan_kwargs: Any,
+    ) -> Any:
+        """Build the loss with class weights from :func:`classweights.load_weights`.
+
+        The weights are computed once (scan + formula) and cached on disk; later calls read
+        the cache. ``ignore_index`` given for the scan is also used by the loss.
+
+        Args:
+            path: the masks (folder, glob, list) passed to ``load_weights``.
+            method: the weight method, e.g. ``"sqrt_inv_freq"``.
+            loss_kwargs: other arguments of the loss (``mode``, ``smooth``...).
+            **scan_kwargs: passed to ``load_weights`` (``num_classes``, ``ignore_index``...).
+
+        Returns:
+            The loss module with ``weight`` set.
+
+        Example (needs a mask folder, so not run here)::
+
+            loss_fn = DiceLoss.from_cache("examples/masks", method="sqrt_inv_freq",
+                                          num_classes=19, ignore_index=255)
+        """
+        from ..cache import load_weights  # lazy: the cache room is optional for losses
+
+        kwargs = dict(loss_kwargs or {})
+        if "ignore_index" in scan_kwargs and scan_kwargs["ignore_index"] is not None:
+            kwargs.setdefault("ignore_index", scan_kwargs["ignore_index"])
+        weight = load_weights(path, method=method, **scan_kwargs)
+        return cls(weight=weight, **kwargs)
+
+
+def finite_float(value: Any, name: str) -> float:
+    """Return ``value`` as a float, raising :class:`ConfigError` if it is not finite.
+
+    >>> finite_float(2, "gamma")
+    2.0
+    """
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(out):
+        raise ConfigError(f"{name} must be finite, got {value!r}")
+    return out

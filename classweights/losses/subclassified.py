@@ -1,0 +1,615 @@
+"""Subclassified loss: cross-entropy that re-weights the subclasses inside each class.
+
+Inside one class some pixels are common and easy (a near, large car) and some rare and hard
+(a far, occluded car). The loss clusters each class's *features* into ``K`` subclasses and
+weights every pixel by the rarity and difficulty of its subclass::
+
+    w_ck = (1 / share_ck) * (mean_loss_ck / overall_mean_loss)        (raw formula)
+    w_ck <- w_ck / sum_j share_cj * w_cj                              (within class c)
+         =  (mean_loss_ck / share_ck) / sum_j mean_loss_cj
+
+``share_ck`` is the EMA fraction of class ``c``'s pixels that fall in subclass ``k``.
+The within-class normalisation makes the average pixel weight of every class 1, so the class
+balance is set by ``base_weight`` alone and the overall mean loss cancels. Each subclass then
+carries a share of its class's mass proportional to its mean loss. Source: the
+cluster weights of BPA, Seo, Lee & Han, "Unsupervised Learning of Debiased Representations
+with Pseudo-Attributes", CVPR 2022 (``skynbe/pseudo-attributes:modules/centroids.py``), here
+per pixel, per class, with EMA statistics.
+
+How it runs (all at feature resolution, no Python loop over classes, subclasses or pixels):
+
+1. features ``(N, F, h, w)`` are detached; label pixel ``(y, x)`` of an ``H x W`` target
+   reads the feature at ``(floor(y*h/H), floor(x*w/W))`` (index map cached per size);
+2. scores against all ``C*Kmax`` centroids come from one matrix product; the argmax within
+   each class gives a subclass per (feature position, class); each label pixel takes the
+   entry of its position and its class (slots beyond a class's ``K`` are masked);
+3. per-subclass pixel counts and loss sums come from ``bincount`` over the flat
+   ``class * Kmax + subclass`` id; feature sums from one ``(F, h*w) @ (h*w, C*Kmax)``
+   product with the per-position pixel counts scattered into the assigned columns. The
+   sums are all-reduced when ``torch.distributed`` is initialised, then update the EMA
+   buffers;
+4. the loss is ``sum(v * ce) / sum(v)`` over valid pixels with ``v = base_weight[y] * w``,
+   PyTorch's weighted-mean semantics, so weights act as if normalised to mean 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError, UnknownLabelError
+
+__all__ = ["SubclassifiedLoss"]
+
+_MIN_SHARE = 1e-12  # a decayed subclass share is clamped here: its weight stays finite
+
+
+def _dist() -> Any:
+    """``torch.distributed`` when a process group is initialised, else ``None``."""
+    d = torch.distributed
+    return d if d.is_available() and d.is_initialized() else None
+
+
+def _all_reduce(t: torch.Tensor) -> torch.Tensor:
+    if (d := _dist()) is not None:
+        d.all_reduce(t)
+    return t
+
+
+def _all_gather_cat(t: torch.Tensor, dim: int) -> torch.Tensor:
+    if (d := _dist()) is None or d.get_world_size() == 1:
+        return t
+    parts = [torch.empty_like(t) for _ in range(d.get_world_size())]
+    d.all_gather(parts, t.contiguous())
+    return torch.cat(parts, dim)
+
+
+def _position_norms(feats: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+    """``(N, 1, P)`` L2 norms over ``F`` of ``(N, F, P)`` features.
+
+    Sums squares over chunks of channels (a loop over ``F / chunk`` chunks): a single
+    ``square()`` of the whole tensor allocates ``N*F*P`` floats, which costs more than the
+    arithmetic (page faults on every call for large feature maps).
+
+    >>> _position_norms(torch.tensor([[[3.0], [4.0]]]), chunk=1).tolist()
+    [[[5.0]]]
+    """
+    ones = feats.new_ones(feats.shape[0], 1, chunk)
+    acc = feats.new_zeros(feats.shape[0], 1, feats.shape[2])
+    for i in range(0, feats.shape[1], chunk):
+        part = feats[:, i : i + chunk]
+        acc.baddbmm_(ones[:, :, : part.shape[1]], part.square())
+    return acc.sqrt_()
+
+
+def _kmeans_pp(
+    x: torch.Tensor,
+    valid: torch.Tensor,
+    slots: torch.Tensor,
+    iters: int,
+    gen: torch.Generator,
+    spherical: bool,
+) -> torch.Tensor:
+    """Batched k-means++ seeding plus ``iters`` Lloyd steps, one problem per class.
+
+    Args:
+        x: ``(B, M, F)`` float samples (``B`` classes, ``M`` padded samples each).
+        valid: ``(B, M)`` bool, which samples are real; every row has at least one.
+        slots: ``(B, K)`` bool, which centroid slots the class uses.
+        iters: Lloyd iterations after seeding.
+        gen: random generator (fixed seed -> same centroids).
+        spherical: renormalise centroids to unit length after every step (cosine k-means).
+
+    Returns:
+        ``(B, K, F)`` centroids. With fewer distinct samples than slots, some centroids
+        are duplicates; ties go to the lowest slot, so the duplicates stay empty.
+    """
+    b, _, k = x.shape[0], x.shape[1], slots.shape[1]
+    rows = torch.arange(b, device=x.device)
+    vf = valid.to(x.dtype)
+    cent = x.new_zeros(b, k, x.shape[2])
+    pick = torch.multinomial(vf, 1, generator=gen).squeeze(1)
+    cent[:, 0] = x[rows, pick]
+    d2 = (x - cent[:, :1]).square().sum(-1)
+    for j in range(1, k):  # K seeding rounds (K is small), batched over classes
+        p = d2.clamp_min(0) * vf
+        p = torch.where(p.sum(1, keepdim=True) > 0, p, vf)
+        pick = torch.multinomial(p, 1, generator=gen).squeeze(1)
+        cent[:, j] = x[rows, pick]
+        d2 = torch.minimum(d2, (x - cent[:, j : j + 1]).square().sum(-1))
+    bias = torch.zeros(b, 1, k, dtype=x.dtype, device=x.device).masked_fill(
+        ~slots[:, None, :], float("-inf")
+    )
+    for _ in range(iters):
+        score = x @ cent.transpose(1, 2) - 0.5 * cent.square().sum(-1)[:, None, :] + bias
+        onehot = F.one_hot(score.argmax(-1), k).to(x.dtype) * vf[..., None]  # (B, M, K)
+        n = onehot.sum(1)
+        mean = (onehot.transpose(1, 2) @ x) / n.clamp_min(1)[..., None]
+        mean = F.normalize(mean, dim=-1) if spherical else mean
+        cent = torch.where((n > 0)[..., None], mean, cent)
+    return cent
+
+
+class SubclassifiedLoss(nn.Module):
+    """Cross-entropy weighted per subclass, found by clustering each class's features.
+
+    Weights are the module docstring's formula, computed from EMA buffers: ``counts``
+    ``(C, Kmax)`` (EMA pixel counts), ``mean_loss`` ``(C, Kmax)`` (EMA mean CE),
+    ``centroids`` ``(C, Kmax, F)``, ``slot_updates`` / ``class_updates`` (how many updates
+    saw the subclass / class) and ``num_steps``. They follow ``.to()`` and ``state_dict``.
+
+    Policies:
+        * Centroids start from data: on the first training batch where a class appears, a
+          batched k-means++ (plus ``kmeans_iters`` Lloyd steps) runs on up to
+          ``init_samples`` of its feature positions, drawn in proportion to their label
+          pixels with a ``torch.Generator`` seeded from ``seed`` and ``num_steps``.
+        * With ``normalize=True`` (default) features are L2-normalised and centroids kept on
+          the unit sphere: assignment is by cosine similarity, robust to feature scale.
+          ``normalize=False`` uses Euclidean distance on raw features.
+        * Update (training mode, every ``update_every`` forward calls): for every subclass
+          with pixels in the batch, ``stat <- m*stat + (1-m)*batch_stat`` (``m=momentum``)
+          for its mean loss and centroid (the mean of its pixels' features, renormalised);
+          the first time a subclass is seen its mean loss is set directly. Pixel counts of
+          the classes present are EMA-averaged the same way; absent classes are frozen.
+          Assignment uses the centroids from before the update; weights those after it.
+          Eval mode never updates.
+        * A subclass never seen (or a class without statistics, or with zero total loss)
+          gets the neutral weight 1, its class's average. ``K=1`` classes always weigh 1.
+        * Ignored pixels take no part in clustering, statistics or the loss. An all-ignored
+          batch returns 0 with zero gradients.
+        * For the first ``warmup_steps`` training forward calls the subclass weights are 1
+          (class weights only) while statistics accumulate.
+        * ``features=None`` uses the output last captured by :meth:`attach` (a forward
+          hook), so the loss can be called as ``loss(logits, target)`` inside ``MixedLoss``.
+
+    Args:
+        num_classes: number of classes ``C``.
+        num_subclasses: ``K`` for every class, a sequence of ``C`` values, or a mapping
+            ``{class index or name: K}`` (unlisted classes get ``K=1``).
+        momentum: EMA momentum ``m`` in ``[0, 1)`` (weight of the old statistics).
+        ignore_index: label ignored everywhere, as in ``F.cross_entropy``.
+        update_every: update statistics and centroids every this many training calls.
+        warmup_steps: training calls that use class weights only.
+        base_weight: ``(C,)`` class weights, as ``F.cross_entropy(weight=...)``.
+        weight: alias of ``base_weight`` (PyTorch's name; ``build_loss(weight=...)`` fills it).
+        class_names: ``C`` names, so that ``num_subclasses`` may use names.
+        normalize: cluster L2-normalised features (cosine) instead of raw ones.
+        init_samples: feature positions per class used by the k-means++ initialisation.
+        kmeans_iters: Lloyd iterations after k-means++ seeding.
+        seed: seed of the initialisation's generator.
+
+    Shapes:
+        logits ``(N, C, H, W)`` float; target ``(N, H, W)`` integer; features
+        ``(N, F, h, w)`` float from any layer (any ``F``, ``h``, ``w``); output scalar.
+
+    Class "car" has three easy pixels (CE 0.127) and one hard, rare one (CE 0.693) with a
+    different feature; with two subclasses the rare one gets the larger weight:
+
+    >>> loss = SubclassifiedLoss(2, num_subclasses={"car": 2}, class_names=["car", "road"])
+    >>> logits = torch.tensor([[[[2.0, 2.0, 2.0, 0.0]], [[0.0, 0.0, 0.0, 0.0]]]])
+    >>> target = torch.zeros(1, 1, 4, dtype=torch.long)
+    >>> features = torch.tensor([[[[1.0, 1.0, 1.0, 0.0]], [[0.0, 0.0, 0.0, 1.0]]]])
+    >>> round(loss(logits, target, features).item(), 4)
+    0.6055
+    >>> loss.pixel_weights(target, features).round(decimals=4).tolist()
+    [[[0.2064, 0.2064, 0.2064, 3.3809]]]
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        num_subclasses: int | Sequence[int] | Mapping[int | str, int] = 3,
+        momentum: float = 0.9,
+        ignore_index: int = 255,
+        update_every: int = 1,
+        warmup_steps: int = 0,
+        base_weight: Any = None,
+        *,
+        weight: Any = None,
+        class_names: Sequence[str] | None = None,
+        normalize: bool = True,
+        init_samples: int = 512,
+        kmeans_iters: int = 10,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.num_classes = _positive_int(num_classes, "num_classes")
+        self.class_names = None if class_names is None else [str(n) for n in class_names]
+        if self.class_names is not None and len(self.class_names) != self.num_classes:
+            raise ConfigError(
+                f"class_names has {len(self.class_names)} names but num_classes="
+                f"{self.num_classes}; pass one name per class"
+            )
+        self.num_subclasses = self._resolve_k(num_subclasses)
+        self.kmax = max(self.num_subclasses)
+        if not 0.0 <= float(momentum) < 1.0:
+            raise ConfigError(f"momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+        self.ignore_index = int(ignore_index)
+        self.update_every = _positive_int(update_every, "update_every")
+        self.warmup_steps = _positive_int(warmup_steps, "warmup_steps", minimum=0)
+        self.normalize = bool(normalize)
+        self.init_samples = _positive_int(init_samples, "init_samples")
+        self.kmeans_iters = _positive_int(kmeans_iters, "kmeans_iters", minimum=0)
+        self.seed = int(seed)
+        if weight is not None and base_weight is not None:
+            raise ConfigError("pass class weights as base_weight or as weight, not both")
+        base_weight = weight if base_weight is None else base_weight
+        c, k = self.num_classes, self.kmax
+        self.register_buffer("base_weight", self._check_base_weight(base_weight))
+        self.register_buffer("centroids", torch.zeros(0))  # (C, Kmax, F) once F is known
+        self.register_buffer("initialized", torch.zeros(c, dtype=torch.bool))
+        self.register_buffer("counts", torch.zeros(c, k))
+        self.register_buffer("mean_loss", torch.zeros(c, k))
+        self.register_buffer("slot_updates", torch.zeros(c, k, dtype=torch.long))
+        self.register_buffer("class_updates", torch.zeros(c, dtype=torch.long))
+        self.register_buffer("num_steps", torch.zeros((), dtype=torch.long))
+        kt = torch.tensor(self.num_subclasses)
+        self.register_buffer("slot_mask", torch.arange(k) < kt[:, None], persistent=False)
+        self.register_buffer("split", (kt > 1)[:, None] & self.slot_mask, persistent=False)
+        self._pos_cache: dict[tuple, torch.Tensor] = {}
+        self._hooked: torch.Tensor | None = None
+
+    # ----------------------------------------------------------------------- configuration
+    def _resolve_k(self, spec: Any) -> tuple[int, ...]:
+        c = self.num_classes
+        if isinstance(spec, Mapping):
+            ks = [1] * c
+            for key, val in spec.items():
+                ks[self._class_index(key)] = _positive_int(val, f"num_subclasses[{key!r}]")
+            return tuple(ks)
+        if isinstance(spec, Sequence) and not isinstance(spec, str):
+            if len(spec) != c:
+                raise ConfigError(
+                    f"num_subclasses has {len(spec)} values but num_classes={c}; pass one K "
+                    "per class, a single int, or a mapping {class: K}"
+                )
+            return tuple(_positive_int(v, "num_subclasses") for v in spec)
+        return (_positive_int(spec, "num_subclasses"),) * c
+
+    def _class_index(self, key: Any) -> int:
+        if isinstance(key, str):
+            if self.class_names is None:
+                raise ConfigError(
+                    f"num_subclasses uses the class name {key!r} but no class_names were "
+                    "given; pass class_names=[...] or use class indices"
+                )
+            if key not in self.class_names:
+                raise ConfigError(
+                    f"unknown class name {key!r} in num_subclasses; known names: "
+                    f"{', '.join(self.class_names)}"
+                )
+            return self.class_names.index(key)
+        if isinstance(key, bool) or not isinstance(key, int) or not 0 <= key < self.num_classes:
+            raise ConfigError(
+                f"num_subclasses key {key!r} is not a class index in 0..{self.num_classes - 1} "
+                "or a class name"
+            )
+        return key
+
+    def _check_base_weight(self, weight: Any) -> torch.Tensor | None:
+        if weight is None:
+            return None
+        w = torch.as_tensor(weight, dtype=torch.float32).detach().clone().reshape(-1)
+        if w.numel() != self.num_classes or not torch.isfinite(w).all() or (w < 0).any():
+            raise ConfigError(
+                f"base_weight must hold {self.num_classes} finite, non-negative values; got "
+                f"{w.numel()} values {w.tolist()[:8]}"
+            )
+        return w
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_classes={self.num_classes}, num_subclasses={self.num_subclasses}, "
+            f"momentum={self.momentum}, ignore_index={self.ignore_index}, "
+            f"update_every={self.update_every}, warmup_steps={self.warmup_steps}, "
+            f"normalize={self.normalize}"
+        )
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        key = prefix + "centroids"  # materialise the lazily shaped buffer before loading
+        if key in state_dict and state_dict[key].shape != self.centroids.shape:
+            self.centroids = self.centroids.new_zeros(state_dict[key].shape)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    # ---------------------------------------------------------------------------- features
+    def attach(self, module: nn.Module, select: Callable[[Any], torch.Tensor] | None = None) -> Any:
+        """Capture ``module``'s output (detached) as the features of the next calls.
+
+        Args:
+            module: the layer whose output ``(N, F, h, w)`` serves as features.
+            select: picks the tensor when the layer returns a tuple or dict.
+
+        Returns:
+            The hook handle; ``handle.remove()`` detaches it.
+
+        >>> layer, loss = nn.Conv2d(3, 4, 1), SubclassifiedLoss(2)
+        >>> handle = loss.attach(layer)
+        >>> _ = layer(torch.zeros(1, 3, 2, 2))
+        >>> loss.hooked_features.shape
+        torch.Size([1, 4, 2, 2])
+        """
+
+        def hook(_mod: nn.Module, _inp: Any, out: Any) -> None:
+            out = select(out) if select is not None else out
+            if not isinstance(out, torch.Tensor):
+                raise ConfigError(
+                    f"the attached layer returned {type(out).__name__}, not a tensor; pass "
+                    "select=... to attach() to pick the feature tensor"
+                )
+            self._hooked = out.detach()
+
+        return module.register_forward_hook(hook)
+
+    @property
+    def hooked_features(self) -> torch.Tensor | None:
+        """The last output captured by :meth:`attach`, or ``None``."""
+        return self._hooked
+
+    # ------------------------------------------------------------------------- the stages
+    def _prepare(
+        self, logits: torch.Tensor | None, target: torch.Tensor, features: torch.Tensor | None
+    ) -> dict[str, Any]:
+        """Checks shapes and labels; returns the index maps every stage needs."""
+        if features is None:
+            features = self._hooked
+            if features is None:
+                raise ConfigError(
+                    "SubclassifiedLoss needs features: pass features=... or call "
+                    "loss.attach(model.some_layer) so a forward hook captures them"
+                )
+        if target.dim() != 3 or target.dtype.is_floating_point or target.dtype == torch.bool:
+            raise ConfigError(
+                f"target must be an integer (N, H, W) tensor, got {target.dtype} "
+                f"{tuple(target.shape)}"
+            )
+        n, hh, ww = target.shape
+        if logits is not None and (
+            logits.dim() != 4
+            or logits.shape[1] != self.num_classes
+            or (logits.shape[0], *logits.shape[2:]) != (n, hh, ww)
+        ):
+            raise ConfigError(
+                f"logits must be (N, C={self.num_classes}, H, W) matching target "
+                f"{tuple(target.shape)}, got {tuple(logits.shape)}"
+            )
+        if features.dim() != 4 or features.shape[0] != n:
+            raise ConfigError(
+                f"features must be (N={n}, F, h, w) from a layer of the model, got "
+                f"{tuple(features.shape)}"
+            )
+        fd, h, w = features.shape[1:]
+        if self.kmax > 1 and self.centroids.numel() and self.centroids.shape[2] != fd:
+            raise ConfigError(
+                f"features have F={fd} channels but the centroids were built from "
+                f"F={self.centroids.shape[2]}; attach the same layer as before"
+            )
+        target = target.long()
+        valid = target != self.ignore_index
+        y = torch.where(valid, target, 0)  # a safe class index everywhere
+        lo, hi = torch.aminmax(y) if y.numel() else (0, 0)
+        if lo < 0 or hi >= self.num_classes:
+            vals = torch.unique(y[(y < 0) | (y >= self.num_classes)]).tolist()[:10]
+            raise UnknownLabelError(
+                f"labels {vals} found in target of shape {tuple(target.shape)} but "
+                f"num_classes={self.num_classes} and ignore_index={self.ignore_index}; "
+                "remap the labels or set ignore_index"
+            )
+        fpos = self._position_map(hh, ww, h, w, target.device)
+        fpos = fpos + (torch.arange(n, device=target.device) * (h * w)).view(n, 1, 1)
+        feats = features.detach().to(self.counts.dtype).reshape(n, fd, h * w)
+        pix = fpos * self.num_classes + y  # flat (feature position, class) id
+        return dict(target=target, valid=valid, y=y, pix=pix, feats=feats)
+
+    def _position_map(self, hh: int, ww: int, h: int, w: int, device: Any) -> torch.Tensor:
+        """``(H, W)`` long: flat index of the nearest feature position of each label pixel."""
+        key = (hh, ww, h, w, str(device))
+        if key not in self._pos_cache:
+            if len(self._pos_cache) > 32:
+                self._pos_cache.clear()
+            ys = torch.arange(hh, device=device) * h // hh
+            xs = torch.arange(ww, device=device) * w // ww
+            self._pos_cache[key] = ys[:, None] * w + xs[None, :]
+        return self._pos_cache[key]
+
+    def _pixel_class_counts(self, p: dict[str, Any]) -> torch.Tensor:
+        """``(N*h*w, C)`` long: valid label pixels of each class at each feature position."""
+        c, size = self.num_classes, p["feats"].shape[0] * p["feats"].shape[2]
+        idx = torch.where(p["valid"], p["pix"], size * c)
+        return torch.bincount(idx.reshape(-1), minlength=size * c + 1)[:-1].view(size, c)
+
+    def _maybe_init(self, p: dict[str, Any], pc: torch.Tensor) -> None:
+        """k-means++ for every class present in the batch that has no centroids yet."""
+        if self.kmax == 1 or bool(self.initialized.all()):
+            return
+        feats = p["feats"]
+        present = _all_reduce((pc.sum(0) > 0).long()) > 0
+        new = (present & ~self.initialized).nonzero().squeeze(1)
+        if new.numel() == 0:
+            return
+        if self.centroids.numel() == 0:
+            self.centroids = feats.new_zeros(self.num_classes, self.kmax, feats.shape[1])
+        gen = torch.Generator(device=feats.device)
+        gen.manual_seed(self.seed * 1_000_003 + int(self.num_steps))
+        cnt = pc[:, new].to(torch.float32)  # (P, B)
+        m, hw = min(self.init_samples, cnt.shape[0]), feats.shape[2]
+        u = torch.rand(cnt.shape, generator=gen, device=cnt.device).clamp_min(1e-30)
+        keys = -torch.log(u) / cnt  # weighted sampling without replacement; 0 pixels -> inf
+        idx = keys.topk(m, dim=0, largest=False).indices  # (M, B)
+        valid = (cnt.gather(0, idx) > 0).T.contiguous()
+        x = feats[idx // hw, :, idx % hw].transpose(0, 1)  # (B, M, F)
+        if self.normalize:
+            x = F.normalize(x, dim=-1)
+        x, valid = _all_gather_cat(x.contiguous(), 1), _all_gather_cat(valid, 1)
+        cent = _kmeans_pp(x, valid, self.slot_mask[new], self.kmeans_iters, gen, self.normalize)
+        self.centroids[new] = F.normalize(cent, dim=-1) if self.normalize else cent
+        self.initialized[new] = True
+
+    def _assign(self, p: dict[str, Any]) -> torch.Tensor:
+        """``(N*h*w, C)`` long: nearest subclass of each class at each feature position."""
+        feats, c, k = p["feats"], self.num_classes, self.kmax
+        size = feats.shape[0] * feats.shape[2]
+        if k == 1 or self.centroids.numel() == 0:
+            return torch.zeros(1, dtype=torch.long, device=feats.device).expand(size, c)
+        cent = self.centroids.reshape(c * k, -1)
+        score = torch.matmul(feats.transpose(1, 2), cent.T)  # (N, hw, C*K), one product
+        if not self.normalize:  # cosine needs no feature norm: argmax is scale-free per row
+            score = score - 0.5 * cent.square().sum(1)
+        score = score.view(size, c, k)
+        if not bool(self.slot_mask.all()):
+            score = score.masked_fill(~self.slot_mask, float("-inf"))
+        return score.argmax(2)
+
+    def _slots(self, p: dict[str, Any], assign: torch.Tensor) -> torch.Tensor:
+        """``(N, H, W)`` long: ``class*Kmax + subclass``; ``C*Kmax`` at ignored pixels."""
+        c, k = self.num_classes, self.kmax
+        if k == 1:
+            return torch.where(p["valid"], p["y"], c)
+        return torch.where(p["valid"], p["y"] * k + assign.take(p["pix"]), c * k)
+
+    def _update(
+        self,
+        p: dict[str, Any],
+        slot: torch.Tensor,
+        loss: torch.Tensor,
+        pc: torch.Tensor | None,
+        assign: torch.Tensor,
+    ) -> None:
+        """EMA update of counts, mean losses and centroids from this batch's sums."""
+        c, k, ck, feats = self.num_classes, self.kmax, self.num_classes * self.kmax, p["feats"]
+        flat = slot.reshape(-1)
+        count = torch.bincount(flat, minlength=ck + 1)[:ck].double()
+        lsum = torch.bincount(flat, weights=loss.reshape(-1).double(), minlength=ck + 1)[:ck]
+        parts = [count, lsum]
+        if pc is not None:  # K > 1: feature sums (F, hw) @ (hw, C*K), counts at assigned slots
+            n, _, hw = feats.shape
+            val = pc.to(feats.dtype)
+            if self.normalize:
+                val = val / _position_norms(feats).reshape(-1, 1).clamp_min(1e-12)
+            col = torch.arange(c, device=pc.device) * k + assign
+            sel = feats.new_zeros(n * hw, ck).scatter_(1, col, val).view(n, hw, ck)
+            fsum = torch.bmm(feats, sel).sum(0).T  # (C*K, F)
+            parts.append(fsum.reshape(-1).double())
+        packed = _all_reduce(torch.cat(parts))
+        cnt, lsum = packed[:ck].view(c, k), packed[ck : 2 * ck].view(c, k)
+        m, dt = self.momentum, self.counts.dtype
+        cls_on = cnt.sum(1, keepdim=True) > 0
+        first = cls_on & (self.class_updates == 0)[:, None]
+        ema = torch.where(first, cnt, m * self.counts.double() + (1 - m) * cnt)
+        self.counts.copy_(torch.where(cls_on, ema, self.counts.double()).to(dt))
+        on = cnt > 0
+        mean = lsum / cnt.clamp_min(1)
+        ema = torch.where(on & (self.slot_updates == 0), mean, m * self.mean_loss + (1 - m) * mean)
+        self.mean_loss.copy_(torch.where(on, ema, self.mean_loss.double()).to(dt))
+        if k > 1 and self.centroids.numel():
+            fmean = packed[2 * ck :].view(c, k, -1) / cnt.clamp_min(1)[..., None]
+            cent = m * self.centroids.double() + (1 - m) * fmean
+            cent = F.normalize(cent, dim=-1) if self.normalize else cent
+            self.centroids.copy_(torch.where(on[..., None], cent.to(dt), self.centroids))
+        self.slot_updates += on
+        self.class_updates += cls_on.squeeze(1)
+
+    # ------------------------------------------------------------------------- public API
+    def subclass_weights(self) -> torch.Tensor:
+        """``(C, Kmax)`` subclass weights from the current statistics (1 = class average).
+
+        Unused slots (beyond a class's ``K``), unseen subclasses and ``K=1`` classes get 1.
+
+        >>> SubclassifiedLoss(2, num_subclasses=[1, 3]).subclass_weights().tolist()
+        [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+        """
+        counts = self.counts.double()
+        share = counts / counts.sum(1, keepdim=True).clamp_min(1e-300)
+        seen = self.slot_updates > 0
+        mean_loss = torch.where(seen, self.mean_loss.double(), 0.0)
+        den = mean_loss.sum(1, keepdim=True)
+        w = mean_loss / (share.clamp_min(_MIN_SHARE) * den.clamp_min(1e-300))
+        w = torch.where(seen & (den > 0) & self.split, w, 1.0)
+        return w.to(self.counts.dtype)
+
+    def _weight_table(self, warm: bool, like: torch.Tensor) -> torch.Tensor:
+        """``(C*Kmax + 1,)`` per-slot pixel weight ``base_weight[c] * w_ck``; 0 for ignored."""
+        w = self.subclass_weights() if not warm else torch.ones_like(self.counts)
+        if self.base_weight is not None:
+            w = w * self.base_weight[:, None]
+        return torch.cat([w.reshape(-1), w.new_zeros(1)]).to(like.dtype)
+
+    def forward(
+        self, logits: torch.Tensor, target: torch.Tensor, features: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Subclass-weighted cross-entropy ``sum(v * ce) / sum(v)`` over valid pixels.
+
+        Args:
+            logits: ``(N, C, H, W)`` float.
+            target: ``(N, H, W)`` integer labels in ``0..C-1`` or ``ignore_index``.
+            features: ``(N, F, h, w)`` float, detached internally; ``None`` uses the output
+                captured by :meth:`attach`.
+
+        Returns:
+            Scalar loss, ``0`` (with zero gradients) if every pixel is ignored.
+        """
+        p = self._prepare(logits, target, features)
+        warm = False
+        if self.training:
+            step = int(self.num_steps)
+            warm, due = step < self.warmup_steps, step % self.update_every == 0
+            pc = None
+            if self.kmax > 1 and (due or not bool(self.initialized.all())):
+                pc = self._pixel_class_counts(p)  # (position, class) pixel counts
+                self._maybe_init(p, pc)
+        assign = self._assign(p)
+        slot = self._slots(p, assign)
+        if logits.dtype not in (torch.float32, torch.float64):
+            logits = logits.float()
+        ce = F.cross_entropy(logits, p["target"], reduction="none", ignore_index=self.ignore_index)
+        if self.training:
+            if due:
+                self._update(p, slot, ce.detach(), pc, assign)
+            self.num_steps += 1
+        v = self._weight_table(warm, ce)[slot]
+        den = v.sum()
+        return (v * ce).sum() / torch.where(den > 0, den, torch.ones_like(den))
+
+    @torch.no_grad()
+    def assign_subclasses(
+        self, target: torch.Tensor, features: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``(N, H, W)`` long: subclass of each label pixel, ``-1`` where ignored.
+
+        Uses the current centroids; never updates anything.
+
+        >>> loss = SubclassifiedLoss(2, num_subclasses=2)
+        >>> loss.assign_subclasses(torch.tensor([[[0, 255]]]), torch.ones(1, 3, 1, 1)).tolist()
+        [[[0, -1]]]
+        """
+        p = self._prepare(None, target, features)
+        slot = self._slots(p, self._assign(p))
+        return torch.where(p["valid"], slot % self.kmax, -1)
+
+    @torch.no_grad()
+    def pixel_weights(
+        self, target: torch.Tensor, features: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``(N, H, W)`` float: each pixel's weight in the loss, mean 1 over valid pixels.
+
+        Uses the current statistics (and the warm-up state of the next call); 0 where ignored.
+
+        >>> loss = SubclassifiedLoss(2, base_weight=[1.0, 3.0])
+        >>> loss.pixel_weights(torch.tensor([[[0, 1, 255]]]), torch.ones(1, 3, 1, 1)).tolist()
+        [[[0.5, 1.5, 0.0]]]
+        """
+        p = self._prepare(None, target, features)
+        warm = self.training and int(self.num_steps) < self.warmup_steps
+        v = self._weight_table(warm, self.counts)[self._slots(p, self._assign(p))]
+        n = p["valid"].sum()
+        return v * n / v.sum().clamp_min(1e-30) if n > 0 else v
+
+
+def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)

@@ -1,0 +1,259 @@
+"""Streaming per-class Dice over a whole validation set.
+
+:class:`DiceMetric` keeps three integer counts per class -- true positives (the
+intersection), predicted positives and target positives -- summed over every batch it is
+given. Dice is computed from those counts at the end, so the result is the Dice of the
+whole validation set, not a mean of per-batch Dice values, and it does not depend on how
+the set was split into batches or across processes.
+
+Per class ``c``::
+
+    dice[c] = 2 * tp[c] / (pred[c] + target[c])
+
+A class that is absent from both the predictions and the targets of the whole set has
+``0 / 0``; it gets ``zero_division`` (``nan`` by default) and is left out of the mean.
+``avg_dice`` is the mean of the per-class values that are not ``nan``.
+
+This module imports torch; ``import classweights`` does not import it.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+
+from .errors import ConfigError, UnknownLabelError
+
+DiceMode = Literal["multiclass", "multilabel"]
+DICE_MODES: tuple[str, ...] = ("multiclass", "multilabel")
+
+
+class DiceMetric:
+    """Per-class Dice accumulated over batches from exact integer counts.
+
+    Args:
+        num_classes: number of classes ``C`` (channels of the logits).
+        mode: ``"multiclass"``: logits ``(N, C, *spatial)`` float, target ``(N, *spatial)``
+            int64 class indices, prediction = ``argmax`` over channels. ``"multilabel"``:
+            logits and target both ``(N, C, *spatial)``, target values 0/1, prediction =
+            ``sigmoid(logits) > threshold`` per channel.
+        ignore_index: target value that is not scored. Multiclass: such pixels are dropped
+            from prediction and target counts. Multilabel: such target elements are dropped
+            (per channel). ``None`` scores everything.
+        class_names: ``C`` names used as keys of ``compute()["class_dice"]``; defaults to
+            ``"0"``, ``"1"``, ...
+        threshold: probability threshold of the multilabel prediction, in ``(0, 1)``.
+        zero_division: Dice of a class absent from predictions and targets of the whole set
+            (``0 / 0``). ``nan`` (the default) leaves it out of ``avg_dice``; ``1.0`` counts
+            it as perfect.
+        include_background: multiclass only; ``False`` leaves class 0 out of ``avg_dice``
+            (it is still reported in ``class_dice``).
+        dist_sync: all-reduce the counts across ``torch.distributed`` ranks in
+            :meth:`compute` (the local counts are left untouched). ``None`` (the default)
+            does it whenever a process group is initialised with more than one rank; then
+            every rank must call :meth:`compute` (it is a collective operation).
+        process_group: the group to reduce over (``None``: the default group).
+
+    Attributes:
+        tp, pred_sum, target_sum: ``(C,)`` int64 tensors, the counts accumulated so far.
+
+    >>> import torch
+    >>> m = DiceMetric(2, mode="multiclass", class_names=["bg", "fg"])
+    >>> logits = torch.tensor([[[[2.0, 2.0, 0.0, 0.0]], [[0.0, 0.0, 2.0, 2.0]]]])  # 1x2x1x4
+    >>> m.update(logits, torch.tensor([[[0, 0, 0, 1]]]))  # prediction is [0, 0, 1, 1]
+    >>> m.compute()
+    {'avg_dice': 0.7333, 'class_dice': {'bg': 0.8, 'fg': 0.6667}}
+    >>> m.tp.tolist(), m.pred_sum.tolist(), m.target_sum.tolist()
+    ([2, 1], [2, 2], [3, 1])
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        mode: DiceMode = "multiclass",
+        ignore_index: int | None = None,
+        class_names: Sequence[str] | None = None,
+        threshold: float = 0.5,
+        *,
+        zero_division: float = math.nan,
+        include_background: bool = True,
+        dist_sync: bool | None = None,
+        process_group: Any = None,
+    ) -> None:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ConfigError(f"num_classes must be a positive int; got {num_classes!r}")
+        if mode not in DICE_MODES:
+            raise ConfigError(f"mode must be one of {', '.join(DICE_MODES)}; got {mode!r}")
+        if not 0.0 < float(threshold) < 1.0:
+            raise ConfigError(
+                f"threshold is a probability and must lie in (0, 1); got {threshold!r}"
+            )
+        if class_names is None:
+            class_names = [str(i) for i in range(num_classes)]
+        class_names = [str(n) for n in class_names]
+        if len(class_names) != num_classes:
+            raise ConfigError(
+                f"class_names has {len(class_names)} names but num_classes={num_classes}"
+            )
+        if len(set(class_names)) != len(class_names):
+            dup = sorted({n for n in class_names if class_names.count(n) > 1})
+            raise ConfigError(f"class_names must be unique; repeated: {', '.join(dup)}")
+        if not include_background and mode != "multiclass":
+            raise ConfigError("include_background=False only applies to mode='multiclass'")
+        self.num_classes = num_classes
+        self.mode = mode
+        self.ignore_index = ignore_index
+        self.class_names = class_names
+        self.threshold = float(threshold)
+        self.zero_division = float(zero_division)
+        self.include_background = include_background
+        self.dist_sync = dist_sync
+        self.process_group = process_group
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero the counts (call at the start of every validation epoch)."""
+        device = self.tp.device if hasattr(self, "tp") else torch.device("cpu")
+        self.tp = torch.zeros(self.num_classes, dtype=torch.int64, device=device)
+        self.pred_sum = torch.zeros_like(self.tp)
+        self.target_sum = torch.zeros_like(self.tp)
+        self._updates = 0
+
+    @torch.no_grad()
+    def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:
+        """Add one batch to the counts.
+
+        Args:
+            logits: ``(N, C, *spatial)`` float tensor (raw scores, before softmax/sigmoid).
+            target: multiclass ``(N, *spatial)`` integer class indices; multilabel
+                ``(N, C, *spatial)`` 0/1 (any dtype), ``ignore_index`` allowed in both.
+
+        Raises:
+            ConfigError: the shapes do not match the mode and ``num_classes``.
+            UnknownLabelError: a target value is neither a class nor ``ignore_index``.
+        """
+        tp, pred_sum, target_sum = self._batch_counts(logits, target)
+        if self.tp.device != tp.device:
+            self.tp = self.tp.to(tp.device)
+            self.pred_sum = self.pred_sum.to(tp.device)
+            self.target_sum = self.target_sum.to(tp.device)
+        self.tp += tp
+        self.pred_sum += pred_sum
+        self.target_sum += target_sum
+        self._updates += 1
+
+    def _batch_counts(
+        self, logits: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        c = self.num_classes
+        if logits.dim() < 2 or logits.shape[1] != c:
+            raise ConfigError(
+                f"logits must have shape (N, {c}, *spatial); got {tuple(logits.shape)}"
+            )
+        if self.mode == "multiclass":
+            if target.shape != logits.shape[:1] + logits.shape[2:]:
+                raise ConfigError(
+                    f"multiclass target must have shape (N, *spatial) = "
+                    f"{tuple(logits.shape[:1] + logits.shape[2:])} for logits "
+                    f"{tuple(logits.shape)}; got {tuple(target.shape)}"
+                )
+            if target.is_floating_point():
+                raise ConfigError(
+                    f"multiclass target must hold integer class indices; got {target.dtype}"
+                )
+            pred = logits.argmax(1).reshape(-1)
+            t = target.reshape(-1).to(torch.int64)
+            if self.ignore_index is not None:
+                keep = t != self.ignore_index
+                pred, t = pred[keep], t[keep]
+            bad = (t < 0) | (t >= c)
+            if bool(bad.any()):
+                values = sorted(set(t[bad].unique()[:10].tolist()))
+                raise UnknownLabelError(
+                    f"target labels {values} are neither classes 0..{c - 1} nor "
+                    f"ignore_index={self.ignore_index}; pass the right num_classes or "
+                    f"ignore_index"
+                )
+            hit = t[pred == t]
+            return (
+                torch.bincount(hit, minlength=c),
+                torch.bincount(pred, minlength=c),
+                torch.bincount(t, minlength=c),
+            )
+        # multilabel
+        if target.shape != logits.shape:
+            raise ConfigError(
+                f"multilabel target must have the shape of the logits {tuple(logits.shape)}; "
+                f"got {tuple(target.shape)}"
+            )
+        pred = logits.float().sigmoid() > self.threshold
+        pos = target == 1
+        valid = None
+        if self.ignore_index is not None:
+            valid = target != self.ignore_index
+            pred = pred & valid
+        bad = ~(pos | (target == 0))
+        if valid is not None:
+            bad &= valid
+        if bool(bad.any()):
+            values = sorted(set(target[bad].unique()[:10].tolist()))
+            raise UnknownLabelError(
+                f"multilabel target values must be 0 or 1 (or ignore_index="
+                f"{self.ignore_index}); found {values}"
+            )
+
+        def per_class(x: torch.Tensor) -> torch.Tensor:
+            return x.transpose(0, 1).reshape(c, -1).sum(1, dtype=torch.int64)
+
+        return per_class(pred & pos), per_class(pred), per_class(pos)
+
+    def _synced_counts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        counts = torch.stack([self.tp, self.pred_sum, self.target_sum])
+        sync = self.dist_sync
+        if sync is None:
+            sync = (
+                torch.distributed.is_available()
+                and torch.distributed.is_initialized()
+                and torch.distributed.get_world_size(self.process_group) > 1
+            )
+        if sync:
+            counts = counts.clone()
+            torch.distributed.all_reduce(counts, group=self.process_group)
+        return counts[0], counts[1], counts[2]
+
+    def compute(self) -> dict[str, Any]:
+        """Dice of everything seen since the last :meth:`reset`.
+
+        Returns:
+            ``{"avg_dice": float, "class_dice": {name: float, ...}}`` -- plain Python floats,
+            the format :meth:`classweights.schedule.LossStageScheduler.step` reads.
+        """
+        if self._updates == 0:
+            warnings.warn(
+                "DiceMetric.compute() called before any update(); every Dice is nan",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        tp, pred_sum, target_sum = self._synced_counts()
+        den = (pred_sum + target_sum).double().cpu()
+        num = 2.0 * tp.double().cpu()
+        dice = torch.where(
+            den > 0, num / den.clamp_min(1.0), torch.full_like(den, self.zero_division)
+        ).tolist()
+        scored = [
+            d
+            for i, d in enumerate(dice)
+            if not math.isnan(d) and (self.include_background or i != 0)
+        ]
+        avg = sum(scored) / len(scored) if scored else math.nan
+        return {"avg_dice": avg, "class_dice": dict(zip(self.class_names, dice, strict=True))}
+
+    def __repr__(self) -> str:
+        return (
+            f"DiceMetric(num_classes={self.num_classes}, mode={self.mode!r}, "
+            f"ignore_index={self.ignore_index}, threshold={self.threshold})"
+        )
