@@ -332,3 +332,15 @@ def test_clear_older_than(data, cache):
     time.sleep(1.1)
     assert r.invoke(cli, ["cache", "clear", "--older-than", "1s", "--cache-dir", str(cache)]).exit_code == 0
     assert Store(cache).entries() == []
+
+
+def test_fsspec_urls_are_cached_by_their_listing(data, cache):
+    url = f"file://{data}"
+    s1, i1 = cached_scan(url, cache_dir=cache, **KW)
+    s2, i2 = cached_scan(url, cache_dir=cache, **KW)
+    assert not i1.hit and i2.hit and s2 == s1
+    np.testing.assert_array_equal(s1.counts, cw.scan(data, **KW).counts)
+    assert s2.sources[0].startswith("file://")
+    f = data / "scene_0000_labelTrainIds.png"
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    assert cached_scan(url, cache_dir=cache, **KW)[1].key != i1.key

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import ClassWeightsError, ConfigError
 from ..sources import discover
 from ..stats import ClassStats, compact_uint
-from .fingerprint import Fingerprint, entry_files, fingerprint
+from .fingerprint import Fingerprint, entry_files, fingerprint, relative
 from .record import load_record, save_record, weight_record
 from .store import CacheCorrupt, Entry, LockTimeout, Store, default_cache_dir
 
@@ -163,7 +163,7 @@ def _incremental(
     new_files = fp.files()
     changed = {p for p, v in new_files.items() if old_files.get(p) != tuple(v)}
     removed = set(old_files) - set(new_files)
-    rel = {e.path: [os.path.relpath(f, fp.root) for f in entry_files(e)] for e in entries}
+    rel = {e.path: [relative(f, fp.root) for f in entry_files(e)] for e in entries}
     stale = [e for e in entries if any(f in changed for f in rel[e.path])]
     old_rows = {s: i for i, s in enumerate(old.sources)}
     fresh = scan(paths, progress=progress, entries=stale, **scan_kwargs) if stale else None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..sources import Entry, is_zarr_dir
+from ..sources import Entry, file_listing, is_url, is_zarr_dir
 
 SCHEMA_VERSION = 1
 #: settings that do not change a count (they are stored, not hashed)
@@ -42,51 +42,67 @@ def _digest(obj: Any) -> str:
 
 
 def dataset_root(paths: Sequence[str]) -> str:
-    """The folder the listing's relative paths start from."""
-    absolute = [os.path.abspath(p) for p in paths]
+    """The folder (or URL prefix) the listing's relative paths start from."""
+    if all(is_url(p) for p in paths):
+        urls = [p.rstrip("/") for p in paths]
+        if len(urls) == 1:
+            return urls[0] if not urls[0].lower().endswith(_FILE_EXTS) else urls[0].rsplit("/", 1)[0]
+        return os.path.commonprefix(urls).rsplit("/", 1)[0]
+    absolute = [os.path.abspath(p) for p in paths if not is_url(p)]
     if len(absolute) == 1:
         p = absolute[0]
         return p if os.path.isdir(p) and not is_zarr_dir(Path(p)) else os.path.dirname(p)
     return os.path.commonpath([a if os.path.isdir(a) else os.path.dirname(a) for a in absolute])
 
 
+_FILE_EXTS = (".png", ".tif", ".tiff", ".bmp", ".gif", ".npy", ".npz", ".txt", ".lst", ".list")
+
+
+def relative(path: str, root: str) -> str:
+    """``path`` relative to ``root`` when inside it (local paths and URLs), else unchanged."""
+    if is_url(path):
+        base = root.rstrip("/")
+        if path.rstrip("/") == base:
+            return "."
+        return path[len(base) + 1 :] if path.startswith(base + "/") else path
+    full = os.path.abspath(path)
+    base = os.path.abspath(root)
+    if full == base:
+        return "."
+    return full[len(base) + 1 :] if full.startswith(os.path.join(base, "")) else full
+
+
 def entry_files(entry: Entry) -> list[str]:
     """The files whose bytes an entry's images come from."""
-    if entry.kind == "perclass":
-        return [f for _, f in entry.files]
-    if entry.kind == "zarr":
-        files = []
-        for dirpath, _, names in os.walk(entry.path):
-            files.extend(os.path.join(dirpath, n) for n in names)
-        return sorted(files)
-    return [entry.path]
+    return [row[0] for row in file_listing([entry])]
 
 
 def listing(entries: Sequence[Entry], root: str, verify: bool = False) -> list[tuple[str, int, int | str]]:
-    """``(relative path, size, mtime_ns)`` of every file behind the entries (xxhash with verify)."""
-    seen: set[str] = set()
-    out = []
-    prefix = os.path.join(os.path.abspath(root), "")
-    for e in entries:
-        for f in entry_files(e):
-            if f in seen:
-                continue
-            seen.add(f)
-            st = os.stat(f)
-            stamp: int | str = content_hash(f) if verify else st.st_mtime_ns
-            full = f if os.path.isabs(f) else os.path.abspath(f)
-            rel = full[len(prefix):] if full.startswith(prefix) else os.path.relpath(full, root)
-            out.append((rel, st.st_size, stamp))
-    return out
+    """``(relative path, size, version)`` of every file behind the entries.
+
+    The version is the modification time (ns) of local files and the etag (or mtime) of
+    remote ones; with ``verify`` local files are hashed (xxhash) instead.
+    """
+    rows = file_listing(entries)
+    prefix = root.rstrip("/") + "/" if is_url(root) else os.path.join(os.path.abspath(root), "")
+    n = len(prefix)
+    return [
+        (p[n:] if p.startswith(prefix) else relative(p, root), size,
+         content_hash(p) if verify and not is_url(p) else stamp)
+        for p, size, stamp in rows
+    ]  # fmt: skip
 
 
 def content_hash(path: str) -> str:
     import xxhash
 
     h = xxhash.xxh3_128()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    except OSError:
+        return "unreadable"
     return h.hexdigest()
 
 
@@ -101,7 +117,7 @@ def fingerprint(
     root = dataset_root(paths)
     files = listing(entries, root, verify)
     counting = counting_settings(settings) | {"verify": verify}
-    rel_inputs = sorted(os.path.relpath(os.path.abspath(p), root) for p in paths)
+    rel_inputs = sorted(relative(p, root) for p in paths)
     key = _digest({"schema": SCHEMA_VERSION, "settings": counting, "inputs": rel_inputs, "files": files})
     lineage = _digest({"schema": SCHEMA_VERSION, "settings": counting, "root": root, "inputs": rel_inputs})
     return Fingerprint(key, lineage, root, tuple(map(tuple, files)), counting)

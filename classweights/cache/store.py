@@ -34,7 +34,8 @@ import numpy as np
 
 from ..errors import ClassWeightsError
 from ..stats import ClassStats
-from .fingerprint import SCHEMA_VERSION, Fingerprint
+from ..sources import is_url
+from .fingerprint import SCHEMA_VERSION, Fingerprint, relative
 
 log = logging.getLogger(__name__)
 ARRAYS = ("counts", "image_total", "image_ignored", "image_unknown")
@@ -145,7 +146,7 @@ class Store:
         stats_meta = stats._meta()
         # sources are stored relative to the dataset root, so a copy of the dataset elsewhere
         # (same files, sizes, times: same key) gets its own paths back
-        stats_meta["sources"] = [_relative(s, fp.root) for s in stats.sources]
+        stats_meta["sources"] = [relative(s, fp.root) for s in stats.sources]
         stats_meta["settings"] = {k: v for k, v in stats_meta["settings"].items() if k != "paths"}
         meta = {
             "schema": SCHEMA_VERSION,
@@ -218,7 +219,7 @@ class Store:
             raise CacheCorrupt(f"cache entry {entry.key}: checksum mismatch (edited or damaged)")
         stats = ClassStats._from_meta(entry.meta["stats"], arrays)
         base = root if root is not None else entry.meta.get("root", "")
-        stats.sources = [os.path.join(base, s) for s in stats.sources]
+        stats.sources = [_rejoin(base, s) for s in stats.sources]
         stats.settings["paths"] = paths if paths is not None else entry.meta.get("dataset", [])
         return stats
 
@@ -263,9 +264,10 @@ class Store:
         return out
 
 
-def _relative(source: str, root: str) -> str:
-    rel = os.path.relpath(source, root)
-    return source if rel.startswith("..") else rel
+def _rejoin(root: str, source: str) -> str:
+    if is_url(source) or os.path.isabs(source):
+        return source
+    return f"{root.rstrip('/')}/{source}" if is_url(root) else os.path.join(root, source)
 
 
 def _atomic_text(path: Path, text: str) -> None:

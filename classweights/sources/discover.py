@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import os
-import re
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path, PurePath, PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from ..errors import DatasetError, MaskReadError
-from .entries import ARRAY_EXTS, IMAGE_EXTS, LIST_EXTS, Entry, is_url, is_zarr_dir, open_binary, url_fs
+from .entries import (
+    ARRAY_EXTS,
+    IMAGE_EXTS,
+    LIST_EXTS,
+    STORE_MARKERS,
+    Entry,
+    is_url,
+    is_zarr_dir,
+    open_binary,
+    url_fs,
+)
 
 
 
@@ -68,52 +77,93 @@ def _discover_one(
         if p.suffix.lower() in LIST_EXTS:
             return _list_file_entries(p, multilabel, class_names)
         return file_entries(p, multilabel)
-    files = sorted(p.glob(glob)) if glob else sorted(_walk(p))
-    files = [f for f in files if f.is_file() or is_zarr_dir(f)]
-    if multilabel and files and all(f.suffix.lower() == ".png" for f in files):
-        per_class = _perclass_entries(files, class_names)
+    if glob:
+        found = sorted(p.glob(glob), key=lambda f: f.parts)
+        items = [(str(f), is_zarr_dir(f)) for f in found if f.is_file() or is_zarr_dir(f)]
+        stats: dict[str, tuple[int, int]] = {}
+    else:
+        items, stats = _walk(os.path.abspath(p))
+    names = [f for f, _ in items]
+    if multilabel and items and all(f.lower().endswith(".png") for f in names):
+        per_class = _perclass_entries([Path(f) for f in names], class_names)
         if per_class is not None:
             return per_class
     if not glob:
-        _check_single_layout(p, files, [is_zarr_dir(f) for f in files])
+        _check_single_layout(p, names, [store for _, store in items])
     out: list[Entry] = []
-    for f in files:
-        out.extend(zarr_entries(f, multilabel) if is_zarr_dir(f) else file_entries(f, multilabel))
+    for f, store in items:
+        if store:
+            out.extend(zarr_entries(f, multilabel))
+        elif f in stats and not f.lower().endswith(ARRAY_EXTS):
+            out.append(Entry("image", f, listing=((f, *stats[f]),)))
+        else:
+            out.extend(file_entries(f, multilabel))
     return out
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """Mask files and zarr stores under ``root`` (symlinked folders are not followed)."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        d = Path(dirpath)
-        for name in list(dirnames):
-            if is_zarr_dir(d / name):
-                dirnames.remove(name)
-                yield d / name
-        dirnames.sort()
-        for name in filenames:
-            if name.lower().endswith(IMAGE_EXTS + ARRAY_EXTS):
-                yield d / name
+def _walk(root: str) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, int]]]:
+    """Mask files and zarr stores under ``root``, with each file's size and mtime.
+
+    One ``scandir`` per folder and one ``stat`` per file (kept for the fingerprint, so a warm
+    cache lookup stats each file once). Symlinked folders are not entered (no loops); a
+    symlinked file is taken, and a broken one is kept so that reading it names it.
+    """
+    items: list[tuple[str, bool]] = []
+    stats: dict[str, tuple[int, int]] = {}
+    stack: list[tuple[str, bool]] = [(root, True)]  # (path, is a folder still to list)
+    while stack:
+        path, is_folder = stack.pop()
+        if not is_folder:
+            items.append((path, False))
+            continue
+        try:
+            with os.scandir(path) as it:
+                children = sorted(it, key=lambda c: c.name)
+        except OSError as e:
+            raise DatasetError(f"{path}: cannot list the folder ({e.strerror or e})") from None
+        if path != root and any(c.name in STORE_MARKERS for c in children):
+            items.append((path, True))
+            continue
+        # depth first, children in name order: the order sorted() gives the full paths' parts
+        for c in reversed(children):
+            if c.is_dir(follow_symlinks=False):
+                stack.append((c.path, True))
+            elif c.name.lower().endswith(_MASK_EXTS):
+                stack.append((c.path, False))
+                try:
+                    st = c.stat()
+                    stats[c.path] = (st.st_size, st.st_mtime_ns)
+                except OSError:
+                    pass  # a broken link: reading it will name it
+    return items, stats
 
 
-def _check_single_layout(root: Any, files: Sequence[PurePath], stores: Sequence[bool]) -> None:
+_MASK_EXTS = IMAGE_EXTS + ARRAY_EXTS
+
+
+def _check_single_layout(root: Any, files: Sequence[Any], stores: Sequence[bool]) -> None:
     """Refuse a folder that mixes layouts we cannot tell apart (e.g. Cityscapes gtFine)."""
+    split = [os.path.splitext(str(f).rpartition("/")[2]) for f in files]
     kinds = Counter(
-        "zarr" if store else ("array" if f.suffix.lower() in ARRAY_EXTS else "image")
-        for f, store in zip(files, stores, strict=True)
+        "zarr" if store else ("array" if ext.lower() in ARRAY_EXTS else "image")
+        for (_, ext), store in zip(split, stores, strict=True)
     )
     if len(kinds) > 1:
         raise DatasetError(
             f"{root} mixes {' and '.join(sorted(kinds))} files ({dict(kinds)}); pass --glob to "
             "choose one layout, e.g. --glob '**/*.png'"
         )
-    suffixes = Counter(m.group(1) for f in files if (m := re.search(r"_([A-Za-z]+)$", f.stem)))
+    suffixes = Counter(
+        tail for stem, _ in split
+        if (tail := stem.rpartition("_")[2]) != stem and tail.isascii() and tail.isalpha()
+    )  # fmt: skip
     common = [s for s, n in suffixes.items() if n >= 2]
     if len(common) > 1 and sum(suffixes[s] for s in common) == len(files):
-        shown = ", ".join(f"*_{s}{files[0].suffix}" for s in sorted(common))
+        ext = split[0][1]
+        shown = ", ".join(f"*_{s}{ext}" for s in sorted(common))
         raise DatasetError(
             f"{root} holds several kinds of masks side by side ({shown}); pass --glob to choose "
-            f"one, e.g. --glob '**/*_{sorted(common)[0]}{files[0].suffix}'"
+            f"one, e.g. --glob '**/*_{sorted(common)[0]}{ext}'"
         )
 
 
@@ -266,7 +316,11 @@ def _local_listing(e: Entry) -> Iterator[tuple[str, int, int]]:
     else:
         files = [Path(e.path)]
     for f in files:
-        st = f.stat()
+        try:
+            st = f.stat()
+        except OSError:  # gone or a broken link: a stamp no real file has, so the key changes
+            yield str(f), -1, -1
+            continue
         yield str(f), st.st_size, st.st_mtime_ns
 
 
