@@ -1,6 +1,7 @@
-"""Rendering results: rich tables, JSON and CSV. Computes nothing itself.
+"""Rendering results: rich tables, JSON, CSV and Markdown. Computes nothing itself.
 
-Only the CLI imports this module (it imports rich at module level).
+Only the CLI imports this module (it imports rich at module level). The JSON, CSV and
+Markdown renderers are plain string functions that never touch rich.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +22,15 @@ from rich.text import Text
 
 from .stats import ClassStats
 
-FORMATS = ("table", "json", "csv")
+FORMATS = ("table", "json", "csv", "markdown")
+
+_COLOR: bool | None = None  # --color / --no-color; None: rich decides (NO_COLOR, isatty)
+
+
+def set_color(color: bool | None) -> None:
+    """Force colours on (``True``) or off (``False``), or let the terminal decide (``None``)."""
+    global _COLOR
+    _COLOR = color
 
 
 def stats_dict(
@@ -160,7 +170,14 @@ def totals_line(data: dict[str, Any]) -> str:
 
 
 def make_console(stderr: bool = False, quiet: bool = False) -> Console:
-    return Console(stderr=stderr, quiet=quiet, highlight=False, soft_wrap=False)
+    """A console that styles only a terminal: no ANSI codes in a pipe, none under ``NO_COLOR``
+    (or ``--no-color``), colours forced by ``--color``."""
+    kw: dict[str, Any] = {}
+    if _COLOR is False or (_COLOR is None and os.environ.get("NO_COLOR", "") != ""):
+        kw["color_system"] = None
+    elif _COLOR is True:
+        kw["force_terminal"] = True
+    return Console(stderr=stderr, quiet=quiet, highlight=False, soft_wrap=False, **kw)
 
 
 @contextmanager
@@ -182,7 +199,7 @@ def progress_bar(enabled: bool, description: str = "scanning") -> Iterator[Calla
             speed = task.finished_speed or task.speed
             return Text(f"{speed:,.0f} img/s" if speed else "")
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -201,7 +218,13 @@ def progress_bar(enabled: bool, description: str = "scanning") -> Iterator[Calla
 
 
 def progress_enabled(quiet: bool) -> bool:
-    return not quiet and sys.stderr.isatty()
+    """A progress bar only for a person watching: stderr is a terminal, not ``--quiet``, not
+    in CI (``$CI`` set), not a dumb terminal."""
+    if quiet or os.environ.get("TERM") == "dumb":
+        return False
+    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+        return False
+    return sys.stderr.isatty()
 
 
 def format_array(values: np.ndarray) -> str:
@@ -295,3 +318,93 @@ def record_table(data: dict[str, Any], title: str) -> Table:
             cells.append(f"{data['counts']['pixels'][c]:,}")
         t.add_row(*cells, f"{w[c]:.4f}")
     return t
+
+
+# ---- Markdown (GitHub tables, no rich) ----------------------------------------------------
+def _md_cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[bool]) -> str:
+    """A GitHub-flavoured Markdown table.
+
+    >>> print(markdown_table(["id", "class"], [[0, "road"]], [True, False]))
+    | id | class |
+    |---:|:---|
+    | 0 | road |
+    """
+    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
+             "|" + "|".join("---:" if r else ":---" for r in right) + "|"]  # fmt: skip
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def stats_markdown(data: dict[str, Any], extra: Sequence[str] = ()) -> str:
+    """The ``stats``/``compute`` table as Markdown: one row per class, a total row, and the
+    totals line under it."""
+    ds = data["dataset"]
+    classes = data["classes"]
+    has_weight = any(r["weight"] is not None for r in classes)
+    header = ["id", "class", "positives" if ds.get("multilabel") else "pixels", "share", "images",
+              *extra, *(["weight"] if has_weight else [])]  # fmt: skip
+    rows = []
+    for r in classes:
+        row = [r["id"], r["name"], f"{r['pixels']:,}", pct(r["share"]), f"{r['images']:,}"]
+        row += [r.get(k, "") for k in extra]
+        if has_weight:
+            row.append(f"{r['weight']:.4f}")
+        rows.append(row)
+    total = ["", "**total**", f"{sum(r['pixels'] for r in classes):,}", "100.00%", f"{ds['images']:,}"]
+    total += [""] * len(extra) + ([data.get("method") or ""] if has_weight else [])
+    rows.append(total)
+    right = [True, False, True, True, True, *[True] * len(extra), *([True] if has_weight else [])]
+    return markdown_table(header, rows, right) + "\n\n" + totals_line(data) + "\n"
+
+
+def compare_rows(stats: ClassStats, table: dict[str, list[float]]) -> tuple[list[str], list[list[str]]]:
+    share = stats.share
+    header = ["id", "class", "share", *table]
+    rows = [[str(c), name, pct(share[c]), *[f"{table[m][c]:.4g}" for m in table]]
+            for c, name in enumerate(stats.names)]  # fmt: skip
+    return header, rows
+
+
+def compare_markdown(stats: ClassStats, table: dict[str, list[float]], normalize: str) -> str:
+    """Every method's weights side by side as a Markdown table, normalisation named under it."""
+    header, rows = compare_rows(stats, table)
+    norm = {"mean": "mean 1", "sum": "sum C", "max": "max 1", "none": "raw"}[normalize]
+    body = markdown_table(header, rows, [True, False, True, *[True] * len(table)])
+    return f"{body}\n\nclass weights by method (normalised: {norm}) · {stats.num_images:,} images\n"
+
+
+def compare_csv(stats: ClassStats, table: dict[str, list[float]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["id", "name", *table])
+    for c, name in enumerate(stats.names):
+        writer.writerow([c, name, *[f"{table[m][c]:.6g}" for m in table]])
+    return buf.getvalue()
+
+
+def cache_markdown(rows: list[dict[str, Any]], age: Callable[[float], str]) -> str:
+    out = []
+    for r in rows:
+        if r.get("corrupt"):
+            out.append([r["key"], "corrupt", "", "", "", f"{r['size'] / 1e3:.0f} kB", ""])
+            continue
+        out.append([r["key"], ", ".join(r["dataset"]), f"{r['images']:,}", "sampled" if r["sampled"] else "full",
+                    ", ".join(r["methods"]) or "-", f"{r['size'] / 1e3:.0f} kB", age(r["age_seconds"])])  # fmt: skip
+    header = ["key", "dataset", "images", "scan", "methods", "size", "age"]
+    return markdown_table(header, out, [False, False, True, False, False, True, True]) + "\n"
+
+
+def record_markdown(data: dict[str, Any]) -> str:
+    w = data["weights"]
+    names = data.get("class_names") or [str(i) for i in range(len(w))]
+    has_counts = isinstance(data.get("counts"), dict) and "pixels" in data["counts"]
+    header = ["id", "class", *(["pixels"] if has_counts else []), "weight"]
+    rows = [[c, name, *([f"{data['counts']['pixels'][c]:,}"] if has_counts else []), f"{w[c]:.4f}"]
+            for c, name in enumerate(names)]  # fmt: skip
+    opts = ", ".join(f"{k}={v}" for k, v in (data.get("options") or {}).items())
+    tail = f"method: {data.get('method', '?')}" + (f" · {opts}" if opts else "")
+    return markdown_table(header, rows, [True, False, *([True] if has_counts else []), True]) + f"\n\n{tail}\n"

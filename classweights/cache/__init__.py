@@ -163,15 +163,14 @@ def _incremental(
     new_files = fp.files()
     changed = {p for p, v in new_files.items() if old_files.get(p) != tuple(v)}
     removed = set(old_files) - set(new_files)
-    rel = {e.path: [relative(f, fp.root) for f in entry_files(e)] for e in entries}
-    stale = [e for e in entries if any(f in changed for f in rel[e.path])]
+    stale = [e for e in entries if any(relative(f, fp.root) in changed for f in entry_files(e))]
+    stale_ids = {id(e) for e in stale}
     old_rows = {s: i for i, s in enumerate(old.sources)}
     fresh = scan(paths, progress=progress, entries=stale, **scan_kwargs) if stale else None
     fresh_rows = {s: i for i, s in enumerate(fresh.sources)} if fresh else {}
     order: list[tuple[ClassStats, int]] = []
     for e in entries:
-        src = fresh if e in stale else old
-        index = fresh_rows if e in stale else old_rows
+        src, index = (fresh, fresh_rows) if id(e) in stale_ids else (old, old_rows)
         for i in range(e.n):
             sid = e.source_id(i)
             if sid in index:

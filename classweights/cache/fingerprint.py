@@ -74,6 +74,8 @@ def relative(path: str, root: str) -> str:
 
 def entry_files(entry: Entry) -> list[str]:
     """The files whose bytes an entry's images come from."""
+    if entry.kind == "image":
+        return [entry.path]
     return [row[0] for row in file_listing([entry])]
 
 

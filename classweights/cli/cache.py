@@ -41,13 +41,19 @@ def cache() -> None:
 
 @cache.command("list")
 @_cache_dir
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
 @handle_errors
 def list_(cache_dir: str | None, fmt: str) -> None:
-    """Entries: key, dataset, images, sampled or full, methods, size, age."""
+    """Entries: key, dataset, images, sampled or full, methods, size, age.
+
+    \b
+    Examples:
+      classweights cache list
+      classweights cache list --format json
+    """
     from ..cache import Store
     from ..cache.store import entry_age, entry_size
-    from ..report import cache_table, make_console
+    from ..report import cache_markdown, cache_table, make_console
 
     store = Store(cache_dir)
     rows = []
@@ -60,6 +66,8 @@ def list_(cache_dir: str | None, fmt: str) -> None:
         })  # fmt: skip
     if fmt == "json":
         click.echo(json.dumps({"cache_dir": str(store.root), "entries": rows}, indent=2))
+    elif fmt == "markdown":
+        click.echo(cache_markdown(rows, _age), nl=False)
     else:
         make_console().print(cache_table(rows, str(store.root), _age))
 
@@ -69,7 +77,13 @@ def list_(cache_dir: str | None, fmt: str) -> None:
 @_cache_dir
 @handle_errors
 def show(key: str, cache_dir: str | None) -> None:
-    """The metadata of one entry (JSON)."""
+    """The metadata of one entry (JSON).
+
+    \b
+    Examples:
+      classweights cache list
+      classweights cache show KEY
+    """
     from ..cache import Store
 
     entry = Store(cache_dir).entry(key)
@@ -88,7 +102,13 @@ def show(key: str, cache_dir: str | None) -> None:
 @_cache_dir
 @handle_errors
 def clear(key: str | None, all_: bool, older_than: str | None, cache_dir: str | None) -> None:
-    """Remove entries (never touches anything outside the cache folder)."""
+    """Remove entries (never touches anything outside the cache folder).
+
+    \b
+    Examples:
+      classweights cache clear --older-than 30d
+      classweights cache clear --all
+    """
     from ..cache import Store
     from ..cache.store import entry_age
 
@@ -110,7 +130,13 @@ def clear(key: str | None, all_: bool, older_than: str | None, cache_dir: str | 
 @cache.command()
 @_cache_dir
 def path(cache_dir: str | None) -> None:
-    """Print the cache folder."""
+    """Print the cache folder.
+
+    \b
+    Examples:
+      classweights cache path
+      du -sh "$(classweights cache path)"
+    """
     from ..cache import Store
 
     click.echo(str(Store(cache_dir).root))
@@ -118,7 +144,7 @@ def path(cache_dir: str | None) -> None:
 
 @click.command("show")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
 @handle_errors
 def show_file(file: str, fmt: str) -> None:
     """Show a saved weight file (.pth): method, options and weights.
@@ -127,13 +153,16 @@ def show_file(file: str, fmt: str) -> None:
     Examples:
       classweights compute examples/masks --num-classes 19 --ignore-index 255 -o w.pth
       classweights show w.pth
+      classweights show w.pth --format markdown
     """
     from ..cache.record import load_record
-    from ..report import make_console, record_dict, record_table
+    from ..report import make_console, record_dict, record_markdown, record_table
 
     data = record_dict(load_record(file))
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
+    elif fmt == "markdown":
+        click.echo(record_markdown(data), nl=False)
     else:
         make_console().print(record_table(data, file))
 

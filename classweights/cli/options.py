@@ -28,8 +28,19 @@ def _sample(value: str | None) -> int | float | None:
         raise click.BadParameter(f"{value!r} is neither a count (1000) nor a fraction (0.1)") from None
 
 
-def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """The scan options every command shares (ARCHITECTURE.md)."""
+TEXT_FORMATS = ("table", "json", "csv")
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+def scan_options(
+    f: Callable[..., Any] | None = None, *, formats: tuple[str, ...] = TEXT_FORMATS
+) -> Any:
+    """The scan options every command shares (ARCHITECTURE.md).
+
+    ``@scan_options`` gives ``--format table|json|csv``; ``@scan_options(formats=FORMATS)``
+    adds ``markdown`` for a command whose renderer handles it."""
+    if f is None:
+        return functools.partial(scan_options, formats=formats)
     opts = [
         click.argument("paths", nargs=-1, required=True, type=click.Path()),
         click.option("--num-classes", type=int, help="Number of classes (inferred if omitted)."),
@@ -52,8 +63,9 @@ def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--refresh", is_flag=True, help="Rescan even if the cache has the result."),
         click.option("--scheduler", metavar="ADDRESS", help="Run the scan on a Dask cluster, e.g. tcp://host:8786."),
         click.option("--dask-local", type=int, metavar="N", help="Run the scan on a local Dask cluster of N worker processes."),
-        click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True),
+        click.option("--format", "fmt", type=click.Choice(formats), default="table", show_default=True, help="Output on stdout" + (" (markdown: a GitHub table for READMEs and pull requests)." if "markdown" in formats else ".")),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar or diagnostics."),
+        click.option("-v", "--verbose", count=True, help="More diagnostics on stderr (-vv for debug)."),
     ]  # fmt: skip
     for opt in reversed(opts):
         f = opt(f)
@@ -84,8 +96,7 @@ def run_scan(kw: dict[str, Any], **extra: Any) -> Any:
     from ..cache import cached_scan
     from ..report import progress_bar, progress_enabled
 
-    if kw["quiet"]:
-        logging.getLogger("classweights").setLevel(logging.ERROR)
+    set_verbosity(kw)
     if kw["sample"] == "auto":
         raise click.UsageError("--sample auto works with `compute` (it needs a weight method)")
     with cluster_client(kw) as client, progress_bar(progress_enabled(kw["quiet"])) as progress:
@@ -95,6 +106,17 @@ def run_scan(kw: dict[str, Any], **extra: Any) -> Any:
             refresh=kw["refresh"], **scan_kwargs(kw), **extra,
         )  # fmt: skip
     return stats, info.as_dict()
+
+
+def set_verbosity(kw: dict[str, Any]) -> None:
+    """--quiet silences warnings; -v / -vv (on the command or the group) show info / debug."""
+    log = logging.getLogger("classweights")
+    if kw.get("quiet"):
+        log.setLevel(logging.ERROR)
+    elif kw.get("verbose"):
+        log.setLevel(logging.WARNING - 10 * min(kw["verbose"], 2))
+        if not logging.getLogger().handlers:
+            logging.basicConfig(format="%(levelname)s: %(message)s", stream=sys.stderr)
 
 
 def cluster_client(kw: dict[str, Any]) -> Any:
@@ -107,18 +129,97 @@ def cluster_client(kw: dict[str, Any]) -> Any:
 
 
 def emit(data: dict[str, Any], fmt: str, quiet: bool, title: str, extra: tuple[str, ...] = ()) -> None:
-    from ..report import make_console, stats_table, to_csv, to_json, totals_line
+    """The statistics (and weights) on stdout in ``fmt``; skipped files on stderr."""
+    from ..report import make_console, stats_markdown, stats_table, to_csv, to_json, totals_line
 
     if fmt == "json":
         click.echo(to_json(data))
     elif fmt == "csv":
         click.echo(to_csv(data), nl=False)
+    elif fmt == "markdown":
+        click.echo(stats_markdown(data, extra=extra), nl=False)
     else:
         out = make_console()
         out.print(stats_table(data, title=title, extra=extra))
-        out.print(totals_line(data))
-        for path, err in [(s["path"], s["error"]) for s in data["dataset"]["skipped"]][:10]:
+        out.print(totals_line(data), markup=False)
+    if fmt in ("table", "markdown"):
+        for _path, err in [(s["path"], s["error"]) for s in data["dataset"]["skipped"]][:10]:
             make_console(stderr=True, quiet=quiet).print(f"skipped: {err}", markup=False)
+
+
+def note(message: str, quiet: bool) -> None:
+    """One diagnostic line on stderr (never stdout), silenced by --quiet."""
+    if not quiet:
+        click.echo(message, err=True)
+
+
+# ---- pictures and exports ----------------------------------------------------------------
+plot_option = click.option(
+    "--plot", metavar="FILE.png|svg", type=click.Path(dir_okay=False),
+    help="Also draw the classes (share on a log axis, weights, images) to a PNG/SVG/PDF (needs classweights[plot]).",
+)  # fmt: skip
+
+
+def check_plot(kw: dict[str, Any]) -> None:
+    """Refuse a bad --plot name, or a missing matplotlib, before scanning."""
+    if kw.get("plot"):
+        from ..errors import require
+        from ..plot import plot_format
+
+        plot_format(kw["plot"])
+        require("matplotlib", "plot", "--plot (charts)")  # fail before a long scan, not after
+
+
+def draw(data: dict[str, Any], kw: dict[str, Any], title: str, methods: dict[str, Any] | None = None) -> None:
+    if kw.get("plot"):
+        from ..plot import plot_classes
+
+        path = plot_classes(data, kw["plot"], methods=methods, title=title)
+        note(f"wrote {path}", kw["quiet"])
+
+
+def export_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    from ..export import EXPORT_FORMATS
+
+    f = click.option(
+        "-o", "--output", type=click.Path(dir_okay=False),
+        help="Write the weights to FILE (format from --export, else from the suffix: .pth record, .npy, .json, .yaml).",
+    )(f)  # fmt: skip
+    return click.option(
+        "--export", type=click.Choice(EXPORT_FORMATS),
+        help="pth/npy/json/yaml: weight file (pth, npy need -o); pytorch/mmseg/monai/keras: a "
+        "snippet to paste, printed on stdout instead of the table (or written to -o).",
+    )(f)
+
+
+def check_export(kw: dict[str, Any]) -> str | None:
+    """The export format; refuse impossible combinations before scanning."""
+    from ..export import FILE_ONLY, format_for
+
+    fmt = format_for(kw["output"], kw["export"])
+    if fmt in FILE_ONLY and not kw["output"]:
+        raise click.UsageError(f"--export {fmt} writes a binary file; pass --output FILE.{fmt}")
+    if fmt and not kw["output"] and kw["fmt"] != "table":
+        raise click.UsageError(
+            f"--export {fmt} prints on stdout, and so does --format {kw['fmt']}; "
+            f"pass --output FILE for the export"
+        )
+    return fmt
+
+
+def deliver(fmt: str | None, kw: dict[str, Any], stats: Any, w: Any, method: str, wkw: dict[str, Any], key: str | None) -> bool:
+    """Write or print the export; True when it took stdout (then nothing else goes there)."""
+    from ..export import export_text, write_export
+
+    if fmt is None:
+        return False
+    meta = {"stats": stats, "method": method, "options": wkw, "fingerprint": key}
+    if kw["output"]:
+        path = write_export(fmt, kw["output"], w, **meta)
+        note(f"wrote {fmt} weights to {path}", kw["quiet"])
+        return False
+    click.echo(export_text(fmt, w, **meta), nl=False)
+    return True
 
 
 def handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -136,6 +237,9 @@ def handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:  # `classweights ... | head`: the reader left; say nothing
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except Exception as e:
             if os.environ.get("CLASSWEIGHTS_DEBUG"):
                 raise

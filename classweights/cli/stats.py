@@ -7,8 +7,15 @@ from typing import Any
 import click
 
 from .options import (
+    FORMATS,
+    check_export,
+    check_plot,
+    deliver,
+    draw,
     emit,
+    export_options,
     handle_errors,
+    plot_option,
     print_diagnosis,
     run_scan,
     scan_for_weights,
@@ -19,7 +26,8 @@ from .options import (
 
 
 @click.command()
-@scan_options
+@scan_options(formats=FORMATS)
+@plot_option
 @handle_errors
 def stats(**kw: Any) -> None:
     """Per-class pixels, share, and images containing each class.
@@ -27,33 +35,41 @@ def stats(**kw: Any) -> None:
     \b
     Examples:
       classweights stats examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes
-      classweights stats gtFine/train --glob '**/*_labelIds.png' --remap cityscapes --ignore-index 255
-      classweights stats masks.zarr --sample 0.1 --format json
+      classweights stats examples/masks --num-classes 19 --ignore-index 255 --format markdown
+      classweights stats examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes --plot classes.png
     """
     from ..report import stats_dict
+    from ..weights import diagnose
 
+    check_plot(kw)
     s, cache = run_scan(kw)
-    emit(stats_dict(s, cache=cache, fingerprint=cache["key"]), kw["fmt"], kw["quiet"], title="class statistics")
+    data = stats_dict(s, cache=cache, fingerprint=cache["key"])
+    draw(data, kw, title="class statistics")
+    emit(data, kw["fmt"], kw["quiet"], title="class statistics")
+    if kw["fmt"] == "table":
+        print_diagnosis(diagnose(s), kw["quiet"])
 
 
 @click.command()
-@scan_options
+@scan_options(formats=FORMATS)
 @weight_options
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Save the weights as a .pth record (torch.load(weights_only=True) reads it).")
+@export_options
+@plot_option
 @handle_errors
 def compute(**kw: Any) -> None:
     """Class weights with one method, shown with the class statistics.
 
     \b
     Examples:
-      classweights compute examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes --method sqrt_inv_freq
-      classweights compute DATA --num-classes 11 --ignore-index 11 --method median_freq --median-over all --normalize none
-      classweights compute DATA --num-classes 19 --ignore-index 255 --sample 500 --ci 0.95
+      classweights compute examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes -o weights.pth
+      classweights compute examples/masks --num-classes 19 --ignore-index 255 --method median_freq --export mmseg
+      classweights compute examples/masks --num-classes 19 --ignore-index 255 --sample 20 --ci 0.95 --plot weights.svg
     """
     from ..report import stats_dict
     from ..weights import bootstrap_intervals, compute_weights, diagnose
 
     method, wkw = kw["method"], weight_kwargs(kw)
+    export, _ = check_export(kw), check_plot(kw)
     stats, info, cache = scan_for_weights(kw, method, wkw)
     w = compute_weights(stats, method, **wkw)
     extra: dict[str, Any] = {}
@@ -62,16 +78,15 @@ def compute(**kw: Any) -> None:
         lo, hi = (info["low"], info["high"]) if info else bootstrap_intervals(
             stats, method, ci=kw["ci"], population=population, seed=kw["seed"], **wkw)  # fmt: skip
         extra = {"weight_low": [float(v) for v in lo], "weight_high": [float(v) for v in hi],
-                 "±": [f"{(h - l) / 2:.4f}" for l, h in zip(lo, hi)]}  # fmt: skip
+                 "±": [f"{(h - low) / 2:.4f}" for low, h in zip(lo, hi, strict=True)]}  # fmt: skip
     key = cache["key"] if cache else None
     data = stats_dict(stats, weights=w, method=method, extra_columns=extra, cache=cache, fingerprint=key)
-    if kw["output"]:
-        from ..cache.record import save_record, weight_record
-
-        save_record(weight_record(stats, w, method, wkw, fingerprint=key), kw["output"])
-    data["weight_options"] = {k: v for k, v in wkw.items()}
+    data["weight_options"] = dict(wkw)
     if info:
         data["auto_sample"] = {k: v for k, v in info.items() if k not in ("low", "high")}
+    draw(data, kw, title=f"class weights: {method}")
+    if deliver(export, kw, stats, w, method, wkw, key):
+        return  # the snippet (or json/yaml) is all of stdout
     emit(data, kw["fmt"], kw["quiet"], title=f"class weights: {method}", extra=("±",) if extra else ())
     if kw["fmt"] == "table":
         print_diagnosis(diagnose(stats, w, method, clip=wkw["clip"], count=wkw["count"]), kw["quiet"])
@@ -82,8 +97,9 @@ def compute(**kw: Any) -> None:
 
 
 @click.command()
-@scan_options
+@scan_options(formats=FORMATS)
 @weight_options
+@plot_option
 @handle_errors
 def compare(**kw: Any) -> None:
     """Every weight method side by side, from one scan.
@@ -91,28 +107,31 @@ def compare(**kw: Any) -> None:
     \b
     Examples:
       classweights compare examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes
-      classweights compare DATA --num-classes 19 --ignore-index 255 --normalize sum --format json
+      classweights compare examples/masks --num-classes 19 --ignore-index 255 --format markdown
+      classweights compare examples/masks --num-classes 19 --ignore-index 255 --normalize sum --plot methods.png
     """
-    from ..report import compare_table, make_console
+    from ..report import (
+        compare_csv,
+        compare_markdown,
+        compare_table,
+        make_console,
+        stats_dict,
+        to_json,
+    )
     from ..weights import compute_weights
     from ..weights.options import WEIGHT_METHODS
 
     wkw = weight_kwargs(kw)
-    stats, _ = run_scan(kw)
-    methods = [m for m in WEIGHT_METHODS if m != "manual"]
-    table = {m: compute_weights(stats, m, **wkw).tolist() for m in methods}
+    check_plot(kw)
+    stats, cache = run_scan(kw)
+    table = {m: compute_weights(stats, m, **wkw).tolist() for m in WEIGHT_METHODS if m != "manual"}
+    data = stats_dict(stats, cache=cache, fingerprint=cache["key"])
+    draw(data, kw, title=f"class weights by method (normalize={wkw['normalize']})", methods=table)
     if kw["fmt"] == "json":
-        from ..report import stats_dict, to_json
-
-        data = stats_dict(stats)
-        data["weight_options"] = wkw
-        data["methods"] = table
-        click.echo(to_json(data))
+        click.echo(to_json({**data, "weight_options": wkw, "methods": table}))
     elif kw["fmt"] == "csv":
-        click.echo("id,name," + ",".join(methods))
-        for c, name in enumerate(stats.names):
-            click.echo(f"{c},{name}," + ",".join(f"{table[m][c]:.6g}" for m in methods))
+        click.echo(compare_csv(stats, table), nl=False)
+    elif kw["fmt"] == "markdown":
+        click.echo(compare_markdown(stats, table, wkw["normalize"]), nl=False)
     else:
         make_console().print(compare_table(stats, table, wkw["normalize"]))
-
-

@@ -1,0 +1,297 @@
+"""Class weights in the shapes other tools read: files and ready-to-paste snippets.
+
+Pure functions: a weight vector plus its metadata in, a string or a written file out. Torch
+is imported only for ``pth`` (the loader's record, :mod:`classweights.cache.record`).
+
+==========  ====================================================================
+``pth``     the weight record ``torch.load(path, weights_only=True)`` reads (file)
+``npy``     ``float64`` array of shape ``(C,)`` (file)
+``json``    ``{"weights": [...], "method", "options", "class_names", ...}``
+``yaml``    the same mapping as YAML
+``pytorch`` ``nn.CrossEntropyLoss(weight=torch.tensor([...]), ignore_index=...)``
+``mmseg``   ``loss_decode=dict(type='CrossEntropyLoss', ..., class_weight=[...])``
+``monai``   ``DiceCELoss(to_onehot_y=True, softmax=True, weight=torch.tensor([...]))``
+``keras``   ``class_weight = {0: ..., 1: ...}`` for ``model.fit``
+==========  ====================================================================
+
+>>> print(snippet("keras", [0.5, 2.0], class_names=["road", "car"]))
+# class weights for model.fit(..., class_weight=class_weight)
+class_weight = {
+    0: 0.5,  # road
+    1: 2.0,  # car
+}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+
+SNIPPETS = ("pytorch", "mmseg", "monai", "keras")
+"""Formats printed as code to paste into a training script or config."""
+FILE_ONLY = ("pth", "npy")
+"""Binary formats: they need an output file."""
+EXPORT_FORMATS = ("pth", "npy", "json", "yaml", *SNIPPETS)
+SUFFIXES = {".pth": "pth", ".pt": "pth", ".npy": "npy", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
+
+
+def number(value: float, digits: int = 6) -> str:
+    """A weight as a short Python/YAML literal with ``digits`` significant digits.
+
+    >>> number(0.123456789), number(2.0), number(3.2e-07), number(0)
+    ('0.123457', '2.0', '3.2e-07', '0.0')
+    """
+    return repr(float(f"{float(value):.{digits}g}"))
+
+
+def format_for(output: str | os.PathLike[str] | None, export: str | None) -> str | None:
+    """The export format: ``export`` if given, else guessed from the output's suffix (``pth``
+    for an unknown suffix, as ``-o weights.pth`` always meant), else ``None``.
+
+    >>> format_for("w.npy", None), format_for("w.pth", None), format_for("w.bin", None)
+    ('npy', 'pth', 'pth')
+    >>> format_for(None, "mmseg"), format_for(None, None)
+    ('mmseg', None)
+    """
+    if export is not None:
+        if export not in EXPORT_FORMATS:
+            raise ConfigError(f"unknown export format {export!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+        return export
+    if output is None:
+        return None
+    return SUFFIXES.get(Path(output).suffix.lower(), "pth")
+
+
+def _items(weights: Sequence[float], class_names: Sequence[str] | None, indent: str, key: bool) -> str:
+    lines = []
+    for c, w in enumerate(weights):
+        name = class_names[c] if class_names else str(c)
+        head = f"{c}: " if key else ""
+        lines.append(f"{indent}{head}{number(w)},  # {name}".replace("\n", " "))
+    return "\n".join(lines)
+
+
+def snippet(
+    fmt: str,
+    weights: Sequence[float],
+    *,
+    ignore_index: int | None = None,
+    class_names: Sequence[str] | None = None,
+    method: str | None = None,
+) -> str:
+    """Code that builds a loss (or ``class_weight``) with ``weights``, one class a line.
+
+    Args:
+        fmt: one of :data:`SNIPPETS`.
+        weights: ``(C,)`` class weights.
+        ignore_index: label left out of the loss (PyTorch's ``ignore_index``); ``None`` keeps
+            PyTorch's default.
+        class_names: ``C`` names, written as a comment beside each weight.
+        method: the weight method, named in the first comment line.
+
+    >>> print(snippet("pytorch", [1.0, 3.0], ignore_index=255))
+    import torch
+    from torch import nn
+    <BLANKLINE>
+    loss = nn.CrossEntropyLoss(
+        weight=torch.tensor([
+            1.0,  # 0
+            3.0,  # 1
+        ]),
+        ignore_index=255,
+    )
+    """
+    w = [float(v) for v in np.asarray(weights, dtype=np.float64).ravel()]
+    if class_names is not None and len(class_names) != len(w):
+        raise ConfigError(f"{len(class_names)} class names for {len(w)} weights")
+    about = f"# class weights ({method}, {len(w)} classes)" if method else ""
+    if fmt == "pytorch":
+        ignore = f"    ignore_index={ignore_index},\n" if ignore_index is not None else ""
+        code = (
+            "import torch\nfrom torch import nn\n\n"
+            "loss = nn.CrossEntropyLoss(\n    weight=torch.tensor([\n"
+            f"{_items(w, class_names, ' ' * 8, False)}\n    ]),\n{ignore})"
+        )
+    elif fmt == "mmseg":
+        where = "# in model.decode_head"
+        if ignore_index is not None:
+            where += f" (num_classes={len(w)}, ignore_index={ignore_index})"
+        code = (
+            f"{where}:\nloss_decode=dict(\n    type='CrossEntropyLoss',\n    use_sigmoid=False,\n"
+            f"    loss_weight=1.0,\n    class_weight=[\n{_items(w, class_names, ' ' * 8, False)}\n"
+            "    ],\n    avg_non_ignore=True,\n)"
+        )
+    elif fmt == "monai":
+        note = ""
+        if ignore_index is not None:
+            note = (
+                f"# MONAI losses have no ignore_index: map label {ignore_index} to a class or "
+                "mask those pixels first\n"
+            )
+        code = (
+            f"import torch\nfrom monai.losses import DiceCELoss\n\n{note}"
+            "loss = DiceCELoss(\n    to_onehot_y=True,\n    softmax=True,\n"
+            f"    weight=torch.tensor([\n{_items(w, class_names, ' ' * 8, False)}\n    ]),\n)"
+        )
+    elif fmt == "keras":
+        code = (
+            "# class weights for model.fit(..., class_weight=class_weight)\nclass_weight = {\n"
+            f"{_items(w, class_names, ' ' * 4, True)}\n}}"
+        )
+    else:
+        raise ConfigError(f"unknown snippet format {fmt!r}; choose one of {', '.join(SNIPPETS)}")
+    return f"{about}\n{code}" if about else code
+
+
+def weights_mapping(
+    weights: Sequence[float],
+    *,
+    method: str | None = None,
+    options: dict[str, Any] | None = None,
+    num_classes: int | None = None,
+    ignore_index: int | None = None,
+    class_names: Sequence[str] | None = None,
+    dataset: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The plain mapping written by the ``json`` and ``yaml`` exports.
+
+    >>> weights_mapping([0.5, 2.0], method="inverse_freq")["weights"]
+    [0.5, 2.0]
+    """
+    w = [float(v) for v in np.asarray(weights, dtype=np.float64).ravel()]
+    return {
+        "method": method,
+        "options": _plain(options or {}),
+        "num_classes": num_classes if num_classes is not None else len(w),
+        "ignore_index": ignore_index,
+        "class_names": list(class_names) if class_names else None,
+        "weights": w,
+        "dataset": _plain(dataset or {}),
+    }
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
+
+
+def to_text(fmt: str, mapping: dict[str, Any]) -> str:
+    """The ``json``/``yaml`` text of :func:`weights_mapping`, or a snippet, ending in a newline.
+
+    >>> print(to_text("yaml", weights_mapping([0.5, 2.0])), end="")
+    method: null
+    options: {}
+    num_classes: 2
+    ignore_index: null
+    class_names: null
+    weights: [0.5, 2.0]
+    dataset: {}
+    """
+    if fmt == "json":
+        return json.dumps(mapping, indent=2) + "\n"
+    if fmt == "yaml":
+        import yaml
+
+        return yaml.safe_dump(mapping, sort_keys=False, default_flow_style=None)
+    if fmt in SNIPPETS:
+        return snippet(fmt, mapping["weights"], ignore_index=mapping.get("ignore_index"),
+                       class_names=mapping.get("class_names"), method=mapping.get("method")) + "\n"  # fmt: skip
+    raise ConfigError(f"{fmt!r} is not a text export; choose one of json, yaml, {', '.join(SNIPPETS)}")
+
+
+def _atomic(path: Path, write: Callable[[Any], None], mode: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; an export is an ordinary file
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_export(
+    fmt: str,
+    path: str | os.PathLike[str],
+    weights: Sequence[float],
+    *,
+    stats: Any = None,
+    method: str | None = None,
+    options: dict[str, Any] | None = None,
+    fingerprint: str | None = None,
+) -> Path:
+    """Write ``weights`` to ``path`` in ``fmt`` atomically (temporary name, then rename).
+
+    ``pth`` builds the record of :func:`classweights.cache.record.weight_record` and needs
+    the ``stats`` the weights came from; the text formats take their metadata from ``stats``
+    when given.
+
+    >>> import numpy as np, tempfile, os
+    >>> p = write_export("npy", os.path.join(tempfile.mkdtemp(), "w.npy"), [0.5, 2.0])
+    >>> np.load(p).tolist()
+    [0.5, 2.0]
+    """
+    path = Path(path)
+    arr = np.asarray(weights, dtype=np.float64).ravel()
+    if fmt == "pth":
+        if stats is None:
+            raise ConfigError("the pth export needs the statistics the weights came from")
+        from .cache.record import save_record, weight_record
+
+        return save_record(weight_record(stats, arr, method or "manual", options or {}, fingerprint=fingerprint), path)
+    if fmt == "npy":
+        return _atomic(path, lambda fh: np.save(fh, arr), "wb")
+    mapping = weights_mapping(arr, method=method, options=options, **_meta(stats, fingerprint))
+    text = to_text(fmt, mapping)
+    return _atomic(path, lambda fh: fh.write(text), "w")
+
+
+def _meta(stats: Any, fingerprint: str | None) -> dict[str, Any]:
+    if stats is None:
+        return {"dataset": {"fingerprint": fingerprint}} if fingerprint else {}
+    return {
+        "num_classes": stats.num_classes,
+        "ignore_index": stats.ignore_index,
+        "class_names": stats.class_names,
+        "dataset": {
+            "paths": list(stats.settings.get("paths", [])),
+            "images": stats.num_images,
+            "sampled": stats.sampled,
+            "fingerprint": fingerprint,
+        },
+    }
+
+
+def export_text(
+    fmt: str,
+    weights: Sequence[float],
+    *,
+    stats: Any = None,
+    method: str | None = None,
+    options: dict[str, Any] | None = None,
+    fingerprint: str | None = None,
+) -> str:
+    """The text of a ``json``/``yaml``/snippet export, metadata taken from ``stats``."""
+    if fmt in FILE_ONLY:
+        raise ConfigError(f"--export {fmt} writes a binary file; pass --output FILE.{fmt}")
+    return to_text(fmt, weights_mapping(weights, method=method, options=options, **_meta(stats, fingerprint)))
