@@ -1,9 +1,11 @@
 """Warm `load_weights` time and incremental-rescan cost on a 3,000-file dataset.
 
-    python benchmarks/bench_cache.py [--images 3000] [--repeats 15]
+    python benchmarks/bench_cache.py [--images 3000] [--repeats 15] [--size small|city]
 
-Generates 256 x 512 street-scene PNGs once under $TMPDIR/classweights-bench, then reports in
-one run (medians over the repeats):
+Generates street-scene PNGs once under $TMPDIR/classweights-bench (`small`: 256 x 512, each
+file distinct; `city`: 1024 x 2048 like Cityscapes' 2,975 training masks, 100 distinct masks
+hard-linked to reach the count, which keeps generation short), then reports in one run
+(medians over the repeats):
 
 * warm `load_weights` (fingerprint = list + stat every file, then one .pth), after import;
 * cold `load_weights` (full scan + cache write), for scale;
@@ -13,6 +15,7 @@ one run (medians over the repeats):
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -26,12 +29,27 @@ from classweights.synthetic import write_pngs
 KW = {"num_classes": 19, "ignore_index": 255}
 
 
-def dataset(n: int) -> Path:
-    root = Path(tempfile.gettempdir()) / "classweights-bench" / f"small_{n}"
-    if len(list(root.glob("*.png"))) != n:
-        print(f"generating {n} masks of 256x512 in {root} ...", file=sys.stderr)
-        shutil.rmtree(root, ignore_errors=True)
-        write_pngs(root, n, 256, 512, seed=1)
+SIZES = {"small": (256, 512), "city": (1024, 2048)}
+
+
+def dataset(n: int, size: str) -> Path:
+    h, w = SIZES[size]
+    base = Path(tempfile.gettempdir()) / "classweights-bench"
+    root = base / f"{size}_{n}"
+    if len(list(root.glob("*.png"))) == n:
+        return root
+    print(f"generating {n} masks of {h}x{w} in {root} ...", file=sys.stderr)
+    shutil.rmtree(root, ignore_errors=True)
+    if size == "small":
+        write_pngs(root, n, h, w, seed=1)
+        return root
+    distinct = base / "city_distinct_100"
+    if len(list(distinct.glob("*.png"))) != 100:
+        write_pngs(distinct, 100, h, w, seed=0)
+    files = sorted(distinct.glob("*.png"))
+    root.mkdir(parents=True)
+    for i in range(n):
+        os.link(files[i % len(files)], root / f"img_{i:05d}.png")
     return root
 
 
@@ -45,15 +63,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=3000)
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--size", choices=sorted(SIZES), default="small")
     args = ap.parse_args()
-    src = dataset(args.images)
+    src = dataset(args.images, args.size)
+    h, w = SIZES[args.size]
     work = Path(tempfile.mkdtemp(prefix="cw-bench-cache-"))
     data, cache = work / "data", work / "cache"
     shutil.copytree(src, data)
     try:
         cold = timed(lambda: load_weights(data, cache_dir=cache, **KW))
         warm = [timed(lambda: load_weights(data, cache_dir=cache, **KW)) for _ in range(args.repeats)]
-        print(f"{args.images} PNG masks 256x512")
+        print(f"{args.images} PNG masks {h}x{w}")
         print(f"load_weights cold (scan + write): {cold:8.3f} s")
         print(f"load_weights warm, median of {args.repeats}: {1e3 * statistics.median(warm):8.2f} ms "
               f"(min {1e3 * min(warm):.2f}, max {1e3 * max(warm):.2f})")  # fmt: skip
@@ -62,7 +82,7 @@ def main() -> None:
         full_times, inc_times = [], []
         for r in range(3):
             new = work / f"new{r}"
-            write_pngs(new, extra, 256, 512, seed=100 + r)
+            write_pngs(new, extra, h, w, seed=100 + r)
             for p in new.glob("*.png"):
                 shutil.copy2(p, data / f"r{r}_{p.name}")
             inc_times.append(timed(lambda: cached_scan(data, cache_dir=cache, **KW)))
