@@ -155,3 +155,18 @@ def test_registered_command_through_a_subprocess(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert np.load(out).shape == (40,)
+
+
+def test_sampler_markdown_summary_parses():
+    from click.testing import CliRunner
+
+    from classweights.cli import cli
+
+    examples = Path(__file__).resolve().parents[1] / "examples" / "masks"
+    out = CliRunner().invoke(cli, ["sampler", str(examples), "--num-classes", "19", "--ignore-index", "255",
+                                   "--no-cache", "--format", "markdown"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    rows = [ln for ln in out.output.splitlines() if ln.startswith("|")]
+    assert rows[0].startswith("| id | class | before | after |") and len(rows) == 2 + 19
+    cells = [r.strip("|").split("|") for r in rows[2:]]
+    assert all(len(c) == 7 for c in cells) and cells[14][2].strip() == "1"

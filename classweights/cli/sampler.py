@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..rebalance import DRAW_MODES, FREQUENCIES, REDUCE_MODES, SAMPLING_METHODS
-from .options import handle_errors, run_scan, scan_options, weight_kwargs, weight_options
+from .options import FORMATS, handle_errors, run_scan, scan_options, weight_kwargs, weight_options
 
 EXPORTS = ("npy", "json", "csv")
 
@@ -36,7 +36,7 @@ def class_weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.command()
-@scan_options
+@scan_options(formats=FORMATS)
 @click.option(
     "--method", type=click.Choice(SAMPLING_METHODS), default="repeat_factor", show_default=True
 )
@@ -179,20 +179,28 @@ def write_export(data: dict[str, Any], fmt: str, output: str) -> list[Path]:
     return [path]
 
 
+SUMMARY_COLUMNS = ("id", "class", "before", "after", "gain", "share before", "share after")
+
+
+def summary_rows(data: dict[str, Any]) -> list[list[str]]:
+    from ..report import pct
+
+    rows = []
+    for c in data["summary"]["classes"]:
+        gain = f"{c['after'] / c['before']:.2f}" if c["before"] else "-"
+        rows.append([str(c["id"]), c["name"], f"{c['before']:,}", f"{c['after']:,.1f}", gain,
+                     pct(c["before_share"]), pct(c["after_share"])])  # fmt: skip
+    return rows
+
+
 def summary_table(data: dict[str, Any]) -> Any:
     from rich.table import Table
 
-    from ..report import pct
-
-    s = data["summary"]
     title = f"{data['method']}: images containing each class, per epoch"
     table = Table(title=title, title_justify="left", pad_edge=False, box=None)
-    for name in ("id", "class", "before", "after", "gain", "share before", "share after"):
+    for name in SUMMARY_COLUMNS:
         table.add_column(name, justify="left" if name == "class" else "right")
-    for c in s["classes"]:
-        gain = f"{c['after'] / c['before']:.2f}" if c["before"] else "-"
-        cells = [str(c["id"]), c["name"], f"{c['before']:,}", f"{c['after']:,.1f}", gain]
-        cells += [pct(c["before_share"]), pct(c["after_share"])]
+    for c, cells in zip(data["summary"]["classes"], summary_rows(data)):
         table.add_row(*cells, style=None if c["before"] else "dim")
     return table
 
@@ -236,6 +244,12 @@ def render(data: dict[str, Any], sw: np.ndarray, kw: dict[str, Any]) -> None:
         click.echo(json.dumps(data, indent=2))
     elif fmt == "csv":
         click.echo(summary_csv(data), nl=False)
+    elif fmt == "markdown":
+        from ..report import markdown_table
+
+        right = [name != "class" for name in SUMMARY_COLUMNS]
+        click.echo(markdown_table(SUMMARY_COLUMNS, summary_rows(data), right))
+        click.echo("\n" + summary_line(data))
     else:
         out = make_console(stderr=to_stdout, quiet=quiet and to_stdout)
         out.print(summary_table(data))
