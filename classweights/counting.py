@@ -8,7 +8,6 @@ label space and a result is independent of which worker produced it.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +38,9 @@ class ImageCount:
     counts: NDArray[np.int64]
     total: int
     unknown_colors: dict[str, int] = field(default_factory=dict)
+    # MaskWarning messages, issued by the engine in the calling thread (warning filters are
+    # process-global, so worker threads must not touch them)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -59,33 +61,45 @@ def count_mask(mask: Any, source: str, opts: CountOptions) -> ImageCount:
     if a.ndim != 2:
         hint = " (a colour mask needs --palette)" if a.ndim == 3 and a.shape[-1] in (3, 4) else ""
         raise MaskReadError(f"{source}: expected a 2-D label mask, got shape {a.shape}{hint}")
-    a = _integral(a, source)
+    notes: list[str] = []
+    a = _integral(a, source, notes)
     from .kernels import count_values  # numba loads on first use, not at `import classweights`
 
     values, counts = count_values(a, opts.size_hint)
-    return ImageCount(source, values, counts, int(a.size))
+    return ImageCount(source, values, counts, int(a.size), notes=notes)
 
 
-def _integral(a: NDArray[Any], source: str) -> NDArray[Any]:
+def _integral(a: NDArray[Any], source: str, notes: list[str]) -> NDArray[Any]:
+    """The mask as an integer (or bool) array; whole-number floats are converted with a note."""
     if a.dtype == object or a.dtype.kind not in "biuf":
         raise MaskReadError(f"{source}: mask dtype {a.dtype} is not a label type (use integers)")
     if a.dtype.kind == "f":
         if not np.isfinite(a).all():
-            raise MaskReadError(f"{source}: the float mask holds NaN or infinite values")
+            raise MaskReadError(
+                f"{source}: the float mask holds NaN or infinite values; labels must be whole "
+                "numbers (save masks as integers)"
+            )
         if not (a == np.round(a)).all():
             bad = a[a != np.round(a)].ravel()[0]
             raise MaskReadError(
                 f"{source}: the float mask holds fractional labels (e.g. {bad}); labels must "
-                "be whole numbers"
+                "be whole numbers (was the mask resized with interpolation? use nearest)"
             )
-        warnings.warn(
+        if a.size and (a.max() > _INT64_MAX or a.min() < -_INT64_MAX):
+            raise MaskReadError(f"{source}: the float mask holds labels beyond the int64 range")
+        notes.append(
             f"{source}: float mask with whole-number values; read as integers "
-            "(save masks as integers to avoid this)",
-            MaskWarning,
-            stacklevel=3,
+            "(save masks as integers to avoid this)"
         )
         return a.astype(np.int64)
+    if a.dtype.kind == "u" and a.dtype.itemsize == 8 and a.size and a.max() > _INT64_MAX:
+        raise MaskReadError(
+            f"{source}: uint64 labels up to {int(a.max())} do not fit the int64 label range"
+        )
     return a
+
+
+_INT64_MAX = np.iinfo(np.int64).max
 
 
 def _count_colors(a: NDArray[Any], source: str, opts: CountOptions) -> ImageCount:
@@ -122,7 +136,8 @@ def _count_multilabel(mask: Any, source: str, opts: CountOptions) -> ImageCount:
         raise MaskReadError(
             f"{source}: has {a.shape[0]} channels but num_classes={opts.num_classes}"
         )
-    a = _integral(a, source)
+    notes: list[str] = []
+    a = _integral(a, source, notes)
     if a.dtype != np.bool_:
         from .kernels import count_values
 
@@ -133,7 +148,7 @@ def _count_multilabel(mask: Any, source: str, opts: CountOptions) -> ImageCount:
                 f"{source}: multi-label masks must hold 0/1, found {extra[:5]}"
             )
     pos = np.count_nonzero(a.reshape(a.shape[0], -1), axis=1).astype(np.int64)
-    return ImageCount(source, np.arange(a.shape[0]), pos, int(a.shape[1] * a.shape[2]))
+    return ImageCount(source, np.arange(a.shape[0]), pos, int(a.shape[1] * a.shape[2]), notes=notes)
 
 
 Unit = list[tuple[Entry, list[int]]]
@@ -144,11 +159,7 @@ def count_unit(unit: Unit, opts: CountOptions) -> list[ImageCount | Failure]:
     out: list[ImageCount | Failure] = []
     for entry, indices in unit:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("always", MaskWarning)
-                out.extend(
-                    count_mask(m, sid, opts) for sid, m in read_entry(entry, indices, opts.read)
-                )
+            out.extend(count_mask(m, sid, opts) for sid, m in read_entry(entry, indices, opts.read))
         except ClassWeightsError as e:
             out.append(Failure(entry.path, str(e)))
         except Exception as e:  # a reader's own exception: name the file, keep the reason

@@ -28,6 +28,11 @@ class UnknownLabelError(ClassWeightsError):
     """Label values outside ``0..num_classes-1`` that are not the ignore index were found."""
 
 
+class DuplicateWarning(UserWarning):
+    """The same mask was given more than once (a path listed twice, a folder given twice); it is
+    counted once."""
+
+
 class MissingDependencyError(ClassWeightsError, ImportError):
     """An optional dependency is needed; the message names the install command."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -19,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .counting import CountOptions, Failure, ImageCount, Unit, count_mask, count_unit
+from .counting import CountOptions, Failure, ImageCount, MaskWarning, Unit, count_mask, count_unit
 from .errors import ClassWeightsError, ConfigError, DatasetError, MaskReadError, UnknownLabelError
 from .labels import (
     IGNORED,
@@ -82,6 +83,8 @@ class _Collector:
                 self.skipped.append((item.source, item.message))
                 return
             raise MaskReadError(item.message)
+        for note in item.notes:  # worker threads never touch the global warning filters
+            warnings.warn(note, MaskWarning, stacklevel=5)
         self.sources.append(item.source)
         self.total.append(item.total)
         values, counts = item.values, item.counts
@@ -315,6 +318,11 @@ class _Plan:
         ):
             if value not in allowed:
                 raise ConfigError(f"{flag}={value!r} is not one of {', '.join(allowed)}")
+        for flag, value in (("num_classes", num_classes), ("ignore_index", ignore_index)):
+            if isinstance(value, (bool, np.bool_)) or (  # True would pass as 1 silently
+                flag == "ignore_index" and not (value is None or isinstance(value, (int, np.integer)))
+            ):
+                raise ConfigError(f"{flag} must be a whole number, got {value!r}")
         names = resolve_class_names(classes)
         if names is not None:
             if num_classes is None:

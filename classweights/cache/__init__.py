@@ -11,6 +11,7 @@ exists, only the added and changed files are read and the per-image table is pat
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -27,7 +28,7 @@ from ..sources import discover
 from ..stats import ClassStats, compact_uint
 from .fingerprint import Fingerprint, entry_files, fingerprint, relative
 from .record import load_record, save_record, weight_record
-from .store import CacheCorrupt, Entry, LockTimeout, Store, default_cache_dir
+from .store import CacheCorrupt, Entry, EntryRemoved, LockTimeout, Store, default_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -112,20 +113,61 @@ def cached_scan(
         stats = _read(store, fp, paths)
         if stats is not None:
             return _named(stats, names), CacheInfo(fp.key, str(store.entry_dir(fp.key)), True)
-    with store.lock(fp.key, lock_timeout):
-        if not refresh:  # another process may have written it while we waited
-            stats = _read(store, fp, paths)
-            if stats is not None:
-                return _named(stats, names), CacheInfo(fp.key, str(store.entry_dir(fp.key)), True)
-        stats, inc = _incremental(store, fp, paths, entries, progress, scan_kwargs)
+    stats = inc = None
+    try:
+        with store.lock(fp.key, lock_timeout):
+            if not refresh:  # another process may have written it while we waited
+                stats = _read(store, fp, paths)
+                if stats is not None:
+                    return _named(stats, names), CacheInfo(fp.key, str(store.entry_dir(fp.key)), True)
+            stats, inc = _incremental(store, fp, paths, entries, progress, scan_kwargs)
+            if stats is None:
+                stats = scan(paths, progress=progress, entries=entries, **scan_kwargs)
+            if _changed_since(fp, entries, verify):
+                warnings.warn(
+                    f"files of {', '.join(paths)} changed while they were scanned; the statistics "
+                    "are returned but not cached (rerun once the dataset is stable)",
+                    CacheWarning, stacklevel=2,
+                )  # fmt: skip
+                return _named(stats, names), CacheInfo(fp.key, None, False, inc)
+            if refresh:
+                store.remove(fp.key)
+            entry = store.write(fp, stats)
+            if inc is not None and inc.get("previous"):
+                store.remove(inc.pop("previous"))  # the entry is re-keyed: the old key is gone
+    except OSError as e:  # disk full, quota, read-only remount, ... while locking or writing
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            what = f"the cache folder {store.root} is full ({e.strerror or e})"
+        else:
+            what = f"could not write into the cache folder {store.root} ({e.strerror or e})"
+        fix = "free space there, pass --cache-dir DIR elsewhere, or --no-cache"
         if stats is None:
+            warnings.warn(f"{what}; scanning without the cache ({fix})", CacheWarning, stacklevel=2)
             stats = scan(paths, progress=progress, entries=entries, **scan_kwargs)
-        if refresh:
-            store.remove(fp.key)
-        entry = store.write(fp, stats)
-        if inc is not None and inc.get("previous"):
-            store.remove(inc.pop("previous"))  # the entry is re-keyed: the old key is gone
+        else:
+            warnings.warn(f"{what}; the statistics were computed but not cached ({fix})",
+                          CacheWarning, stacklevel=2)  # fmt: skip
+        return _named(stats, names), CacheInfo(fp.key, None, False, inc)
     return _named(stats, names), CacheInfo(fp.key, str(entry.path), False, inc)
+
+
+def _changed_since(fp: Fingerprint, entries: list[Any], verify: bool) -> bool:
+    """True if a local file's size or mtime differs from the fingerprint's (a dataset edited
+    during the scan must not be cached under the key of its old state). URLs are not re-listed."""
+    from ..sources import is_url
+
+    if verify or any(is_url(e.path) for e in entries):
+        return False  # verify hashes bytes up front; a second pass would double the reads
+    fresh = _restat(fp, entries)
+    return fresh != list(fp.listing)
+
+
+def _restat(fp: Fingerprint, entries: list[Any]) -> list[tuple[str, int, int | str]]:
+    from ..sources import Entry as SourceEntry
+    from .fingerprint import listing
+
+    bare = [SourceEntry(e.kind, e.path, e.n, e.key, e.files) for e in entries]  # drop cached stats
+    return [tuple(row) for row in listing(bare, fp.root)]
 
 
 def _named(stats: ClassStats, names: list[str] | None) -> ClassStats:
@@ -138,6 +180,8 @@ def _read(store: Store, fp: Fingerprint, paths: list[str]) -> ClassStats | None:
     try:
         entry = store.entry(fp.key)
         return None if entry is None else store.read_stats(entry, fp.root, paths)
+    except EntryRemoved:  # `cache clear` raced us: a plain miss
+        return None
     except CacheCorrupt as e:
         warnings.warn(f"{e}; recomputing it", CacheWarning, stacklevel=3)
         store.remove(fp.key)
@@ -249,11 +293,12 @@ def load_weights(
                               lock_timeout=lock_timeout, progress=progress, **scan_kwargs)  # fmt: skip
     weights = compute_named(stats, method, options)
     record = weight_record(stats, weights, method, options, fingerprint=info.key)
-    if info.path is not None:
+    if info.path is not None and (Path(info.path) / "meta.json").exists():  # not removed meanwhile
         try:
             save_record(record, Path(info.path) / "weights" / f"{name}.pth")
         except OSError as e:
-            warnings.warn(f"could not write weights into the cache ({e})", CacheWarning, stacklevel=2)
+            warnings.warn(f"could not write weights into the cache folder {info.path} ({e})",
+                          CacheWarning, stacklevel=2)  # fmt: skip
     return record["weights"].to(device=device, dtype=dtype)
 
 
@@ -286,7 +331,8 @@ def _warm_record(
     try:
         record = load_record(path)
     except ClassWeightsError as e:
-        warnings.warn(f"{e}; recomputing it", CacheWarning, stacklevel=3)
+        if path.exists():  # else removed by `cache clear` meanwhile: a plain miss
+            warnings.warn(f"{e}; recomputing it", CacheWarning, stacklevel=3)
         return None
     if record.get("dataset", {}).get("fingerprint") != fp.key:
         warnings.warn(f"{path}: belongs to another dataset; recomputing it", CacheWarning, stacklevel=3)
@@ -309,4 +355,4 @@ def find_records(key_or_path: str, cache_dir: Any = None) -> list[tuple[str, dic
     return [(str(f), load_record(f)) for f in files]
 
 
-__all__ += ["CacheCorrupt", "Entry", "compute_named"]
+__all__ += ["CacheCorrupt", "Entry", "EntryRemoved", "compute_named"]

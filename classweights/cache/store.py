@@ -39,10 +39,17 @@ from .fingerprint import SCHEMA_VERSION, Fingerprint, relative
 
 log = logging.getLogger(__name__)
 ARRAYS = ("counts", "image_total", "image_ignored", "image_unknown")
+#: leftovers of a writer or remover killed with SIGKILL (or a power cut) older than this are
+#: swept when an entry is written; a live writer renames its folder within seconds
+STALE_SECONDS = 3600.0
 
 
 class CacheCorrupt(ClassWeightsError):
     """A cache entry failed its checks (schema, checksum, unreadable)."""
+
+
+class EntryRemoved(CacheCorrupt):
+    """The entry was removed (e.g. by ``cache clear``) while it was being read: a plain miss."""
 
 
 class LockTimeout(ClassWeightsError):
@@ -164,6 +171,7 @@ class Store:
             **(extra or {}),
         }
         meta["checksum"] = _checksum(arrays, meta)
+        self.sweep()
         try:
             tmp.mkdir(parents=True)
             group = zarr.open_group(str(tmp / "stats.zarr"), mode="w")
@@ -180,7 +188,15 @@ class Store:
             except OSError:
                 if not final.exists():
                     raise
-                shutil.rmtree(tmp, ignore_errors=True)  # a concurrent writer finished first
+                if not (final / "meta.json").exists():  # a folder without metadata: not an entry
+                    self.remove(fp.key)
+                    try:
+                        os.rename(tmp, final)
+                    except OSError:
+                        if not (final / "meta.json").exists():
+                            raise
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)  # a concurrent writer finished first
             self._lineage_file(fp.lineage).parent.mkdir(exist_ok=True)
             _atomic_text(self._lineage_file(fp.lineage), json.dumps({"key": fp.key}))
         except BaseException:
@@ -197,10 +213,13 @@ class Store:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
-            raise CacheCorrupt(f"cache entry {key}: unreadable metadata ({e})") from None
-        if meta.get("schema") != SCHEMA_VERSION or meta.get("key") != key:
+            if not path.exists():
+                return None  # removed while we read it
+            raise CacheCorrupt(f"cache entry {path}: unreadable metadata ({e})") from None
+        if not isinstance(meta, dict) or meta.get("schema") != SCHEMA_VERSION or meta.get("key") != key:
+            meta = meta if isinstance(meta, dict) else {}
             raise CacheCorrupt(
-                f"cache entry {key}: schema {meta.get('schema')!r} / key {meta.get('key')!r} "
+                f"cache entry {path}: schema {meta.get('schema')!r} / key {meta.get('key')!r} "
                 f"is not this version's ({SCHEMA_VERSION})"
             )
         return Entry(path, meta)
@@ -213,15 +232,25 @@ class Store:
             group = zarr.open_group(str(entry.path / "stats.zarr"), mode="r")
             arrays = {name: np.asarray(group[name][...]) for name in ARRAYS}
         except Exception as e:
-            raise CacheCorrupt(f"cache entry {entry.key}: unreadable statistics ({e})") from None
+            self._gone(entry)
+            raise CacheCorrupt(f"cache entry {entry.path}: unreadable statistics ({e})") from None
         meta = {k: v for k, v in entry.meta.items() if k != "checksum"}
         if _checksum(arrays, meta) != entry.meta.get("checksum"):
-            raise CacheCorrupt(f"cache entry {entry.key}: checksum mismatch (edited or damaged)")
-        stats = ClassStats._from_meta(entry.meta["stats"], arrays)
+            self._gone(entry)  # chunks deleted under us read as fill values: the checksum says so
+            raise CacheCorrupt(f"cache entry {entry.path}: checksum mismatch (edited or damaged)")
+        try:
+            stats = ClassStats._from_meta(entry.meta["stats"], arrays)
+        except Exception as e:  # pragma: no cover - the checksum covers the metadata
+            raise CacheCorrupt(f"cache entry {entry.path}: unusable metadata ({e})") from None
         base = root if root is not None else entry.meta.get("root", "")
         stats.sources = [_rejoin(base, s) for s in stats.sources]
         stats.settings["paths"] = paths if paths is not None else entry.meta.get("dataset", [])
         return stats
+
+    @staticmethod
+    def _gone(entry: Entry) -> None:
+        if not entry.path.exists():
+            raise EntryRemoved(f"cache entry {entry.path} was removed while it was read")
 
     def previous(self, lineage: str) -> Entry | None:
         """The latest entry of the same dataset and settings (for incremental rescans)."""
@@ -240,8 +269,39 @@ class Store:
         if not path.exists():
             return
         trash = self.root / f".trash-{key}-{uuid.uuid4().hex[:8]}"
-        os.rename(path, trash)
+        try:
+            os.rename(path, trash)
+        except FileNotFoundError:
+            return  # another process removed it first
         _rmtree_no_follow(trash)
+
+    def sweep(self, max_age: float = STALE_SECONDS) -> list[str]:
+        """Remove ``.tmp-*`` and ``.trash-*`` folders left by killed processes, older than ``max_age`` s.
+
+        Returns the names removed. Links are unlinked, never followed.
+        """
+        removed: list[str] = []
+        try:
+            children = list(os.scandir(self.root))
+        except OSError:
+            return removed
+        now = time.time()
+        for c in children:
+            if not c.name.startswith((".tmp-", ".trash-")):
+                continue
+            try:
+                if now - c.stat(follow_symlinks=False).st_mtime < max_age:
+                    continue
+                if c.is_symlink() or not c.is_dir(follow_symlinks=False):
+                    os.unlink(c.path)
+                else:
+                    _rmtree_no_follow(Path(c.path))
+                removed.append(c.name)
+            except OSError:
+                continue  # another process swept it, or it is not ours to remove
+        if removed:
+            log.info("swept %d stale temporary folder(s) from %s", len(removed), self.root)
+        return removed
 
     def entries(self) -> list[Entry]:
         """Every readable entry (corrupt ones are listed with ``meta={"corrupt": reason}``)."""
@@ -280,14 +340,21 @@ def _rmtree_no_follow(path: Path) -> None:
     """Remove a tree without following symlinks out of it (links are unlinked, not entered)."""
     for dirpath, dirnames, filenames in os.walk(path, topdown=False, followlinks=False):
         for name in filenames:
-            os.unlink(os.path.join(dirpath, name))
+            _unlink(os.path.join(dirpath, name))
         for name in dirnames:
             full = os.path.join(dirpath, name)
             if os.path.islink(full):
-                os.unlink(full)
+                _unlink(full)
             else:
                 os.rmdir(full)
     os.rmdir(path)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def entry_size(path: Path) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DatasetError, MaskReadError
+from ..errors import DatasetError, DuplicateWarning, MaskReadError
 from .entries import (
     ARRAY_EXTS,
     IMAGE_EXTS,
@@ -43,6 +44,7 @@ def discover(
         raise DatasetError("no input paths given")
     entries: list[Entry] = []
     seen: set[str] = set()
+    duplicates: list[str] = []
     for p in paths:
         found = (
             _remote().discover_url(p, glob, multilabel, class_names)
@@ -52,9 +54,17 @@ def discover(
         for e in found:
             ident = f"{e.path}:{e.key}"
             if ident in seen:
+                duplicates.append(e.path)
                 continue
             seen.add(ident)
             entries.append(e)
+    if duplicates:
+        warnings.warn(
+            f"{len(duplicates)} mask(s) given more than once are counted once, first: "
+            f"{duplicates[0]} (a path listed twice, or a folder given twice or inside another)",
+            DuplicateWarning,
+            stacklevel=2,
+        )
     if not entries:
         where = ", ".join(map(str, paths))
         if glob:
@@ -191,8 +201,22 @@ def _list_file_entries(p: Path, multilabel: bool, class_names: Sequence[str] | N
     return out
 
 
-def _images_in(shape: tuple[int, ...], multilabel: bool) -> int:
-    """Images in an array: N x H x W (or N x C x H x W multi-label) stacks hold N."""
+def _images_in(shape: tuple[int, ...], multilabel: bool, where: Any = None) -> int:
+    """Images in an array: N x H x W (or N x C x H x W multi-label) stacks hold N.
+
+    With ``where`` (the file), an array of another rank or holding no pixels is refused there.
+    """
+    if where is not None:
+        if len(shape) not in (2, 3, 4):
+            raise MaskReadError(
+                f"{where}: array has shape {tuple(shape)}; expected H x W, N x H x W (or "
+                "N x C x H x W for multi-label masks)"
+            )
+        if 0 in shape:
+            raise MaskReadError(
+                f"{where}: array has shape {tuple(shape)} and holds no pixels; remove the file "
+                "or save the masks it should hold"
+            )
     if len(shape) == 4 or (len(shape) == 3 and not multilabel):
         return int(shape[0])
     return 1
@@ -201,7 +225,7 @@ def _images_in(shape: tuple[int, ...], multilabel: bool) -> int:
 def file_entries(f: Path | str, multilabel: bool = False) -> list[Entry]:
     ext = PurePosixPath(str(f)).suffix.lower()
     if ext == ".npy":
-        return [Entry("npy", str(f), n=_images_in(_npy_shape(f), multilabel))]
+        return [Entry("npy", str(f), n=_images_in(_npy_shape(f), multilabel, f))]
     if ext == ".npz":
         try:
             with open_binary(str(f)) as fh, zipfile.ZipFile(fh) as zf:
@@ -213,7 +237,8 @@ def file_entries(f: Path | str, multilabel: bool = False) -> list[Entry]:
         except (zipfile.BadZipFile, OSError) as e:
             raise MaskReadError(f"{f}: not a readable .npz archive ({e})") from None
         return [
-            Entry("npz", str(f), n=_images_in(s, multilabel), key=k) for k, s in shapes.items()
+            Entry("npz", str(f), n=_images_in(s, multilabel, f"{f}:{k}"), key=k)
+            for k, s in shapes.items()
         ]
     return [Entry("image", str(f))]
 
@@ -247,12 +272,14 @@ def zarr_entries(p: Path | str, multilabel: bool = False) -> list[Entry]:
     arrays = [("", node)] if isinstance(node, zarr.Array) else sorted(node.arrays())
     out = []
     for name, arr in arrays:
+        where = f"{p}{'/' + name if name else ''}"
         if arr.ndim not in (2, 3, 4):
             raise MaskReadError(
-                f"{p}{'/' + name if name else ''}: zarr array has shape {arr.shape}; expected "
+                f"{where}: zarr array has shape {arr.shape}; expected "
                 "H x W, N x H x W (or N x C x H x W for multi-label masks)"
             )
-        out.append(Entry("zarr", str(p), n=_images_in(arr.shape, multilabel), key=name or None))
+        n = _images_in(arr.shape, multilabel, where)
+        out.append(Entry("zarr", str(p), n=n, key=name or None))
     return out
 
 
