@@ -12,7 +12,7 @@ import logging
 import os
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -51,6 +51,31 @@ ProgressFn = Callable[[int, int], None]
 
 
 # ---- the engine -----------------------------------------------------------------------------
+class _Table:
+    """The per-image table while it is filled: int64 rows in one growing block (no per-image
+    arrays), so memory is a few machine words per image and class."""
+
+    def __init__(self, num_classes: int, capacity: int = 1024):
+        self.n = 0
+        self.rows = np.zeros((max(capacity, 1), num_classes), np.int64)
+        self.totals = np.zeros((max(capacity, 1), 2), np.int64)  # ignored, unknown
+
+    def next_row(self) -> NDArray[np.int64]:
+        """A zeroed row for the next image (its totals start at 0)."""
+        if self.n == len(self.rows):
+            grow = len(self.rows)
+            self.rows = np.concatenate([self.rows, np.zeros_like(self.rows[:grow])])
+            self.totals = np.concatenate([self.totals, np.zeros_like(self.totals[:grow])])
+        self.n += 1
+        return self.rows[self.n - 1]
+
+    def set_totals(self, ignored: int, unknown: int) -> None:
+        self.totals[self.n - 1] = (ignored, unknown)
+
+    def arrays(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+        return self.rows[: self.n], self.totals[: self.n, 0].copy(), self.totals[: self.n, 1].copy()
+
+
 class _Collector:
     """Maps raw histograms to class rows in the calling thread, in input order.
 
@@ -65,16 +90,19 @@ class _Collector:
         self.on_error = on_error
         self.unknown = unknown
         self.raw: list[tuple[NDArray[np.int64], NDArray[np.int64]]] = []
-        self.rows: list[NDArray[np.int64]] = []
+        self.table = _Table(space.num_classes) if space.num_classes else None
         self.sources: list[str] = []
         self.total: list[int] = []
-        self.ignored: list[int] = []
-        self.unknown_px: list[int] = []
         self.skipped: list[tuple[str, str]] = []
         self.unknown_values: dict[str, int] = {}
         self.unknown_files: dict[str, list[str]] = {}
         self.bad_files: set[str] = set()
         self._lut = space.map_values(np.arange(65536)) if space.num_classes else None
+
+    def reserve(self, images: int) -> None:
+        """Size the table for ``images`` rows up front (no regrowth copies)."""
+        if self.table is not None and self.table.n == 0:
+            self.table = _Table(self.space.num_classes, capacity=images)
 
     def add(self, item: ImageCount | Failure) -> None:
         if isinstance(item, Failure):
@@ -106,11 +134,8 @@ class _Collector:
             cls = np.append(space.map_values(values[:-1]), UNKNOWN)
             return self._append(values, counts, cls, source, n_cls)
         if self.multilabel:
-            row = np.zeros(n_cls, np.int64)
+            row = self.table.next_row()
             row[values] = counts
-            self.rows.append(row)
-            self.ignored.append(0)
-            self.unknown_px.append(0)
             return
         if values.size and values.min() >= 0 and values.max() < lut.size:
             cls = lut[values]
@@ -120,10 +145,10 @@ class _Collector:
 
     def _append(self, values, counts, cls, source, n_cls) -> None:
         valid = cls >= 0
-        self.rows.append(np.bincount(cls[valid], weights=counts[valid], minlength=n_cls).astype(np.int64))
-        self.ignored.append(int(counts[cls == IGNORED].sum()))
+        row = self.table.next_row()
+        np.add.at(row, cls[valid], counts[valid])
         unk = cls == UNKNOWN
-        self.unknown_px.append(int(counts[unk].sum()))
+        self.table.set_totals(int(counts[cls == IGNORED].sum()), int(counts[unk].sum()))
         for v, c in zip(values[unk].tolist(), counts[unk].tolist()):
             if v != UNKNOWN_VALUE:  # unknown colours are recorded by colour in add()
                 self._unknown(str(v), c, source)
@@ -149,18 +174,19 @@ class _Collector:
                 self._infer_classes(), space.ignore_index, space.remap, space.reduce_zero_label
             )
             lut = space.map_values(np.arange(65536))
+            self.table = _Table(space.num_classes, capacity=len(self.raw))
             for (values, counts), src in zip(self.raw, self.sources):
                 self._map(values, counts, src, space, lut)
         if self.unknown_values and self.unknown == "error":
             raise self.unknown_error(space)
-        rows = np.stack(self.rows)
+        rows, ignored, unknown = self.table.arrays()
         return ClassStats(
             num_classes=space.num_classes,
             ignore_index=space.ignore_index,
             counts=rows.astype(compact_uint(int(rows.max(initial=0)))),
             image_total=np.asarray(self.total, np.int64),
-            image_ignored=np.asarray(self.ignored, np.int64),
-            image_unknown=np.asarray(self.unknown_px, np.int64),
+            image_ignored=ignored,
+            image_unknown=unknown,
             sources=self.sources,
             class_names=names,
             multilabel=self.multilabel,
@@ -272,15 +298,16 @@ def scan(
         max_pixels=max_pixels, sample=sample, seed=seed, glob=glob, indices=indices,
     )  # fmt: skip
     workers = max(1, int(workers or os.cpu_count() or 1))
-    collector = _Collector(plan.space, multilabel, on_error, unknown)
+    collector = _Collector(plan.space, multilabel, on_error, unknown)  # sized once the count is known
     if is_path_source(source):
         if entries is None:
             entries = discover(source, glob=glob, multilabel=multilabel, class_names=plan.names)
         units, total, picked = plan.units(entries)
+        collector.reserve(total)
         if client is not None:
             from .distributed import run_units as run_on_cluster
 
-            run_on_cluster(units, total, plan.count_opts, client, collector, progress)
+            run_on_cluster(list(units), total, plan.count_opts, client, collector, progress)
         else:
             _run_units(units, total, plan.count_opts, workers, parallel, collector, progress)
         paths = [os.fspath(s) for s in ([source] if isinstance(source, (str, os.PathLike)) else source)]
@@ -385,33 +412,34 @@ class _Plan:
         requested = self.sample if self.indices is None else "indices"
         return {"requested": requested, "seed": self.seed, "images": n, "population": total_population}
 
-    def units(self, entries: list[Entry]) -> tuple[list[Unit], int, NDArray[np.int64] | None]:
+    def units(self, entries: list[Entry]) -> tuple[Iterator[Unit], int, NDArray[np.int64] | None]:
+        """Units of work (a few images each, made lazily), the image count and the sample."""
         population = sum(e.n for e in entries)
         picked = self.pick(population)
-        units: list[Unit] = []
-        current: Unit = []
-        size = 0
-        start = 0
-        j = 0
-        for e in entries:
-            if picked is None:
-                local = list(range(e.n))
-            else:
-                k = np.searchsorted(picked, start + e.n)
-                local = (picked[j:k] - start).tolist()
-                j = k
-            start += e.n
-            for s in range(0, len(local), 16):  # stacks: at most 16 images per unit
-                chunk = local[s : s + 16]
-                current.append((e, chunk))
-                size += len(chunk)
-                if size >= 4:
-                    units.append(current)
-                    current, size = [], 0
-        if current:
-            units.append(current)
         total = population if picked is None else len(picked)
-        return units, total, picked
+        return _units(entries, picked), total, picked
+
+
+def _units(entries: list[Entry], picked: NDArray[np.int64] | None) -> Iterator[Unit]:
+    current: Unit = []
+    size = start = j = 0
+    for e in entries:
+        if picked is None:
+            local = list(range(e.n))
+        else:
+            k = int(np.searchsorted(picked, start + e.n))
+            local = (picked[j:k] - start).tolist()
+            j = k
+        start += e.n
+        for s in range(0, len(local), 16):  # stacks: at most 16 images per unit
+            chunk = local[s : s + 16]
+            current.append((e, chunk))
+            size += len(chunk)
+            if size >= 4:
+                yield current
+                current, size = [], 0
+    if current:
+        yield current
 
 
 def _check_sample(sample: Any) -> None:

@@ -28,7 +28,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 STORE_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One readable thing holding ``n`` images.
 
@@ -47,10 +47,11 @@ class Entry:
     listing: tuple[tuple[str, int, int | str], ...] = field(default=(), compare=False, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__ | {"listing": ()}
+        return {f: getattr(self, f) for f in ("kind", "path", "n", "key", "files")} | {"listing": ()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
     def source_id(self, i: int) -> str:
         name = f"{self.path}:{self.key}" if self.key else self.path
