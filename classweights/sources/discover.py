@@ -43,7 +43,7 @@ def discover(
     if not paths:
         raise DatasetError("no input paths given")
     entries: list[Entry] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str | None]] = set()
     duplicates: list[str] = []
     for p in paths:
         found = (
@@ -52,7 +52,7 @@ def discover(
             else _discover_one(Path(p), glob, multilabel, class_names)
         )
         for e in found:
-            ident = f"{e.path}:{e.key}"
+            ident = (e.path, e.key)
             if ident in seen:
                 duplicates.append(e.path)
                 continue
@@ -102,58 +102,68 @@ def _discover_one(
         _check_single_layout(p, names, [store for _, store in items])
     out: list[Entry] = []
     for f, store in items:
+        st = stats.get(f)
         if store:
             out.extend(zarr_entries(f, multilabel))
-        elif f in stats and not f.lower().endswith(ARRAY_EXTS):
-            out.append(Entry("image", f, listing=((f, *stats[f]),)))
+        elif st is not None and not f.endswith(_ARRAY_SUFFIXES):
+            out.append(Entry("image", f, 1, None, (), ((f, st[0], st[1]),)))
         else:
             out.extend(file_entries(f, multilabel))
     return out
+
+
+_ARRAY_SUFFIXES = ARRAY_EXTS + tuple(e.upper() for e in ARRAY_EXTS)
 
 
 def _walk(root: str) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, int]]]:
     """Mask files and zarr stores under ``root``, with each file's size and mtime.
 
     One ``scandir`` per folder and one ``stat`` per file (kept for the fingerprint, so a warm
-    cache lookup stats each file once). Symlinked folders are not entered (no loops); a
-    symlinked file is taken, and a broken one is kept so that reading it names it.
+    cache lookup stats each file once). Depth first with every folder's children in name
+    order, which is the order ``sorted()`` gives the full paths' parts. Symlinked folders are
+    not entered (no loops); a symlinked file is taken, and a broken one is kept so that reading
+    it names it.
     """
     items: list[tuple[str, bool]] = []
     stats: dict[str, tuple[int, int]] = {}
-    stack: list[tuple[str, bool]] = [(root, True)]  # (path, is a folder still to list)
-    while stack:
-        path, is_folder = stack.pop()
-        if not is_folder:
-            items.append((path, False))
-            continue
+
+    def visit(folder: str) -> None:
         try:
-            with os.scandir(path) as it:
+            with os.scandir(folder) as it:
                 children = sorted(it, key=lambda c: c.name)
         except OSError as e:
-            raise DatasetError(f"{path}: cannot list the folder ({e.strerror or e})") from None
-        if path != root and any(c.name in STORE_MARKERS for c in children):
-            items.append((path, True))
-            continue
-        # depth first, children in name order: the order sorted() gives the full paths' parts
-        for c in reversed(children):
+            raise DatasetError(f"{folder}: cannot list the folder ({e.strerror or e})") from None
+        if folder != root and any(c.name in STORE_MARKERS for c in children):
+            items.append((folder, True))
+            return
+        for c in children:
             if c.is_dir(follow_symlinks=False):
-                stack.append((c.path, True))
+                visit(c.path)
             elif c.name.lower().endswith(_MASK_EXTS):
-                stack.append((c.path, False))
+                items.append((c.path, False))
                 try:
                     st = c.stat()
                     stats[c.path] = (st.st_size, st.st_mtime_ns)
                 except OSError:
                     pass  # a broken link: reading it will name it
+
+    visit(root)
     return items, stats
 
 
 _MASK_EXTS = IMAGE_EXTS + ARRAY_EXTS
 
 
+def _stem_ext(path: str) -> tuple[str, str]:
+    """``("a_labelIds", ".png")`` for ``".../a_labelIds.png"`` (what splitext gives, faster)."""
+    name = path.rpartition("/")[2]
+    stem, dot, ext = name.rpartition(".")
+    return (stem, dot + ext) if dot and stem else (name, "")
+
+
 def _check_single_layout(root: Any, files: Sequence[Any], stores: Sequence[bool]) -> None:
     """Refuse a folder that mixes layouts we cannot tell apart (e.g. Cityscapes gtFine)."""
-    split = [os.path.splitext(str(f).rpartition("/")[2]) for f in files]
+    split = [_stem_ext(str(f)) for f in files]
     kinds = Counter(
         "zarr" if store else ("array" if ext.lower() in ARRAY_EXTS else "image")
         for (_, ext), store in zip(split, stores, strict=True)
