@@ -120,6 +120,9 @@ def fingerprint(
     files = listing(entries, root, verify)
     counting = counting_settings(settings) | {"verify": verify}
     rel_inputs = sorted(relative(p, root) for p in paths)
-    key = _digest({"schema": SCHEMA_VERSION, "settings": counting, "inputs": rel_inputs, "files": files})
+    listed = hashlib.blake2b(
+        "\n".join(f"{p}\t{size}\t{stamp}" for p, size, stamp in files).encode(), digest_size=16
+    ).hexdigest()
+    key = _digest({"schema": SCHEMA_VERSION, "settings": counting, "inputs": rel_inputs, "files": listed})
     lineage = _digest({"schema": SCHEMA_VERSION, "settings": counting, "root": root, "inputs": rel_inputs})
     return Fingerprint(key, lineage, root, tuple(map(tuple, files)), counting)

@@ -28,7 +28,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 STORE_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Entry:
     """One readable thing holding ``n`` images.
 
@@ -51,7 +51,7 @@ class Entry:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for name, value in state.items():
-            object.__setattr__(self, name, value)
+            setattr(self, name, value)
 
     def source_id(self, i: int) -> str:
         name = f"{self.path}:{self.key}" if self.key else self.path
