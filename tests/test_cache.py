@@ -344,3 +344,20 @@ def test_fsspec_urls_are_cached_by_their_listing(data, cache):
     f = data / "scene_0000_labelTrainIds.png"
     os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
     assert cached_scan(url, cache_dir=cache, **KW)[1].key != i1.key
+
+
+def test_quick_fingerprint_equals_the_full_one(tmp_path):
+    from classweights.cache.fingerprint import fingerprint, quick_fingerprint
+    from classweights.scan import scan_settings
+    from classweights.sources import discover
+
+    write_pngs(tmp_path / "d" / "a", 3, 16, 32, seed=1)
+    write_pngs(tmp_path / "d" / "b" / "c", 2, 16, 32, seed=2)
+    (tmp_path / "d" / "z.png").write_bytes((tmp_path / "d" / "a" / "scene_0000_labelTrainIds.png").read_bytes())
+    for kw in (KW, {"num_classes": 20, "ignore_index": 255, "sample": 3}):
+        settings, _ = scan_settings(**kw)
+        quick = quick_fingerprint([str(tmp_path / "d")], settings)
+        full = fingerprint([str(tmp_path / "d")], discover(str(tmp_path / "d")), settings)
+        assert quick == full
+    np.save(tmp_path / "d" / "x.npy", np.zeros((2, 2), np.uint8))  # arrays: the full path only
+    assert quick_fingerprint([str(tmp_path / "d")], settings) is None

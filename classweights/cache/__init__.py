@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import ClassWeightsError, ConfigError
 from ..sources import discover
 from ..stats import ClassStats, compact_uint
-from .fingerprint import Fingerprint, entry_files, fingerprint, relative
+from .fingerprint import Fingerprint, entry_files, fingerprint, quick_fingerprint, relative
 from .record import load_record, save_record, weight_record
 from .store import CacheCorrupt, Entry, EntryRemoved, LockTimeout, Store, default_cache_dir
 
@@ -321,8 +321,10 @@ def _warm_record(
 
     settings, names = scan_settings(**scan_kwargs)
     try:
-        entries = discover(paths, glob=scan_kwargs.get("glob"), multilabel=scan_kwargs.get("multilabel", False), class_names=names)
-        fp = fingerprint(paths, entries, settings, verify)
+        fp = None if verify else quick_fingerprint(paths, settings)
+        if fp is None:
+            entries = discover(paths, glob=scan_kwargs.get("glob"), multilabel=scan_kwargs.get("multilabel", False), class_names=names)
+            fp = fingerprint(paths, entries, settings, verify)
         path = Store(cache_dir).entry_dir(fp.key) / "weights" / f"{name}.pth"
     except (OSError, ClassWeightsError):
         return None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..sources import Entry, file_listing, is_url, is_zarr_dir
+from ..sources import ARRAY_EXTS, Entry, file_listing, is_url, is_zarr_dir, walk_masks
 
 SCHEMA_VERSION = 1
 #: settings that do not change a count (they are stored, not hashed)
@@ -117,7 +117,37 @@ def fingerprint(
 ) -> Fingerprint:
     """Fingerprint of a dataset (its entries, as `discover` found them) under scan settings."""
     root = dataset_root(paths)
-    files = listing(entries, root, verify)
+    return _fingerprint(paths, root, listing(entries, root, verify), settings, verify)
+
+
+def quick_fingerprint(paths: Sequence[str], settings: dict[str, Any]) -> Fingerprint | None:
+    """The same key for the common case, one local folder of mask images, from a single walk.
+
+    Used only to look up an existing entry: it builds no entries and skips the layout check
+    (an entry exists only for a listing whose check passed when it was written). Returns None
+    for anything else (arrays, zarr, list files, URLs, globs, multi-label), which then takes
+    the full path.
+    """
+    if len(paths) != 1 or is_url(paths[0]) or settings.get("glob") or settings.get("multilabel"):
+        return None
+    root = os.path.abspath(paths[0])
+    if not os.path.isdir(root) or is_zarr_dir(Path(root)):
+        return None
+    items, stats = walk_masks(root)
+    cut = len(root) + 1
+    files = []
+    for f, store in items:
+        st = stats.get(f)
+        if store or st is None or f.lower().endswith(ARRAY_EXTS):
+            return None
+        files.append((f[cut:], st[0], st[1]))
+    return _fingerprint(paths, root, files, settings, False) if files else None
+
+
+def _fingerprint(
+    paths: Sequence[str], root: str, files: list[tuple[str, int, int | str]],
+    settings: dict[str, Any], verify: bool,
+) -> Fingerprint:  # fmt: skip
     counting = counting_settings(settings) | {"verify": verify}
     rel_inputs = sorted(relative(p, root) for p in paths)
     listed = hashlib.blake2b(

@@ -9,7 +9,7 @@ Local paths use plain ``open``/``os.walk`` and never import fsspec.
 
 from __future__ import annotations
 
-from .discover import discover, file_entries, file_listing, zarr_entries
+from .discover import discover, file_entries, file_listing, walk_masks, zarr_entries
 from .entries import (
     ARRAY_EXTS,
     DEFAULT_MAX_PIXELS,
@@ -50,5 +50,6 @@ __all__ = [
     "read_entry",
     "read_image",
     "url_fs",
+    "walk_masks",
     "zarr_entries",
 ]

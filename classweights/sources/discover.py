@@ -92,7 +92,7 @@ def _discover_one(
         items = [(str(f), is_zarr_dir(f)) for f in found if f.is_file() or is_zarr_dir(f)]
         stats: dict[str, tuple[int, int]] = {}
     else:
-        items, stats = _walk(os.path.abspath(p))
+        items, stats = walk_masks(os.path.abspath(p))
     names = [f for f, _ in items]
     if multilabel and items and all(f.lower().endswith(".png") for f in names):
         per_class = _perclass_entries([Path(f) for f in names], class_names)
@@ -115,7 +115,7 @@ def _discover_one(
 _ARRAY_SUFFIXES = ARRAY_EXTS + tuple(e.upper() for e in ARRAY_EXTS)
 
 
-def _walk(root: str) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, int]]]:
+def walk_masks(root: str) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, int]]]:
     """Mask files and zarr stores under ``root``, with each file's size and mtime.
 
     One ``scandir`` per folder and one ``stat`` per file (kept for the fingerprint, so a warm
