@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_write
 from .errors import ConfigError
 
 SNIPPETS = ("pytorch", "mmseg", "monai", "keras")
@@ -214,22 +214,6 @@ def to_text(fmt: str, mapping: dict[str, Any]) -> str:
     raise ConfigError(f"{fmt!r} is not a text export; choose one of json, yaml, {', '.join(SNIPPETS)}")
 
 
-def _atomic(path: Path, write: Callable[[Any], None], mode: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as fh:
-            write(fh)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; an export is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_export(
     fmt: str,
     path: str | os.PathLike[str],
@@ -260,10 +244,10 @@ def write_export(
 
         return save_record(weight_record(stats, arr, method or "manual", options or {}, fingerprint=fingerprint), path)
     if fmt == "npy":
-        return _atomic(path, lambda fh: np.save(fh, arr), "wb")
+        return atomic_write(path, lambda fh: np.save(fh, arr), "wb")
     mapping = weights_mapping(arr, method=method, options=options, **_meta(stats, fingerprint))
     text = to_text(fmt, mapping)
-    return _atomic(path, lambda fh: fh.write(text), "w")
+    return atomic_write(path, lambda fh: fh.write(text), "w")
 
 
 def _meta(stats: Any, fingerprint: str | None) -> dict[str, Any]:

@@ -8,11 +8,11 @@ atomically.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_write
 from .errors import ConfigError, require
 
 PLOT_FORMATS = ("png", "svg", "pdf")
@@ -135,18 +135,11 @@ def _weights_panel(ax: Any, ys: list[int], order: list[int], methods: dict[str, 
 
 
 def _save(fig: Any, path: Path, fmt: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        import matplotlib
+    import matplotlib
 
-        with os.fdopen(fd, "wb") as fh, matplotlib.rc_context({"svg.fonttype": "none"}):
+    def save(fh: Any) -> None:
+        with matplotlib.rc_context({"svg.fonttype": "none"}):
             fig.savefig(fh, format=fmt, dpi=110)  # SVG text stays text (searchable, small)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a chart is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, save)
     return path

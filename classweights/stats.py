@@ -313,25 +313,14 @@ class ClassStats:
 
     def save(self, path: str | Path) -> Path:
         """Save losslessly to a ``.npz`` file (atomically: temporary name, then rename)."""
-        import os
-        import tempfile
+        from .atomic import atomic_write
 
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz")
-        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(
-                    f,
-                    meta=np.frombuffer(json.dumps(self._meta()).encode(), dtype=np.uint8),
-                    **{k: getattr(self, k) for k in self.ARRAYS},
-                )
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        meta = np.frombuffer(json.dumps(self._meta()).encode(), dtype=np.uint8)
+        arrays = {k: getattr(self, k) for k in self.ARRAYS}
+        return atomic_write(path, lambda fh: np.savez(fh, meta=meta, **arrays))
 
     @classmethod
     def load(cls, path: str | Path) -> ClassStats:

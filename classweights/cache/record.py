@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import ClassWeightsError
 from ..stats import ClassStats
 
@@ -95,24 +96,11 @@ def _plain(obj: Any) -> Any:
 
 def save_record(record: dict[str, Any], path: str | Path) -> Path:
     """Write a record atomically (temporary name in the same folder, then rename)."""
-    import os
-    import tempfile
 
     import torch
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(record, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return atomic_write(path, lambda fh: torch.save(record, fh))
 
 
 def load_record(path: str | Path) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import ClassWeightsError
 from ..stats import ClassStats
 from ..sources import is_url
@@ -198,7 +199,7 @@ class Store:
                 if tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)  # a concurrent writer finished first
             self._lineage_file(fp.lineage).parent.mkdir(exist_ok=True)
-            _atomic_text(self._lineage_file(fp.lineage), json.dumps({"key": fp.key}))
+            atomic_write(self._lineage_file(fp.lineage), lambda fh: fh.write(json.dumps({"key": fp.key})), mode="w")
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -328,12 +329,6 @@ def _rejoin(root: str, source: str) -> str:
     if is_url(source) or os.path.isabs(source):
         return source
     return f"{root.rstrip('/')}/{source}" if is_url(root) else os.path.join(root, source)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _rmtree_no_follow(path: Path) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..rebalance import DRAW_MODES, FREQUENCIES, REDUCE_MODES, SAMPLING_METHODS
+from ..atomic import atomic_write
 from .options import FORMATS, handle_errors, run_scan, scan_options, weight_kwargs, weight_options
 
 EXPORTS = ("npy", "json", "csv")
@@ -134,17 +133,6 @@ def sampler_dict(
     }
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def weights_csv(data: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -171,11 +159,11 @@ def write_export(data: dict[str, Any], fmt: str, output: str) -> list[Path]:
     if fmt == "npy":
         arr = np.asarray(data["weights"], dtype=np.float64)
         files = path.with_suffix(".files.txt")
-        _atomic_write(path, lambda f: np.save(f, arr), mode="wb")
-        _atomic_write(files, lambda f: f.write("".join(s + "\n" for s in data["sources"])))
+        atomic_write(path, lambda f: np.save(f, arr), mode="wb")
+        atomic_write(files, lambda f: f.write("".join(s + "\n" for s in data["sources"])), mode="w")
         return [path, files]
     text = json.dumps(data, indent=2) + "\n" if fmt == "json" else weights_csv(data)
-    _atomic_write(path, lambda f: f.write(text))
+    atomic_write(path, lambda f: f.write(text), mode="w")
     return [path]
 
 
