@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_write
+from .cache.record import plain
 from .errors import ConfigError
 
 SNIPPETS = ("pytorch", "mmseg", "monai", "keras")
@@ -169,25 +170,13 @@ def weights_mapping(
     w = [float(v) for v in np.asarray(weights, dtype=np.float64).ravel()]
     return {
         "method": method,
-        "options": _plain(options or {}),
+        "options": plain(options or {}),
         "num_classes": num_classes if num_classes is not None else len(w),
         "ignore_index": ignore_index,
         "class_names": list(class_names) if class_names else None,
         "weights": w,
-        "dataset": _plain(dataset or {}),
+        "dataset": plain(dataset or {}),
     }
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return obj
 
 
 def to_text(fmt: str, mapping: dict[str, Any]) -> str:

@@ -64,29 +64,29 @@ def weight_record(
         "schema": RECORD_SCHEMA,
         "weights": torch.as_tensor(np.asarray(weights, dtype=np.float64)),
         "method": method,
-        "options": _plain(options),
+        "options": plain(options),
         "num_classes": stats.num_classes,
         "ignore_index": stats.ignore_index,
         "class_names": list(stats.class_names) if stats.class_names else None,
         "counts": counts,
-        "settings": _plain(stats.settings),
+        "settings": plain(stats.settings),
         "dataset": {
             "paths": list(stats.settings.get("paths", [])),
             "fingerprint": fingerprint,
             "sampled": stats.sampled,
-            "sample": _plain(stats.sample),
+            "sample": plain(stats.sample),
         },
         "version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def _plain(obj: Any) -> Any:
+def plain(obj: Any) -> Any:
     """JSON-like copy (tuples to lists, numpy scalars to Python) that weights_only accepts."""
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {str(k): plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [plain(v) for v in obj]
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

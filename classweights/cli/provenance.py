@@ -45,7 +45,7 @@ def explain(target: str, cache_dir: str | None, class_index: int | None, fmt: st
       classweights explain weights.pth
       classweights explain 3f2a9c0d41b7e2aa55c1d0e9 --class 12
     """
-    from ..cache.record import _plain
+    from ..cache.record import plain
     from ..provenance import explain as explain_record
 
     found = _records(target, cache_dir)
@@ -58,7 +58,7 @@ def explain(target: str, cache_dir: str | None, class_index: int | None, fmt: st
             }
             for p, r in found
         ]
-        click.echo(json.dumps(_plain(out[0] if len(out) == 1 else out), indent=2))
+        click.echo(json.dumps(plain(out[0] if len(out) == 1 else out), indent=2))
         return
     for i, (path, record) in enumerate(found):
         click.echo(("\n" if i else "") + f"{path}\n{explain_record(record, class_index)}")
