@@ -91,7 +91,9 @@ def main() -> None:
         print(f"load_weights cold (scan + write): {cold:8.3f} s")
         print(f"load_weights warm, median of {args.repeats}: {1e3 * wm:8.2f} ms "
               f"(min {1e3 * min(warm):.2f}, max {1e3 * max(warm):.2f})")  # fmt: skip
-        print(f"baseline: scandir + stat of every file: {1e3 * fm:8.2f} ms; warm / baseline {wm / fm:.2f}")
+        print(
+            f"baseline: scandir + stat of every file: {1e3 * fm:8.2f} ms; warm / baseline {wm / fm:.2f}"
+        )
 
         extra = max(1, args.images // 100)
         full_times, inc_times = [], []

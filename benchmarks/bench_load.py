@@ -34,7 +34,9 @@ def _write_chunk(args: tuple[int, int, str]) -> int:
         m = np.full((H, W), rng.integers(0, 19), np.uint8)
         for _ in range(6):  # a few rectangles of other classes, some void
             y, x = rng.integers(0, H), rng.integers(0, W)
-            m[y : y + rng.integers(4, 32), x : x + rng.integers(4, 64)] = rng.choice([*range(19), 255])
+            m[y : y + rng.integers(4, 32), x : x + rng.integers(4, 64)] = rng.choice(
+                [*range(19), 255]
+            )
         Path(folder, f"m_{i:06d}.png").write_bytes(imagecodecs.png_encode(m))
     return stop - start
 
@@ -87,7 +89,11 @@ def run_scan(folder: Path, workers: int) -> dict:
 def baseline_rss() -> int:
     code = "import resource, classweights, classweights.scan, numpy, imagecodecs, numba; " \
            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"  # fmt: skip
-    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    return int(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+    )
 
 
 def main() -> None:
@@ -99,7 +105,10 @@ def main() -> None:
     args = ap.parse_args()
     t = time.perf_counter()
     src = distinct(args.distinct, args.workers)
-    print(f"{args.distinct} distinct {H}x{W} masks ready in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    print(
+        f"{args.distinct} distinct {H}x{W} masks ready in {time.perf_counter() - t:.1f} s",
+        file=sys.stderr,
+    )
     sizes = [n for n in (1_000, 10_000, 100_000) if n <= args.max]
     base = baseline_rss()
     rows = []

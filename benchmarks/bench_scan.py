@@ -115,7 +115,9 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--memory", action="store_true", help="also measure peak RSS on 10x/100x images")
+    ap.add_argument(
+        "--memory", action="store_true", help="also measure peak RSS on 10x/100x images"
+    )
     args = ap.parse_args()
     folder = dataset(args.images)
     files = sorted(folder.glob("*.png"))
@@ -126,19 +128,25 @@ def main() -> None:
 
     # sanity: every contender counts the same pixels
     s = cw.scan(folder, num_classes=C, ignore_index=255, workers=w)
-    assert np.array_equal(naive_script(files[:5]), cw.scan(files[:5], num_classes=C, ignore_index=255).pixels)
+    assert np.array_equal(
+        naive_script(files[:5]), cw.scan(files[:5], num_classes=C, ignore_index=255).pixels
+    )
 
     rows = []
     t_decode = median_time(lambda: decode_only(files, w), args.repeats)
     rows.append(("decode only (imagecodecs, threads)", t_decode))
-    t_threads = median_time(lambda: cw.scan(folder, num_classes=C, ignore_index=255, workers=w), args.repeats)
+    t_threads = median_time(
+        lambda: cw.scan(folder, num_classes=C, ignore_index=255, workers=w), args.repeats
+    )
     rows.append(("classweights scan (threads)", t_threads))
     t_proc = median_time(
         lambda: cw.scan(folder, num_classes=C, ignore_index=255, workers=w, parallel="processes"),
         args.repeats,
     )
     rows.append(("classweights scan (processes)", t_proc))
-    t_one = median_time(lambda: cw.scan(folder, num_classes=C, ignore_index=255, workers=1), args.repeats)
+    t_one = median_time(
+        lambda: cw.scan(folder, num_classes=C, ignore_index=255, workers=1), args.repeats
+    )
     rows.append(("classweights scan (1 worker)", t_one))
     few = files[: max(10, n // 5)]
     t_naive = median_time(lambda: naive_script(few), max(1, args.repeats // 2)) * n / len(few)
@@ -146,7 +154,8 @@ def main() -> None:
     t_bin = median_time(lambda: bincount_script(few), max(1, args.repeats // 2)) * n / len(few)
     rows.append(("Pillow + np.bincount", t_bin))
     t_sample = median_time(
-        lambda: cw.scan(folder, num_classes=C, ignore_index=255, workers=w, sample=0.1), args.repeats
+        lambda: cw.scan(folder, num_classes=C, ignore_index=255, workers=w, sample=0.1),
+        args.repeats,
     )
     rows.append(("classweights scan, --sample 0.1", t_sample))
 
@@ -160,7 +169,9 @@ def main() -> None:
     masks = [imagecodecs.png_decode(f.read_bytes()) for f in files[:20]]
     k_ours = median_time(lambda: [count_values(m) for m in masks], args.repeats)
     k_naive = median_time(lambda: [[(m == c).sum() for c in range(C)] for m in masks], 3)
-    k_bin = median_time(lambda: [np.bincount(m.ravel(), minlength=256) for m in masks], args.repeats)
+    k_bin = median_time(
+        lambda: [np.bincount(m.ravel(), minlength=256) for m in masks], args.repeats
+    )
     k = len(masks)
     print("\nin-memory kernel, one core                         img/s     GB/s  vs naive")
     for name, t in (("classweights word kernel", k_ours), ("naive (mask == c).sum() x 19", k_naive),
@@ -169,7 +180,9 @@ def main() -> None:
     print(f"\nthreads vs processes: {t_proc / t_threads:.2f}x "
           f"({'threads' if t_threads <= t_proc else 'processes'} faster)")  # fmt: skip
     print(f"sampling 10 %: {t_sample / t_threads:.2f} of the full scan's time")
-    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(
+        f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
     if args.memory:
         print("\npeak RSS of a scan in a fresh process")
         for copies in (1, 10, 100):

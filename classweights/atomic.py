@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import IO, Any
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], Any], mode: str = "wb") -> Path:
+def atomic_write(
+    path: str | os.PathLike[str], write: Callable[[IO[Any]], Any], mode: str = "wb"
+) -> Path:
     """Write ``path`` atomically: ``write(fh)`` fills a temporary file that then replaces it.
 
     >>> import tempfile, pathlib

@@ -144,9 +144,7 @@ def _count_multilabel(mask: Any, source: str, opts: CountOptions) -> ImageCount:
         values, _ = count_values(a.reshape(-1), opts.size_hint)
         extra = sorted(set(values.tolist()) - {0, 1})
         if extra:
-            raise MaskReadError(
-                f"{source}: multi-label masks must hold 0/1, found {extra[:5]}"
-            )
+            raise MaskReadError(f"{source}: multi-label masks must hold 0/1, found {extra[:5]}")
     pos = np.count_nonzero(a.reshape(a.shape[0], -1), axis=1).astype(np.int64)
     return ImageCount(source, np.arange(a.shape[0]), pos, int(a.shape[1] * a.shape[2]), notes=notes)
 
@@ -165,5 +163,3 @@ def count_unit(unit: Unit, opts: CountOptions) -> list[ImageCount | Failure]:
         except Exception as e:  # a reader's own exception: name the file, keep the reason
             out.append(Failure(entry.path, f"{entry.path}: cannot read ({type(e).__name__}: {e})"))
     return out
-
-

@@ -41,7 +41,14 @@ SNIPPETS = ("pytorch", "mmseg", "monai", "keras")
 FILE_ONLY = ("pth", "npy")
 """Binary formats: they need an output file."""
 EXPORT_FORMATS = ("pth", "npy", "json", "yaml", *SNIPPETS)
-SUFFIXES = {".pth": "pth", ".pt": "pth", ".npy": "npy", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
+SUFFIXES = {
+    ".pth": "pth",
+    ".pt": "pth",
+    ".npy": "npy",
+    ".json": "json",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+}
 
 
 def number(value: float, digits: int = 6) -> str:
@@ -64,14 +71,18 @@ def format_for(output: str | os.PathLike[str] | None, export: str | None) -> str
     """
     if export is not None:
         if export not in EXPORT_FORMATS:
-            raise ConfigError(f"unknown export format {export!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+            raise ConfigError(
+                f"unknown export format {export!r}; choose one of {', '.join(EXPORT_FORMATS)}"
+            )
         return export
     if output is None:
         return None
     return SUFFIXES.get(Path(output).suffix.lower(), "pth")
 
 
-def _items(weights: Sequence[float], class_names: Sequence[str] | None, indent: str, key: bool) -> str:
+def _items(
+    weights: Sequence[float], class_names: Sequence[str] | None, indent: str, key: bool
+) -> str:
     lines = []
     for c, w in enumerate(weights):
         name = class_names[c] if class_names else str(c)
@@ -200,7 +211,9 @@ def to_text(fmt: str, mapping: dict[str, Any]) -> str:
     if fmt in SNIPPETS:
         return snippet(fmt, mapping["weights"], ignore_index=mapping.get("ignore_index"),
                        class_names=mapping.get("class_names"), method=mapping.get("method")) + "\n"  # fmt: skip
-    raise ConfigError(f"{fmt!r} is not a text export; choose one of json, yaml, {', '.join(SNIPPETS)}")
+    raise ConfigError(
+        f"{fmt!r} is not a text export; choose one of json, yaml, {', '.join(SNIPPETS)}"
+    )
 
 
 def write_export(
@@ -231,7 +244,10 @@ def write_export(
             raise ConfigError("the pth export needs the statistics the weights came from")
         from .cache.record import save_record, weight_record
 
-        return save_record(weight_record(stats, arr, method or "manual", options or {}, fingerprint=fingerprint), path)
+        return save_record(
+            weight_record(stats, arr, method or "manual", options or {}, fingerprint=fingerprint),
+            path,
+        )
     if fmt == "npy":
         return atomic_write(path, lambda fh: np.save(fh, arr), "wb")
     mapping = weights_mapping(arr, method=method, options=options, **_meta(stats, fingerprint))
@@ -267,4 +283,6 @@ def export_text(
     """The text of a ``json``/``yaml``/snippet export, metadata taken from ``stats``."""
     if fmt in FILE_ONLY:
         raise ConfigError(f"--export {fmt} writes a binary file; pass --output FILE.{fmt}")
-    return to_text(fmt, weights_mapping(weights, method=method, options=options, **_meta(stats, fingerprint)))
+    return to_text(
+        fmt, weights_mapping(weights, method=method, options=options, **_meta(stats, fingerprint))
+    )

@@ -17,7 +17,6 @@ from numba import njit
 from numpy.typing import NDArray
 
 
-
 def _jit(func):
     """``njit(cache=True, nogil=True)``; without any writable cache location (a read-only
     install and no writable home), numba refuses ``cache=True``: compile per process instead."""

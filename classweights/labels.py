@@ -148,7 +148,9 @@ def resolve_class_names(classes: str | Path | Sequence[str] | None) -> list[str]
     if isinstance(classes, (str, Path)):
         loaded = _preset(str(classes), CLASS_PRESETS, "class names", "--classes")
         if isinstance(loaded, str):
-            loaded = [ln.strip() for ln in loaded.splitlines() if ln.strip() and not ln.startswith("#")]
+            loaded = [
+                ln.strip() for ln in loaded.splitlines() if ln.strip() and not ln.startswith("#")
+            ]
         if isinstance(loaded, Mapping):  # {id: name}
             loaded = [loaded[k] for k in sorted(loaded, key=int)]
         classes = loaded
@@ -172,7 +174,7 @@ def resolve_remap(remap: str | Path | Mapping[Any, Any] | None) -> dict[int, int
     if isinstance(remap, (str, Path)):
         remap = _preset(str(remap), REMAP_PRESETS, "remap", "--remap")
     if not isinstance(remap, Mapping):
-        raise ConfigError("a remap table must be a mapping of raw value -> label, e.g. {\"7\": 0}")
+        raise ConfigError('a remap table must be a mapping of raw value -> label, e.g. {"7": 0}')
     try:
         return {int(k): int(v) for k, v in remap.items()}
     except (TypeError, ValueError):

@@ -110,7 +110,9 @@ def plot_classes(
     return _save(fig, Path(path), fmt)
 
 
-def _weights_panel(ax: Any, ys: list[int], order: list[int], methods: dict[str, Sequence[float]]) -> None:
+def _weights_panel(
+    ax: Any, ys: list[int], order: list[int], methods: dict[str, Sequence[float]]
+) -> None:
     k = len(methods)
     height = 0.8 / k
     values = [float(w) for ws in methods.values() for w in ws]

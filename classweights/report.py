@@ -181,7 +181,9 @@ def make_console(stderr: bool = False, quiet: bool = False) -> Console:
 
 
 @contextmanager
-def progress_bar(enabled: bool, description: str = "scanning") -> Iterator[Callable[[int, int], None] | None]:
+def progress_bar(
+    enabled: bool, description: str = "scanning"
+) -> Iterator[Callable[[int, int], None] | None]:
     """A rich progress bar on stderr (images/s, ETA); yields the callback, or None if disabled."""
     if not enabled:
         yield None
@@ -279,7 +281,9 @@ def cache_table(rows: list[dict[str, Any]], root: str, age: Callable[[float], st
         t.add_column(name, justify=just)  # type: ignore[arg-type]
     for r in rows:
         if r.get("corrupt"):
-            t.add_row(r["key"], Text("corrupt", style="red"), "", "", "", f"{r['size'] / 1e3:.0f} kB", "")
+            t.add_row(
+                r["key"], Text("corrupt", style="red"), "", "", "", f"{r['size'] / 1e3:.0f} kB", ""
+            )
             continue
         t.add_row(
             r["key"], ", ".join(r["dataset"]), f"{r['images']:,}", "sampled" if r["sampled"] else "full",
@@ -290,6 +294,7 @@ def cache_table(rows: list[dict[str, Any]], root: str, age: Callable[[float], st
 
 def record_dict(record: dict[str, Any]) -> dict[str, Any]:
     """A weight record (tensors) as plain JSON-able data."""
+
     def plain(v: Any) -> Any:
         if hasattr(v, "tolist"):
             return v.tolist()
@@ -325,7 +330,9 @@ def _md_cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[bool]) -> str:
+def markdown_table(
+    header: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[bool]
+) -> str:
     """A GitHub-flavoured Markdown table.
 
     >>> print(markdown_table(["id", "class"], [[0, "road"]], [True, False]))
@@ -354,14 +361,22 @@ def stats_markdown(data: dict[str, Any], extra: Sequence[str] = ()) -> str:
         if has_weight:
             row.append(f"{r['weight']:.4f}")
         rows.append(row)
-    total = ["", "**total**", f"{sum(r['pixels'] for r in classes):,}", "100.00%", f"{ds['images']:,}"]
+    total = [
+        "",
+        "**total**",
+        f"{sum(r['pixels'] for r in classes):,}",
+        "100.00%",
+        f"{ds['images']:,}",
+    ]
     total += [""] * len(extra) + ([data.get("method") or ""] if has_weight else [])
     rows.append(total)
     right = [True, False, True, True, True, *[True] * len(extra), *([True] if has_weight else [])]
     return markdown_table(header, rows, right) + "\n\n" + totals_line(data) + "\n"
 
 
-def compare_rows(stats: ClassStats, table: dict[str, list[float]]) -> tuple[list[str], list[list[str]]]:
+def compare_rows(
+    stats: ClassStats, table: dict[str, list[float]]
+) -> tuple[list[str], list[list[str]]]:
     share = stats.share
     header = ["id", "class", "share", *table]
     rows = [[str(c), name, pct(share[c]), *[f"{table[m][c]:.4g}" for m in table]]
@@ -407,4 +422,7 @@ def record_markdown(data: dict[str, Any]) -> str:
             for c, name in enumerate(names)]  # fmt: skip
     opts = ", ".join(f"{k}={v}" for k, v in (data.get("options") or {}).items())
     tail = f"method: {data.get('method', '?')}" + (f" · {opts}" if opts else "")
-    return markdown_table(header, rows, [True, False, *([True] if has_counts else []), True]) + f"\n\n{tail}\n"
+    return (
+        markdown_table(header, rows, [True, False, *([True] if has_counts else []), True])
+        + f"\n\n{tail}\n"
+    )

@@ -221,9 +221,7 @@ class _Collector:
         else:
             what = f"labels outside 0..{space.num_classes - 1} that are not the ignore index ({space.ignore_index})"
             fix = "pass --remap (e.g. --remap cityscapes), --num-classes, or --unknown ignore to count them as unknown"
-        return UnknownLabelError(
-            f"{what}: {shown}{more}; first in {', '.join(files)}; {fix}"
-        )
+        return UnknownLabelError(f"{what}: {shown}{more}; first in {', '.join(files)}; {fix}")
 
 
 def scan(
@@ -298,7 +296,9 @@ def scan(
         max_pixels=max_pixels, sample=sample, seed=seed, glob=glob, indices=indices,
     )  # fmt: skip
     workers = max(1, int(workers or os.cpu_count() or 1))
-    collector = _Collector(plan.space, multilabel, on_error, unknown)  # sized once the count is known
+    collector = _Collector(
+        plan.space, multilabel, on_error, unknown
+    )  # sized once the count is known
     if is_path_source(source):
         if entries is None:
             entries = discover(source, glob=glob, multilabel=multilabel, class_names=plan.names)
@@ -310,7 +310,9 @@ def scan(
             run_on_cluster(list(units), total, plan.count_opts, client, collector, progress)
         else:
             _run_units(units, total, plan.count_opts, workers, parallel, collector, progress)
-        paths = [os.fspath(s) for s in ([source] if isinstance(source, (str, os.PathLike)) else source)]
+        paths = [
+            os.fspath(s) for s in ([source] if isinstance(source, (str, os.PathLike)) else source)
+        ]
         sample_info = plan.sample_info(picked, total_population=sum(e.n for e in entries))
     else:
         total, items, picked, population = _in_memory(source, plan, workers)
@@ -347,7 +349,8 @@ class _Plan:
                 raise ConfigError(f"{flag}={value!r} is not one of {', '.join(allowed)}")
         for flag, value in (("num_classes", num_classes), ("ignore_index", ignore_index)):
             if isinstance(value, (bool, np.bool_)) or (  # True would pass as 1 silently
-                flag == "ignore_index" and not (value is None or isinstance(value, (int, np.integer)))
+                flag == "ignore_index"
+                and not (value is None or isinstance(value, (int, np.integer)))
             ):
                 raise ConfigError(f"{flag} must be a whole number, got {value!r}")
         names = resolve_class_names(classes)
@@ -396,7 +399,11 @@ class _Plan:
             return self.indices
         if self.sample is None:
             return None
-        k = int(round(self.sample * population)) if isinstance(self.sample, float) else int(self.sample)
+        k = (
+            int(round(self.sample * population))
+            if isinstance(self.sample, float)
+            else int(self.sample)
+        )
         k = max(1, min(k, population))
         if k >= population:
             return None
@@ -410,7 +417,12 @@ class _Plan:
             picked = self.indices
         n = total_population if picked is None else len(picked)
         requested = self.sample if self.indices is None else "indices"
-        return {"requested": requested, "seed": self.seed, "images": n, "population": total_population}
+        return {
+            "requested": requested,
+            "seed": self.seed,
+            "images": n,
+            "population": total_population,
+        }
 
     def units(self, entries: list[Entry]) -> tuple[Iterator[Unit], int, NDArray[np.int64] | None]:
         """Units of work (a few images each, made lazily), the image count and the sample."""
@@ -446,7 +458,9 @@ def _check_sample(sample: Any) -> None:
     if sample is None:
         return
     if isinstance(sample, bool) or not isinstance(sample, (int, float, np.integer, np.floating)):
-        raise ConfigError(f"sample must be a count (e.g. 1000) or a fraction (e.g. 0.1), got {sample!r}")
+        raise ConfigError(
+            f"sample must be a count (e.g. 1000) or a fraction (e.g. 0.1), got {sample!r}"
+        )
     if isinstance(sample, (float, np.floating)) and not 0 < sample <= 1:
         raise ConfigError(f"a sample fraction must lie in (0, 1], got {sample}")
     if isinstance(sample, (int, np.integer)) and sample < 1:
@@ -504,7 +518,9 @@ def _run_units(units, total, opts, workers, parallel, collector, progress) -> No
             raise
 
 
-def _in_memory(source: Any, plan: _Plan, workers: int) -> tuple[int, Iterable[tuple[str, Any]], Any, int | None]:
+def _in_memory(
+    source: Any, plan: _Plan, workers: int
+) -> tuple[int, Iterable[tuple[str, Any]], Any, int | None]:
     if isinstance(source, np.ndarray) or hasattr(source, "detach"):
         raise ConfigError(
             "pass a list of masks, not one array: scan([mask]) or scan(list(stack)) for a stack"
@@ -599,7 +615,9 @@ def count_images(
     """
     if is_path_source(source):
         names = resolve_class_names(classes)
-        return sum(e.n for e in discover(source, glob=glob, multilabel=multilabel, class_names=names))
+        return sum(
+            e.n for e in discover(source, glob=glob, multilabel=multilabel, class_names=names)
+        )
     if not hasattr(source, "__len__"):
         raise ConfigError("counting images needs a path or a source with a length")
     return len(source)
@@ -629,4 +647,10 @@ def calculate_class_weights(
     return torch.as_tensor(w, dtype=torch.float32, device=device)
 
 
-__all__: Sequence[str] = ("ClassStats", "calculate_class_weights", "count_images", "count_mask", "scan")
+__all__: Sequence[str] = (
+    "ClassStats",
+    "calculate_class_weights",
+    "count_images",
+    "count_mask",
+    "scan",
+)

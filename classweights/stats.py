@@ -192,7 +192,11 @@ class ClassStats:
     @property
     def names(self) -> list[str]:
         """Class names, or the class ids as strings."""
-        return list(self.class_names) if self.class_names else [str(i) for i in range(self.num_classes)]
+        return (
+            list(self.class_names)
+            if self.class_names
+            else [str(i) for i in range(self.num_classes)]
+        )
 
     # ---- algebra -------------------------------------------------------------------------
     def _check_compatible(self, other: ClassStats) -> None:

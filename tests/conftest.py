@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 # never write into the user's real cache folder (subprocesses inherit this too)
 os.environ["CLASSWEIGHTS_CACHE"] = tempfile.mkdtemp(prefix="classweights-test-cache-")
 
-from classweights.synthetic import street_scene  # noqa: E402
+from classweights.synthetic import street_scene
 
 
 @pytest.fixture
@@ -24,7 +24,9 @@ def save_png(path, array, mode=None, palette=None):
 
     if mode == "P":
         h, w = array.shape
-        im = Image.frombuffer("P", (w, h), np.ascontiguousarray(array, np.uint8).tobytes(), "raw", "P", 0, 1)
+        im = Image.frombuffer(
+            "P", (w, h), np.ascontiguousarray(array, np.uint8).tobytes(), "raw", "P", 0, 1
+        )
     else:
         im = Image.fromarray(array)
         assert mode is None or im.mode == mode, (im.mode, mode)

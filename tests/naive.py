@@ -42,7 +42,12 @@ def naive_counts(masks, num_classes, ignore_index=None, remap=None, reduce_zero_
         ignored.append(ig)
         unknown.append(un)
         totals.append(m.size)
-    return np.array(rows).reshape(-1, num_classes), np.array(ignored), np.array(unknown), np.array(totals)
+    return (
+        np.array(rows).reshape(-1, num_classes),
+        np.array(ignored),
+        np.array(unknown),
+        np.array(totals),
+    )
 
 
 def check_stats(stats, masks, num_classes, ignore_index=None, remap=None, reduce_zero_label=False):

@@ -16,7 +16,7 @@ import torch
 from conftest import save_png
 
 import classweights as cw
-from classweights.cache import CacheWarning, LockTimeout, Store, cached_scan, load_weights
+from classweights.cache import CacheWarning, Store, cached_scan, load_weights
 from classweights.cache.record import load_record
 from classweights.synthetic import write_pngs
 
@@ -144,7 +144,11 @@ def test_corrupt_entry_is_recomputed_with_a_warning(data, cache):
         s2, info2 = cached_scan(data, cache_dir=cache, **KW)
     assert not info2.hit and s2 == s
     # a damaged array: also detected
-    chunk = next(p for p in (Path(info2.path) / "stats.zarr" / "counts").rglob("*") if p.is_file() and p.name != "zarr.json")
+    chunk = next(
+        p
+        for p in (Path(info2.path) / "stats.zarr" / "counts").rglob("*")
+        if p.is_file() and p.name != "zarr.json"
+    )
     chunk.write_bytes(b"garbage")
     with pytest.warns(CacheWarning):
         assert cached_scan(data, cache_dir=cache, **KW)[0] == s
@@ -176,7 +180,9 @@ def test_sources_are_re_rooted_for_a_copy(data, cache, tmp_path):
     assert info.hit and s.sources[0].startswith(str(copy)) and s == cw.scan(copy, **KW)
 
 
-def test_load_weights_tensor_device_dtype_and_no_rescan_for_another_method(data, cache, monkeypatch):
+def test_load_weights_tensor_device_dtype_and_no_rescan_for_another_method(
+    data, cache, monkeypatch
+):
     w = load_weights(data, "sqrt_inv_freq", cache_dir=cache, dtype=torch.float64, **KW)
     stats = cw.scan(data, **KW)
     np.testing.assert_allclose(w.numpy(), cw.compute_weights(stats, "sqrt_inv_freq"))
@@ -187,7 +193,9 @@ def test_load_weights_tensor_device_dtype_and_no_rescan_for_another_method(data,
 
     monkeypatch.setattr(sys.modules["classweights.scan"], "scan", boom)
     w2 = load_weights(data, "median_freq", cache_dir=cache, normalize="none", **KW)
-    np.testing.assert_allclose(w2.numpy(), cw.compute_weights(stats, "median_freq", normalize="none"), rtol=1e-6)
+    np.testing.assert_allclose(
+        w2.numpy(), cw.compute_weights(stats, "median_freq", normalize="none"), rtol=1e-6
+    )
     assert w2.dtype == torch.float32
     w3 = load_weights(data, "median_freq", cache_dir=cache, normalize="none", **KW)  # warm .pth
     assert torch.equal(w2, w3)
@@ -297,10 +305,14 @@ def test_cli_cache_commands_and_clear_never_follows_links(data, cache, tmp_path)
     out = r.invoke(cli, ["compute", str(data), "--num-classes", "19", "--ignore-index", "255",
                          "--cache-dir", str(cache), "-o", str(tmp_path / "w.pth")])  # fmt: skip
     assert out.exit_code == 0, out.output
-    listing = json.loads(r.invoke(cli, ["cache", "list", "--cache-dir", str(cache), "--format", "json"]).output)
+    listing = json.loads(
+        r.invoke(cli, ["cache", "list", "--cache-dir", str(cache), "--format", "json"]).output
+    )
     (entry,) = listing["entries"]
     assert entry["images"] == 12 and entry["sampled"] is False and entry["size"] > 0
-    shown = json.loads(r.invoke(cli, ["cache", "show", entry["key"], "--cache-dir", str(cache)]).output)
+    shown = json.loads(
+        r.invoke(cli, ["cache", "show", entry["key"], "--cache-dir", str(cache)]).output
+    )
     assert shown["key"] == entry["key"] and shown["files"] == 12
     assert r.invoke(cli, ["cache", "path", "--cache-dir", str(cache)]).output.strip() == str(cache)
     rec = load_record(tmp_path / "w.pth")
@@ -327,10 +339,16 @@ def test_clear_older_than(data, cache):
 
     cached_scan(data, cache_dir=cache, **KW)
     r = CliRunner()
-    assert r.invoke(cli, ["cache", "clear", "--older-than", "1d", "--cache-dir", str(cache)]).exit_code == 0
+    assert (
+        r.invoke(cli, ["cache", "clear", "--older-than", "1d", "--cache-dir", str(cache)]).exit_code
+        == 0
+    )
     assert len(Store(cache).entries()) == 1
     time.sleep(1.1)
-    assert r.invoke(cli, ["cache", "clear", "--older-than", "1s", "--cache-dir", str(cache)]).exit_code == 0
+    assert (
+        r.invoke(cli, ["cache", "clear", "--older-than", "1s", "--cache-dir", str(cache)]).exit_code
+        == 0
+    )
     assert Store(cache).entries() == []
 
 
@@ -353,7 +371,9 @@ def test_quick_fingerprint_equals_the_full_one(tmp_path):
 
     write_pngs(tmp_path / "d" / "a", 3, 16, 32, seed=1)
     write_pngs(tmp_path / "d" / "b" / "c", 2, 16, 32, seed=2)
-    (tmp_path / "d" / "z.png").write_bytes((tmp_path / "d" / "a" / "scene_0000_labelTrainIds.png").read_bytes())
+    (tmp_path / "d" / "z.png").write_bytes(
+        (tmp_path / "d" / "a" / "scene_0000_labelTrainIds.png").read_bytes()
+    )
     for kw in (KW, {"num_classes": 20, "ignore_index": 255, "sample": 3}):
         settings, _ = scan_settings(**kw)
         quick = quick_fingerprint([str(tmp_path / "d")], settings)

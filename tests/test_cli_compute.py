@@ -14,7 +14,10 @@ BASE = [str(EXAMPLES), "--num-classes", "19", "--ignore-index", "255", "--classe
 
 def run(*args):
     return subprocess.run(
-        [sys.executable, "-m", "classweights.cli", *args], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "classweights.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -37,10 +40,14 @@ def test_compute_json_weights_match_the_formula():
 
 
 def test_compute_inverse_freq_normalize_none_is_sklearn_balanced():
-    out = run("compute", *BASE, "--method", "inverse_freq", "--normalize", "none", "--format", "json")
+    out = run(
+        "compute", *BASE, "--method", "inverse_freq", "--normalize", "none", "--format", "json"
+    )
     n = example_pixels()
     w = n.sum() / (19 * n)  # sklearn's "balanced" when every class is present
-    np.testing.assert_allclose([c["weight"] for c in json.loads(out.stdout)["classes"]], w, rtol=1e-12)
+    np.testing.assert_allclose(
+        [c["weight"] for c in json.loads(out.stdout)["classes"]], w, rtol=1e-12
+    )
 
 
 def test_compute_table_has_weight_column_ci_and_diagnosis():
@@ -65,7 +72,15 @@ def test_compare_shows_every_method_with_normalisation_in_header():
     for short in ("inv", "sqrt", "eff.num", "median", "enet", "power", "unif"):
         assert short in out.stdout
     data = json.loads(run("compare", *BASE, "--format", "json").stdout)
-    assert set(data["methods"]) == {"inverse_freq", "sqrt_inv_freq", "effective_num", "median_freq", "enet", "power", "uniform"}
+    assert set(data["methods"]) == {
+        "inverse_freq",
+        "sqrt_inv_freq",
+        "effective_num",
+        "median_freq",
+        "enet",
+        "power",
+        "uniform",
+    }
     assert np.allclose(np.mean(data["methods"]["enet"]), 1.0)
 
 

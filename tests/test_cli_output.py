@@ -37,7 +37,7 @@ def parse_markdown(text):
     header, align, rows = cells[0], cells[1], cells[2:]
     assert all(re.fullmatch(r":?-{3,}:?", a) for a in align) and len(align) == len(header)
     assert all(len(r) == len(header) for r in rows)
-    return header, align, rows, "\n".join(lines[len(table):]).strip()
+    return header, align, rows, "\n".join(lines[len(table) :]).strip()
 
 
 def number(cell):
@@ -55,17 +55,23 @@ def test_stats_markdown_is_a_github_table_with_totals():
     assert [r[1] for r in classes] == [c["name"] for c in data["classes"]]
     assert [number(r[2]) for r in classes] == [c["pixels"] for c in data["classes"]]
     assert [int(number(r[4])) for r in classes] == [c["images"] for c in data["classes"]]
-    np.testing.assert_allclose([number(r[3]) for r in classes], [100 * c["share"] for c in data["classes"]], atol=0.006)
+    np.testing.assert_allclose(
+        [number(r[3]) for r in classes], [100 * c["share"] for c in data["classes"]], atol=0.006
+    )
     assert total[1] == "**total**" and number(total[2]) == sum(c["pixels"] for c in data["classes"])
     assert after == "40 images · 5,242,880 pixels · 358,406 ignored · 0 unknown"
 
 
 def test_compute_and_compare_markdown_carry_weights():
-    out = run("compute", *BASE, "--format", "markdown", "--method", "inverse_freq", "--normalize", "none")
+    out = run(
+        "compute", *BASE, "--format", "markdown", "--method", "inverse_freq", "--normalize", "none"
+    )
     header, _, rows, _ = parse_markdown(out.stdout)
     assert header[-1] == "weight" and rows[-1][-1] == "inverse_freq"
     pixels = np.array([number(r[2]) for r in rows[:-1]])
-    np.testing.assert_allclose([number(r[-1]) for r in rows[:-1]], pixels.sum() / (19 * pixels), rtol=1e-3)  # sklearn "balanced"
+    np.testing.assert_allclose(
+        [number(r[-1]) for r in rows[:-1]], pixels.sum() / (19 * pixels), rtol=1e-3
+    )  # sklearn "balanced"
     out = run("compare", *BASE, "--format", "markdown")
     header, _, rows, after = parse_markdown(out.stdout)
     assert header[:3] == ["id", "class", "share"] and "sqrt_inv_freq" in header and len(rows) == 19
@@ -80,7 +86,18 @@ def test_markdown_escapes_pipes_in_names():
 
 
 def test_json_is_one_object_even_with_logging_and_warnings():
-    out = run("-v", "compute", *BASE, "--format", "json", "--sample", "5", "--method", "median_freq", "-vv")
+    out = run(
+        "-v",
+        "compute",
+        *BASE,
+        "--format",
+        "json",
+        "--sample",
+        "5",
+        "--method",
+        "median_freq",
+        "-vv",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)  # nothing but the object on stdout
     assert data["method"] == "median_freq" and data["dataset"]["sampled"] is True
@@ -149,7 +166,11 @@ def test_version_and_completion():
     from classweights import __version__
 
     assert run("--version").stdout.strip() == f"classweights, version {__version__}"
-    for shell, marker in (("bash", "complete -o"), ("zsh", "compdef"), ("fish", "complete --no-files")):
+    for shell, marker in (
+        ("bash", "complete -o"),
+        ("zsh", "compdef"),
+        ("fish", "complete --no-files"),
+    ):
         out = run(env={"_CLASSWEIGHTS_COMPLETE": f"{shell}_source"})
         assert out.returncode == 0 and marker in out.stdout, shell
 
@@ -174,7 +195,9 @@ def test_debug_env_shows_the_traceback(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
     out = run("stats", str(tmp_path), "--num-classes", "3", "--no-cache")
     assert out.returncode == 2 and "Traceback" not in out.stderr
-    out = run("stats", str(tmp_path), "--num-classes", "3", "--no-cache", env={"CLASSWEIGHTS_DEBUG": "1"})
+    out = run(
+        "stats", str(tmp_path), "--num-classes", "3", "--no-cache", env={"CLASSWEIGHTS_DEBUG": "1"}
+    )
     assert out.returncode != 0 and "Traceback" in out.stderr and "broken.png" in out.stderr
 
 
@@ -183,8 +206,12 @@ def test_cache_list_and_show_markdown(tmp_path):
     cache = ["--cache-dir", str(tmp_path / "c")]
     r = CliRunner().invoke(cli, ["compute", *BASE, *cache, "-o", str(tmp_path / "w.pth"), "-q"])
     assert r.exit_code == 0, r.output
-    header, _, rows, _ = parse_markdown(CliRunner().invoke(cli, ["cache", "list", *cache, "--format", "markdown"]).stdout)
+    header, _, rows, _ = parse_markdown(
+        CliRunner().invoke(cli, ["cache", "list", *cache, "--format", "markdown"]).stdout
+    )
     assert header[0] == "key" and len(rows) == 1 and rows[0][2] == "40"
-    header, _, rows, after = parse_markdown(CliRunner().invoke(cli, ["show", str(tmp_path / "w.pth"), "--format", "markdown"]).stdout)
+    header, _, rows, after = parse_markdown(
+        CliRunner().invoke(cli, ["show", str(tmp_path / "w.pth"), "--format", "markdown"]).stdout
+    )
     assert header == ["id", "class", "pixels", "weight"] and rows[17][1] == "motorcycle"
     assert after.startswith("method: sqrt_inv_freq")

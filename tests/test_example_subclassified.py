@@ -8,7 +8,9 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "subclassified_hook
 
 
 def test_subclassified_hook_example_runs():
-    out = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     last = [ln for ln in out.stdout.splitlines() if ln.startswith("step ")][-1]
     rare = float(last.split("rare car ")[1].split(",")[0])

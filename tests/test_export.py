@@ -61,7 +61,10 @@ def test_mmseg_snippet_parses(expected):
     text = invoke("--export", "mmseg").stdout
     kw = call_kwargs(ast.parse(text), "dict")
     assert ast.literal_eval(kw["type"]) == "CrossEntropyLoss"
-    assert ast.literal_eval(kw["use_sigmoid"]) is False and ast.literal_eval(kw["avg_non_ignore"]) is True
+    assert (
+        ast.literal_eval(kw["use_sigmoid"]) is False
+        and ast.literal_eval(kw["avg_non_ignore"]) is True
+    )
     assert ast.literal_eval(kw["loss_weight"]) == 1.0
     np.testing.assert_allclose(ast.literal_eval(kw["class_weight"]), expected, rtol=1e-5)
     assert "loss_decode=dict(" in text and "ignore_index=255" in text
@@ -89,13 +92,23 @@ def test_keras_snippet_parses(expected):
 def test_snippet_on_stdout_is_exactly_the_snippet():
     out = invoke("--export", "keras").stdout
     data = json.loads(invoke("--export", "json").stdout)
-    assert out == snippet("keras", data["weights"], class_names=data["class_names"], method="sqrt_inv_freq") + "\n"
+    assert (
+        out
+        == snippet(
+            "keras", data["weights"], class_names=data["class_names"], method="sqrt_inv_freq"
+        )
+        + "\n"
+    )
     assert "total" not in out and "imbalance" not in out
 
 
 def test_json_and_yaml_to_stdout_and_to_files(tmp_path, expected):
     data = json.loads(invoke("--export", "json").stdout)
-    assert data["method"] == "sqrt_inv_freq" and data["ignore_index"] == 255 and data["class_names"][0] == "road"
+    assert (
+        data["method"] == "sqrt_inv_freq"
+        and data["ignore_index"] == 255
+        and data["class_names"][0] == "road"
+    )
     np.testing.assert_allclose(data["weights"], expected, rtol=1e-12)
     doc = yaml.safe_load(invoke("--export", "yaml").stdout)
     np.testing.assert_allclose(doc["weights"], expected, rtol=1e-12)
@@ -139,9 +152,15 @@ def test_pure_functions(tmp_path):
     text = snippet("pytorch", [1.0, 0.25], ignore_index=None, class_names=["a", "b"])
     assert "ignore_index" not in text
     m = weights_mapping(np.array([1.0, 2.0]), method="manual", options={"clip": (0.1, None)})
-    assert m["options"]["clip"] == [0.1, None] and json.loads(to_text("json", m))["weights"] == [1.0, 2.0]
+    assert m["options"]["clip"] == [0.1, None] and json.loads(to_text("json", m))["weights"] == [
+        1.0,
+        2.0,
+    ]
     p = write_export("mmseg", tmp_path / "sub" / "loss.py", [1.0, 2.0], method="manual")
-    assert ast.literal_eval(call_kwargs(ast.parse(p.read_text()), "dict")["class_weight"]) == [1.0, 2.0]
+    assert ast.literal_eval(call_kwargs(ast.parse(p.read_text()), "dict")["class_weight"]) == [
+        1.0,
+        2.0,
+    ]
     assert not list((tmp_path / "sub").glob("*.tmp"))
     with pytest.raises(ValueError, match="choose one of"):
         snippet("caffe", [1.0])

@@ -74,7 +74,9 @@ def test_colour_histogram_against_loop():
     rgb = np.zeros((30, 40, 3), np.uint8)
     rgb[idx < 4] = table[idx[idx < 4]]
     rgb[idx == 4] = (1, 2, 3)  # not in the table
-    keys = np.sort((table[:, 0].astype(np.int64) << 16) | (table[:, 1].astype(np.int64) << 8) | table[:, 2])
+    keys = np.sort(
+        (table[:, 0].astype(np.int64) << 16) | (table[:, 1].astype(np.int64) << 8) | table[:, 2]
+    )
     hist = histogram_colors(rgb, keys)
     expected = np.zeros(len(keys) + 1, np.int64)
     for px in rgb.reshape(-1, 3):

@@ -51,7 +51,13 @@ def test_plot_svg_names_classes_and_methods(tmp_path):
     assert r.exit_code == 0, r.output
     svg = out.read_text()
     assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
-    for text in ("17 motorcycle", "0 road", "sqrt inv freq", "median freq", "images containing the class"):
+    for text in (
+        "17 motorcycle",
+        "0 road",
+        "sqrt inv freq",
+        "median freq",
+        "images containing the class",
+    ):
         assert text in svg, text
     assert svg.count("<path") > 50  # bars drawn
 
@@ -59,7 +65,12 @@ def test_plot_svg_names_classes_and_methods(tmp_path):
 def test_bad_suffix_is_refused_before_scanning(tmp_path):
     r = subprocess.run([sys.executable, "-m", "classweights.cli", "stats", str(tmp_path / "none"),
                         "--plot", str(tmp_path / "x.jpeg")], capture_output=True, text=True)  # fmt: skip
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and ".png" in r.stderr and "Traceback" not in r.stderr
+    assert (
+        r.returncode == 2
+        and r.stderr.count("\n") == 1
+        and ".png" in r.stderr
+        and "Traceback" not in r.stderr
+    )
 
 
 def test_missing_matplotlib_names_the_extra(tmp_path, monkeypatch):

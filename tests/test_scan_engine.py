@@ -122,7 +122,9 @@ def test_mixed_layouts_are_refused_with_a_glob_hint(tmp_path, scenes):
     city.mkdir()
     for i in range(2):
         save_png(city / f"aachen_{i:06d}_gtFine_labelIds.png", scenes[i])
-        save_png(city / f"aachen_{i:06d}_gtFine_instanceIds.png", scenes[i].astype(np.uint16) * 1000)
+        save_png(
+            city / f"aachen_{i:06d}_gtFine_instanceIds.png", scenes[i].astype(np.uint16) * 1000
+        )
         save_png(city / f"aachen_{i:06d}_gtFine_color.png", np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(cw.DatasetError, match=r"several kinds of masks.*--glob"):
         cw.scan(tmp_path, num_classes=34)

@@ -16,7 +16,9 @@ def test_png_mode_L_folder(tmp_path, scenes):
     for i, m in enumerate(scenes):
         save_png(tmp_path / "sub" / f"{i}.png" if i % 2 else tmp_path / f"{i}.png", m)
     s = cw.scan(tmp_path, num_classes=19, ignore_index=255)
-    order = [tmp_path / f"{i}.png" for i in range(0, 6, 2)] + [tmp_path / "sub" / f"{i}.png" for i in range(1, 6, 2)]
+    order = [tmp_path / f"{i}.png" for i in range(0, 6, 2)] + [
+        tmp_path / "sub" / f"{i}.png" for i in range(1, 6, 2)
+    ]
     masks = [scenes[int(p.stem)] for p in sorted(order, key=lambda p: str(p))]
     assert s.sources == sorted(map(str, order))
     check_stats(s, masks, 19, 255)
@@ -24,7 +26,11 @@ def test_png_mode_L_folder(tmp_path, scenes):
 
 def test_png_mode_P_uses_indices_not_colours(tmp_path):
     m = np.array([[0, 1, 2], [2, 2, 5]], np.uint8)
-    palette = [v for c in [(10, 20, 30), (200, 0, 0), (0, 200, 0), (0, 0, 0), (0, 0, 0), (9, 9, 9)] for v in c]
+    palette = [
+        v
+        for c in [(10, 20, 30), (200, 0, 0), (0, 200, 0), (0, 0, 0), (0, 0, 0), (9, 9, 9)]
+        for v in c
+    ]
     save_png(tmp_path / "p.png", m, mode="P", palette=palette)
     from PIL import Image
 
@@ -123,7 +129,9 @@ def test_zarr_array_and_group(tmp_path, scenes):
     import zarr
 
     stack = np.stack(scenes)
-    arr = zarr.create_array(tmp_path / "a.zarr", shape=stack.shape, chunks=(4, 48, 96), dtype="uint8")
+    arr = zarr.create_array(
+        tmp_path / "a.zarr", shape=stack.shape, chunks=(4, 48, 96), dtype="uint8"
+    )
     arr[:] = stack
     g = zarr.open_group(tmp_path / "g.zarr", mode="w")
     g.create_array("train", shape=stack.shape, chunks=(1, 24, 48), dtype="uint8")[:] = stack
@@ -181,14 +189,18 @@ def test_torch_dataset_and_seed_compat(scenes):
     sub = cw.scan(ds, num_classes=19, ignore_index=255, workers=2, sample=3, seed=4)
     picked = [int(x[1:-1]) for x in sub.sources]
     check_stats(sub, [scenes[i] for i in picked], 19, 255)
-    w = cw.calculate_class_weights(dataset=ds, num_classes=19, device="cpu", method="sqrt_inv_freq", ignore_index=255)
+    w = cw.calculate_class_weights(
+        dataset=ds, num_classes=19, device="cpu", method="sqrt_inv_freq", ignore_index=255
+    )
     assert isinstance(w, torch.Tensor) and w.shape == (19,) and torch.isfinite(w).all()
 
 
 def test_cityscapes_remap(tmp_path):
     ids = np.array([[7, 8, 0], [26, 33, 1], [24, 24, 24]], np.uint8)
     save_png(tmp_path / "x_labelIds.png", ids)
-    s = cw.scan(tmp_path, num_classes=19, ignore_index=255, remap="cityscapes", classes="cityscapes")
+    s = cw.scan(
+        tmp_path, num_classes=19, ignore_index=255, remap="cityscapes", classes="cityscapes"
+    )
     check_stats(s, [ids], 19, 255, remap=REMAP_PRESETS["cityscapes"])
     assert s.pixels[11] == 3 and s.class_names[11] == "person" and s.ignored_pixels == 2
     with pytest.raises(cw.UnknownLabelError, match=r"26 \(1 px\).*x_labelIds\.png.*--remap"):
@@ -226,7 +238,9 @@ def test_multilabel_stacks_npz_and_zarr(tmp_path):
     rng = np.random.default_rng(0)
     stack = rng.random((3, 4, 8, 8)) < np.array([0.5, 0.1, 0.02, 0.0])[None, :, None, None]
     np.savez(tmp_path / "ml.npz", masks=stack)
-    z = zarr.create_array(tmp_path / "ml.zarr", shape=stack.shape, chunks=(1, 4, 8, 8), dtype="bool")
+    z = zarr.create_array(
+        tmp_path / "ml.zarr", shape=stack.shape, chunks=(1, 4, 8, 8), dtype="bool"
+    )
     z[:] = stack
     for src in ("ml.npz", "ml.zarr"):
         s = cw.scan(tmp_path / src, num_classes=4, multilabel=True)

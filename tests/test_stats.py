@@ -16,7 +16,9 @@ rows = st.lists(st.lists(st.integers(0, 2**40), min_size=3, max_size=3), min_siz
 def test_merge_is_addition_of_counts(a, b):
     sa, sb = ClassStats.from_counts(a), ClassStats.from_counts(b)
     m = sa + sb
-    np.testing.assert_array_equal(m.pixels, np.array(a, np.int64).sum(0) + np.array(b, np.int64).sum(0))
+    np.testing.assert_array_equal(
+        m.pixels, np.array(a, np.int64).sum(0) + np.array(b, np.int64).sum(0)
+    )
     np.testing.assert_array_equal(m.images, sa.images + sb.images)
     np.testing.assert_array_equal(m.image_pixels, sa.image_pixels + sb.image_pixels)
     assert m.num_images == len(a) + len(b)

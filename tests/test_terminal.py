@@ -18,7 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TMUX = shutil.which("tmux")
-pytestmark = pytest.mark.skipif(TMUX is None, reason="needs tmux for a real terminal (apt-get install tmux)")
+pytestmark = pytest.mark.skipif(
+    TMUX is None, reason="needs tmux for a real terminal (apt-get install tmux)"
+)
 CMD = "classweights stats big --num-classes 19 --ignore-index 255 --classes cityscapes --no-cache"
 
 
@@ -40,7 +42,9 @@ def term(tmp_path_factory):
         os.link(sources[i % 4], work / "big" / f"scene_{i:04d}_labelTrainIds.png")
     bindir = work / "bin"
     bindir.mkdir()
-    (bindir / "classweights").write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m classweights.cli \"$@\"\n")
+    (bindir / "classweights").write_text(
+        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m classweights.cli "$@"\n'
+    )
     (bindir / "classweights").chmod(0o755)
     socket = f"classweights-test-{os.getpid()}"
     env = {"PATH": f"{bindir}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
@@ -78,15 +82,18 @@ def strip_ansi(text):
 
 def test_progress_bar_table_width_and_colours_in_a_terminal(term):
     captures = term(CMD, "tty")
-    assert any("img/s" in strip_ansi(c) and "scanning" in strip_ansi(c) for c in captures[:-1]), \
+    assert any("img/s" in strip_ansi(c) and "scanning" in strip_ansi(c) for c in captures[:-1]), (
         "no progress bar with its img/s rate was seen"
+    )
     final = captures[-1]
     assert "\x1b[" in final  # colours (the share bars) in a terminal
     text = strip_ansi(final)
     assert "img/s" not in text  # the bar is transient: gone once the table is printed
     lines = text.splitlines()
     assert any("motorcycle" in ln for ln in lines) and any("800 images" in ln for ln in lines)
-    assert max(len(ln.rstrip()) for ln in lines) <= 80, "\n".join(ln for ln in lines if len(ln.rstrip()) > 80)
+    assert max(len(ln.rstrip()) for ln in lines) <= 80, "\n".join(
+        ln for ln in lines if len(ln.rstrip()) > 80
+    )
 
 
 def test_a_pipe_gets_plain_text_and_ci_gets_no_bar(term):

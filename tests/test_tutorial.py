@@ -71,7 +71,9 @@ def test_tutorial_commands_run_and_print_what_it_shows(workdir):
         assert out.returncode == 0, f"{cmd}\n{out.stderr}"
         printed = squash(out.stdout + "\n" + out.stderr)
         for line in expected:
-            assert squash(line) in printed, f"{cmd}\nshown in the tutorial but not printed: {line!r}"
+            assert squash(line) in printed, (
+                f"{cmd}\nshown in the tutorial but not printed: {line!r}"
+            )
     assert (workdir / "weights.pth").stat().st_size > 0
     assert (workdir / "weights.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "class_weight=[" in (workdir / "loss_decode.py").read_text()

@@ -63,7 +63,12 @@ class CacheInfo:
     incremental: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "path": self.path, "hit": self.hit, "incremental": self.incremental}
+        return {
+            "key": self.key,
+            "path": self.path,
+            "hit": self.hit,
+            "incremental": self.incremental,
+        }
 
 
 def _paths(source: Any) -> list[str] | None:
@@ -71,7 +76,11 @@ def _paths(source: Any) -> list[str] | None:
 
     if not is_path_source(source):
         return None
-    return [os.fspath(source)] if isinstance(source, (str, os.PathLike)) else [os.fspath(s) for s in source]
+    return (
+        [os.fspath(source)]
+        if isinstance(source, (str, os.PathLike))
+        else [os.fspath(s) for s in source]
+    )
 
 
 def cached_scan(
@@ -102,13 +111,20 @@ def cached_scan(
     settings, names = scan_settings(**scan_kwargs)
     if not use_cache or paths is None:
         return scan(source, progress=progress, **scan_kwargs), CacheInfo(None, None, False)
-    entries = discover(paths, glob=scan_kwargs.get("glob"), multilabel=scan_kwargs.get("multilabel", False), class_names=names)
+    entries = discover(
+        paths,
+        glob=scan_kwargs.get("glob"),
+        multilabel=scan_kwargs.get("multilabel", False),
+        class_names=names,
+    )
     fp = fingerprint(paths, entries, settings, verify)
     store = Store(cache_dir)
     if not store.writable():
         warnings.warn(f"the cache folder {store.root} is not writable; scanning without the cache",
                       CacheWarning, stacklevel=2)  # fmt: skip
-        return scan(source, progress=progress, entries=entries, **scan_kwargs), CacheInfo(fp.key, None, False)
+        return scan(source, progress=progress, entries=entries, **scan_kwargs), CacheInfo(
+            fp.key, None, False
+        )
     if not refresh:
         stats = _read(store, fp, paths)
         if stats is not None:
@@ -119,7 +135,9 @@ def cached_scan(
             if not refresh:  # another process may have written it while we waited
                 stats = _read(store, fp, paths)
                 if stats is not None:
-                    return _named(stats, names), CacheInfo(fp.key, str(store.entry_dir(fp.key)), True)
+                    return _named(stats, names), CacheInfo(
+                        fp.key, str(store.entry_dir(fp.key)), True
+                    )
             stats, inc = _incremental(store, fp, paths, entries, progress, scan_kwargs)
             if stats is None:
                 stats = scan(paths, progress=progress, entries=entries, **scan_kwargs)
@@ -189,7 +207,12 @@ def _read(store: Store, fp: Fingerprint, paths: list[str]) -> ClassStats | None:
 
 
 def _incremental(
-    store: Store, fp: Fingerprint, paths: list[str], entries: list[Any], progress: Any, scan_kwargs: dict[str, Any]
+    store: Store,
+    fp: Fingerprint,
+    paths: list[str],
+    entries: list[Any],
+    progress: Any,
+    scan_kwargs: dict[str, Any],
 ) -> tuple[ClassStats | None, dict[str, int] | None]:
     """Patch the previous entry of this dataset: read only added and changed files."""
     from ..scan import scan
@@ -227,12 +250,19 @@ def _incremental(
                    "previous": prev.key}  # fmt: skip
 
 
-def _assemble(old: ClassStats, fresh: ClassStats | None, order: list[tuple[ClassStats, int]]) -> ClassStats:
+def _assemble(
+    old: ClassStats, fresh: ClassStats | None, order: list[tuple[ClassStats, int]]
+) -> ClassStats:
     """A ClassStats whose rows are taken, in order, from the old and the freshly scanned tables."""
+
     def take(attr: str) -> np.ndarray:
         return np.array([getattr(s, attr)[i] for s, i in order], dtype=np.int64)
 
-    counts = np.stack([s.counts[i].astype(np.int64) for s, i in order]) if order else np.zeros((0, old.num_classes), np.int64)
+    counts = (
+        np.stack([s.counts[i].astype(np.int64) for s, i in order])
+        if order
+        else np.zeros((0, old.num_classes), np.int64)
+    )
     unknown = dict(old.unknown_values)
     if fresh is not None:  # unknown-value tallies of rescanned files are recounted
         for k, v in fresh.unknown_values.items():
@@ -323,7 +353,12 @@ def _warm_record(
     try:
         fp = None if verify else quick_fingerprint(paths, settings)
         if fp is None:
-            entries = discover(paths, glob=scan_kwargs.get("glob"), multilabel=scan_kwargs.get("multilabel", False), class_names=names)
+            entries = discover(
+                paths,
+                glob=scan_kwargs.get("glob"),
+                multilabel=scan_kwargs.get("multilabel", False),
+                class_names=names,
+            )
             fp = fingerprint(paths, entries, settings, verify)
         path = Store(cache_dir).entry_dir(fp.key) / "weights" / f"{name}.pth"
     except (OSError, ClassWeightsError):
@@ -337,7 +372,9 @@ def _warm_record(
             warnings.warn(f"{e}; recomputing it", CacheWarning, stacklevel=3)
         return None
     if record.get("dataset", {}).get("fingerprint") != fp.key:
-        warnings.warn(f"{path}: belongs to another dataset; recomputing it", CacheWarning, stacklevel=3)
+        warnings.warn(
+            f"{path}: belongs to another dataset; recomputing it", CacheWarning, stacklevel=3
+        )
         return None
     return record
 

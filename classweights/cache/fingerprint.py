@@ -46,7 +46,9 @@ def dataset_root(paths: Sequence[str]) -> str:
     if all(is_url(p) for p in paths):
         urls = [p.rstrip("/") for p in paths]
         if len(urls) == 1:
-            return urls[0] if not urls[0].lower().endswith(_FILE_EXTS) else urls[0].rsplit("/", 1)[0]
+            return (
+                urls[0] if not urls[0].lower().endswith(_FILE_EXTS) else urls[0].rsplit("/", 1)[0]
+            )
         return os.path.commonprefix(urls).rsplit("/", 1)[0]
     absolute = [os.path.abspath(p) for p in paths if not is_url(p)]
     if len(absolute) == 1:
@@ -79,7 +81,9 @@ def entry_files(entry: Entry) -> list[str]:
     return [row[0] for row in file_listing([entry])]
 
 
-def listing(entries: Sequence[Entry], root: str, verify: bool = False) -> list[tuple[str, int, int | str]]:
+def listing(
+    entries: Sequence[Entry], root: str, verify: bool = False
+) -> list[tuple[str, int, int | str]]:
     """``(relative path, size, version)`` of every file behind the entries.
 
     The version is the modification time (ns) of local files and the etag (or mtime) of
@@ -153,6 +157,10 @@ def _fingerprint(
     listed = hashlib.blake2b(
         "\n".join(f"{p}\t{size}\t{stamp}" for p, size, stamp in files).encode(), digest_size=16
     ).hexdigest()
-    key = _digest({"schema": SCHEMA_VERSION, "settings": counting, "inputs": rel_inputs, "files": listed})
-    lineage = _digest({"schema": SCHEMA_VERSION, "settings": counting, "root": root, "inputs": rel_inputs})
+    key = _digest(
+        {"schema": SCHEMA_VERSION, "settings": counting, "inputs": rel_inputs, "files": listed}
+    )
+    lineage = _digest(
+        {"schema": SCHEMA_VERSION, "settings": counting, "root": root, "inputs": rel_inputs}
+    )
     return Fingerprint(key, lineage, root, tuple(map(tuple, files)), counting)

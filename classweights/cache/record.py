@@ -59,7 +59,9 @@ def weight_record(
     def tensor(a: Any) -> Any:
         return torch.as_tensor(np.asarray(a))
 
-    counts = {k: tensor(v) if isinstance(v, np.ndarray) else v for k, v in stats_counts(stats).items()}
+    counts = {
+        k: tensor(v) if isinstance(v, np.ndarray) else v for k, v in stats_counts(stats).items()
+    }
     return {
         "schema": RECORD_SCHEMA,
         "weights": torch.as_tensor(np.asarray(weights, dtype=np.float64)),
@@ -98,7 +100,6 @@ def save_record(record: dict[str, Any], path: str | Path) -> Path:
     """Write a record atomically (temporary name in the same folder, then rename)."""
 
     import torch
-
 
     return atomic_write(path, lambda fh: torch.save(record, fh))
 

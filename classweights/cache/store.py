@@ -34,8 +34,8 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import ClassWeightsError
-from ..stats import ClassStats
 from ..sources import is_url
+from ..stats import ClassStats
 from .fingerprint import SCHEMA_VERSION, Fingerprint, relative
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,9 @@ class Store:
     # ---- paths ---------------------------------------------------------------------------
     def entry_dir(self, key: str) -> Path:
         if not key or any(c not in "0123456789abcdef" for c in key):
-            raise ClassWeightsError(f"{key!r} is not a cache key (hexadecimal, as `cache list` shows)")
+            raise ClassWeightsError(
+                f"{key!r} is not a cache key (hexadecimal, as `cache list` shows)"
+            )
         return self.root / key
 
     def _lineage_file(self, lineage: str) -> Path:
@@ -142,7 +144,9 @@ class Store:
             lock.release()
 
     # ---- write ---------------------------------------------------------------------------
-    def write(self, fp: Fingerprint, stats: ClassStats, extra: dict[str, Any] | None = None) -> Entry:
+    def write(
+        self, fp: Fingerprint, stats: ClassStats, extra: dict[str, Any] | None = None
+    ) -> Entry:
         """Write the statistics of ``fp`` as a new entry (atomic; an existing entry wins)."""
         import zarr
 
@@ -168,7 +172,11 @@ class Store:
             "images": stats.num_images,
             "sampled": stats.sampled,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "versions": {"classweights": __version__, "numpy": np.__version__, "zarr": zarr.__version__},
+            "versions": {
+                "classweights": __version__,
+                "numpy": np.__version__,
+                "zarr": zarr.__version__,
+            },
             **(extra or {}),
         }
         meta["checksum"] = _checksum(arrays, meta)
@@ -199,7 +207,11 @@ class Store:
                 if tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)  # a concurrent writer finished first
             self._lineage_file(fp.lineage).parent.mkdir(exist_ok=True)
-            atomic_write(self._lineage_file(fp.lineage), lambda fh: fh.write(json.dumps({"key": fp.key})), mode="w")
+            atomic_write(
+                self._lineage_file(fp.lineage),
+                lambda fh: fh.write(json.dumps({"key": fp.key})),
+                mode="w",
+            )
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -217,7 +229,11 @@ class Store:
             if not path.exists():
                 return None  # removed while we read it
             raise CacheCorrupt(f"cache entry {path}: unreadable metadata ({e})") from None
-        if not isinstance(meta, dict) or meta.get("schema") != SCHEMA_VERSION or meta.get("key") != key:
+        if (
+            not isinstance(meta, dict)
+            or meta.get("schema") != SCHEMA_VERSION
+            or meta.get("key") != key
+        ):
             meta = meta if isinstance(meta, dict) else {}
             raise CacheCorrupt(
                 f"cache entry {path}: schema {meta.get('schema')!r} / key {meta.get('key')!r} "
@@ -225,7 +241,9 @@ class Store:
             )
         return Entry(path, meta)
 
-    def read_stats(self, entry: Entry, root: str | None = None, paths: list[str] | None = None) -> ClassStats:
+    def read_stats(
+        self, entry: Entry, root: str | None = None, paths: list[str] | None = None
+    ) -> ClassStats:
         """Load an entry's statistics, verifying the checksum; sources are re-rooted at ``root``."""
         import zarr
 

@@ -24,7 +24,11 @@ from .stats import compare, compute, stats
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="classweights")
 @click.option("-v", "--verbose", count=True, help="More diagnostics on stderr (-vv for debug).")
-@click.option("--color/--no-color", default=None, help="Force colours on or off (default: only on a terminal, never with NO_COLOR set).")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Force colours on or off (default: only on a terminal, never with NO_COLOR set).",
+)
 def cli(verbose: int, color: bool | None) -> None:
     """Exact class statistics, class weights and losses for segmentation datasets.
 
@@ -46,7 +50,9 @@ def cli(verbose: int, color: bool | None) -> None:
     set_color(color)
 
 
-def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+def _show_warning(
+    message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
+) -> None:
     """Library warnings as one plain line on stderr (no source location)."""
     if not logging.getLogger("classweights").isEnabledFor(logging.WARNING):
         return

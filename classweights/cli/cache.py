@@ -10,7 +10,11 @@ import click
 
 from .options import handle_errors
 
-_cache_dir = click.option("--cache-dir", type=click.Path(), help="Cache folder (default: $CLASSWEIGHTS_CACHE or the user cache dir).")
+_cache_dir = click.option(
+    "--cache-dir",
+    type=click.Path(),
+    help="Cache folder (default: $CLASSWEIGHTS_CACHE or the user cache dir).",
+)
 
 
 def _age(seconds: float) -> str:
@@ -41,7 +45,13 @@ def cache() -> None:
 
 @cache.command("list")
 @_cache_dir
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+)
 @handle_errors
 def list_(cache_dir: str | None, fmt: str) -> None:
     """Entries: key, dataset, images, sampled or full, methods, size, age.
@@ -119,12 +129,17 @@ def clear(key: str | None, all_: bool, older_than: str | None, cache_dir: str | 
         victims = [key]
     else:
         limit = _duration(older_than) if older_than else None
-        victims = [e.path.name for e in store.entries() if limit is None or entry_age(e.meta) > limit]
+        victims = [
+            e.path.name for e in store.entries() if limit is None or entry_age(e.meta) > limit
+        ]
         if all_:  # links placed in the cache folder are removed as links, never followed
             victims += [p.name for p in store.root.glob("*") if p.is_symlink()]
     for k in victims:
         store.remove(k)
-    click.echo(f"removed {len(victims)} entr{'y' if len(victims) == 1 else 'ies'} from {store.root}", err=True)
+    click.echo(
+        f"removed {len(victims)} entr{'y' if len(victims) == 1 else 'ies'} from {store.root}",
+        err=True,
+    )
 
 
 @cache.command()
@@ -144,7 +159,13 @@ def path(cache_dir: str | None) -> None:
 
 @click.command("show")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+)
 @handle_errors
 def show_file(file: str, fmt: str) -> None:
     """Show a saved weight file (.pth): method, options and weights.

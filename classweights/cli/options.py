@@ -25,7 +25,9 @@ def _sample(value: str | None) -> int | float | None:
     try:
         return float(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is neither a count (1000) nor a fraction (0.1)") from None
+        raise click.BadParameter(
+            f"{value!r} is neither a count (1000) nor a fraction (0.1)"
+        ) from None
 
 
 TEXT_FORMATS = ("table", "json", "csv")
@@ -128,7 +130,9 @@ def cluster_client(kw: dict[str, Any]) -> Any:
     return open_client(scheduler=kw.get("scheduler"), local_workers=kw.get("dask_local"))
 
 
-def emit(data: dict[str, Any], fmt: str, quiet: bool, title: str, extra: tuple[str, ...] = ()) -> None:
+def emit(
+    data: dict[str, Any], fmt: str, quiet: bool, title: str, extra: tuple[str, ...] = ()
+) -> None:
     """The statistics (and weights) on stdout in ``fmt``; skipped files on stderr."""
     from ..report import make_console, stats_markdown, stats_table, to_csv, to_json, totals_line
 
@@ -170,7 +174,9 @@ def check_plot(kw: dict[str, Any]) -> None:
         require("matplotlib", "plot", "--plot (charts)")  # fail before a long scan, not after
 
 
-def draw(data: dict[str, Any], kw: dict[str, Any], title: str, methods: dict[str, Any] | None = None) -> None:
+def draw(
+    data: dict[str, Any], kw: dict[str, Any], title: str, methods: dict[str, Any] | None = None
+) -> None:
     if kw.get("plot"):
         from ..plot import plot_classes
 
@@ -186,7 +192,8 @@ def export_options(f: Callable[..., Any]) -> Callable[..., Any]:
         help="Write the weights to FILE (format from --export, else from the suffix: .pth record, .npy, .json, .yaml).",
     )(f)  # fmt: skip
     return click.option(
-        "--export", type=click.Choice(EXPORT_FORMATS),
+        "--export",
+        type=click.Choice(EXPORT_FORMATS),
         help="pth/npy/json/yaml: weight file (pth, npy need -o); pytorch/mmseg/monai/keras: a "
         "snippet to paste, printed on stdout instead of the table (or written to -o).",
     )(f)
@@ -207,7 +214,15 @@ def check_export(kw: dict[str, Any]) -> str | None:
     return fmt
 
 
-def deliver(fmt: str | None, kw: dict[str, Any], stats: Any, w: Any, method: str, wkw: dict[str, Any], key: str | None) -> bool:
+def deliver(
+    fmt: str | None,
+    kw: dict[str, Any],
+    stats: Any,
+    w: Any,
+    method: str,
+    wkw: dict[str, Any],
+    key: str | None,
+) -> bool:
     """Write or print the export; True when it took stdout (then nothing else goes there)."""
     from ..export import export_text, write_export
 
@@ -258,7 +273,9 @@ def _clip(value: str | None) -> tuple[float | None, float | None] | None:
     try:
         lo, hi = (None if p.strip() in ("", "none") else float(p) for p in value.split(","))
     except ValueError:
-        raise click.BadParameter(f"{value!r}: expected LO,HI such as 0.1,10 (either may be empty)") from None
+        raise click.BadParameter(
+            f"{value!r}: expected LO,HI such as 0.1,10 (either may be empty)"
+        ) from None
     return lo, hi
 
 
@@ -310,7 +327,9 @@ def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tu
 
     paths = list(kw["paths"])
     skw = scan_kwargs(kw)
-    population = count_images(paths, glob=skw["glob"], multilabel=skw["multilabel"], classes=skw["classes"])
+    population = count_images(
+        paths, glob=skw["glob"], multilabel=skw["multilabel"], classes=skw["classes"]
+    )
     with progress_bar(progress_enabled(kw["quiet"]), "sampling") as progress:
         stats, info = auto_sample(
             lambda rows: scan(paths, indices=rows, progress=progress, **skw),
@@ -325,5 +344,3 @@ def print_diagnosis(diag: dict[str, Any], quiet: bool) -> None:
 
     for line in diagnosis_lines(diag):
         make_console(quiet=quiet).print(line, markup=False)
-
-

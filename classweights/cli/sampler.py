@@ -12,9 +12,9 @@ from typing import Any
 import click
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import ConfigError
 from ..rebalance import DRAW_MODES, FREQUENCIES, REDUCE_MODES, SAMPLING_METHODS
-from ..atomic import atomic_write
 from .options import FORMATS, handle_errors, run_scan, scan_options, weight_kwargs, weight_options
 
 EXPORTS = ("npy", "json", "csv")

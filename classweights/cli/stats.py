@@ -80,20 +80,33 @@ def compute(**kw: Any) -> None:
         extra = {"weight_low": [float(v) for v in lo], "weight_high": [float(v) for v in hi],
                  "±": [f"{(h - low) / 2:.4f}" for low, h in zip(lo, hi, strict=True)]}  # fmt: skip
     key = cache["key"] if cache else None
-    data = stats_dict(stats, weights=w, method=method, extra_columns=extra, cache=cache, fingerprint=key)
+    data = stats_dict(
+        stats, weights=w, method=method, extra_columns=extra, cache=cache, fingerprint=key
+    )
     data["weight_options"] = dict(wkw)
     if info:
         data["auto_sample"] = {k: v for k, v in info.items() if k not in ("low", "high")}
     draw(data, kw, title=f"class weights: {method}")
     if deliver(export, kw, stats, w, method, wkw, key):
         return  # the snippet (or json/yaml) is all of stdout
-    emit(data, kw["fmt"], kw["quiet"], title=f"class weights: {method}", extra=("±",) if extra else ())
+    emit(
+        data,
+        kw["fmt"],
+        kw["quiet"],
+        title=f"class weights: {method}",
+        extra=("±",) if extra else (),
+    )
     if kw["fmt"] == "table":
-        print_diagnosis(diagnose(stats, w, method, clip=wkw["clip"], count=wkw["count"]), kw["quiet"])
+        print_diagnosis(
+            diagnose(stats, w, method, clip=wkw["clip"], count=wkw["count"]), kw["quiet"]
+        )
         if info:
             make = f"{info['images_read']} of {info['population']} images read in {info['rounds']} rounds"
             rel = 100 * info["max_rel_halfwidth"]
-            print_diagnosis({"hints": [f"--sample auto: {make}; widest half-width {rel:.1f}% of its weight"]}, kw["quiet"])
+            print_diagnosis(
+                {"hints": [f"--sample auto: {make}; widest half-width {rel:.1f}% of its weight"]},
+                kw["quiet"],
+            )
 
 
 @click.command()

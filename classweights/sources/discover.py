@@ -26,7 +26,6 @@ from .entries import (
 )
 
 
-
 def discover(
     source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
@@ -311,9 +310,7 @@ def _perclass_entries(files: list[Path], class_names: Sequence[str] | None) -> l
         if hit is None:
             return None
         groups.setdefault(str(f.parent / hit[0]), []).append((hit[1], str(f)))
-    return [
-        Entry("perclass", key, files=tuple(sorted(v))) for key, v in sorted(groups.items())
-    ]
+    return [Entry("perclass", key, files=tuple(sorted(v))) for key, v in sorted(groups.items())]
 
 
 def file_listing(entries: Sequence[Entry]) -> list[tuple[str, int, int | str]]:

@@ -6,9 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from ..errors import MissingDependencyError, require
-
 
 IMAGE_EXTS = (".png", ".tif", ".tiff", ".bmp", ".gif")
 
@@ -47,7 +45,9 @@ class Entry:
     listing: tuple[tuple[str, int, int | str], ...] = field(default=(), compare=False, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in ("kind", "path", "n", "key", "files")} | {"listing": ()}
+        return {f: getattr(self, f) for f in ("kind", "path", "n", "key", "files")} | {
+            "listing": ()
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for name, value in state.items():
@@ -74,6 +74,7 @@ def is_zarr_dir(p: Path) -> bool:
 def is_url(path: Any) -> bool:
     """True for an fsspec URL such as ``s3://bucket/masks`` (local paths take the fast path)."""
     return isinstance(path, str) and "://" in path
+
 
 def url_fs(url: str) -> tuple[Any, str]:
     fsspec = require("fsspec", "dask", f"reading {url}")

@@ -21,7 +21,6 @@ from ..errors import MaskReadError
 from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, open_binary, url_fs
 
 
-
 def read_entry(
     entry: Entry, indices: Sequence[int], opts: ReadOptions
 ) -> Iterator[tuple[str, Any]]:
@@ -157,7 +156,9 @@ def check_png_chunks(data: bytes, path: str) -> None:
     crc32 = zlib.crc32
     while True:
         if pos + 12 > end:
-            raise MaskReadError(f"{damaged}it ends after {end:,} bytes, before its IEND chunk (truncated){fix}")
+            raise MaskReadError(
+                f"{damaged}it ends after {end:,} bytes, before its IEND chunk (truncated){fix}"
+            )
         length, kind = struct.unpack_from(">I4s", data, pos)
         stop = pos + 8 + length
         if stop + 4 > end:

@@ -19,11 +19,6 @@ from .discover import _check_single_layout, _perclass_entries, file_entries, zar
 from .entries import ARRAY_EXTS, IMAGE_EXTS, LIST_EXTS, STORE_MARKERS, Entry, is_url, url_fs
 
 
-
-
-
-
-
 def discover_url(
     url: str, glob: str | None, multilabel: bool, class_names: Sequence[str] | None
 ) -> list[Entry]:

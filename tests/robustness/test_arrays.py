@@ -52,7 +52,9 @@ def test_negative_labels_are_unknown_and_named(tmp_path):
 
 def test_uint64_labels_beyond_int64_are_refused(tmp_path):
     np.save(tmp_path / "u64.npy", np.array([[0, 2**63 + 1]], np.uint64))
-    with pytest.raises(cw.MaskReadError, match=r"u64\.npy: uint64 labels up to 9223372036854775809"):
+    with pytest.raises(
+        cw.MaskReadError, match=r"u64\.npy: uint64 labels up to 9223372036854775809"
+    ):
         cw.scan(tmp_path / "u64.npy", num_classes=2)
 
 
@@ -117,7 +119,10 @@ def test_non_label_dtypes_are_refused(tmp_path, dtype):
 @pytest.mark.parametrize("shape", [(5,), (1, 1, 1, 2, 2)])
 def test_arrays_of_the_wrong_rank(tmp_path, shape):
     np.save(tmp_path / "rank.npy", np.zeros(shape, np.uint8))
-    with pytest.raises(cw.MaskReadError, match=rf"rank\.npy: array has shape {shape!r}".replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        cw.MaskReadError,
+        match=rf"rank\.npy: array has shape {shape!r}".replace("(", r"\(").replace(")", r"\)"),
+    ):
         cw.scan(tmp_path / "rank.npy", num_classes=2)
 
 

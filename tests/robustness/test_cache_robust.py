@@ -37,7 +37,9 @@ def expected(data):
 
 
 def _leftovers(cache: Path) -> list[str]:
-    return sorted(p.name for p in cache.glob(".tmp-*")) + sorted(p.name for p in cache.glob(".trash-*"))
+    return sorted(p.name for p in cache.glob(".tmp-*")) + sorted(
+        p.name for p in cache.glob(".trash-*")
+    )
 
 
 @pytest.fixture
@@ -45,9 +47,13 @@ def tiny_tmpfs(tmp_path):
     """A 64 KiB tmpfs as the cache folder, nearly filled; skipped where mounting is refused."""
     where = tmp_path / "tiny"
     where.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)], capture_output=True)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)], capture_output=True
+    )
     if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.decode().strip()}); the patched test covers ENOSPC")
+        pytest.skip(
+            f"cannot mount a tmpfs here ({r.stderr.decode().strip()}); the patched test covers ENOSPC"
+        )
     try:
         filler = where / "filler"
         fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # fill it up, then give back one page
@@ -66,7 +72,9 @@ def tiny_tmpfs(tmp_path):
 
 def test_disk_full_on_a_real_tiny_tmpfs(data, expected, tiny_tmpfs):
     cache = tiny_tmpfs / "cache"
-    with pytest.warns(CacheWarning, match=rf"the cache folder {cache} is full \(No space left on device\)") as rec:
+    with pytest.warns(
+        CacheWarning, match=rf"the cache folder {cache} is full \(No space left on device\)"
+    ) as rec:
         s, info = cached_scan(data, cache_dir=cache, **KW)
     assert s == expected and info.path is None and not info.hit
     assert "--no-cache" in str(rec[-1].message)
@@ -165,7 +173,9 @@ def test_remove_twice_concurrently_is_harmless(data, tmp_path):
     store.remove(info.key)  # already gone: no error
 
 
-@pytest.mark.parametrize("edit", ["json_value", "json_syntax", "array_chunk", "meta_deleted_arrays_kept"])
+@pytest.mark.parametrize(
+    "edit", ["json_value", "json_syntax", "array_chunk", "meta_deleted_arrays_kept"]
+)
 def test_cache_entry_edited_by_hand(data, expected, tmp_path, edit):
     cache = tmp_path / "cache"
     _, info = cached_scan(data, cache_dir=cache, **KW)
@@ -233,7 +243,9 @@ def test_symlinked_entry_is_never_entered_by_list_or_older_than(data, tmp_path):
     os.rename(info.path, elsewhere)
     os.symlink(elsewhere, info.path)  # the whole entry is a link
     assert Store(cache).entries() == []
-    out = CliRunner().invoke(cli, ["cache", "clear", "--older-than", "0s", "--cache-dir", str(cache)])
+    out = CliRunner().invoke(
+        cli, ["cache", "clear", "--older-than", "0s", "--cache-dir", str(cache)]
+    )
     assert out.exit_code == 0 and (elsewhere / "meta.json").exists()
     Store(cache).remove(info.key)  # removes the link only
     assert not os.path.lexists(info.path) and (elsewhere / "meta.json").exists()
@@ -253,7 +265,9 @@ def test_pickled_object_in_a_pth_is_refused_and_never_run(data, tmp_path):
     torch.save({"weights": torch.ones(5), "x": _Payload(str(marker))}, evil)
     with pytest.raises(cw.ClassWeightsError) as e:
         load_record(evil)
-    assert str(e.value).startswith(f"{evil}: not a readable weight file (torch.load with weights_only=True refused it")
+    assert str(e.value).startswith(
+        f"{evil}: not a readable weight file (torch.load with weights_only=True refused it"
+    )
     assert not marker.exists()
 
 

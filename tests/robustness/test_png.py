@@ -48,7 +48,9 @@ def test_bad_crc_in_idat(tmp_path, where):
     bad = bytearray(data)
     bad[i + 4 + n if where == "crc" else i + 4 + n // 2] ^= 0x01
     (tmp_path / "badcrc.png").write_bytes(bytes(bad))
-    with pytest.raises(cw.MaskReadError, match=r"badcrc\.png: the PNG is damaged: the CRC of its IDAT"):
+    with pytest.raises(
+        cw.MaskReadError, match=r"badcrc\.png: the PNG is damaged: the CRC of its IDAT"
+    ):
         cw.scan(tmp_path / "badcrc.png", num_classes=5)
 
 
@@ -102,12 +104,16 @@ def test_decompression_bomb_header_is_refused_before_decoding(tmp_path):
 def test_size_limit_and_the_flag_that_raises_it(tmp_path):
     m = mask(400, 300)
     save_png(tmp_path / "big.png", m)
-    with pytest.raises(cw.MaskReadError, match=r"big\.png: declares 300x400 = 120,000 pixels.*--max-pixels"):
+    with pytest.raises(
+        cw.MaskReadError, match=r"big\.png: declares 300x400 = 120,000 pixels.*--max-pixels"
+    ):
         cw.scan(tmp_path / "big.png", num_classes=5, max_pixels=100_000)
     check_stats(cw.scan(tmp_path / "big.png", num_classes=5, max_pixels=200_000), [m], 5)
     # Pillow-decoded formats obey the same limit (TIFF)
     Image.fromarray(m).save(tmp_path / "big.tif")
-    with pytest.raises(cw.MaskReadError, match=r"big\.tif.*larger than the limit of 100,000.*--max-pixels"):
+    with pytest.raises(
+        cw.MaskReadError, match=r"big\.tif.*larger than the limit of 100,000.*--max-pixels"
+    ):
         cw.scan(tmp_path / "big.tif", num_classes=5, max_pixels=100_000)
 
 
@@ -118,7 +124,10 @@ def test_animated_png_is_refused(tmp_path, mode):
         frames = [f.convert("P") for f in frames]
     frames[0].save(tmp_path / "anim.png", save_all=True, append_images=frames[1:])
     assert b"acTL" in (tmp_path / "anim.png").read_bytes()
-    with pytest.raises(cw.MaskReadError, match=r"anim\.png: (animated PNG with 3 frames|has 3 frames); a mask must be a single image"):
+    with pytest.raises(
+        cw.MaskReadError,
+        match=r"anim\.png: (animated PNG with 3 frames|has 3 frames); a mask must be a single image",
+    ):
         cw.scan(tmp_path / "anim.png", num_classes=256)
 
 
@@ -145,5 +154,7 @@ def test_rgba_mask_with_a_colour_table_drops_alpha(tmp_path):
 
 def test_rgba_mask_without_a_colour_table(tmp_path):
     save_png(tmp_path / "rgba.png", np.zeros((4, 4, 4), np.uint8))
-    with pytest.raises(cw.MaskReadError, match=r"rgba\.png: is an RGBA colour mask but no colour table.*--palette"):
+    with pytest.raises(
+        cw.MaskReadError, match=r"rgba\.png: is an RGBA colour mask but no colour table.*--palette"
+    ):
         cw.scan(tmp_path / "rgba.png", num_classes=3)

@@ -56,10 +56,14 @@ store.json.dump = dump
 
 
 def _script(data, cache, where, sig):
-    action = "os.kill(os.getpid(), signal.SIGINT); time.sleep(5)" if sig == "INT" else "time.sleep(60)"
+    action = (
+        "os.kill(os.getpid(), signal.SIGINT); time.sleep(5)" if sig == "INT" else "time.sleep(60)"
+    )
     if where == "scan":
         patch = "\n".join("    " + line for line in _MID_SCAN.format(action=action).splitlines())
-        return _SCAN.format(patch=patch.strip(), data=str(data), cache=str(cache), progress="progress")
+        return _SCAN.format(
+            patch=patch.strip(), data=str(data), cache=str(cache), progress="progress"
+        )
     patch = "\n".join("    " + line for line in _MID_WRITE.format(action=action).splitlines())
     return _SCAN.format(patch=patch.strip(), data=str(data), cache=str(cache), progress="None")
 

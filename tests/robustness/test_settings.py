@@ -22,7 +22,6 @@ def no_reads(monkeypatch, tmp_path):
 
     monkeypatch.setattr(readers, "read_image", boom)
     monkeypatch.setattr(sys.modules["classweights.scan"], "discover", boom)
-    import classweights.cache
 
     monkeypatch.setattr(sys.modules["classweights.cache"], "discover", boom)
     return tmp_path

@@ -95,7 +95,12 @@ def test_unreadable_file_permission_denied(tmp_path):
         assert res["error"] == "MaskReadError"
         assert res["message"] == f"{tmp_path / '1.png'}: cannot read (Permission denied)"
         res = _run_unprivileged(tmp_path, "skip")
-        assert res["pixels"] == (np.bincount(np.concatenate([masks[0].ravel(), masks[2].ravel()]), minlength=5)).tolist()
+        assert (
+            res["pixels"]
+            == (
+                np.bincount(np.concatenate([masks[0].ravel(), masks[2].ravel()]), minlength=5)
+            ).tolist()
+        )
         assert [src for src, _ in res["skipped"]] == [str(tmp_path / "1.png")]
     finally:
         os.chmod(tmp_path / "1.png", 0o644)
@@ -109,12 +114,16 @@ def test_unreadable_folder_permission_denied(tmp_path):
     try:
         res = _run_unprivileged(tmp_path, "fail")
         assert res["error"] == "DatasetError"
-        assert res["message"] == f"{tmp_path / 'locked'}: cannot list the folder (Permission denied)"
+        assert (
+            res["message"] == f"{tmp_path / 'locked'}: cannot list the folder (Permission denied)"
+        )
     finally:
         os.chmod(tmp_path / "locked", 0o755)
 
 
-@pytest.mark.parametrize("name", ["with space.png", "ünïcødé_标签.png", "new\nline.png", " lead.png", "-dash.png"])
+@pytest.mark.parametrize(
+    "name", ["with space.png", "ünïcødé_标签.png", "new\nline.png", " lead.png", "-dash.png"]
+)
 def test_odd_file_names(tmp_path, name):
     m = mask()
     save_png(tmp_path / name, m)
@@ -152,7 +161,10 @@ def test_list_file_naming_a_file_twice_counts_it_once_with_a_warning(tmp_path):
     for i, m in enumerate(masks):
         save_png(tmp_path / f"{i}.png", m)
     (tmp_path / "list.txt").write_text("0.png\n1.png\n0.png\n./0.png\n")
-    with pytest.warns(DuplicateWarning, match=rf"2 mask\(s\) given more than once are counted once, first: {tmp_path / '0.png'}"):
+    with pytest.warns(
+        DuplicateWarning,
+        match=rf"2 mask\(s\) given more than once are counted once, first: {tmp_path / '0.png'}",
+    ):
         s = cw.scan(tmp_path / "list.txt", num_classes=5)
     check_stats(s, masks, 5)
 
