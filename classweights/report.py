@@ -270,7 +270,8 @@ def compare_table(stats: ClassStats, table: dict[str, list[float]], normalize: s
 
 SHORT_NAMES = {
     "inverse_freq": "inv", "sqrt_inv_freq": "sqrt", "effective_num": "eff.num",
-    "median_freq": "median", "enet": "enet", "power": "power", "uniform": "unif",
+    "median_freq": "median", "enet": "enet", "log_count": "log", "power": "power",
+    "uniform": "unif",
 }  # fmt: skip
 
 

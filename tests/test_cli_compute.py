@@ -69,7 +69,7 @@ def test_compare_shows_every_method_with_normalisation_in_header():
     out = run("compare", *BASE, "--normalize", "sum")
     assert out.returncode == 0, out.stderr
     assert "normalised: sum C" in out.stdout
-    for short in ("inv", "sqrt", "eff.num", "median", "enet", "power", "unif"):
+    for short in ("inv", "sqrt", "eff.num", "median", "enet", "log", "power", "unif"):
         assert short in out.stdout
     data = json.loads(run("compare", *BASE, "--format", "json").stdout)
     assert set(data["methods"]) == {
@@ -78,6 +78,7 @@ def test_compare_shows_every_method_with_normalisation_in_header():
         "effective_num",
         "median_freq",
         "enet",
+        "log_count",
         "power",
         "uniform",
     }

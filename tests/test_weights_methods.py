@@ -423,3 +423,19 @@ def test_ignore_index_is_never_a_class():
     for method in WEIGHT_METHODS:
         manual = [1, 2, 3, 4] if method == "manual" else None
         assert compute_weights(s, method, manual=manual, median_over="all").shape == (4,)
+
+
+def test_log_count_is_one_over_log_of_the_pixel_count():
+    """OCNet/HRNet's description: w_c = 1/log(n_c); we use ln(1 + n_c) (finite at n_c = 1)."""
+    import math
+
+    from classweights.stats import ClassStats
+    from classweights.weights import compute_weights
+
+    counts = [1_000_000, 20_000, 1]
+    s = ClassStats.from_counts([counts])
+    raw = compute_weights(s, "log_count", normalize="none")
+    expected = [1 / math.log(1 + n) for n in counts]
+    np.testing.assert_allclose(raw, expected, rtol=1e-12)
+    l1 = compute_weights(s, "log_count", normalize="sum") / 3  # L1-normalised, as the authors say
+    np.testing.assert_allclose(l1, np.array(expected) / sum(expected), rtol=1e-12)

@@ -67,6 +67,8 @@ def _substitute(o: _Options, agg: _Aggregate, c: int, raw: float, names: Any) ->
         p = n / d
         return [f"p_c = n_c / {o.enet_share} pixels = {n:.0f} / {d:.0f} = {_num(p)}",
                 f"w_c = 1 / ln(c + p_c) = 1 / ln({o.enet_c:g} + {_num(p)}) = {_num(raw)}"]  # fmt: skip
+    if m == "log_count":
+        return [f"w_c = 1 / ln(1 + n_c) = 1 / ln(1 + {n:.0f}) = {_num(raw)}"]
     if m == "uniform":
         return ["w_c = 1"]
     return [f"w_c = {_num(raw)} (given by the user)"]

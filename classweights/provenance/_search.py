@@ -47,6 +47,7 @@ def _grid(agg: _Aggregate, void_variants: bool) -> list[tuple[str, dict[str, Any
         for d in ("all", "labelled")
     ]
     grid += [("enet", {"enet_c": c, "enet_share": s}) for c in _ENET_C for s in ("labelled", "all")]
+    grid += [("log_count", {})]
     grid += [("power", {"power": p}) for p in _POWERS]
     return [*grid, ("uniform", {})]
 
@@ -85,6 +86,8 @@ class _Matcher:
             c = int(np.flatnonzero(present)[0])
             med = w[c] * agg.pixels[c] / agg.den[c]
             return med / (v / float(agg.void_den))
+        if o.method == "log_count":
+            return 1.0 / math.log1p(v)
         if o.method == "enet":
             return 1.0 / math.log(
                 o.enet_c + v / (N if o.enet_share == "labelled" else float(agg.total))

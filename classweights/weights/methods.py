@@ -120,6 +120,8 @@ def _raw_weights(
             w = _median_freq(agg, o, present)
         elif o.method == "enet":
             w = 1.0 / np.log(o.enet_c + _freq(agg, o.enet_share))
+        elif o.method == "log_count":  # ln(1 + n) so that a single pixel stays finite
+            w = 1.0 / np.log1p(agg.pixels)
         elif o.method == "uniform":
             w = np.ones_like(agg.pixels)
         else:  # manual

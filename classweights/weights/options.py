@@ -22,6 +22,7 @@ WEIGHT_METHODS: tuple[str, ...] = (
     "effective_num",
     "median_freq",
     "enet",
+    "log_count",
     "power",
     "uniform",
     "manual",
@@ -34,8 +35,8 @@ MEDIAN_DENOMINATORS: tuple[str, ...] = ("all", "labelled")
 ENET_SHARES: tuple[str, ...] = ("labelled", "all")
 
 Method = Literal[
-    "inverse_freq", "sqrt_inv_freq", "effective_num", "median_freq", "enet", "power",
-    "uniform", "manual",
+    "inverse_freq", "sqrt_inv_freq", "effective_num", "median_freq", "enet", "log_count",
+    "power", "uniform", "manual",
 ]  # fmt: skip
 Normalize = Literal["mean", "sum", "max", "none"]
 Absent = Literal["zero", "max", "mean"]
@@ -58,6 +59,11 @@ METHOD_INFO: dict[str, dict[str, str]] = {
     "median_freq": {
         "formula": "freq_c = n_c / P_c; w_c = median(freq) / freq_c",
         "source": "Eigen & Fergus, ICCV 2015 (arXiv 1411.4734, 6.3.2); SegNet, PyTorch-ENet",
+    },
+    "log_count": {
+        "formula": "w_c = 1 / ln(1 + n_c)",
+        "source": "the OCNet/HRNet Cityscapes vector as its authors describe it "
+        "(1/log(pixel count), then L1-normalised: normalize='sum' with a scale, or match)",
     },
     "enet": {
         "formula": "w_c = 1 / ln(c + p_c), c = 1.02",
