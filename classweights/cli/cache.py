@@ -15,6 +15,10 @@ _cache_dir = click.option(
     type=click.Path(),
     help="Cache folder (default: $CLASSWEIGHTS_CACHE or the user cache dir).",
 )
+_format = click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
+    show_default=True,
+)  # fmt: skip
 
 
 def _age(seconds: float) -> str:
@@ -45,13 +49,7 @@ def cache() -> None:
 
 @cache.command("list")
 @_cache_dir
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "markdown"]),
-    default="table",
-    show_default=True,
-)
+@_format
 @handle_errors
 def list_(cache_dir: str | None, fmt: str) -> None:
     """Entries: key, dataset, images, sampled or full, methods, size, age.
@@ -159,13 +157,7 @@ def path(cache_dir: str | None) -> None:
 
 @click.command("show")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "markdown"]),
-    default="table",
-    show_default=True,
-)
+@_format
 @handle_errors
 def show_file(file: str, fmt: str) -> None:
     """Show a saved weight file (.pth): method, options and weights.
