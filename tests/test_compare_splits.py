@@ -1,0 +1,148 @@
+"""`compare_splits` and `classweights compare-splits` against a NumPy count of the masks and
+SciPy's Jensen-Shannon distance."""
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import save_png
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial.distance import jensenshannon
+
+import classweights as cw
+from classweights.cli import cli
+from classweights.errors import ClassWeightsError
+from classweights.splits import compare_splits, js_divergence
+
+C = 5
+
+
+def make_split(folder, seed, n, absent=()):
+    """PNG masks with labels 0..C-1 and 255; returns the masks."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir()
+    masks = []
+    for i in range(n):
+        m = rng.integers(0, C, size=(12, 16)).astype(np.uint8)
+        m[rng.random(m.shape) < 0.1] = 255
+        for a in absent:
+            m[m == a] = 255
+        save_png(folder / f"m{i}.png", m)
+        masks.append(m)
+    return masks
+
+
+def reference(masks):
+    """Pixels, shares and images per class by a plain loop."""
+    pixels = np.zeros(C, np.int64)
+    images = np.zeros(C, np.int64)
+    for m in masks:
+        for c in range(C):
+            k = int((m == c).sum())
+            pixels[c] += k
+            images[c] += k > 0
+    return pixels, pixels / pixels.sum(), images
+
+
+@pytest.fixture
+def two_splits(tmp_path):
+    train = make_split(tmp_path / "train", 1, 6, absent=(3,))
+    val = make_split(tmp_path / "val", 2, 4, absent=(4,))
+    return tmp_path, train, val
+
+
+def test_shares_ratio_missing_and_divergence_match_numpy(two_splits):
+    root, train, val = two_splits
+    kw = {"num_classes": C, "ignore_index": 255}
+    d = compare_splits(cw.scan(root / "train", **kw), cw.scan(root / "val", **kw))
+    pa, sa, ia = reference(train)
+    pb, sb, ib = reference(val)
+    rows = d["classes"]
+    assert [r["pixels_a"] for r in rows] == pa.tolist()
+    assert [r["pixels_b"] for r in rows] == pb.tolist()
+    np.testing.assert_allclose([r["share_a"] for r in rows], sa, rtol=1e-12)
+    np.testing.assert_allclose([r["share_b"] for r in rows], sb, rtol=1e-12)
+    assert [r["images_a"] for r in rows] == ia.tolist()
+    assert [r["images_b"] for r in rows] == ib.tolist()
+    np.testing.assert_allclose([r["image_frac_b"] for r in rows], ib / 4)
+    assert rows[3]["ratio"] is None and rows[3]["missing_from"] == "a"
+    assert rows[4]["ratio"] == 0.0 and rows[4]["missing_from"] == "b"
+    assert rows[0]["ratio"] == pytest.approx(sb[0] / sa[0], rel=1e-12)
+    assert d["missing"] == {"a": [3], "b": [4]}
+    assert d["images"] == [6, 4]
+    js = jensenshannon(sa, sb, base=2) ** 2  # SciPy gives the distance (square root)
+    assert d["js_divergence_bits"] == pytest.approx(js, rel=1e-9)
+    assert d["js_distance"] == pytest.approx(np.sqrt(js), rel=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(0, 10**9), min_size=2, max_size=8).flatmap(
+        lambda p: st.tuples(st.just(p), st.lists(st.integers(0, 10**9), min_size=len(p),
+                                                 max_size=len(p)))  # fmt: skip
+    )
+)
+def test_js_divergence_matches_scipy(pq):
+    p, q = pq
+    if sum(p) == 0 or sum(q) == 0:
+        return
+    want = jensenshannon(np.array(p, float), np.array(q, float), base=2) ** 2
+    assert js_divergence(p, q) == pytest.approx(want, abs=1e-12)
+    assert 0.0 <= js_divergence(p, q) <= 1.0
+
+
+def test_hand_computed_divergence():
+    # P = (1/2, 1/2, 0), Q = (1/2, 0, 1/2): M = (1/2, 1/4, 1/4); KL(P||M) = 1/2 log2 2 = 0.5
+    assert js_divergence([1, 1, 0], [1, 0, 1]) == pytest.approx(0.5)
+    assert js_divergence([0, 0], [0, 0]) == 0.0
+
+
+def test_different_label_spaces_are_refused():
+    with pytest.raises(ClassWeightsError, match="num_classes=2 and num_classes=3"):
+        compare_splits(cw.ClassStats.from_counts([[1, 1]]), cw.ClassStats.from_counts([[1, 1, 1]]))
+
+
+def invoke(root, *extra):
+    args = ["compare-splits", str(root / "train"), str(root / "val"),
+            "--num-classes", str(C), "--ignore-index", "255", "--no-cache", *extra]  # fmt: skip
+    return CliRunner().invoke(cli, args)
+
+
+def test_cli_formats_agree_with_numpy(two_splits):
+    root, train, val = two_splits
+    pa, sa, _ = reference(train)
+    pb, sb, ib = reference(val)
+    r = invoke(root, "--format", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert [c["pixels_a"] for c in data["classes"]] == pa.tolist()
+    assert data["labels"] == [str(root / "train"), str(root / "val")]
+    js = jensenshannon(sa, sb, base=2) ** 2
+    assert data["js_divergence_bits"] == pytest.approx(js, rel=1e-9)
+
+    r = invoke(root, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.output)))
+    assert [int(x["images_b"]) for x in rows] == ib.tolist()
+    assert rows[3]["ratio"] == "" and rows[3]["missing_from"] == "a"
+    np.testing.assert_allclose([float(x["share_b"]) for x in rows], sb, rtol=1e-12)
+
+    r = invoke(root, "--format", "markdown")
+    lines = r.output.splitlines()
+    assert lines[0].startswith("| id | class | share A | share B | B/A |")
+    assert lines[2].split(" | ")[5] == f"{pa[0]:,}"
+    assert f"Jensen-Shannon divergence {js:.4f} bits" in r.output
+    assert f"missing from {root / 'train'}: 3" in r.output
+
+    r = invoke(root)
+    assert r.exit_code == 0, r.output
+    assert "class shares by split" in r.output and f"{js:.4f} bits" in r.output
+
+
+def test_cli_needs_exactly_two_splits(two_splits):
+    root, _, _ = two_splits
+    r = CliRunner().invoke(cli, ["compare-splits", str(root / "train"), "--num-classes", "5"])
+    assert r.exit_code == 2 and "expected two splits" in r.output
