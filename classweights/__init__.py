@@ -32,6 +32,7 @@ _LAZY = {
     "WEIGHT_METHODS": "weights",
     "load_weights": "cache",
     "sampling_weights": "rebalance",
+    "report_html": "html",
 }
 
 __all__ = [

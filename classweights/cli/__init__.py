@@ -17,6 +17,7 @@ import click
 
 from .. import __version__
 from .cache import cache, show_file
+from .report import report
 from .sampler import sampler
 from .splits import compare_splits_command
 from .stats import compare, compute, stats
@@ -74,7 +75,7 @@ def _examples_last(command: click.Command) -> None:
 
 
 _COMMANDS: list[click.Command] = [stats, compute, compare, sampler, cache, show_file]
-_COMMANDS += [compare_splits_command]
+_COMMANDS += [compare_splits_command, report]
 try:  # `explain` / `match` (provenance), registered once that module imports cleanly
     from .provenance import explain, match
 

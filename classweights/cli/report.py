@@ -1,0 +1,57 @@
+"""`report`: one self-contained HTML page about a dataset (and, with --compare, its drift)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .options import handle_errors, note, run_scan, scan_options
+
+
+def _command_line(kw: dict[str, Any]) -> str:
+    """The command as typed (from ``sys.argv`` when this process is the CLI)."""
+    if Path(sys.argv[0]).name in ("classweights", "__main__.py") and "report" in sys.argv:
+        return shlex.join(["classweights", *sys.argv[1:]])
+    return shlex.join(["classweights", "report", *kw["paths"]])
+
+
+@click.command()
+@scan_options(formats=("table",))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="report.html",
+              show_default=True, help="The HTML file to write.")  # fmt: skip
+@click.option("--compare", "compare_path", metavar="VAL", type=click.Path(),
+              help="A second split scanned with the same options: adds the drift view.")
+@click.option("--normalize", type=click.Choice(("mean", "sum", "max", "none")), default="mean",
+              show_default=True, help="Normalisation of every method's weights.")  # fmt: skip
+@click.option("--title", default="classweights dataset report", help="Page title.")
+@handle_errors
+def report(**kw: Any) -> None:
+    """One self-contained HTML page: overview, sortable class table with every method's
+    weights, charts, class co-occurrence, odd images, imbalance hints (and with --compare,
+    the drift between two splits). Opens offline; fetches nothing.
+
+    \b
+    Examples:
+      classweights report examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes -o report.html
+      classweights report gtFine/train --compare gtFine/val --num-classes 19 --ignore-index 255 --remap cityscapes
+    """
+    from ..html import report_html
+
+    stats, cache = run_scan(kw)
+    other = None
+    if kw["compare_path"]:
+        other, _ = run_scan({**kw, "paths": (kw["compare_path"],)})
+    train = ", ".join(kw["paths"])
+    path = report_html(
+        stats, kw["output"], compare=other, labels=(train, kw["compare_path"] or ""),
+        command=_command_line(kw), fingerprint=cache.get("key"),
+        weight_options={"normalize": kw["normalize"]}, title=kw["title"],
+    )  # fmt: skip
+    note(f"wrote {path}", kw["quiet"])
+
+
+report.params = [p for p in report.params if p.name != "fmt"]  # the page is the only format

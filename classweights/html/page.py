@@ -1,0 +1,293 @@
+"""The report's markup: one self-contained HTML string from :func:`~.data.page_data`.
+
+Every text that comes from the dataset (class names, paths, messages quoting them) passes
+through :func:`html.escape` (``quote=True``) or, inside the JSON island, through
+:func:`json_island`; the page never runs or styles what a dataset contains. Every number
+shown is emitted by :func:`cell`/:func:`figure`, which keep the exact value in ``data-v``
+(tests compare it with ``ClassStats``; the sorting script reads it).
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from .assets import CSS, SCRIPT
+from .svg import bar_panels, heat_map, log_domain
+
+SHORT = {"inverse_freq": "inv", "sqrt_inv_freq": "sqrt", "effective_num": "eff.num",
+         "median_freq": "median", "log_count": "log", "uniform": "unif"}  # fmt: skip
+
+
+def pct(share: float) -> str:
+    """A share as a percentage that never shows a present class as 0.00%.
+
+    >>> pct(0.2814), pct(3.2e-05), pct(0.0)
+    ('28.14%', '0.0032%', '0.00%')
+    """
+    if 0 < share < 1e-4:
+        return f"{100 * share:.2g}%"
+    return f"{100 * share:.2f}%"
+
+
+def fmt(value: Any, kind: str) -> str:
+    """The text of a number: ``int`` (1,234), ``pct`` (12.34%) or ``float`` (4 digits)."""
+    if kind == "pct":
+        return pct(value)
+    if kind == "float":
+        return f"{value:.4g}"
+    return f"{value:,}"
+
+
+def cell(key: str, value: Any, kind: str = "int", tag: str = "td") -> str:
+    """A number with its exact value (``data-v``) and its key (``data-k``) for tests."""
+    if value is None:
+        return f'<{tag} class="num" data-k="{escape(key)}">—</{tag}>'
+    return (f'<{tag} class="num" data-k="{escape(key)}" data-v="{value!r}" data-f="{kind}">'
+            f"{fmt(value, kind)}</{tag}>")  # fmt: skip
+
+
+def figure(key: str, value: Any, kind: str = "int") -> str:
+    return cell(key, value, kind, tag="span")
+
+
+def json_island(element_id: str, data: Any) -> str:
+    """Data for the page script, inert (``type="application/json"``) and unable to close its
+    tag: ``<``, ``>`` and ``&`` are written as JSON unicode escapes."""
+    text = json.dumps(data, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f'<script type="application/json" id="{element_id}">{text}</script>'
+
+
+def _section(sid: str, title: str, body: str, note: str = "") -> str:
+    lead = f'<p class="note">{note}</p>' if note else ""
+    return f'<section id="{sid}"><h2>{escape(title)}</h2>{lead}{body}</section>'
+
+
+def overview_html(d: dict[str, Any]) -> str:
+    o = d["overview"]
+    sample = "no: every image was read"
+    if o["sampled"]:
+        s = o["sample"] or {}
+        sample = escape(f"yes: {s.get('images', '?')} of {s.get('population', '?')} images "
+                        f"(seed {s.get('seed', '?')})")  # fmt: skip
+    unknown = figure("ov:unknown_pixels", o["unknown_pixels"])
+    if o["unknown_values"]:
+        shown = list(o["unknown_values"].items())[:8]
+        unknown += escape(" (" + ", ".join(f"{k}: {v:,}" for k, v in shown) + ")")
+    rows = [
+        ("dataset", escape(", ".join(o["paths"]) or "—")),
+        ("files under", escape(d["source_root"] or "—")),
+        ("images", figure("ov:images", o["images"])),
+        ("pixels", figure("ov:pixels", o["pixels"])),
+        ("labelled", figure("ov:labelled_pixels", o["labelled_pixels"])),
+        ("ignored" + (f" ({o['ignore_index']})" if o["ignore_index"] is not None else ""),
+         figure("ov:ignored_pixels", o["ignored_pixels"])),
+        ("unknown", unknown),
+        ("classes", figure("ov:num_classes", o["num_classes"])
+         + (" (multi-label)" if o["multilabel"] else "")),
+        ("sampled", sample),
+        ("skipped files", figure("ov:skipped", o["skipped"])),
+        ("fingerprint", f"<code>{escape(o['fingerprint'] or '—')}</code>"),
+        ("made by", f"<code>{escape(o['command'] or 'classweights.report_html(...)')}</code>"
+         f" · classweights {escape(o['version'])}"),
+    ]  # fmt: skip
+    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    return _section("overview", "Overview", f'<dl class="grid">{dl}</dl>')
+
+
+def diagnosis_html(d: dict[str, Any]) -> str:
+    g = d["diagnosis"]
+    named = g["named"]
+    items = [
+        "max/min pixels of present classes: "
+        f"{figure('dg:max_min_ratio', g['max_min_ratio'], 'float')}×",
+        f"normalised entropy: {figure('dg:normalized_entropy', g['normalized_entropy'], 'float')} "
+        "(1 balanced, 0 one class)",
+        f"ignored share of all pixels: {figure('dg:ignored_share', g['ignored_share'], 'pct')}",
+        f"present classes: {figure('dg:present_classes', g['present_classes'])}",
+    ]  # fmt: skip
+    for key, label in (("absent_classes", "absent"), ("rare_classes", "rare (< 1 % of pixels)"),
+                       ("rare_in_images", "in < 1 % of the images")):  # fmt: skip
+        if named[key]:
+            items.append(f"{label}: {escape(', '.join(named[key]))}")
+    hints = "".join(f"<li>{escape(h)}</li>" for h in g["hints"])
+    body = "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+    if hints:
+        body += f'<h3>Hints</h3><ul class="hints">{hints}</ul>'
+    return _section("diagnosis", "Imbalance diagnosis", body)
+
+
+def class_table_html(d: dict[str, Any]) -> str:
+    methods, extras = d["methods"], d["extra_columns"]
+    head = ["id", "class", "pixels", "share", "images", "% images", *extras,
+            *[SHORT.get(m, m) for m in methods]]  # fmt: skip
+    titles = [""] * (6 + len(extras)) + methods
+    ths = "".join(f'<th title="{escape(t)}">{escape(h)}</th>'
+                  for h, t in zip(head, titles, strict=True))  # fmt: skip
+    rows = []
+    for r in d["classes"]:
+        c = r["id"]
+        tds = [cell(f"id:{c}", c), f"<td>{escape(r['name'])}</td>",
+               cell(f"pixels:{c}", r["pixels"]), cell(f"share:{c}", r["share"], "pct"),
+               cell(f"images:{c}", r["images"]), cell(f"image_frac:{c}", r["image_frac"], "pct")]
+        tds += [cell(f"x:{k}:{c}", r["extra"][k], "float") for k in extras]
+        tds += [cell(f"w:{m}:{c}", r["weights"][m], "float") for m in methods]
+        rows.append(f'<tr class="{"absent" if r["pixels"] == 0 else ""}">{"".join(tds)}</tr>')
+    opts = ", ".join(f"{k}={v}" for k, v in d["weight_options"].items())
+    notes = "".join(f"<li>{escape(n)}</li>" for n in d["weight_notes"])
+    body = (f'<div class="scroll"><table class="sortable"><thead><tr>{ths}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')  # fmt: skip
+    if notes:
+        body += f'<ul class="note">{notes}</ul>'
+    note = ("Click a header to sort. Share: of the labelled pixels. Weights of every method "
+            f"({escape(opts)}); hover a method for its full name.")  # fmt: skip
+    return _section("classes", "Classes", body, note)
+
+
+def charts_html(d: dict[str, Any]) -> str:
+    names = [r["name"] for r in d["classes"]]
+    share = [r["share"] for r in d["classes"]]
+    images = [r["images"] for r in d["classes"]]
+    classes = bar_panels(names, [("share of labelled pixels", share, True, None),
+                                 ("images containing the class", images, False, None)],
+                         label="class share and images per class")  # fmt: skip
+    wvals = [w for r in d["classes"] for w in r["weights"].values()]
+    dom = log_domain(wvals)
+    weights = bar_panels(
+        names, [(SHORT.get(m, m), [r["weights"][m] for r in d["classes"]], True, dom)
+                for m in d["methods"]], label="weights per method", panel=150)  # fmt: skip
+    body = (f'<h3>Share and images per class</h3><div class="scroll">{classes}</div>'
+            f'<h3>Weights of each method (common log axis)</h3><div class="scroll">{weights}</div>')
+    return _section("charts", "Charts", body, "Hover a bar for its exact value.")
+
+
+def cooccurrence_html(d: dict[str, Any]) -> str:
+    co = d["cooccurrence"]
+    names = [r["name"] for r in d["classes"]]
+    island = json_island("cooc-data", {"names": names, "counts": co.tolist()})
+    body = (f'<p id="cooc-readout" class="readout">Hover a cell: class × class: images.</p>'
+            f'<div class="scroll">{heat_map(co, names)}</div>{island}')  # fmt: skip
+    never = d["never_together"]
+    if never:
+        items = []
+        for r in never:
+            shown = r["never_names"][:40]
+            more = len(r["never_names"]) - len(shown)
+            tail = f" and {more} more" if more else ""
+            items.append(f'<li data-id="{r["id"]}"><b>{escape(r["name"])}</b> never with: '
+                         f"{escape(', '.join(shown))}{tail}</li>")  # fmt: skip
+        body += "<h3>Classes that never appear together</h3><ul class=\"never\">" + "".join(items)
+        body += "</ul>"
+    else:
+        body += "<p>Every pair of present classes shares at least one image.</p>"
+    note = ("Images holding both classes (diagonal: images holding the class), from the "
+            "per-image table.")
+    return _section("cooccurrence", "Class co-occurrence", body, note)
+
+
+def _img_table(rows: list[dict[str, Any]], cols: list[tuple[str, str, str]], name: str) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h, _, _ in [("file", "", ""), *cols])
+    body = []
+    for r in rows:
+        tds = [f'<td class="path">{escape(r["source"])}</td>']
+        for _h, key, kind in cols:
+            v = r[key]
+            tds.append(f"<td>{escape(v)}</td>" if isinstance(v, str) else
+                       cell(f"{name}:{key}:{r['index']}", v, kind))  # fmt: skip
+        body.append(f"<tr>{''.join(tds)}</tr>")
+    return (f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")  # fmt: skip
+
+
+def _more(n: int) -> str:
+    return f'<p class="note">… and {n:,} more.</p>' if n else ""
+
+
+def odd_html(d: dict[str, Any]) -> str:
+    o = d["odd"]
+    v, dm, sz = o["void"], o["dominant"], o["size"]
+    parts = [f"<h3>All or nearly all void ({v['total']:,} images: labelled &lt; 5 % of "
+             "pixels)</h3>"]
+    if v["rows"]:
+        cols = [("pixels", "pixels", "int"), ("labelled", "labelled", "int"),
+                ("labelled %", "labelled_frac", "pct"), ("ignored", "ignored", "int"),
+                ("unknown", "unknown", "int")]  # fmt: skip
+        parts.append(_img_table(v["rows"], cols, "void") + _more(v["more"]))
+    parts.append(f"<h3>One class over 95 % of the labelled pixels ({dm['total']:,} images)</h3>")
+    if dm["rows"]:
+        cols = [("class", "name", ""), ("its pixels", "cls_pixels", "int"),
+                ("labelled", "labelled", "int"), ("its share", "share", "pct")]
+        parts.append(_img_table(dm["rows"], cols, "dominant") + _more(dm["more"]))
+    parts.append('<h3>Images holding the rarest classes</h3><div class="cards">')
+    for r in o["rarest"]:
+        parts.append(f"<div><h4>{escape(r['name'])}: {r['pixels']:,} pixels in {r['images']:,} "
+                     f"image{'s' if r['images'] != 1 else ''}</h4>")  # fmt: skip
+        cols = [("pixels of the class", "cls_pixels", "int"), ("image pixels", "pixels", "int")]
+        parts.append(_img_table(r["rows"], cols, f"rare{r['cls']}") + _more(r["more"]) + "</div>")
+    parts.append("</div>")
+    parts.append(f"<h3>Size differs from the majority ({sz['total']:,} images)</h3>"
+                 f"<p>{sz['majority_images']:,} images have {sz['majority']:,} pixels; "
+                 f"{sz['distinct']:,} distinct sizes.</p>")  # fmt: skip
+    if sz["rows"]:
+        parts.append(_img_table(sz["rows"], [("pixels", "pixels", "int")], "size")
+                     + _more(sz["more"]))  # fmt: skip
+    note = (f"File names relative to {escape(d['source_root'])}. " if d["source_root"] else "")
+    note += "Image size is its pixel count (the statistics keep no height and width)."
+    return _section("odd", "Odd images", "".join(parts), note)
+
+
+def compare_html(d: dict[str, Any]) -> str:
+    cmp = d["compare"]
+    la, lb = cmp["labels"]
+    head = ["id", "class", f"share {la}", f"share {lb}", f"{lb}/{la}", f"images {la}",
+            f"images {lb}", "missing from"]  # fmt: skip
+    ths = "".join(f"<th>{escape(h)}</th>" for h in head)
+    rows = []
+    for r in cmp["classes"]:
+        c = r["id"]
+        miss = {"a": la, "b": lb, "both": "both", None: ""}[r["missing_from"]]
+        rows.append("<tr>" + cell(f"cmp:id:{c}", c) + f"<td>{escape(r['name'])}</td>"
+                    + cell(f"cmp:share_a:{c}", r["share_a"], "pct")
+                    + cell(f"cmp:share_b:{c}", r["share_b"], "pct")
+                    + cell(f"cmp:ratio:{c}", r["ratio"], "float")
+                    + cell(f"cmp:images_a:{c}", r["images_a"])
+                    + cell(f"cmp:images_b:{c}", r["images_b"])
+                    + f"<td>{escape(miss)}</td></tr>")  # fmt: skip
+    names = [r["name"] for r in cmp["classes"]]
+    sa, sb = [r["share_a"] for r in cmp["classes"]], [r["share_b"] for r in cmp["classes"]]
+    dom = log_domain(sa + sb)
+    chart = bar_panels(names, [(f"share {la}", sa, True, dom), (f"share {lb}", sb, True, dom)],
+                       label="class share in each split")  # fmt: skip
+    js = figure("cmp:js", cmp["js_divergence_bits"], "float")
+    na, nb = figure("cmp:images:a", cmp["images"][0]), figure("cmp:images:b", cmp["images"][1])
+    head_p = (f"<p>Jensen–Shannon divergence of the class shares: <b>{js} bits</b> "
+              f"(0 identical, 1 disjoint) · {escape(la)}: {na} images · {escape(lb)}: {nb} "
+              "images</p>")  # fmt: skip
+    body = (head_p + f'<div class="scroll"><table class="sortable"><thead><tr>{ths}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>'
+            f'<div class="scroll">{chart}</div>')  # fmt: skip
+    return _section("compare", f"Split drift: {la} vs {lb}", body)
+
+
+def render_page(d: dict[str, Any], title: str = "classweights dataset report") -> str:
+    """The whole page (a ``str``), from :func:`~classweights.html.data.page_data`."""
+    sections = [overview_html(d), diagnosis_html(d), class_table_html(d), charts_html(d),
+                cooccurrence_html(d), odd_html(d)]  # fmt: skip
+    if d["compare"] is not None:
+        sections.insert(3, compare_html(d))
+    nav = "".join(f'<a href="#{sid}">{label}</a>' for sid, label in
+                  (("overview", "overview"), ("diagnosis", "diagnosis"), ("classes", "classes"),
+                   *([("compare", "split drift")] if d["compare"] else []), ("charts", "charts"),
+                   ("cooccurrence", "co-occurrence"), ("odd", "odd images")))  # fmt: skip
+    subtitle = escape(", ".join(d["overview"]["paths"]) or "")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
+        f"<header><h1>{escape(title)}</h1><p class=\"sub\">{subtitle}</p><nav>{nav}</nav></header>"
+        f"<main>{''.join(sections)}</main><script>{SCRIPT}</script></body></html>\n"
+    )

@@ -1,0 +1,174 @@
+"""Inline SVG charts for the HTML report: aligned bar panels and a co-occurrence heat map.
+
+Charts grow with the number of classes (one row of fixed height per class) and the page
+scrolls, so 150 classes stay readable. Every text that reaches SVG goes through
+:func:`html.escape`. No ``xmlns`` URL: inline SVG in HTML needs none, and the page holds no
+``http`` address at all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from html import escape
+
+import numpy as np
+from numpy.typing import NDArray
+
+ROW = 16  # px per class row
+LABEL = 170  # px for the class names column
+PANEL = 220  # px per bar panel
+HEAD = 34  # px for the panel titles and axis ticks
+GAP = 44  # px between panels
+COLOURS = ("#3b6ea8", "#d9822b", "#4f9a5b", "#b5475a", "#7a5ca8", "#8c6d31", "#c95fa8",
+           "#5a8a9a", "#777777")  # fmt: skip
+#: Sequential colours of the heat map, light to dark (zero cells are not drawn).
+HEAT = ("#e8f0f8", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b")
+
+
+def _num(v: float) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else f"{v:,}"
+
+
+def _trim(name: str, n: int = 24) -> str:
+    return name if len(name) <= n else name[: n - 1] + "…"
+
+
+def log_domain(values: Sequence[float]) -> tuple[float, float]:
+    """Powers of ten around the positive values, e.g. ``(1e-4, 1.0)``."""
+    pos = [v for v in values if v > 0]
+    if not pos:
+        return 0.1, 1.0
+    lo, hi = math.floor(math.log10(min(pos))), math.ceil(math.log10(max(pos)))
+    return 10.0**lo, 10.0 ** max(hi, lo + 1)
+
+
+def _x(v: float, domain: tuple[float, float], log: bool, panel: int = PANEL) -> float:
+    lo, hi = domain
+    if v <= 0:
+        return 0.0
+    if log:
+        return panel * (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+    return panel * v / hi if hi > 0 else 0.0
+
+
+def _ticks(domain: tuple[float, float], log: bool) -> list[float]:
+    lo, hi = domain
+    if log:
+        k0, k1 = round(math.log10(lo)), round(math.log10(hi))
+        step = max(1, math.ceil((k1 - k0) / 5))
+        return [10.0**k for k in range(k0, k1 + 1, step)]
+    return [hi * f for f in (0, 0.5, 1)]
+
+
+def _tick_label(v: float, log: bool) -> str:
+    if log:
+        k = round(math.log10(v))
+        return f"1e{k}" if abs(k) >= 3 else f"{v:g}"
+    return f"{v:.3g}"
+
+
+def bar_panels(
+    names: Sequence[str],
+    panels: Sequence[tuple[str, Sequence[float], bool, tuple[float, float] | None]],
+    *,
+    label: str = "",
+    panel: int = PANEL,
+) -> str:
+    """One SVG: class names on the left, one bar panel per ``(title, values, log, domain)``.
+
+    A ``None`` domain is computed per panel; pass one domain to several panels to put them on
+    a common axis. Each bar carries a ``<title>`` with its exact value.
+    """
+    n = len(names)
+    width = LABEL + len(panels) * (panel + GAP) + 10
+    height = HEAD + n * ROW + 6
+    out = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
+           f' role="img" aria-label="{escape(label)}">']  # fmt: skip
+    for r, name in enumerate(names):
+        y = HEAD + r * ROW
+        if r % 2:
+            out.append(f'<rect x="0" y="{y}" width="{width}" height="{ROW}" fill="#f6f7f9"/>')
+        out.append(f'<text x="{LABEL - 6}" y="{y + ROW - 4}" text-anchor="end">'
+                   f"<title>{escape(name)}</title>{escape(_trim(name))}</text>")  # fmt: skip
+    for p, (title, values, log, domain) in enumerate(panels):
+        x0 = LABEL + p * (panel + GAP)
+        dom = domain or (log_domain(values) if log else (0.0, max([*values, 0.0]) or 1.0))
+        axis = "log" if log else "linear"
+        out.append(f'<text class="ph" x="{x0}" y="12">{escape(title)} ({axis})</text>')
+        for t in _ticks(dom, log):
+            tx = x0 + _x(t, dom, log, panel) if (log or t > 0) else x0
+            out.append(f'<line x1="{tx:.1f}" y1="{HEAD - 6}" x2="{tx:.1f}" y2="{height - 4}" '
+                       f'class="grid"/><text class="tick" x="{tx:.1f}" y="{HEAD - 9}" '
+                       f'text-anchor="middle">{_tick_label(t, log)}</text>')  # fmt: skip
+        colour = COLOURS[p % len(COLOURS)]
+        for r, v in enumerate(values):
+            w = _x(v, dom, log, panel)
+            y = HEAD + r * ROW + 3
+            if w > 0:
+                tip = f"{escape(names[r])}: {_num(v)}"
+                out.append(f'<rect x="{x0}" y="{y}" width="{max(w, 1):.1f}" height="{ROW - 6}" '
+                           f'fill="{colour}"><title>{tip}</title></rect>')  # fmt: skip
+            elif v == 0:
+                out.append(f'<text class="zero" x="{x0 + 2}" y="{y + ROW - 7}">0</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def heat_bucket(co: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Colour level ``0..len(HEAT)-1`` of each non-zero count on a log scale (-1 for zero)."""
+    top = max(int(co.max(initial=0)), 1)
+    lv = np.full(co.shape, -1, dtype=np.int64)
+    nz = co > 0
+    scale = math.log(top + 1)
+    lv[nz] = np.minimum((np.log(co[nz] + 1) / scale * len(HEAT)).astype(np.int64), len(HEAT) - 1)
+    return lv
+
+
+def heat_map(co: NDArray[np.int64], names: Sequence[str]) -> str:
+    """The co-occurrence matrix as one SVG: one ``<path>`` per colour level (small at 150
+    classes), class names on both axes, and a legend. The exact counts travel as JSON beside
+    it (read by the page's hover script)."""
+    c = len(names)
+    cell = 24 if c <= 20 else 14 if c <= 60 else 10
+    font = min(11, cell - 1)
+    left = top = min(LABEL, int(0.62 * font * max((len(_trim(n)) for n in names), default=1)) + 12)
+    size = c * cell
+    width, height = left + size + 10, top + size + 40
+    out = [f'<svg id="cooc" class="chart" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" data-left="{left}" data-top="{top}" '
+           f'data-cell="{cell}" role="img" aria-label="class co-occurrence">']  # fmt: skip
+    for i, name in enumerate(names):
+        y = top + i * cell + cell / 2 + font / 3
+        out.append(f'<text x="{left - 4}" y="{y:.1f}" text-anchor="end" font-size="{font}">'
+                   f"{escape(_trim(name))}</text>")  # fmt: skip
+        x = left + i * cell + cell / 2 + font / 3
+        out.append(f'<text transform="translate({x:.1f},{top - 4}) rotate(-90)" '
+                   f'font-size="{font}">{escape(_trim(name))}</text>')  # fmt: skip
+    out.append(f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="#fff" '
+               'stroke="#ccc"/>')  # fmt: skip
+    lv = heat_bucket(co)
+    for k, colour in enumerate(HEAT):
+        ii, jj = np.nonzero(lv == k)
+        if len(ii):
+            d = "".join(f"M{left + j * cell} {top + i * cell}h{cell}v{cell}h-{cell}z"
+                        for i, j in zip(ii.tolist(), jj.tolist(), strict=True))  # fmt: skip
+            out.append(f'<path fill="{colour}" d="{d}"/>')
+    if cell >= 20:  # few classes: the counts fit inside the cells
+        for i in range(c):
+            for j in range(c):
+                if co[i, j]:
+                    ink = "#fff" if lv[i, j] >= 4 else "#222"
+                    out.append(f'<text x="{left + j * cell + cell / 2}" y="{top + i * cell + 16}" '
+                               f'text-anchor="middle" font-size="9" fill="{ink}">'
+                               f"{co[i, j]}</text>")  # fmt: skip
+    top_count = max(int(co.max(initial=0)), 1)
+    ly = top + size + 14
+    out.append(f'<text x="{left}" y="{ly + 10}" class="tick">images with both classes (log '
+               f"colour scale): 1</text>")  # fmt: skip
+    for k, colour in enumerate(HEAT):
+        out.append(f'<rect x="{left + 250 + 18 * k}" y="{ly}" width="18" height="12" '
+                   f'fill="{colour}"/>')  # fmt: skip
+    out.append(f'<text x="{left + 256 + 18 * len(HEAT)}" y="{ly + 10}" class="tick">'
+               f"{top_count:,}</text></svg>")  # fmt: skip
+    return "".join(out)
