@@ -33,6 +33,7 @@ tbody tr:nth-child(even){background:var(--band)}
 tr.absent td{color:#9aa3ad}
 td.path{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 ul.hints li{margin:3px 0}
+.longlist{max-height:460px;overflow:auto}
 ul.never{columns:2;column-gap:28px;font-size:13px}
 ul.never li{break-inside:avoid;margin-bottom:3px}
 .readout{font-size:13px;min-height:1.4em;color:var(--accent)}
@@ -42,7 +43,7 @@ svg .tick{font-size:10px;fill:var(--muted)}
 svg .zero{font-size:9px;fill:#9aa3ad}
 svg .grid{stroke:#e4e7eb;stroke-width:1}
 @media print{header{background:none}nav,.readout{display:none}
-.scroll{overflow:visible;max-height:none;border:0}thead th{position:static}
+.scroll,.longlist{overflow:visible;max-height:none;border:0}thead th{position:static}
 section{break-inside:auto}h2,h3{break-after:avoid}}
 """
 

@@ -71,16 +71,17 @@ def page_data(
     root = source_root(stats.sources)
     diag = diagnose(stats)
     names = stats.names
+    co = cooccurrence(stats.counts)
     data: dict[str, Any] = {
         "overview": overview(stats, fingerprint, command, __version__),
-        "source_root": root,
+        "source_root": shown_root(root),
         "classes": class_rows(stats, weights, extras),
         "methods": list(weights),
         "extra_columns": list(extras),
         "weight_notes": notes,
         "weight_options": dict(weight_options or {"normalize": "mean"}),
-        "cooccurrence": cooccurrence(stats.counts),
-        "never_together": never_together(stats.counts, names),
+        "cooccurrence": co,
+        "never_together": never_together(co, names),
         "odd": odd_images(stats, root),
         "diagnosis": {**diag, "named": {k: [names[i] for i in diag[k]] for k in
                       ("absent_classes", "rare_classes", "rare_in_images")}},  # fmt: skip
@@ -161,9 +162,9 @@ def cooccurrence(counts: NDArray[Any]) -> NDArray[np.int64]:
     return np.rint(present.T @ present).astype(np.int64)
 
 
-def never_together(counts: NDArray[Any], names: Sequence[str]) -> list[dict[str, Any]]:
-    """For each present class, the present classes it never shares an image with."""
-    co = cooccurrence(counts)
+def never_together(co: NDArray[np.int64], names: Sequence[str]) -> list[dict[str, Any]]:
+    """For each present class, the present classes it never shares an image with (from the
+    :func:`cooccurrence` matrix ``co``)."""
     present = np.diag(co) > 0
     rows = []
     for i in np.flatnonzero(present):
@@ -183,6 +184,16 @@ def source_root(sources: Sequence[str]) -> str:
     except ValueError:  # absolute mixed with relative, or different drives
         return ""
     return root if root not in sources else os.path.dirname(root)
+
+
+def shown_root(root: str) -> str:
+    """``root`` relative to the working folder when it lies below it (shorter, and no home
+    folder in a shared page), else as it is."""
+    try:
+        rel = os.path.relpath(root)
+    except ValueError:
+        return root
+    return rel if root and not rel.startswith("..") else root
 
 
 def _short(source: str, root: str) -> str:

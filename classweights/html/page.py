@@ -178,8 +178,8 @@ def cooccurrence_html(d: dict[str, Any]) -> str:
             tail = f" and {more} more" if more else ""
             items.append(f'<li data-id="{r["id"]}"><b>{escape(r["name"])}</b> never with: '
                          f"{escape(', '.join(shown))}{tail}</li>")  # fmt: skip
-        body += "<h3>Classes that never appear together</h3><ul class=\"never\">" + "".join(items)
-        body += "</ul>"
+        body += ('<h3>Classes that never appear together</h3><div class="longlist">'
+                 f'<ul class="never">{"".join(items)}</ul></div>')
     else:
         body += "<p>Every pair of present classes shares at least one image.</p>"
     note = ("Images holding both classes (diagonal: images holding the class), from the "

@@ -52,11 +52,11 @@ def _x(v: float, domain: tuple[float, float], log: bool, panel: int = PANEL) -> 
     return panel * v / hi if hi > 0 else 0.0
 
 
-def _ticks(domain: tuple[float, float], log: bool) -> list[float]:
+def _ticks(domain: tuple[float, float], log: bool, panel: int = PANEL) -> list[float]:
     lo, hi = domain
     if log:
         k0, k1 = round(math.log10(lo)), round(math.log10(hi))
-        step = max(1, math.ceil((k1 - k0) / 5))
+        step = max(1, math.ceil((k1 - k0) / max(panel // 42, 2)))
         return [10.0**k for k in range(k0, k1 + 1, step)]
     return [hi * f for f in (0, 0.5, 1)]
 
@@ -96,7 +96,7 @@ def bar_panels(
         dom = domain or (log_domain(values) if log else (0.0, max([*values, 0.0]) or 1.0))
         axis = "log" if log else "linear"
         out.append(f'<text class="ph" x="{x0}" y="12">{escape(title)} ({axis})</text>')
-        for t in _ticks(dom, log):
+        for t in _ticks(dom, log, panel):
             tx = x0 + _x(t, dom, log, panel) if (log or t > 0) else x0
             out.append(f'<line x1="{tx:.1f}" y1="{HEAD - 6}" x2="{tx:.1f}" y2="{height - 4}" '
                        f'class="grid"/><text class="tick" x="{tx:.1f}" y="{HEAD - 9}" '
