@@ -142,6 +142,15 @@ def test_cli_formats_agree_with_numpy(two_splits):
     assert "class shares by split" in r.output and f"{js:.4f} bits" in r.output
 
 
+def test_cli_table_shows_names_as_text(two_splits):
+    root, _, _ = two_splits
+    names = root / "names.txt"
+    names.write_text("[b]road[/b]\n[red]x\nc\nd\ne\n")
+    r = invoke(root, "--classes", str(names))
+    assert r.exit_code == 0, r.output
+    assert "[b]road[/b]" in r.output and "[red]x" in r.output  # markup shown, not applied
+
+
 def test_cli_needs_exactly_two_splits(two_splits):
     root, _, _ = two_splits
     r = CliRunner().invoke(cli, ["compare-splits", str(root / "train"), "--num-classes", "5"])

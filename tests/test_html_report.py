@@ -280,6 +280,17 @@ def test_browser_opens_it_without_errors_or_requests(dataset, tmp_path):
     fetched = [p for p in params if "file://" in str(p.get("network_isolation_key", ""))
                and not p.get("url", "file:").startswith("file:")]  # fmt: skip
     assert fetched == []
+    # sorting: two clicks on the "pixels" header sort the class table by pixels, descending
+    probe = tmp_path / "probe.html"
+    click = ('<script>var h=document.querySelectorAll("#classes th")[2];h.click();h.click();'
+             'document.body.setAttribute("data-order",Array.prototype.map.call(document.'
+             'querySelectorAll("#classes tbody tr"),function(r){return r.cells[0].textContent;'
+             '}).join(","));</script></body>')  # fmt: skip
+    probe.write_text(page.read_text().replace("</body>", click))
+    r = subprocess.run([*common, "--dump-dom", probe.as_uri()], capture_output=True, text=True,
+                       timeout=120)  # fmt: skip
+    order = np.argsort(-stats.pixels, kind="stable").tolist()
+    assert f'data-order="{",".join(map(str, order))}"' in r.stdout
     shot = tmp_path / "shot.png"
     subprocess.run([*common, "--window-size=1280,2000", f"--screenshot={shot}", url],
                    capture_output=True, timeout=120, check=True)  # fmt: skip

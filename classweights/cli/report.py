@@ -30,9 +30,11 @@ def _command_line(kw: dict[str, Any]) -> str:
 @click.option("--title", default="classweights dataset report", help="Page title.")
 @handle_errors
 def report(**kw: Any) -> None:
-    """One self-contained HTML page: overview, sortable class table with every method's
-    weights, charts, class co-occurrence, odd images, imbalance hints (and with --compare,
-    the drift between two splits). Opens offline; fetches nothing.
+    """A dataset report as one self-contained HTML file (opens offline, fetches nothing).
+
+    Overview, sortable class table with every method's weights, charts, class
+    co-occurrence, odd images, imbalance hints, and with --compare the drift between two
+    splits.
 
     \b
     Examples:

@@ -15,8 +15,10 @@ from .options import FORMATS, handle_errors, run_scan, scan_options
 @scan_options(formats=FORMATS)
 @handle_errors
 def compare_splits_command(**kw: Any) -> None:
-    """Per-class share of two splits (TRAIN VAL), their ratio, classes missing from one side,
-    images per class, and the Jensen-Shannon divergence (bits) of the class shares.
+    """Class shares of two splits side by side (train vs val drift).
+
+    Per class: share in TRAIN and VAL, their ratio, images, classes missing from one side;
+    and the Jensen-Shannon divergence (bits) of the class shares.
 
     Both splits are scanned with the same options (each through the cache).
 
