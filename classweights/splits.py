@@ -1,7 +1,7 @@
 """Comparing two splits of a dataset (train vs val drift) from their exact counts.
 
 Pure NumPy on two :class:`~classweights.stats.ClassStats`; no mask is read. The divergence
-is the Jensen–Shannon divergence of the two class-share distributions, in **bits**
+is the Jensen-Shannon divergence of the two class-share distributions, in **bits**
 (base-2 logarithm), so it lies in ``[0, 1]``: 0 for identical shares, 1 for splits that
 share no class.
 
@@ -26,7 +26,7 @@ from .stats import ClassStats
 
 
 def js_divergence(p: ArrayLike, q: ArrayLike) -> float:
-    """Jensen–Shannon divergence of two distributions, in bits (``0 <= JS <= 1``).
+    """Jensen-Shannon divergence of two distributions, in bits (``0 <= JS <= 1``).
 
     ``JS(P, Q) = (KL(P || M) + KL(Q || M)) / 2`` with ``M = (P + Q) / 2`` and base-2
     logarithms; ``0 log 0 = 0``. Inputs are normalised to sum 1 (counts may be given); an

@@ -23,8 +23,13 @@ def _command_line(kw: dict[str, Any]) -> str:
 @scan_options(formats=("table",))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="report.html",
               show_default=True, help="The HTML file to write.")  # fmt: skip
-@click.option("--compare", "compare_path", metavar="VAL", type=click.Path(),
-              help="A second split scanned with the same options: adds the drift view.")
+@click.option(
+    "--compare",
+    "compare_path",
+    metavar="VAL",
+    type=click.Path(),
+    help="A second split scanned with the same options: adds the drift view.",
+)
 @click.option("--normalize", type=click.Choice(("mean", "sum", "max", "none")), default="mean",
               show_default=True, help="Normalisation of every method's weights.")  # fmt: skip
 @click.option("--title", default="classweights dataset report", help="Page title.")
@@ -38,8 +43,8 @@ def report(**kw: Any) -> None:
 
     \b
     Examples:
-      classweights report examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes -o report.html
-      classweights report gtFine/train --compare gtFine/val --num-classes 19 --ignore-index 255 --remap cityscapes
+      classweights report examples/masks --num-classes 19 --ignore-index 255 -o report.html
+      classweights report train/ --compare val/ --num-classes 19 --ignore-index 255
     """
     from ..html import report_html
 

@@ -24,7 +24,7 @@ def compare_splits_command(**kw: Any) -> None:
 
     \b
     Examples:
-      classweights compare-splits gtFine/train gtFine/val --num-classes 19 --ignore-index 255 --remap cityscapes
+      classweights compare-splits train/ val/ --num-classes 19 --ignore-index 255
       classweights compare-splits train/ val/ --num-classes 19 --ignore-index 255 --format markdown
     """
     from ..splits import compare_splits

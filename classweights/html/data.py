@@ -71,6 +71,7 @@ def page_data(
     root = source_root(stats.sources)
     diag = diagnose(stats)
     names = stats.names
+    named = ("absent_classes", "rare_classes", "rare_in_images")
     co = cooccurrence(stats.counts)
     data: dict[str, Any] = {
         "overview": overview(stats, fingerprint, command, __version__),
@@ -83,8 +84,7 @@ def page_data(
         "cooccurrence": co,
         "never_together": never_together(co, names),
         "odd": odd_images(stats, root),
-        "diagnosis": {**diag, "named": {k: [names[i] for i in diag[k]] for k in
-                      ("absent_classes", "rare_classes", "rare_in_images")}},  # fmt: skip
+        "diagnosis": {**diag, "named": {k: [names[i] for i in diag[k]] for k in named}},
         "compare": None,
     }
     if compare is not None:

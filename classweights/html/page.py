@@ -102,7 +102,7 @@ def diagnosis_html(d: dict[str, Any]) -> str:
     named = g["named"]
     items = [
         "max/min pixels of present classes: "
-        f"{figure('dg:max_min_ratio', g['max_min_ratio'], 'float')}×",
+        f"{figure('dg:max_min_ratio', g['max_min_ratio'], 'float')}&times;",
         f"normalised entropy: {figure('dg:normalized_entropy', g['normalized_entropy'], 'float')} "
         "(1 balanced, 0 one class)",
         f"ignored share of all pixels: {figure('dg:ignored_share', g['ignored_share'], 'pct')}",
@@ -129,9 +129,14 @@ def class_table_html(d: dict[str, Any]) -> str:
     rows = []
     for r in d["classes"]:
         c = r["id"]
-        tds = [cell(f"id:{c}", c), f"<td>{escape(r['name'])}</td>",
-               cell(f"pixels:{c}", r["pixels"]), cell(f"share:{c}", r["share"], "pct"),
-               cell(f"images:{c}", r["images"]), cell(f"image_frac:{c}", r["image_frac"], "pct")]
+        tds = [
+            cell(f"id:{c}", c),
+            f"<td>{escape(r['name'])}</td>",
+            cell(f"pixels:{c}", r["pixels"]),
+            cell(f"share:{c}", r["share"], "pct"),
+            cell(f"images:{c}", r["images"]),
+            cell(f"image_frac:{c}", r["image_frac"], "pct"),
+        ]
         tds += [cell(f"x:{k}:{c}", r["extra"][k], "float") for k in extras]
         tds += [cell(f"w:{m}:{c}", r["weights"][m], "float") for m in methods]
         rows.append(f'<tr class="{"absent" if r["pixels"] == 0 else ""}">{"".join(tds)}</tr>')
@@ -158,8 +163,10 @@ def charts_html(d: dict[str, Any]) -> str:
     weights = bar_panels(
         names, [(SHORT.get(m, m), [r["weights"][m] for r in d["classes"]], True, dom)
                 for m in d["methods"]], label="weights per method", panel=150)  # fmt: skip
-    body = (f'<h3>Share and images per class</h3><div class="scroll">{classes}</div>'
-            f'<h3>Weights of each method (common log axis)</h3><div class="scroll">{weights}</div>')
+    body = (
+        f'<h3>Share and images per class</h3><div class="scroll">{classes}</div>'
+        f'<h3>Weights of each method (common log axis)</h3><div class="scroll">{weights}</div>'
+    )
     return _section("charts", "Charts", body, "Hover a bar for its exact value.")
 
 
@@ -167,7 +174,7 @@ def cooccurrence_html(d: dict[str, Any]) -> str:
     co = d["cooccurrence"]
     names = [r["name"] for r in d["classes"]]
     island = json_island("cooc-data", {"names": names, "counts": co.tolist()})
-    body = (f'<p id="cooc-readout" class="readout">Hover a cell: class × class: images.</p>'
+    body = (f'<p id="cooc-readout" class="readout">Hover a cell: class &times; class: images.</p>'
             f'<div class="scroll">{heat_map(co, names)}</div>{island}')  # fmt: skip
     never = d["never_together"]
     if never:
@@ -178,12 +185,16 @@ def cooccurrence_html(d: dict[str, Any]) -> str:
             tail = f" and {more} more" if more else ""
             items.append(f'<li data-id="{r["id"]}"><b>{escape(r["name"])}</b> never with: '
                          f"{escape(', '.join(shown))}{tail}</li>")  # fmt: skip
-        body += ('<h3>Classes that never appear together</h3><div class="longlist">'
-                 f'<ul class="never">{"".join(items)}</ul></div>')
+        body += (
+            '<h3>Classes that never appear together</h3><div class="longlist">'
+            f'<ul class="never">{"".join(items)}</ul></div>'
+        )
     else:
         body += "<p>Every pair of present classes shares at least one image.</p>"
-    note = ("Images holding both classes (diagonal: images holding the class), from the "
-            "per-image table.")
+    note = (
+        "Images holding both classes (diagonal: images holding the class), from the "
+        "per-image table."
+    )
     return _section("cooccurrence", "Class co-occurrence", body, note)
 
 
@@ -208,8 +219,9 @@ def _more(n: int) -> str:
 def odd_html(d: dict[str, Any]) -> str:
     o = d["odd"]
     v, dm, sz = o["void"], o["dominant"], o["size"]
-    parts = [f"<h3>All or nearly all void ({v['total']:,} images: labelled &lt; 5 % of "
-             "pixels)</h3>"]
+    parts = [
+        f"<h3>All or nearly all void ({v['total']:,} images: labelled &lt; 5 % of pixels)</h3>"
+    ]
     if v["rows"]:
         cols = [("pixels", "pixels", "int"), ("labelled", "labelled", "int"),
                 ("labelled %", "labelled_frac", "pct"), ("ignored", "ignored", "int"),
@@ -217,8 +229,12 @@ def odd_html(d: dict[str, Any]) -> str:
         parts.append(_img_table(v["rows"], cols, "void") + _more(v["more"]))
     parts.append(f"<h3>One class over 95 % of the labelled pixels ({dm['total']:,} images)</h3>")
     if dm["rows"]:
-        cols = [("class", "name", ""), ("its pixels", "cls_pixels", "int"),
-                ("labelled", "labelled", "int"), ("its share", "share", "pct")]
+        cols = [
+            ("class", "name", ""),
+            ("its pixels", "cls_pixels", "int"),
+            ("labelled", "labelled", "int"),
+            ("its share", "share", "pct"),
+        ]
         parts.append(_img_table(dm["rows"], cols, "dominant") + _more(dm["more"]))
     parts.append('<h3>Images holding the rarest classes</h3><div class="cards">')
     for r in o["rarest"]:
@@ -233,7 +249,7 @@ def odd_html(d: dict[str, Any]) -> str:
     if sz["rows"]:
         parts.append(_img_table(sz["rows"], [("pixels", "pixels", "int")], "size")
                      + _more(sz["more"]))  # fmt: skip
-    note = (f"File names relative to {escape(d['source_root'])}. " if d["source_root"] else "")
+    note = f"File names relative to {escape(d['source_root'])}. " if d["source_root"] else ""
     note += "Image size is its pixel count (the statistics keep no height and width)."
     return _section("odd", "Odd images", "".join(parts), note)
 
@@ -262,7 +278,7 @@ def compare_html(d: dict[str, Any]) -> str:
                        label="class share in each split")  # fmt: skip
     js = figure("cmp:js", cmp["js_divergence_bits"], "float")
     na, nb = figure("cmp:images:a", cmp["images"][0]), figure("cmp:images:b", cmp["images"][1])
-    head_p = (f"<p>Jensen–Shannon divergence of the class shares: <b>{js} bits</b> "
+    head_p = (f"<p>Jensen-Shannon divergence of the class shares: <b>{js} bits</b> "
               f"(0 identical, 1 disjoint) · {escape(la)}: {na} images · {escape(lb)}: {nb} "
               "images</p>")  # fmt: skip
     body = (head_p + f'<div class="scroll"><table class="sortable"><thead><tr>{ths}</tr></thead>'
@@ -285,9 +301,9 @@ def render_page(d: dict[str, Any], title: str = "classweights dataset report") -
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
-        f"<header><h1>{escape(title)}</h1><p class=\"sub\">{subtitle}</p><nav>{nav}</nav></header>"
+        f'<header><h1>{escape(title)}</h1><p class="sub">{subtitle}</p><nav>{nav}</nav></header>'
         f"<main>{''.join(sections)}</main><script>{SCRIPT}</script></body></html>\n"
     )
