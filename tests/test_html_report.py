@@ -230,7 +230,7 @@ def test_nothing_is_fetched(dataset):
 
 def test_optional_columns_appear_only_when_given(tmp_path):
     s = cw.ClassStats.from_counts([[5, 0, 1], [3, 3, 0]])
-    page = Page(render_html(s, extra_columns={"objects": [4, 2, 1]}))
+    page = Page(render_html(s, extra_columns={"objects": np.array([4, 2, 1])}))
     assert [page.numbers[f"x:objects:{c}"][0] for c in range(3)] == ["4", "2", "1"]
     assert not any(k.startswith("x:") for k in Page(render_html(s)).numbers)
 

@@ -149,10 +149,15 @@ def class_rows(
             "images": int(images[c]),
             "image_frac": float(images[c] / n),
             "weights": {m: float(w[c]) for m, w in weights.items()},
-            "extra": {k: v[c] for k, v in extras.items()},
+            "extra": {k: _plain(v[c]) for k, v in extras.items()},
         }
         for c, name in enumerate(stats.names)
     ]
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python number it holds (its repr is the page's ``data-v``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def cooccurrence(counts: NDArray[Any]) -> NDArray[np.int64]:
