@@ -212,6 +212,11 @@ def _img_table(rows: list[dict[str, Any]], cols: list[tuple[str, str, str]], nam
             f"<tbody>{''.join(body)}</tbody></table></div>")  # fmt: skip
 
 
+def _n(n: int, noun: str) -> str:
+    """``1 image``, ``2 images``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _more(n: int) -> str:
     return f'<p class="note">… and {n:,} more.</p>' if n else ""
 
@@ -220,14 +225,16 @@ def odd_html(d: dict[str, Any]) -> str:
     o = d["odd"]
     v, dm, sz = o["void"], o["dominant"], o["size"]
     parts = [
-        f"<h3>All or nearly all void ({v['total']:,} images: labelled &lt; 5 % of pixels)</h3>"
+        f"<h3>All or nearly all void ({_n(v['total'], 'image')}: labelled &lt; 5 % of pixels)</h3>"
     ]
     if v["rows"]:
         cols = [("pixels", "pixels", "int"), ("labelled", "labelled", "int"),
                 ("labelled %", "labelled_frac", "pct"), ("ignored", "ignored", "int"),
                 ("unknown", "unknown", "int")]  # fmt: skip
         parts.append(_img_table(v["rows"], cols, "void") + _more(v["more"]))
-    parts.append(f"<h3>One class over 95 % of the labelled pixels ({dm['total']:,} images)</h3>")
+    parts.append(
+        f"<h3>One class over 95 % of the labelled pixels ({_n(dm['total'], 'image')})</h3>"
+    )
     if dm["rows"]:
         cols = [
             ("class", "name", ""),
@@ -243,9 +250,10 @@ def odd_html(d: dict[str, Any]) -> str:
         cols = [("pixels of the class", "cls_pixels", "int"), ("image pixels", "pixels", "int")]
         parts.append(_img_table(r["rows"], cols, f"rare{r['cls']}") + _more(r["more"]) + "</div>")
     parts.append("</div>")
-    parts.append(f"<h3>Size differs from the majority ({sz['total']:,} images)</h3>"
-                 f"<p>{sz['majority_images']:,} images have {sz['majority']:,} pixels; "
-                 f"{sz['distinct']:,} distinct sizes.</p>")  # fmt: skip
+    common = f"{sz['majority']:,} pixels ({_n(sz['majority_images'], 'image')})"
+    distinct = _n(sz["distinct"], "distinct size")
+    parts.append(f"<h3>Size differs from the majority ({_n(sz['total'], 'image')})</h3>"
+                 f"<p>The most common size is {common}; {distinct}.</p>")  # fmt: skip
     if sz["rows"]:
         parts.append(_img_table(sz["rows"], [("pixels", "pixels", "int")], "size")
                      + _more(sz["more"]))  # fmt: skip

@@ -134,7 +134,7 @@ def heat_map(co: NDArray[np.int64], names: Sequence[str]) -> str:
     font = min(11, cell - 1)
     left = top = min(LABEL, int(0.62 * font * max((len(_trim(n)) for n in names), default=1)) + 12)
     size = c * cell
-    width, height = left + size + 10, top + size + 40
+    width, height = max(left + size + 10, 480), top + size + 40
     out = [f'<svg id="cooc" class="chart" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" data-left="{left}" data-top="{top}" '
            f'data-cell="{cell}" role="img" aria-label="class co-occurrence">']  # fmt: skip
@@ -164,11 +164,11 @@ def heat_map(co: NDArray[np.int64], names: Sequence[str]) -> str:
                                f"{co[i, j]}</text>")  # fmt: skip
     top_count = max(int(co.max(initial=0)), 1)
     ly = top + size + 14
-    out.append(f'<text x="{left}" y="{ly + 10}" class="tick">images with both classes (log '
-               f"colour scale): 1</text>")  # fmt: skip
+    out.append(f'<text x="10" y="{ly + 10}" class="tick">images with both classes (log '
+               "colour scale): 1</text>")  # fmt: skip
     for k, colour in enumerate(HEAT):
-        out.append(f'<rect x="{left + 250 + 18 * k}" y="{ly}" width="18" height="12" '
+        out.append(f'<rect x="{260 + 18 * k}" y="{ly}" width="18" height="12" '
                    f'fill="{colour}"/>')  # fmt: skip
-    out.append(f'<text x="{left + 256 + 18 * len(HEAT)}" y="{ly + 10}" class="tick">'
+    out.append(f'<text x="{266 + 18 * len(HEAT)}" y="{ly + 10}" class="tick">'
                f"{top_count:,}</text></svg>")  # fmt: skip
     return "".join(out)
