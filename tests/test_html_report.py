@@ -253,6 +253,17 @@ def test_cli_writes_the_page(tmp_path):
     assert page.numbers["cmp:js"][0] == "0.0"
 
 
+def test_cli_refuses_an_unwritable_output_before_scanning(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    args = ["report", str(tmp_path / "no masks here"), "-o", str(blocker / "r.html")]
+    r = subprocess.run([sys.executable, "-m", "classweights.cli", *args],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"error: cannot write the report to {blocker / 'r.html'}")
+    assert len(r.stderr.splitlines()) == 1
+
+
 # ---- a real browser -------------------------------------------------------------------------
 def _browser():
     for name in ("chromium", "chromium-browser", "google-chrome"):

@@ -19,6 +19,20 @@ def _command_line(kw: dict[str, Any]) -> str:
     return shlex.join(["classweights", "report", *kw["paths"]])
 
 
+def writable(path: Path) -> None:
+    """Refuse an output the page cannot be written to, before a long scan."""
+    from ..errors import ConfigError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(
+            f"cannot write the report to {path}: {e.strerror or e}; pass -o with a writable path"
+        ) from None
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; pass -o FILE.html")
+
+
 @click.command()
 @scan_options(formats=("table",))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="report.html",
@@ -48,6 +62,7 @@ def report(**kw: Any) -> None:
     """
     from ..html import report_html
 
+    writable(Path(kw["output"]))
     stats, cache = run_scan(kw)
     other = None
     if kw["compare_path"]:
