@@ -181,6 +181,29 @@ def pos_weight_from_stats(stats: ClassStats, *, max_value: float | None = None) 
     return torch.as_tensor(ratio, dtype=torch.float32)
 
 
+def resolve_class_weights(weight: Any, class_weights: Any, owner: str = "loss") -> Any:
+    """``weight`` or its alias ``class_weights`` (the name many training scripts use).
+
+    Raises:
+        ConfigError: both are given.
+
+    >>> resolve_class_weights(None, [1.0, 2.0])
+    [1.0, 2.0]
+    >>> resolve_class_weights([1.0], [2.0], "DiceLoss")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    classweights.errors.ConfigError: DiceLoss got both weight= and class_weights=; ...
+    """
+    if class_weights is None:
+        return weight
+    if weight is not None:
+        raise ConfigError(
+            f"{owner} got both weight= and class_weights=; class_weights is an alias of "
+            "weight, pass only one of them"
+        )
+    return class_weights
+
+
 def check_weight_len(
     weight: torch.Tensor | None,
     num_classes: int,

@@ -232,7 +232,8 @@ def _build(name: str, params: dict[str, Any], *, weight: Any, stats: Any) -> nn.
                 f"{', '.join(sorted(accepted))}"
             )
         if weight is not None and "weight" in accepted:
-            params.setdefault("weight", weight)
+            if params.get("weight") is None and params.get("class_weights") is None:
+                params["weight"] = weight
         if "pos_weight" in accepted:
             _fill_pos_weight(key, params, stats)
     try:
