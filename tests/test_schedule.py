@@ -490,7 +490,11 @@ _C3 = [*_ST, "stage3", "conditions"]
             {"conditions": {"global_dice_threshold": 0.99}},
             rf"^{_ST[0]}\.loss_stages\.stage5: stage numbering has a gap \(no stage4\)",
         ),
-        ([*_ST, "stage1"], {}, r"loss_stages\.stage1: stage keys are stage2, stage3"),
+        (  # an empty stage1 means the top-level loss (issue 18); one with content is refused
+            [*_ST, "stage1"],
+            {"conditions": {"global_dice_threshold": 0.5}},
+            r"loss_stages\.stage1: stage keys are stage2, stage3",
+        ),
         ([*_ST, "final"], {}, r"loss_stages\.final: stage keys"),
         (["loss_switch", "stages"], {}, r"^loss_switch\.stages: unknown key"),
         (["loss_name"], _DELETE, r"^loss_name: missing"),

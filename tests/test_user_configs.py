@@ -69,3 +69,99 @@ def test_class_weights_in_a_config_and_beside_build_loss_weight():
     assert loss.weight.tolist() == [1.0, 2.0]  # the config's own weights win, as for weight:
     with pytest.raises(ConfigError, match="both weight= and class_weights="):
         build_loss({"name": "CombinedLoss", "weight": [1.0, 2.0], "class_weights": [1.0, 2.0]})
+
+
+# ---------------------------------------------------------------- item 1: empty stage1
+ISSUE_STAGED_YAML = """
+loss_name: Mixed
+loss_parameter:
+  losses:
+    - name: BCEWithLogitsLoss
+      weight: 0.3
+    - name: DiceLoss
+      weight: 0.7
+loss_switch:
+  loss_stages:
+    stage1:        # empty: stage 1 is the top-level loss_name / loss_parameter
+    stage2:
+      enabled: true
+      lr_multiplier: 1.0
+      conditions:
+        global_dice_threshold: 0.9550
+        class_dice_thresholds: {Pisiform: 0.85, Trapezoid: 0.88}
+        consecutive_epochs: 1
+      loss:
+        loss_name: Mixed
+        loss_parameter:
+          losses: [{name: BCEWithLogitsLoss, weight: 0.2}, {name: DiceLoss, weight: 0.8}]
+    stage3:
+      enabled: true
+      lr_multiplier: 1.0
+      conditions:
+        global_dice_threshold: 0.9650
+        class_dice_thresholds: {Pisiform: 0.89, Trapezoid: 0.91}
+        consecutive_epochs: 1
+      loss:
+        loss_name: Mixed
+        loss_parameter:
+          losses: [{name: BCEWithLogitsLoss, weight: 0.1}, {name: DiceLoss, weight: 0.9}]
+"""
+CLASSES = ["Pisiform", "Trapezoid"]
+
+
+def _metrics(avg, pis, tra):
+    return {"avg_dice": avg, "class_dice": {"Pisiform": pis, "Trapezoid": tra}}
+
+
+@pytest.mark.parametrize("form", ["file", "string"])
+def test_staged_config_with_empty_stage1_runs_all_stages(tmp_path, form):
+    from classweights.schedule import LossStageScheduler
+
+    path = tmp_path / "staged.yaml"
+    path.write_text(ISSUE_STAGED_YAML, encoding="utf-8")
+    src = path if form == "file" else ISSUE_STAGED_YAML
+    s = LossStageScheduler.from_yaml(src, class_names=CLASSES)
+    assert [st.number for st in s.stages] == [1, 2, 3]
+    assert s.loss.components == [("BCEWithLogitsLoss", 0.3), ("DiceLoss", 0.7)]
+    assert s.step(_metrics(0.956, 0.86, 0.89), 0)
+    assert s.loss.components == [("BCEWithLogitsLoss", 0.2), ("DiceLoss", 0.8)]
+    assert s.step(_metrics(0.97, 0.9, 0.92), 1)
+    assert s.loss.components == [("BCEWithLogitsLoss", 0.1), ("DiceLoss", 0.9)]
+
+
+@pytest.mark.parametrize("stage1", ["", " null", " {}"])
+def test_stage1_empty_null_or_empty_mapping(stage1):
+    from classweights.schedule import LossStageScheduler
+
+    text = ISSUE_STAGED_YAML.replace(
+        "    stage1:        # empty: stage 1 is the top-level loss_name / loss_parameter",
+        f"    stage1:{stage1}",
+    )
+    assert f"stage1:{stage1}\n" in text
+    s = LossStageScheduler.from_yaml(text, class_names=CLASSES)
+    assert [st.number for st in s.stages] == [1, 2, 3]
+
+
+def test_stage1_with_content_is_still_refused():
+    from classweights.schedule import LossStageScheduler
+
+    text = ISSUE_STAGED_YAML.replace(
+        "    stage1:        # empty: stage 1 is the top-level loss_name / loss_parameter",
+        "    stage1: {enabled: true}",
+    )
+    with pytest.raises(ConfigError, match=r"loss_stages\.stage1: stage keys are stage2"):
+        LossStageScheduler.from_yaml(text)
+
+
+def test_build_loss_of_the_whole_staged_config_builds_stage1(tmp_path):
+    from classweights.losses import MixedLoss
+
+    for cfg in (ISSUE_STAGED_YAML, __import__("yaml").safe_load(ISSUE_STAGED_YAML)):
+        loss = build_loss(cfg)
+        assert isinstance(loss, MixedLoss)
+        assert loss.components == [("BCEWithLogitsLoss", 0.3), ("DiceLoss", 0.7)]
+    path = tmp_path / "staged.yaml"
+    path.write_text(ISSUE_STAGED_YAML, encoding="utf-8")
+    assert build_loss(path).components == [("BCEWithLogitsLoss", 0.3), ("DiceLoss", 0.7)]
+    with pytest.raises(ConfigError, match="loss_switch must be a mapping"):
+        build_loss({"name": "DiceLoss", "loss_switch": "stage2"})

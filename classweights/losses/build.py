@@ -13,6 +13,10 @@ Accepted forms (YAML or the equivalent dict)::
         - {name: BCEWithLogitsLoss, weight: 0.3}
         - {name: DiceLoss, weight: 0.7, params: {smooth: 1.0}}
 
+A staged config (``loss_switch: {loss_stages: ...}`` beside ``loss_name``) builds its stage-1
+loss, the top-level ``loss_name``/``loss_parameter``; the stages themselves are
+:class:`classweights.schedule.LossStageScheduler`'s job.
+
 In a ``Mixed`` component, ``weight`` is the mixing factor; the component's own class
 weights go under its ``params``/``loss_parameter``. When a Mixed config has no ``mode``
 and one component is BCE, the other components default to ``mode: multilabel`` (BCE
@@ -157,6 +161,13 @@ def _load_config(config: Any) -> dict[str, Any]:
     config = dict(config)
     if set(config) == {"loss"} and isinstance(config["loss"], Mapping):
         config = dict(config["loss"])
+    if "loss_switch" in config:  # a staged config: its stage 1 is the top-level loss
+        switch = config.pop("loss_switch")
+        if switch is not None and not isinstance(switch, Mapping):
+            raise ConfigError(
+                f"loss_switch must be a mapping with loss_stages (see LossStageScheduler), "
+                f"got {switch!r}"
+            )
     return config
 
 
