@@ -165,3 +165,70 @@ def test_build_loss_of_the_whole_staged_config_builds_stage1(tmp_path):
     assert build_loss(path).components == [("BCEWithLogitsLoss", 0.3), ("DiceLoss", 0.7)]
     with pytest.raises(ConfigError, match="loss_switch must be a mapping"):
         build_loss({"name": "DiceLoss", "loss_switch": "stage2"})
+
+
+# ---------------------------------------------------------------- item 3: focal + Dice keys
+FOCAL_YAML = """
+loss:
+  use_focal: true
+  focal_alpha: 0.25
+  focal_gamma: 2.0
+  dice_weight: 1.0
+  use_class_weights: true
+"""
+
+
+def _masks(tmp_path):
+    """Three 4x6 label masks saved as .npy files; returns the folder and all labels."""
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    masks = [rng.choice(3, size=(4, 6), p=[0.7, 0.2, 0.1]).astype(np.uint8) for _ in range(3)]
+    masks[0][0, :3] = 2  # every class present
+    for i, m in enumerate(masks):
+        np.save(folder / f"m{i}.npy", m)
+    return folder, np.concatenate([m.ravel() for m in masks])
+
+
+def test_focal_dice_keys_with_a_dataset_use_its_cached_class_weights(tmp_path):
+    from sklearn.utils.class_weight import compute_class_weight
+
+    folder, labels = _masks(tmp_path)
+    opts = {"method": "inverse_freq", "normalize": "none", "num_classes": 3,
+            "cache_dir": tmp_path / "cache"}  # fmt: skip
+    loss = build_loss(FOCAL_YAML, dataset=folder, dataset_options=opts)
+    assert isinstance(loss, FocalDiceLoss)
+    assert loss.gamma == 2.0
+    assert loss.alpha.item() == pytest.approx(0.25)
+    assert loss.dice_weight == 1.0
+    balanced = compute_class_weight("balanced", classes=np.arange(3), y=labels)
+    np.testing.assert_allclose(loss.weight.numpy(), balanced, rtol=1e-6)
+    # the same loss by its own name and arguments
+    ref = FocalDiceLoss(alpha=0.25, gamma=2.0, dice_weight=1.0, weight=balanced)
+    torch.manual_seed(0)
+    logits, target = torch.randn(2, 3, 4, 6), torch.randint(0, 3, (2, 4, 6))
+    assert loss(logits, target).item() == pytest.approx(ref(logits, target).item(), rel=1e-6)
+    # a second build reads the cache (same numbers)
+    again = build_loss(FOCAL_YAML, dataset=folder, dataset_options=opts)
+    assert again.weight.tolist() == loss.weight.tolist()
+
+
+def test_use_class_weights_without_a_dataset_names_what_is_missing():
+    with pytest.raises(ConfigError, match="use_class_weights: true needs the dataset"):
+        build_loss(FOCAL_YAML)
+    loss = build_loss(FOCAL_YAML, weight=[1.0, 2.0, 3.0])  # explicit weights also work
+    assert loss.weight.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_focal_keys_other_forms():
+    off = build_loss({"use_focal": False, "focal_gamma": 2.0, "dice_weight": 0.4})
+    assert isinstance(off, CombinedLoss)
+    assert off.dice_weight == 0.4
+    assert off.weight is None
+    plain = build_loss({"loss": {"use_focal": True, "use_class_weights": False}})
+    assert isinstance(plain, FocalDiceLoss)
+    assert plain.weight is None
+    with pytest.raises(ConfigError, match="use_focal must be true or false"):
+        build_loss({"use_focal": "yes"})
+    with pytest.raises(ConfigError, match="unknown argument"):
+        build_loss({"use_focal": True, "focal_gama": 2.0})
