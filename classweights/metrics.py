@@ -14,6 +14,10 @@ A class that is absent from both the predictions and the targets of the whole se
 ``0 / 0``; it gets ``zero_division`` (``nan`` by default) and is left out of the mean.
 ``avg_dice`` is the mean of the per-class values that are not ``nan``.
 
+``average="image"`` also keeps, per class, the sum and the number of per-image Dice
+values, as many training scripts and MONAI's ``DiceMetric`` report: the Dice of each
+image, then the mean over images (see :class:`DiceMetric`).
+
 This module imports torch; ``import classweights`` does not import it.
 """
 
@@ -30,6 +34,8 @@ from .errors import ConfigError, UnknownLabelError
 
 DiceMode = Literal["multiclass", "multilabel"]
 DICE_MODES: tuple[str, ...] = ("multiclass", "multilabel")
+DiceAverage = Literal["global", "image"]
+DICE_AVERAGES: tuple[str, ...] = ("global", "image")
 
 
 class DiceMetric:
@@ -57,6 +63,18 @@ class DiceMetric:
             does it whenever a process group is initialised with more than one rank; then
             every rank must call :meth:`compute` (it is a collective operation).
         process_group: the group to reduce over (``None``: the default group).
+        average: ``"global"`` (the default): Dice of the whole set from summed counts.
+            ``"image"``: Dice of each image and class, then means over images, as MONAI's
+            ``DiceMetric(reduction="mean")`` (``avg_dice``: per image the mean over its
+            scored classes, then the mean over images) and ``reduction="mean_batch"``
+            (``class_dice[c]``: the mean over images of the Dice of ``c``).
+        ignore_empty: ``average="image"`` only, MONAI's option of the same name. ``True``
+            (default, as MONAI): an image whose target has no pixel of a class gives no
+            Dice for it (``nan``, left out of both means), even if the prediction has
+            false positives there. ``False``: such an image scores 1 for that class when
+            the prediction is empty too, else 0. A class with no Dice in any image gets
+            ``zero_division`` (MONAI reports 0), and ``avg_dice`` is ``nan`` if no image
+            has any.
 
     Attributes:
         tp, pred_sum, target_sum: ``(C,)`` int64 tensors, the counts accumulated so far.
@@ -83,6 +101,8 @@ class DiceMetric:
         include_background: bool = True,
         dist_sync: bool | None = None,
         process_group: Any = None,
+        average: DiceAverage = "global",
+        ignore_empty: bool = True,
     ) -> None:
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ConfigError(f"num_classes must be a positive int; got {num_classes!r}")
@@ -104,6 +124,10 @@ class DiceMetric:
             raise ConfigError(f"class_names must be unique; repeated: {', '.join(dup)}")
         if not include_background and mode != "multiclass":
             raise ConfigError("include_background=False only applies to mode='multiclass'")
+        if average not in DICE_AVERAGES:
+            raise ConfigError(f"average must be one of {', '.join(DICE_AVERAGES)}; got {average!r}")
+        self.average = average
+        self.ignore_empty = bool(ignore_empty)
         self.num_classes = num_classes
         self.mode = mode
         self.ignore_index = ignore_index
@@ -122,6 +146,11 @@ class DiceMetric:
         self.pred_sum = torch.zeros_like(self.tp)
         self.target_sum = torch.zeros_like(self.tp)
         self._updates = 0
+        # average="image": per-class sum and count of per-image Dice; sum and count of the
+        # per-image means (float64 sums of values in [0, 1]; mergeable by addition)
+        self._image_sum = torch.zeros(self.num_classes, dtype=torch.float64, device=device)
+        self._image_count = torch.zeros_like(self.tp)
+        self._image_mean = torch.zeros(2, dtype=torch.float64, device=device)
 
     @torch.no_grad()
     def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:
@@ -145,6 +174,62 @@ class DiceMetric:
         self.pred_sum += pred_sum
         self.target_sum += target_sum
         self._updates += 1
+        if self.average == "image":  # after _batch_counts, which validated the inputs
+            self._image_update(logits, target)
+
+    def _image_counts(
+        self, logits: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(N, C)`` int64 tp, predicted and target pixels of each image; no host sync."""
+        n, c = logits.shape[0], self.num_classes
+        if self.mode == "multilabel":
+            pred = logits.float().sigmoid() > self.threshold
+            pos = target == 1
+            if self.ignore_index is not None:
+                pred = pred & (target != self.ignore_index)
+
+            def per_image(x: torch.Tensor) -> torch.Tensor:
+                return x.reshape(n, c, -1).sum(-1, dtype=torch.int64)
+
+            return per_image(pred & pos), per_image(pred), per_image(pos)
+        pred = logits.argmax(1).reshape(n, -1)
+        t = target.reshape(n, -1).to(torch.int64)
+        keep = torch.ones_like(t) if self.ignore_index is None else (t != self.ignore_index).long()
+        t = t * keep  # ignored pixels point at class 0 with a zero weight
+        base = torch.arange(n, device=t.device).unsqueeze(1) * c
+
+        def per_image(cls: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+            out = torch.zeros(n * c, dtype=torch.int64, device=t.device)
+            return out.scatter_add_(0, (base + cls).reshape(-1), weight.reshape(-1)).view(n, c)
+
+        return (
+            per_image(t, keep * (pred == t).long()),
+            per_image(pred, keep),
+            per_image(t, keep),
+        )
+
+    def _image_update(self, logits: torch.Tensor, target: torch.Tensor) -> None:
+        tp, pred_sum, target_sum = self._image_counts(logits, target)
+        den = (pred_sum + target_sum).double()
+        dice = 2.0 * tp.double() / den.clamp_min(1.0)
+        if self.ignore_empty:  # MONAI: no target pixel of the class -> no Dice
+            scored = target_sum > 0
+        else:  # MONAI ignore_empty=False: empty target scores 1 if nothing is predicted
+            dice = torch.where(den > 0, dice, torch.ones_like(dice))
+            scored = torch.ones_like(target_sum, dtype=torch.bool)
+        dice = torch.where(scored, dice, torch.zeros_like(dice))
+        if self._image_sum.device != dice.device:
+            self._image_sum = self._image_sum.to(dice.device)
+            self._image_count = self._image_count.to(dice.device)
+            self._image_mean = self._image_mean.to(dice.device)
+        self._image_sum += dice.sum(0)
+        self._image_count += scored.sum(0, dtype=torch.int64)
+        if not self.include_background:
+            dice, scored = dice[:, 1:], scored[:, 1:]
+        k = scored.sum(1)
+        has = k > 0
+        means = dice.sum(1) / k.clamp_min(1)
+        self._image_mean += torch.stack([(means * has).sum(), has.sum().double()])
 
     def _batch_counts(
         self, logits: torch.Tensor, target: torch.Tensor
@@ -238,6 +323,8 @@ class DiceMetric:
                 RuntimeWarning,
                 stacklevel=2,
             )
+        if self.average == "image":
+            return self._compute_image()
         tp, pred_sum, target_sum = self._synced_counts()
         den = (pred_sum + target_sum).double().cpu()
         num = 2.0 * tp.double().cpu()
@@ -251,6 +338,29 @@ class DiceMetric:
         ]
         avg = sum(scored) / len(scored) if scored else math.nan
         return {"avg_dice": avg, "class_dice": dict(zip(self.class_names, dice, strict=True))}
+
+    def _compute_image(self) -> dict[str, Any]:
+        """``compute()`` for ``average="image"`` (MONAI's "mean" and "mean_batch")."""
+        state = torch.cat([self._image_sum, self._image_count.double(), self._image_mean])
+        if self._sync_needed():
+            state = state.clone()
+            torch.distributed.all_reduce(state, group=self.process_group)
+        c = self.num_classes
+        total, count, (mean_sum, mean_count) = state[:c], state[c : 2 * c], state[2 * c :].tolist()
+        dice = torch.where(
+            count > 0, total / count.clamp_min(1.0), torch.full_like(total, self.zero_division)
+        ).tolist()
+        avg = mean_sum / mean_count if mean_count > 0 else math.nan
+        return {"avg_dice": avg, "class_dice": dict(zip(self.class_names, dice, strict=True))}
+
+    def _sync_needed(self) -> bool:
+        if self.dist_sync is not None:
+            return bool(self.dist_sync)
+        return (
+            torch.distributed.is_available()
+            and torch.distributed.is_initialized()
+            and torch.distributed.get_world_size(self.process_group) > 1
+        )
 
     def __repr__(self) -> str:
         return (

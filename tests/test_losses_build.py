@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from classweights import ClassStats
 from classweights.errors import ConfigError
+from classweights.weights import ClassWeightsWarning
 from classweights.losses import (
     BCEDiceLoss,
     BCEWithLogitsLoss,
@@ -139,8 +140,10 @@ def test_build_with_class_weight_and_stats():
 
 def test_pos_weight_from_stats_absent_channel_and_single_label_error():
     stats = ClassStats.from_counts([[5, 0]], image_total=[10], multilabel=True)
-    assert pos_weight_from_stats(stats).tolist() == [1.0, 1.0]
-    assert BCEWithLogitsLoss(pos_weight=stats).pos_weight.tolist() == [1.0, 1.0]
+    with pytest.warns(ClassWeightsWarning, match="no positives"):
+        assert pos_weight_from_stats(stats).tolist() == [1.0, 1.0]
+    with pytest.warns(ClassWeightsWarning, match="no positives"):
+        assert BCEWithLogitsLoss(pos_weight=stats).pos_weight.tolist() == [1.0, 1.0]
     with pytest.raises(ConfigError, match="multi-label statistics"):
         pos_weight_from_stats(ClassStats.from_counts([[5, 5]]))
 

@@ -255,7 +255,11 @@ def test_epoch_defaults_to_a_counter():
     s = sched()
     s.step(MISS)
     s.step(HIT2)
-    assert s.log_dict() == {"val/loss_stage": 2, "val/loss_stage_switch_epoch": 1}
+    assert s.log_dict() == {
+        "val/loss_stage": 2,
+        "val/loss_stage_consecutive": 0,
+        "val/loss_stage_switch_epoch": 1,
+    }
 
 
 def test_metrics_missing_a_listed_class_is_a_clear_error():
@@ -280,11 +284,19 @@ def test_tensor_metrics_and_flat_class_keys_are_accepted():
 
 def test_log_line_and_log_dict(caplog):
     s = sched()
-    assert s.log_dict() == {"val/loss_stage": 1}
+    assert s.log_dict() == {"val/loss_stage": 1, "val/loss_stage_consecutive": 0}
     with caplog.at_level(logging.INFO, logger="classweights.schedule"):
         run(s, [MISS] * 11 + [HIT2])
-    assert s.log_dict() == {"val/loss_stage": 2, "val/loss_stage_switch_epoch": 11}
-    assert s.log_dict(prefix="") == {"loss_stage": 2, "loss_stage_switch_epoch": 11}
+    assert s.log_dict() == {
+        "val/loss_stage": 2,
+        "val/loss_stage_consecutive": 0,
+        "val/loss_stage_switch_epoch": 11,
+    }
+    assert s.log_dict(prefix="") == {
+        "loss_stage": 2,
+        "loss_stage_consecutive": 0,
+        "loss_stage_switch_epoch": 11,
+    }
     (line,) = [r.getMessage() for r in caplog.records]
     assert line.startswith(
         "Stage 1 -> Stage 2 at epoch 11 (avg_dice 0.956 >= 0.955, "
@@ -490,7 +502,11 @@ _C3 = [*_ST, "stage3", "conditions"]
             {"conditions": {"global_dice_threshold": 0.99}},
             rf"^{_ST[0]}\.loss_stages\.stage5: stage numbering has a gap \(no stage4\)",
         ),
-        ([*_ST, "stage1"], {}, r"loss_stages\.stage1: stage keys are stage2, stage3"),
+        (  # an empty stage1 means the top-level loss (issue 18); one with content is refused
+            [*_ST, "stage1"],
+            {"conditions": {"global_dice_threshold": 0.5}},
+            r"loss_stages\.stage1: stage keys are stage2, stage3",
+        ),
         ([*_ST, "final"], {}, r"loss_stages\.final: stage keys"),
         (["loss_switch", "stages"], {}, r"^loss_switch\.stages: unknown key"),
         (["loss_name"], _DELETE, r"^loss_name: missing"),

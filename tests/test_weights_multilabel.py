@@ -53,7 +53,9 @@ def test_single_label_stats_are_one_vs_rest():
     np.testing.assert_allclose(focal_alpha(s), [0.4, 0.7, 0.9])
 
 
-@pytest.mark.parametrize(("absent", "value"), [("zero", 0.0), ("max", 9.0), ("mean", 5.25)])
+@pytest.mark.parametrize(
+    ("absent", "value"), [("one", 1.0), ("zero", 0.0), ("max", 9.0), ("mean", 5.25)]
+)
 def test_absent_positives_get_a_finite_documented_value(absent, value):
     s = ClassStats.from_counts([[10, 0, 40]], image_total=[100], multilabel=True)
     with pytest.warns(ClassWeightsWarning, match="no positives"):
@@ -78,6 +80,6 @@ def test_empty_stats_stay_finite():
     ):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ClassWeightsWarning)
-            for absent in ("zero", "max", "mean"):
+            for absent in ("one", "zero", "max", "mean"):
                 assert np.all(np.isfinite(pos_weight(s, absent=absent)))
             assert focal_alpha(s).tolist() == [0.5, 0.5]

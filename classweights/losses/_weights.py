@@ -148,10 +148,12 @@ def _load_pth(path: Path, name: str) -> Any:
 
 
 def pos_weight_from_stats(stats: ClassStats, *, max_value: float | None = None) -> torch.Tensor:
-    """``pos_weight`` for multi-label BCE: negatives over positives of each channel.
+    """``pos_weight`` for multi-label BCE: :func:`classweights.weights.pos_weight` as a tensor.
 
-    A channel with no positive pixel gets ``1.0`` (no re-weighting), since its ratio is
-    undefined. ``max_value`` clips very rare channels.
+    Negatives over positives of each channel; a channel with no positives or no negatives
+    gets ``1.0`` (no re-weighting), with a ``ClassWeightsWarning``. ``max_value`` clips very
+    rare channels. There is one implementation (``weights/multilabel.py``); this wrapper
+    only checks that the statistics are multi-label and returns float32.
 
     Args:
         stats: multi-label :class:`~classweights.ClassStats` (``stats.multilabel`` is True).
@@ -160,22 +162,46 @@ def pos_weight_from_stats(stats: ClassStats, *, max_value: float | None = None) 
     Returns:
         ``(C,)`` float32 tensor.
 
+    >>> import warnings
     >>> from classweights import ClassStats
     >>> s = ClassStats.from_counts([[10, 2, 0]], image_total=[20], multilabel=True)
-    >>> pos_weight_from_stats(s)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     pos_weight_from_stats(s)
     tensor([1., 9., 1.])
     """
+    from ..weights.multilabel import pos_weight
+
     if not getattr(stats, "multilabel", False):
         raise ConfigError(
             "pos_weight needs multi-label statistics (scan with multilabel=True / --multilabel); "
             "these statistics count one class per pixel"
         )
-    pos = np.asarray(stats.pixels, dtype=np.float64)
-    neg = np.asarray(stats.negatives, dtype=np.float64)
-    ratio = np.divide(neg, pos, out=np.ones_like(pos), where=pos > 0)
-    if max_value is not None:
-        ratio = np.minimum(ratio, max_value)
+    ratio = pos_weight(stats, max_value=max_value)
     return torch.as_tensor(ratio, dtype=torch.float32)
+
+
+def resolve_class_weights(weight: Any, class_weights: Any, owner: str = "loss") -> Any:
+    """``weight`` or its alias ``class_weights`` (the name many training scripts use).
+
+    Raises:
+        ConfigError: both are given.
+
+    >>> resolve_class_weights(None, [1.0, 2.0])
+    [1.0, 2.0]
+    >>> resolve_class_weights([1.0], [2.0], "DiceLoss")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    classweights.errors.ConfigError: DiceLoss got both weight= and class_weights=; ...
+    """
+    if class_weights is None:
+        return weight
+    if weight is not None:
+        raise ConfigError(
+            f"{owner} got both weight= and class_weights=; class_weights is an alias of "
+            "weight, pass only one of them"
+        )
+    return class_weights
 
 
 def check_weight_len(

@@ -13,6 +13,19 @@ Accepted forms (YAML or the equivalent dict)::
         - {name: BCEWithLogitsLoss, weight: 0.3}
         - {name: DiceLoss, weight: 0.7, params: {smooth: 1.0}}
 
+A staged config (``loss_switch: {loss_stages: ...}`` beside ``loss_name``) builds its stage-1
+loss, the top-level ``loss_name``/``loss_parameter``; the stages themselves are
+:class:`classweights.schedule.LossStageScheduler`'s job.
+
+The focal + Dice keys of training scripts (no ``name``) map to a loss of this package::
+
+    loss:
+      use_focal: true         # true -> FocalDiceLoss; false -> CombinedLoss (CE + Dice)
+      focal_alpha: 0.25       # -> alpha
+      focal_gamma: 2.0        # -> gamma
+      dice_weight: 1.0        # -> dice_weight (focal_weight / ce_weight: the other term)
+      use_class_weights: true # -> weight = load_weights(dataset) (build_loss(dataset=...))
+
 In a ``Mixed`` component, ``weight`` is the mixing factor; the component's own class
 weights go under its ``params``/``loss_parameter``. When a Mixed config has no ``mode``
 and one component is BCE, the other components default to ``mode: multilabel`` (BCE
@@ -101,6 +114,8 @@ def build_loss(
     *,
     weight: Any = None,
     stats: Any = None,
+    dataset: Any = None,
+    dataset_options: Mapping[str, Any] | None = None,
 ) -> nn.Module:
     """Build a loss module from a dict, a YAML string or a path to a YAML file.
 
@@ -108,6 +123,12 @@ def build_loss(
         config: see the module docstring for the forms.
         weight: class weights (e.g. from ``load_weights``) given to every loss that takes
             ``weight`` and has none in the config.
+        dataset: the masks (folder, glob, list) whose cached class weights a
+            ``use_class_weights: true`` config uses, read with
+            :func:`classweights.load_weights`.
+        dataset_options: keyword arguments of that ``load_weights`` call (``method``,
+            ``num_classes``, ``ignore_index``, ``cache_dir``...); ``ignore_index`` defaults
+            to the loss config's.
         stats: multi-label :class:`~classweights.ClassStats`; BCE losses without an explicit
             ``pos_weight`` (or with ``pos_weight: auto``) get negatives / positives from it.
 
@@ -129,8 +150,64 @@ def build_loss(
     ...
     classweights.errors.ConfigError: unknown loss 'DiceLos' (did you mean 'DiceLoss'?); ...
     """
-    name, params = _split(_load_config(config), "config")
+    config = _load_config(config)
+    if not {"name", "loss_name"} & set(config) and _LEGACY_KEYS & set(config):
+        name, params, use_weights = _legacy(config)
+        if use_weights and weight is None:
+            weight = _dataset_weights(dataset, dataset_options, params)
+        return _build(name, params, weight=weight, stats=stats)
+    name, params = _split(config, "config")
     return _build(name, params, weight=weight, stats=stats)
+
+
+#: Keys of the focal + Dice training-script config and what each becomes.
+_LEGACY_KEYS = frozenset(
+    {"use_focal", "focal_alpha", "focal_gamma", "focal_weight", "use_class_weights"}
+)
+
+
+def _legacy(config: Mapping[str, Any]) -> tuple[str, dict[str, Any], bool]:
+    """``(name, params, use_class_weights)`` of a ``use_focal: ...`` config.
+
+    ``use_focal: true`` -> FocalDiceLoss (``focal_alpha`` -> ``alpha``, ``focal_gamma`` ->
+    ``gamma``, ``focal_weight``, ``dice_weight``); ``false`` -> CombinedLoss (CE + Dice,
+    ``ce_weight``, ``dice_weight``; the ``focal_*`` keys are then unused). Other keys are
+    the loss's own arguments.
+    """
+    params = dict(config)
+    use_focal = params.pop("use_focal", True)
+    use_weights = params.pop("use_class_weights", False)
+    for key, value in (("use_focal", use_focal), ("use_class_weights", use_weights)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+    renames = {"focal_alpha": "alpha", "focal_gamma": "gamma"}
+    if use_focal:
+        for old, new in renames.items():
+            if old in params:
+                if new in params:
+                    raise ConfigError(f"{old} and {new} are the same argument; give one")
+                params[new] = params.pop(old)
+        return "FocalDiceLoss", params, use_weights
+    for key in (*renames, "focal_weight"):
+        params.pop(key, None)
+    return "CombinedLoss", params, use_weights
+
+
+def _dataset_weights(dataset: Any, options: Mapping[str, Any] | None, params: Mapping) -> Any:
+    """Class weights of ``dataset`` from the cache, for ``use_class_weights: true``."""
+    if dataset is None:
+        raise ConfigError(
+            "use_class_weights: true needs the dataset whose class weights to use, and no "
+            "dataset was given; call build_loss(config, dataset='path/to/masks', "
+            "dataset_options={'num_classes': C}) or pass weight=..."
+        )
+    from ..cache import load_weights  # lazy: the cache room is optional for losses
+
+    kwargs = dict(options or {})
+    ignore = params.get("ignore_index")
+    if isinstance(ignore, int) and not isinstance(ignore, bool) and ignore >= 0:
+        kwargs.setdefault("ignore_index", ignore)
+    return load_weights(dataset, **kwargs)
 
 
 def _load_config(config: Any) -> dict[str, Any]:
@@ -157,6 +234,13 @@ def _load_config(config: Any) -> dict[str, Any]:
     config = dict(config)
     if set(config) == {"loss"} and isinstance(config["loss"], Mapping):
         config = dict(config["loss"])
+    if "loss_switch" in config:  # a staged config: its stage 1 is the top-level loss
+        switch = config.pop("loss_switch")
+        if switch is not None and not isinstance(switch, Mapping):
+            raise ConfigError(
+                f"loss_switch must be a mapping with loss_stages (see LossStageScheduler), "
+                f"got {switch!r}"
+            )
     return config
 
 
@@ -232,7 +316,8 @@ def _build(name: str, params: dict[str, Any], *, weight: Any, stats: Any) -> nn.
                 f"{', '.join(sorted(accepted))}"
             )
         if weight is not None and "weight" in accepted:
-            params.setdefault("weight", weight)
+            if params.get("weight") is None and params.get("class_weights") is None:
+                params["weight"] = weight
         if "pos_weight" in accepted:
             _fill_pos_weight(key, params, stats)
     try:

@@ -26,7 +26,13 @@ from ._functional import (
     reduce_pixels,
 )
 from ._softmax import softmax_terms
-from ._weights import WeightedLossMixin, check_reduction, check_weight_len, finite_float
+from ._weights import (
+    WeightedLossMixin,
+    check_reduction,
+    check_weight_len,
+    finite_float,
+    resolve_class_weights,
+)
 
 
 def cross_entropy(
@@ -139,8 +145,11 @@ class CrossEntropyLoss(WeightedLossMixin):
         ignore_index: int = -100,
         reduction: str = "mean",
         label_smoothing: float = 0.0,
+        *,
+        class_weights: Any = None,
     ) -> None:
         super().__init__()
+        weight = resolve_class_weights(weight, class_weights, type(self).__name__)
         self._set_weight_buffer("weight", weight)
         self.ignore_index = ignore_index
         self.reduction = check_reduction(reduction)
@@ -176,8 +185,11 @@ class BCEWithLogitsLoss(WeightedLossMixin):
         pos_weight: Any = None,
         ignore_index: int | None = -100,
         reduction: str = "mean",
+        *,
+        class_weights: Any = None,
     ) -> None:
         super().__init__()
+        weight = resolve_class_weights(weight, class_weights, type(self).__name__)
         self._set_weight_buffer("weight", weight)
         self._set_weight_buffer("pos_weight", _pos_weight_input(pos_weight))
         self.ignore_index = ignore_index

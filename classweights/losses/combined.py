@@ -29,7 +29,13 @@ from ._functional import (
     reduce_pixels,
 )
 from ._softmax import softmax_terms
-from ._weights import WeightedLossMixin, check_mode, check_weight_len, finite_float
+from ._weights import (
+    WeightedLossMixin,
+    check_mode,
+    check_weight_len,
+    finite_float,
+    resolve_class_weights,
+)
 from .ce import _check_smoothing, _pos_weight_input
 from .dice import _check_smooth
 from .focal import _check_gamma, expand_alpha, focal_terms_channels, focal_terms_labels
@@ -153,8 +159,11 @@ class CombinedLoss(_PixelPlusDice):
         include_background: bool = True,
         label_smoothing: float = 0.0,
         pos_weight: Any = None,
+        *,
+        class_weights: Any = None,
     ) -> None:
         super().__init__()
+        weight = resolve_class_weights(weight, class_weights, type(self).__name__)
         self._init_common(
             mode, weight, ignore_index, smooth, square_denominator, batch, include_background
         )
@@ -200,7 +209,10 @@ class BCEDiceLoss(CombinedLoss):
         square_denominator: bool = False,
         batch: bool = False,
         include_background: bool = True,
+        *,
+        class_weights: Any = None,
     ) -> None:
+        weight = resolve_class_weights(weight, class_weights, type(self).__name__)
         if mode == "multiclass":
             raise ConfigError(
                 "BCEDiceLoss is for mode='binary' or 'multilabel'; for one label "
@@ -245,8 +257,11 @@ class FocalDiceLoss(_PixelPlusDice):
         square_denominator: bool = False,
         batch: bool = False,
         include_background: bool = True,
+        *,
+        class_weights: Any = None,
     ) -> None:
         super().__init__()
+        weight = resolve_class_weights(weight, class_weights, type(self).__name__)
         self._init_common(
             mode, weight, ignore_index, smooth, square_denominator, batch, include_background
         )

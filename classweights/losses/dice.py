@@ -41,6 +41,7 @@ from ._weights import (
     check_reduction,
     check_weight_len,
     finite_float,
+    resolve_class_weights,
 )
 
 
@@ -174,8 +175,11 @@ class DiceLoss(WeightedLossMixin):
         include_background: bool = True,
         from_logits: bool = True,
         reduction: str = "mean",
+        *,
+        class_weights: Any = None,
     ) -> None:
         super().__init__()
+        weight = resolve_class_weights(weight, class_weights, type(self).__name__)
         self.mode = check_mode(mode)
         if not include_background and mode == "binary":
             raise ConfigError(

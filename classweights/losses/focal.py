@@ -43,6 +43,7 @@ from ._weights import (
     check_reduction,
     check_weight_len,
     finite_float,
+    resolve_class_weights,
 )
 
 
@@ -241,8 +242,11 @@ class FocalLoss(WeightedLossMixin):
         ignore_index: int | None = -100,
         reduction: str = "mean",
         from_logits: bool = True,
+        *,
+        class_weights: Any = None,
     ) -> None:
         super().__init__()
+        weight = resolve_class_weights(weight, class_weights, type(self).__name__)
         self.mode = check_mode(mode)
         self.gamma = _check_gamma(gamma)
         self._set_weight_buffer("weight", weight)

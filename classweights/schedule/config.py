@@ -127,10 +127,12 @@ def _parse(cfg: dict[str, Any], class_names: Sequence[str] | None) -> list[Stage
     numbered = {}
     for key in raw:
         m = re.fullmatch(r"stage([1-9]\d*)", str(key))
+        if m is not None and m.group(1) == "1" and _empty(raw[key]):
+            continue  # "stage1:" left empty: stage 1 is the top-level loss, as documented
         if m is None or m.group(1) == "1":
             raise ConfigError(
                 f"{_STAGES_PATH}.{key}: stage keys are stage2, stage3, ...; stage 1 is the "
-                f"base loss given by loss_name/loss_parameter"
+                f"base loss given by loss_name/loss_parameter (leave stage1 empty or drop it)"
             )
         numbered[int(m.group(1))] = key
     for expected, number in enumerate(sorted(numbered), start=2):
@@ -141,6 +143,11 @@ def _parse(cfg: dict[str, Any], class_names: Sequence[str] | None) -> list[Stage
             )
     stages.extend(_parse_stage(n, raw[numbered[n]], class_names) for n in sorted(numbered))
     return stages
+
+
+def _empty(value: Any) -> bool:
+    """Whether a ``stage1`` entry is empty (``null`` or ``{}``): it means the top-level loss."""
+    return value is None or (isinstance(value, Mapping) and not value)
 
 
 def _parse_stage(number: int, raw: Any, class_names: Sequence[str] | None) -> Stage:

@@ -39,7 +39,11 @@ class LossStageScheduler:
             multiplied too, so its curve continues from the scaled value.
         class_names: the known class names; class thresholds naming others are rejected at
             construction. ``None`` defers the check to :meth:`step`.
-        logger: where switch lines go (``logging.getLogger("classweights.schedule")``).
+        logger: where switch and progress lines go (``logging.getLogger(
+            "classweights.schedule")``, level INFO): ``stage 2 condition met (2/3): ...``
+            each epoch the next stage's conditions hold short of a switch, ``stage 2
+            condition run broken at epoch 8 after 2/3: ...`` when a miss ends a run, and
+            ``Stage 1 -> Stage 2 at epoch ...`` on the switch.
         loss_factory: builds a loss module from ``{"loss_name", "loss_parameter"}``;
             default :func:`classweights.losses.build_loss` (imported lazily).
 
@@ -65,7 +69,7 @@ class LossStageScheduler:
     >>> [s.step({"avg_dice": d}, epoch) for epoch, d in enumerate([0.91, 0.85, 0.92, 0.93])]
     [False, False, False, True]
     >>> s.log_dict()
-    {'val/loss_stage': 2, 'val/loss_stage_switch_epoch': 3}
+    {'val/loss_stage': 2, 'val/loss_stage_consecutive': 0, 'val/loss_stage_switch_epoch': 3}
     """
 
     def __init__(
@@ -188,16 +192,57 @@ class LossStageScheduler:
                 RuntimeWarning,
                 stacklevel=2,
             )
-            self.consecutive = 0
+            self._miss(target, epoch, checks)
             return False
         if not all(value >= thr for _, value, thr in checks):
-            self.consecutive = 0
+            self._miss(target, epoch, checks)
             return False
         self.consecutive += 1
         if self.consecutive < target.consecutive_epochs:
+            self.logger.info(
+                "stage %d condition met (%d/%d): %s (epoch %d)",
+                target.number,
+                self.consecutive,
+                target.consecutive_epochs,
+                self._describe(checks),
+                epoch,
+            )
             return False
         self._enter(target, epoch, checks)
         return True
+
+    def _miss(self, target: Stage, epoch: int, checks: list[tuple[str, float, float]]) -> None:
+        """Reset the count; log the break of a run of good epochs."""
+        if self.consecutive > 0:
+            failed = ", ".join(
+                f"{n} {v:.4g} < {t:.4g}" if math.isfinite(v) else f"{n} {v} is not finite"
+                for n, v, t in checks
+                if not (math.isfinite(v) and v >= t)
+            )
+            self.logger.info(
+                "stage %d condition run broken at epoch %d after %d/%d: %s",
+                target.number,
+                epoch,
+                self.consecutive,
+                target.consecutive_epochs,
+                failed,
+            )
+        self.consecutive = 0
+
+    def _describe(self, checks: list[tuple[str, float, float]]) -> str:
+        """``avg_dice 0.861 >= 0.85, Pisiform 0.86 >= 0.85``; many classes with one
+        threshold are summarised as ``every class >= 0.75 (lowest Ulna 0.78)``."""
+        glob = [c for c in checks if c[0] == "avg_dice"]
+        classes = [c for c in checks if c[0] != "avg_dice"]
+        parts = [f"{n} {v:.4g} >= {t:.4g}" for n, v, t in glob]
+        if len(classes) >= 4 and len({t for _, _, t in classes}) == 1:
+            name, value, thr = min(classes, key=lambda c: c[1])
+            every = self.class_names is not None and len(classes) == len(self.class_names)
+            who = "every class" if every else f"{len(classes)} classes"
+            parts.append(f"{who} >= {thr:.4g} (lowest {name} {value:.4g})")
+        else:
+            parts.extend(f"{n} {v:.4g} >= {t:.4g}" for n, v, t in classes)
+        return ", ".join(parts)
 
     def _enter(self, target: Stage, epoch: int, checks: list[tuple[str, float, float]]) -> None:
         old, old_w = self.stage, _mixed_weights(self._loss_config, "")
@@ -272,11 +317,17 @@ class LossStageScheduler:
     def log_dict(self, prefix: str = "val/") -> dict[str, int]:
         """Scalars for any logger; the switch epoch appears after the first switch.
 
+        ``loss_stage_consecutive`` is the number of consecutive epochs the next stage's
+        conditions have held so far (the ``2`` of ``condition met (2/3)``; 0 after a miss).
+
         >>> s = LossStageScheduler({"loss_name": "Dice"}, loss_factory=lambda c: None)
         >>> s.log_dict()
-        {'val/loss_stage': 1}
+        {'val/loss_stage': 1, 'val/loss_stage_consecutive': 0}
         """
-        out = {f"{prefix}loss_stage": self.stage}
+        out = {
+            f"{prefix}loss_stage": self.stage,
+            f"{prefix}loss_stage_consecutive": self.consecutive,
+        }
         if self.history:
             out[f"{prefix}loss_stage_switch_epoch"] = self.history[-1]["epoch"]
         return out

@@ -42,8 +42,16 @@ def _names(stats: ClassStats, ids: NDArray[np.intp]) -> str:
     return ", ".join(f"{i} ({stats.names[i]})" if stats.class_names else str(i) for i in ids)
 
 
+#: The ``absent`` choices of :func:`pos_weight` (channels without positives).
+POS_WEIGHT_ABSENT: tuple[str, ...] = ("one", *ABSENT_POLICIES)
+
+
 def pos_weight(
-    stats: ClassStats, *, absent: str = "zero", spatial_dims: int = 0
+    stats: ClassStats,
+    *,
+    absent: str = "one",
+    spatial_dims: int = 0,
+    max_value: float | None = None,
 ) -> NDArray[np.float64]:
     """BCE ``pos_weight`` per class: negatives over positives.
 
@@ -52,17 +60,26 @@ def pos_weight(
     then pos_weight for the class should be equal to 300/100 = 3"). It makes the positive
     term of each channel weigh as much as its negatives.
 
-    Degenerate channels get a finite value and a :class:`ClassWeightsWarning`: a channel with
-    no positives gets the ``absent`` policy (``"zero"``: its positive term never occurs in
-    the data, so the value only matters elsewhere; ``"max"``/``"mean"`` of the other
-    channels); a channel with no negatives gets 1 (not 0, which would silence its loss).
+    This is the one implementation: ``load_weights(..., method="pos_weight")``,
+    ``BCEWithLogitsLoss(pos_weight=stats)`` and ``build_loss(..., stats=stats)`` all call it.
+
+    Degenerate channels get a finite value and a :class:`ClassWeightsWarning`:
+
+    - no positives: the ``absent`` policy, by default ``"one"``, i.e. plain BCE for that
+      channel (what ``pos_weight=None`` gives). Its positive term never occurs in the
+      scanned data; 1 keeps it neutral wherever it does occur (another split, a sampled
+      scan, augmentation), where ``"zero"`` would silence it. ``"max"``/``"mean"`` use the
+      other channels' values.
+    - no negatives: 1 (not ``0 / P = 0``, which would silence its positive term).
 
     Args:
         stats: multi-label statistics (``stats.multilabel``) or single-label ones (then the
             one-vs-rest counts of each class).
-        absent: ``"zero"``, ``"max"`` or ``"mean"`` for channels without positives.
+        absent: ``"one"`` (default), ``"zero"``, ``"max"`` or ``"mean"`` for channels
+            without positives.
         spatial_dims: trailing singleton axes: ``2`` gives ``(C, 1, 1)``, which broadcasts
             against ``N x C x H x W`` logits in ``BCEWithLogitsLoss``.
+        max_value: optional upper bound of every entry (clips very rare channels).
 
     Returns:
         ``(C,) + (1,) * spatial_dims`` float64, finite.
@@ -73,14 +90,19 @@ def pos_weight(
     >>> pos_weight(s, spatial_dims=2).shape
     (2, 1, 1)
     """
-    _choice("absent", absent, ABSENT_POLICIES)
+    _choice("absent", absent, POS_WEIGHT_ABSENT)
+    if max_value is not None and not (np.isfinite(max_value) and max_value > 0):
+        raise ConfigError(f"max_value={max_value!r} is not valid; expected a finite number > 0")
     pos, neg = _pos_neg(stats)
     present = pos > 0
     with np.errstate(all="ignore"):
         w = np.where(present, neg / np.where(present, pos, 1.0), np.nan)
     full = present & (neg == 0)
     w = np.where(full, 1.0, w)
-    w = np.where(present, w, _absent_fill(w, present, absent))
+    fill = np.ones((1,)) if absent == "one" else _absent_fill(w, present, absent)
+    w = np.where(present, w, fill)
+    if max_value is not None:
+        w = np.minimum(w, float(max_value))
     if np.any(~present):
         warnings.warn(
             f"no positives for classes {_names(stats, np.flatnonzero(~present))}; "
