@@ -7,7 +7,6 @@ the decoder.
 
 from __future__ import annotations
 
-import io
 import struct
 import zipfile
 import zlib
@@ -19,6 +18,7 @@ from numpy.typing import NDArray
 
 from ..errors import MaskReadError
 from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, open_binary, url_fs
+from .strict import check_png_data, open_strict
 
 
 def read_entry(
@@ -123,8 +123,9 @@ def read_image(path: str, opts: ReadOptions) -> NDArray[Any]:
         check_png_chunks(data, path)
         if depth >= 8 and ctype in (0, 2):  # grey 8/16-bit and RGB: imagecodecs is exact
             arr = _imagecodecs_png(data)
-            if arr is not None:
+            if arr is not None and arr.shape[:2] == (h, w):  # libpng refuses short data
                 return _finish(arr, path, opts)
+        check_png_data(data, path)  # Pillow zero-fills missing rows: refuse them first
     elif path.lower().endswith(".png"):
         raise MaskReadError(
             f"{path}: not a PNG file (the signature is {data[:8]!r}); a mask must be a lossless "
@@ -193,27 +194,10 @@ def _imagecodecs_png(data: bytes) -> NDArray[Any] | None:
 
 
 def _pillow(data: bytes, path: str, opts: ReadOptions) -> NDArray[Any]:
-    import warnings
-
-    from PIL import Image
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = opts.max_pixels
-            im = Image.open(io.BytesIO(data))
-            if getattr(im, "n_frames", 1) > 1:
-                raise MaskReadError(
-                    f"{path}: has {im.n_frames} frames; a mask must be a single image"
-                )
-            im.load()
+        im = open_strict(data, path, opts.max_pixels)
     except MaskReadError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise MaskReadError(
-            f"{path}: the image is larger than the limit of {opts.max_pixels:,} pixels; raise it "
-            "with --max-pixels if the file is genuine"
-        ) from None
     except Exception as e:
         raise MaskReadError(f"{path}: cannot decode the image ({e})") from None
     mode = im.mode
