@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from ..errors import MaskReadError
 from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, open_binary, url_fs
 from .strict import check_png_data, open_strict
+from .traps import check_one_hot, colour_array, one_image
 
 
 def read_entry(
@@ -31,6 +32,8 @@ def read_entry(
         yield entry.path, _read_perclass(entry, opts)
     elif entry.kind in ("npy", "npz"):
         arr = _open_array(entry)
+        if not opts.multilabel and isinstance(arr, np.ndarray):
+            check_one_hot(arr, _name(entry))
         for i in indices:
             yield entry.source_id(i), _take(arr, i, entry, opts)
     elif entry.kind == "zarr":
@@ -41,6 +44,10 @@ def read_entry(
         if arr.ndim == 2 or (arr.ndim == 3 and opts.multilabel):
             yield entry.source_id(0), np.asarray(arr[...])
             return
+        if entry.n == 1 and colour_array(arr.shape):
+            yield entry.source_id(0), one_image(arr[...], _name(entry), opts.rgb)
+            return
+        check_one_hot(arr, _name(entry))
         for start, stop in _runs(indices):
             block = np.asarray(arr[start:stop])
             for j in range(stop - start):
@@ -80,7 +87,13 @@ def _open_array(entry: Entry) -> Any:
         raise MaskReadError(f"{entry.path}: cannot read the array ({e})") from None
 
 
+def _name(entry: Entry) -> str:
+    return f"{entry.path}:{entry.key}" if entry.key else entry.path
+
+
 def _take(arr: NDArray[Any], i: int, entry: Entry, opts: ReadOptions) -> NDArray[Any]:
+    if entry.n == 1 and not opts.multilabel and colour_array(arr.shape):
+        return one_image(np.asarray(arr), _name(entry), opts.rgb)  # not H masks of W x 3
     stacked = arr.ndim == 4 or (arr.ndim == 3 and not (opts.multilabel and entry.n == 1))
     if arr.ndim == 3 and opts.rgb and arr.shape[-1] == 3 and arr.dtype == np.uint8:
         stacked = False  # one H x W x 3 colour mask
