@@ -306,3 +306,69 @@ def test_dict_samples_with_mmseg_keys(key):
     ms = [mask(8, 10, seed=k) for k in range(2)]
     items = [{"img": np.zeros((8, 10, 3)), key: m[None]} for m in ms]
     check_stats(cw.scan(items, num_classes=5), ms, 5)
+
+
+# ---- every decoder path still reads good files exactly ---------------------------------------
+def _adam7_png(a: np.ndarray, palette) -> bytes:
+    """An interlaced (Adam7) 8-bit palette PNG written by hand."""
+    h, w = a.shape
+    raw = b""
+    for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4),
+                           (1, 0, 2, 2), (0, 1, 1, 2)):  # fmt: skip
+        sub = a[y0::dy, x0::dx]
+        if sub.size:
+            raw += b"".join(b"\x00" + row.astype(np.uint8).tobytes() for row in sub)
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 1)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"PLTE", bytes(palette))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))  # fmt: skip
+
+
+def test_interlaced_png_exact_and_short(tmp_path):
+    m = mask(13, 11, seed=10)
+    data = _adam7_png(m, range(15))
+    (tmp_path / "adam7.png").write_bytes(data)
+    check_stats(cw.scan(tmp_path / "adam7.png", num_classes=5), [m], 5)
+    i = data.index(b"IDAT")
+    (n,) = struct.unpack(">I", data[i - 4 : i])
+    raw = zlib.decompress(data[i + 4 : i + 4 + n])
+    short = data[: i - 4] + chunk(b"IDAT", zlib.compress(raw[: len(raw) - 20])) + chunk(b"IEND", b"")
+    (tmp_path / "adam7.png").write_bytes(short)
+    with pytest.raises(cw.MaskReadError, match=r"adam7\.png: .*image data holds"):
+        cw.scan(tmp_path / "adam7.png", num_classes=5)
+
+
+def test_invalid_filter_byte_is_refused_with_the_flag_set(tmp_path, truncated_flag):
+    rows = mask(8, 8, seed=11)
+    raw = b"".join(bytes([7 if r == 5 else 0]) + rows[r].tobytes() for r in range(8))
+    ihdr = struct.pack(">IIBBBBB", 8, 8, 8, 3, 0, 0, 0)
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"PLTE", bytes(range(15)))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))  # fmt: skip
+    (tmp_path / "filter.png").write_bytes(data)
+    with pytest.raises(cw.MaskReadError, match=r"filter\.png: .*invalid row filter"):
+        cw.scan(tmp_path / "filter.png", num_classes=5)
+
+
+@pytest.mark.parametrize(
+    "fmt, kw",
+    [("TIFF", {"compression": "tiff_lzw"}), ("TIFF", {"compression": "tiff_adobe_deflate"}),
+     ("TIFF", {}), ("BMP", {}), ("GIF", {})],
+)  # fmt: skip
+def test_pillow_formats_read_exactly_with_the_flag_set(tmp_path, truncated_flag, fmt, kw):
+    m = mask(24, 40, seed=12)
+    im = Image.frombuffer("P", (40, 24), m.tobytes(), "raw", "P", 0, 1)
+    im.putpalette(list(range(15)))
+    ext = {"TIFF": "tif", "BMP": "bmp", "GIF": "gif"}[fmt]
+    im.save(tmp_path / f"m.{ext}", format=fmt, **kw)
+    check_stats(cw.scan(tmp_path / f"m.{ext}", num_classes=5), [m], 5)
+
+
+@pytest.mark.parametrize("fmt, kw", [("TIFF", {"compression": "tiff_lzw"}), ("BMP", {}), ("GIF", {})])
+def test_truncated_pillow_formats_with_the_flag_set(tmp_path, truncated_flag, fmt, kw):
+    m = mask(64, 80, seed=13, high=200)  # noisy: compressed data spans the whole file
+    ext = {"TIFF": "tif", "BMP": "bmp", "GIF": "gif"}[fmt]
+    Image.fromarray(m).save(tmp_path / f"full.{ext}", format=fmt, **kw)
+    data = (tmp_path / f"full.{ext}").read_bytes()
+    (tmp_path / f"full.{ext}").unlink()
+    (tmp_path / f"cut.{ext}").write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(cw.MaskReadError, match=rf"cut\.{ext}: "):
+        cw.scan(tmp_path / f"cut.{ext}", num_classes=256)
