@@ -139,6 +139,8 @@ def read_image(path: str, opts: ReadOptions) -> NDArray[Any]:
             if arr is not None and arr.shape[:2] == (h, w):  # libpng refuses short data
                 return _finish(arr, path, opts)
         check_png_data(data, path)  # Pillow zero-fills missing rows: refuse them first
+        if ctype == 0 and depth in (2, 4):  # Pillow scales 2/4-bit grey to 0..255: undo it
+            return _finish(_pillow(data, path, opts) // (255 // ((1 << depth) - 1)), path, opts)
     elif path.lower().endswith(".png"):
         raise MaskReadError(
             f"{path}: not a PNG file (the signature is {data[:8]!r}); a mask must be a lossless "

@@ -372,3 +372,23 @@ def test_truncated_pillow_formats_with_the_flag_set(tmp_path, truncated_flag, fm
     (tmp_path / f"cut.{ext}").write_bytes(data[: len(data) * 2 // 3])
     with pytest.raises(cw.MaskReadError, match=rf"cut\.{ext}: "):
         cw.scan(tmp_path / f"cut.{ext}", num_classes=256)
+
+
+@pytest.mark.parametrize("depth", [2, 4])
+def test_low_bit_depth_grey_png_reads_labels_not_scaled_grey(tmp_path, depth):
+    """Pillow scales 2/4-bit grey to 0..255 (label 1 of a 2-bit mask would read as 85)."""
+    m = (mask(8, 16, seed=14, high=1 << depth)).astype(np.uint8)
+    per = 8 // depth
+    raw = b""
+    for r in m:
+        packed = np.zeros(16 // per, np.uint8)
+        for i, v in enumerate(r):
+            packed[i // per] |= v << (8 - depth * (i % per + 1))
+        raw += b"\x00" + packed.tobytes()
+    ihdr = struct.pack(">IIBBBBB", 16, 8, depth, 0, 0, 0, 0)
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))  # fmt: skip
+    (tmp_path / "low.png").write_bytes(data)
+    s = cw.scan(tmp_path / "low.png")
+    assert s.num_classes == int(m.max()) + 1
+    check_stats(s, [m], s.num_classes)
