@@ -392,3 +392,16 @@ def test_low_bit_depth_grey_png_reads_labels_not_scaled_grey(tmp_path, depth):
     s = cw.scan(tmp_path / "low.png")
     assert s.num_classes == int(m.max()) + 1
     check_stats(s, [m], s.num_classes)
+
+
+def test_16_bit_grey_alpha_png_keeps_its_labels(tmp_path):
+    """Pillow reads 16-bit grey+alpha as 8-bit (the high byte: labels < 256 become 0)."""
+    m = (mask(8, 12, seed=15, high=4).astype(np.uint16) + 300).astype(">u2")
+    m[0, 0] = 7
+    px = np.stack([m, np.full_like(m, 65535)], axis=-1).astype(">u2")
+    raw = b"".join(b"\x00" + row.tobytes() for row in px)
+    ihdr = struct.pack(">IIBBBBB", 12, 8, 16, 4, 0, 0, 0)
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))  # fmt: skip
+    (tmp_path / "la16.png").write_bytes(data)
+    check_stats(cw.scan(tmp_path / "la16.png", num_classes=304), [m.astype(np.int64)], 304)
