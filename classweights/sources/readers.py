@@ -47,7 +47,8 @@ def read_entry(
         if entry.n == 1 and colour_array(arr.shape):
             yield entry.source_id(0), one_image(arr[...], _name(entry), opts.rgb)
             return
-        check_one_hot(arr, _name(entry))
+        if indices and indices[0] == 0:  # once per store: patches cost a chunk read each
+            check_one_hot(arr, _name(entry))
         for start, stop in _runs(indices):
             block = np.asarray(arr[start:stop])
             for j in range(stop - start):

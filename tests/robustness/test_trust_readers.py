@@ -405,3 +405,16 @@ def test_16_bit_grey_alpha_png_keeps_its_labels(tmp_path):
             + chunk(b"IEND", b""))  # fmt: skip
     (tmp_path / "la16.png").write_bytes(data)
     check_stats(cw.scan(tmp_path / "la16.png", num_classes=304), [m.astype(np.int64)], 304)
+
+
+def test_one_hot_zarr_is_refused_and_one_hot_npz_too(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    lab = mask(16, 20, seed=16, high=3)
+    one_hot = (np.arange(3)[:, None, None] == lab[None]).astype(np.uint8)
+    z = zarr.open(str(tmp_path / "oh.zarr"), mode="w", shape=one_hot.shape, dtype="u1")
+    z[...] = one_hot
+    with pytest.raises(cw.MaskReadError, match=r"oh\.zarr: .*one-hot"):
+        cw.scan(tmp_path / "oh.zarr")
+    np.savez(tmp_path / "oh.npz", masks=one_hot)
+    with pytest.raises(cw.MaskReadError, match=r"oh\.npz:masks: .*one-hot"):
+        cw.scan(tmp_path / "oh.npz")
