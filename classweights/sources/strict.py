@@ -152,8 +152,9 @@ class _Tracked(io.BytesIO):
 
 _SIGNATURES = ((PNG_SIGNATURE, "Png"), (b"II*\x00", "Tiff"), (b"MM\x00*", "Tiff"),
                (b"BM", "Bmp"), (b"GIF87a", "Gif"), (b"GIF89a", "Gif"))  # fmt: skip
-_MODE_BITS = {"1": 1, "L": 8, "P": 8, "LA": 16, "PA": 16, "I;16": 16, "I;16B": 16, "I;16L": 16,
-              "I;16N": 16, "I": 32, "F": 32, "RGB": 24, "RGBA": 32, "RGBX": 32, "CMYK": 32}  # fmt: skip
+_MODE_BITS = {"1": 1, "L": 8, "P": 8, "LA": 16, "PA": 16, "I;16": 16, "I;16B": 16,
+              "I;16L": 16, "I;16N": 16, "I": 32, "F": 32, "RGB": 24, "RGBA": 32, "RGBX": 32,
+              "CMYK": 32}  # fmt: skip
 
 
 def open_strict(data: bytes, path: str, max_pixels: int) -> Any:

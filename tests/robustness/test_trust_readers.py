@@ -140,7 +140,8 @@ def test_a_scan_changes_no_pillow_global(tmp_path):
     before = (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES, list(warnings.filters))
     s = cw.scan(tmp_path, num_classes=5, max_pixels=1000, workers=2)
     check_stats(s, [m, m], 5)
-    assert (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES, list(warnings.filters)) == before
+    after = (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES, list(warnings.filters))
+    assert after == before
 
 
 def test_max_pixels_is_our_own_check_not_pillows(tmp_path):
@@ -194,7 +195,8 @@ def _voc(root, n=3):
 def test_voc_root_is_refused_with_the_glob_that_fixes_it(tmp_path):
     root = tmp_path / "VOC2012"
     _voc(root)
-    with pytest.raises(cw.DatasetError, match=r"SegmentationObject.*--glob 'SegmentationClass/\*\.png'"):
+    fix = r"SegmentationObject.*--glob 'SegmentationClass/\*\.png'"
+    with pytest.raises(cw.DatasetError, match=fix):
         cw.scan(root, num_classes=21)
     s = cw.scan(root, num_classes=21, glob="SegmentationClass/*.png")
     check_stats(s, [mask(8, 8, seed=i) for i in range(3)], 21)
@@ -214,7 +216,8 @@ def _celeba(root, ids=(0, 1, 2), classes=("skin", "hair", "l_eye")):
 @pytest.mark.parametrize("glob", [None, "**/*.png"])
 def test_celebamask_per_class_pngs_without_multilabel(tmp_path, glob):
     _celeba(tmp_path / "0")
-    with pytest.raises(cw.DatasetError, match=r"CelebAMask-HQ.*--multilabel --classes celebamask-hq"):
+    fix = r"CelebAMask-HQ.*--multilabel --classes celebamask-hq"
+    with pytest.raises(cw.DatasetError, match=fix):
         cw.scan(tmp_path, glob=glob)
     s = cw.scan(tmp_path, multilabel=True, classes="celebamask-hq")
     assert s.images.sum() > 0
@@ -331,7 +334,8 @@ def test_interlaced_png_exact_and_short(tmp_path):
     i = data.index(b"IDAT")
     (n,) = struct.unpack(">I", data[i - 4 : i])
     raw = zlib.decompress(data[i + 4 : i + 4 + n])
-    short = data[: i - 4] + chunk(b"IDAT", zlib.compress(raw[: len(raw) - 20])) + chunk(b"IEND", b"")
+    idat = chunk(b"IDAT", zlib.compress(raw[: len(raw) - 20]))
+    short = data[: i - 4] + idat + chunk(b"IEND", b"")
     (tmp_path / "adam7.png").write_bytes(short)
     with pytest.raises(cw.MaskReadError, match=r"adam7\.png: .*image data holds"):
         cw.scan(tmp_path / "adam7.png", num_classes=5)
@@ -362,7 +366,9 @@ def test_pillow_formats_read_exactly_with_the_flag_set(tmp_path, truncated_flag,
     check_stats(cw.scan(tmp_path / f"m.{ext}", num_classes=5), [m], 5)
 
 
-@pytest.mark.parametrize("fmt, kw", [("TIFF", {"compression": "tiff_lzw"}), ("BMP", {}), ("GIF", {})])
+@pytest.mark.parametrize(
+    "fmt, kw", [("TIFF", {"compression": "tiff_lzw"}), ("BMP", {}), ("GIF", {})]
+)
 def test_truncated_pillow_formats_with_the_flag_set(tmp_path, truncated_flag, fmt, kw):
     m = mask(64, 80, seed=13, high=200)  # noisy: compressed data spans the whole file
     ext = {"TIFF": "tif", "BMP": "bmp", "GIF": "gif"}[fmt]
