@@ -94,7 +94,7 @@ def _discover_one(
     else:
         items, stats = walk_masks(os.path.abspath(p))
     names = [f for f, _ in items]
-    check_tree(p, names, glob=glob, multilabel=multilabel)
+    check_tree(p, names, multilabel=multilabel)
     if multilabel and items and all(f.lower().endswith(".png") for f in names):
         per_class = _perclass_entries([Path(f) for f in names], class_names)
         if per_class is not None:

@@ -29,12 +29,9 @@ _VOC_CLASS = ("SegmentationClass", "SegmentationClassAug")
 _VOC_DIRS = (*_VOC_CLASS, "SegmentationObject")
 
 
-def check_tree(
-    root: Any, files: Sequence[str], *, glob: str | None, multilabel: bool
-) -> None:
+def check_tree(root: Any, files: Sequence[str], *, multilabel: bool) -> None:
     """Refuse folder layouts that would be counted wrongly (VOC roots, CelebAMask-HQ parts)."""
-    if not glob:
-        _check_voc(root, files)
+    _check_voc(root, files)  # a glob selecting one folder passes: only selected files count
     if not multilabel:
         _check_celebamask(root, files)
 
@@ -56,10 +53,14 @@ def _check_voc(root: Any, files: Sequence[str]) -> None:
             keep = next((d for d in _VOC_CLASS if f"{parent}{os.sep}{d}" in stems), base)
             rel = os.path.relpath(f"{parent}{os.sep}{keep}", os.path.abspath(root))
             rel = rel.replace(os.sep, "/")
+            why = (
+                "SegmentationObject holds instance ids, not classes"
+                if "SegmentationObject" in (base, other)
+                else "the same images would be counted twice"
+            )
             raise DatasetError(
                 f"{root} is a Pascal VOC folder: {base}/ and {other}/ hold the same "
-                f"{len(names & stems[sib]):,} file names (SegmentationObject holds instance "
-                f"ids, not classes) and both would be counted; pass --glob '{rel}/*.png'"
+                f"{len(names & stems[sib]):,} file names ({why}); pass --glob '{rel}/*.png'"
             )
 
 

@@ -424,3 +424,13 @@ def test_one_hot_zarr_is_refused_and_one_hot_npz_too(tmp_path):
     np.savez(tmp_path / "oh.npz", masks=one_hot)
     with pytest.raises(cw.MaskReadError, match=r"oh\.npz:masks: .*one-hot"):
         cw.scan(tmp_path / "oh.npz")
+
+
+def test_voc_aug_beside_voc_and_a_glob_taking_both(tmp_path):
+    root = tmp_path / "VOC2012"
+    _voc(root)
+    (root / "SegmentationObject").rename(root / "SegmentationClassAug")
+    with pytest.raises(cw.DatasetError, match=r"counted twice.*--glob 'SegmentationClass/\*\.png'"):
+        cw.scan(root, num_classes=21, glob="**/*.png")
+    s = cw.scan(root, num_classes=21, glob="SegmentationClassAug/*.png")
+    check_stats(s, [mask(8, 8, seed=i) for i in range(3)], 21)
