@@ -18,6 +18,7 @@ binary masks (overlapping, or with pixels in none) are still read as ``N`` image
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,13 +38,17 @@ def check_tree(root: Any, files: Sequence[str], *, multilabel: bool) -> None:
 
 
 def _check_voc(root: Any, files: Sequence[str]) -> None:
-    stems: dict[str, set[str]] = {}
-    for f in files:
-        folder, _, name = str(f).rpartition(os.sep)
-        if folder.rpartition(os.sep)[2] in _VOC_DIRS:
-            stems.setdefault(folder, set()).add(name.rpartition(".")[0])
-    if len(stems) < 2:
+    cands = [f for f in map(str, files) if "Segmentation" in f]  # C-speed prefilter
+    folders = {f.rpartition(os.sep)[0] for f in cands}
+    voc = {d for d in folders if d.rpartition(os.sep)[2] in _VOC_DIRS}
+    parents = Counter(d.rpartition(os.sep)[0] for d in voc)
+    if not parents or max(parents.values()) < 2:  # no two VOC folders side by side
         return
+    stems: dict[str, set[str]] = {}
+    for f in cands:
+        folder, _, name = f.rpartition(os.sep)
+        if folder in voc:
+            stems.setdefault(folder, set()).add(name.rpartition(".")[0])
     for folder, names in sorted(stems.items()):
         parent, _, base = folder.rpartition(os.sep)
         for other in _VOC_DIRS:
@@ -68,16 +73,18 @@ def _check_celebamask(root: Any, files: Sequence[str]) -> None:
     from ..labels import CELEBAMASK_HQ
 
     classes = set(CELEBAMASK_HQ)
-    pngs = [str(f).rpartition(os.sep)[2] for f in files if str(f).lower().endswith(".png")]
-    if len(pngs) < 2 or len(pngs) != len(files):
+    if len(files) < 2:
         return
     seen = set()
-    for name in pngs:
-        head, _, tail = name[:-4].partition("_")
-        if not head.isdigit() or tail not in classes:
+    for f in files:  # every file must be {digits}_{class}.png: most trees stop at the first
+        name = str(f).rpartition(os.sep)[2]
+        head, _, tail = name.partition("_")
+        stem, _, ext = tail.rpartition(".")
+        if ext.lower() != "png" or not head.isdigit() or stem not in classes:
             return
-        seen.add(tail)
+        seen.add(stem)
     if len(seen) >= 2:
+        pngs = [str(files[0]).rpartition(os.sep)[2]]
         raise DatasetError(
             f"{root} looks like CelebAMask-HQ per-class binary masks ({{id}}_{{class}}.png, e.g. "
             f"{pngs[0]}): each file is one class of one image, not a label mask; pass "
