@@ -138,7 +138,8 @@ def read_image(path: str, opts: ReadOptions) -> NDArray[Any]:
         if depth >= 8 and ctype in (0, 2, 4, 6):  # no palette: imagecodecs is exact (Pillow
             arr = _imagecodecs_png(data)  # keeps only the high byte of 16-bit grey+alpha)
             if arr is not None and arr.shape[:2] == (h, w):  # libpng refuses short data
-                return _finish(arr[..., 0] if ctype == 4 else arr, path, opts)
+                grey = ctype in (0, 4) and arr.ndim == 3  # grey+alpha, or grey with tRNS
+                return _finish(arr[..., 0] if grey else arr, path, opts)
         check_png_data(data, path)  # Pillow zero-fills missing rows: refuse them first
         if ctype == 0 and depth in (2, 4):  # Pillow scales 2/4-bit grey to 0..255: undo it
             return _finish(_pillow(data, path, opts) // (255 // ((1 << depth) - 1)), path, opts)

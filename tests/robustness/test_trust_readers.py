@@ -434,3 +434,14 @@ def test_voc_aug_beside_voc_and_a_glob_taking_both(tmp_path):
         cw.scan(root, num_classes=21, glob="**/*.png")
     s = cw.scan(root, num_classes=21, glob="SegmentationClassAug/*.png")
     check_stats(s, [mask(8, 8, seed=i) for i in range(3)], 21)
+
+
+def test_grey_png_with_a_transparent_colour_reads_its_labels(tmp_path):
+    """libpng expands grey + tRNS to grey+alpha: the labels are the grey channel."""
+    m = mask(6, 7, seed=17)
+    raw = b"".join(b"\x00" + r.tobytes() for r in m)
+    ihdr = struct.pack(">IIBBBBB", 7, 6, 8, 0, 0, 0, 0)
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"tRNS", b"\x00\x00")
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))  # fmt: skip
+    (tmp_path / "trns.png").write_bytes(data)
+    check_stats(cw.scan(tmp_path / "trns.png", num_classes=5), [m], 5)
