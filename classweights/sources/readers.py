@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from ..errors import MaskReadError
 from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, open_binary, url_fs
-from .strict import check_png_data, open_strict
+from .strict import check_png_data, open_strict, tiff_stored_values
 from .traps import check_one_hot, colour_array, one_image
 
 
@@ -219,9 +219,9 @@ def _pillow(data: bytes, path: str, opts: ReadOptions) -> NDArray[Any]:
         raise MaskReadError(f"{path}: cannot decode the image ({e})") from None
     mode = im.mode
     if mode == "1":
-        return np.asarray(im, dtype=np.uint8)
+        return tiff_stored_values(im, np.asarray(im, dtype=np.uint8))
     if mode in ("L", "P", "I;16", "I;16B", "I;16L", "I", "RGB", "RGBA", "LA", "PA"):
-        arr = np.asarray(im)
+        arr = tiff_stored_values(im, np.asarray(im))
         if mode in ("LA", "PA"):
             arr = arr[..., 0]
         return arr

@@ -152,9 +152,12 @@ class _Tracked(io.BytesIO):
 
 _SIGNATURES = ((PNG_SIGNATURE, "Png"), (b"II*\x00", "Tiff"), (b"MM\x00*", "Tiff"),
                (b"BM", "Bmp"), (b"GIF87a", "Gif"), (b"GIF89a", "Gif"))  # fmt: skip
-_MODE_BITS = {"1": 1, "L": 8, "P": 8, "LA": 16, "PA": 16, "I;16": 16, "I;16B": 16,
-              "I;16L": 16, "I;16N": 16, "I": 32, "F": 32, "RGB": 24, "RGBA": 32, "RGBX": 32,
-              "CMYK": 32}  # fmt: skip
+# bits per pixel of Pillow raw modes; others count as 1 bit, a lower bound that still stops a
+# header declaring far more pixels than the file holds before memory is allocated
+_RAW_BITS = {"1": 1, "1;I": 1, "P;1": 1, "P;2": 2, "L;2": 2, "L;2I": 2, "P;4": 4, "L;4": 4,
+             "L;4I": 4, "L": 8, "L;I": 8, "P": 8, "LA": 16, "PA": 16, "I;16": 16, "I;16B": 16,
+             "I;16L": 16, "I;16N": 16, "I": 32, "I;32": 32, "F": 32, "RGB": 24, "RGBA": 32,
+             "RGBX": 32}  # fmt: skip
 
 
 def open_strict(data: bytes, path: str, max_pixels: int) -> Any:
@@ -193,9 +196,10 @@ def open_strict(data: bytes, path: str, max_pixels: int) -> Any:
         )
     if getattr(im, "n_frames", 1) > 1:
         raise MaskReadError(f"{path}: has {im.n_frames} frames; a mask must be a single image")
-    bits = _MODE_BITS.get(im.mode, 8)
     for tile in im.tile:  # uncompressed data must be in the file before memory is allocated
-        codec, (x0, y0, x1, y1), offset = tile[0], tile[1], tile[2]
+        codec, (x0, y0, x1, y1), offset, args = tile[0], tile[1], tile[2], tile[3]
+        raw = args[0] if isinstance(args, tuple) and args else args
+        bits = _RAW_BITS.get(raw, 1) if isinstance(raw, str) else 1
         need = (((x1 - x0) * bits + 7) // 8) * (y1 - y0)
         if codec == "raw" and offset + need > len(data):
             raise MaskReadError(
@@ -209,6 +213,24 @@ def open_strict(data: bytes, path: str, max_pixels: int) -> Any:
             f"of its {h} rows (truncated){_FIX}"
         )
     return im
+
+
+def tiff_stored_values(im: Any, arr: Any) -> Any:
+    """The labels a grey TIFF stores, where Pillow shows grey levels instead.
+
+    Pillow inverts WhiteIsZero TIFFs (PhotometricInterpretation 0: label 0 reads as 255) and
+    scales 2- and 4-bit grey to 0..255 (label 1 reads as 85 or 17); both are undone here.
+    """
+    tags = getattr(im, "tag_v2", None)
+    if tags is None or im.mode not in ("L", "1"):
+        return arr
+    bits = tags.get(258, 8)
+    bits = bits[0] if isinstance(bits, tuple) else bits
+    if tags.get(262) == 0:
+        arr = (1 if im.mode == "1" else 255) - arr
+    if im.mode == "L" and bits in (2, 4):
+        arr = arr // (255 // ((1 << bits) - 1))
+    return arr.astype(np.uint8, copy=False)
 
 
 _TIFF: list[Any] = []

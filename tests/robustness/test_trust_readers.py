@@ -445,3 +445,30 @@ def test_grey_png_with_a_transparent_colour_reads_its_labels(tmp_path):
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))  # fmt: skip
     (tmp_path / "trns.png").write_bytes(data)
     check_stats(cw.scan(tmp_path / "trns.png", num_classes=5), [m], 5)
+
+
+def _hand_tiff(m: np.ndarray, bits: int, photometric: int) -> bytes:
+    """An uncompressed little-endian grey TIFF with ``bits`` per sample, written by hand."""
+    h, w = m.shape
+    per = 8 // bits
+    data = b""
+    for r in m:
+        packed = np.zeros((w * bits + 7) // 8, np.uint8)
+        for i, v in enumerate(r):
+            packed[i // per] |= int(v) << (8 - bits * (i % per + 1))
+        data += packed.tobytes()
+    ifd = [(256, 3, w), (257, 3, h), (258, 3, bits), (259, 3, 1), (262, 3, photometric),
+           (273, 4, 8 + 2 + 9 * 12 + 4), (277, 3, 1), (278, 3, h), (279, 4, len(data))]  # fmt: skip
+    body = struct.pack("<H", len(ifd))
+    for tag, typ, v in ifd:
+        body += struct.pack("<HHII" if typ == 4 else "<HHIHxx", tag, typ, 1, v)
+    return b"II*\x00" + struct.pack("<I", 8) + body + b"\x00" * 4 + data
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+@pytest.mark.parametrize("photometric", [0, 1])
+def test_grey_tiff_reads_stored_labels(tmp_path, bits, photometric):
+    """Pillow scales 2/4-bit grey and inverts WhiteIsZero; the labels are the stored values."""
+    m = mask(4, 16, seed=18, high=min(1 << bits, 5))
+    (tmp_path / "g.tif").write_bytes(_hand_tiff(m, bits, photometric))
+    check_stats(cw.scan(tmp_path / "g.tif", num_classes=5), [m], 5)
