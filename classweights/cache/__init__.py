@@ -105,7 +105,7 @@ def cached_scan(
         refresh: rescan even on a hit and replace the entry.
         lock_timeout: seconds to wait for another process computing the same entry.
     """
-    from ..scan import scan, scan_settings
+    from ..scan import scan, scan_settings, warn_void_label
 
     paths = _paths(source)
     settings, names = scan_settings(**scan_kwargs)
@@ -128,6 +128,7 @@ def cached_scan(
     if not refresh:
         stats = _read(store, fp, paths)
         if stats is not None:
+            warn_void_label(stats, settings)  # a hit warns as the scan that made it did
             return _named(stats, names), CacheInfo(fp.key, str(store.entry_dir(fp.key)), True)
     stats = inc = None
     try:
@@ -135,6 +136,7 @@ def cached_scan(
             if not refresh:  # another process may have written it while we waited
                 stats = _read(store, fp, paths)
                 if stats is not None:
+                    warn_void_label(stats, settings)
                     return _named(stats, names), CacheInfo(
                         fp.key, str(store.entry_dir(fp.key)), True
                     )

@@ -24,6 +24,7 @@ from .entries import (
     open_binary,
     url_fs,
 )
+from .traps import check_tree, colour_array
 
 
 def discover(
@@ -93,6 +94,7 @@ def _discover_one(
     else:
         items, stats = walk_masks(os.path.abspath(p))
     names = [f for f, _ in items]
+    check_tree(p, names, multilabel=multilabel)
     if multilabel and items and all(f.lower().endswith(".png") for f in names):
         per_class = _perclass_entries([Path(f) for f in names], class_names)
         if per_class is not None:
@@ -226,6 +228,8 @@ def _images_in(shape: tuple[int, ...], multilabel: bool, where: Any = None) -> i
                 f"{where}: array has shape {tuple(shape)} and holds no pixels; remove the file "
                 "or save the masks it should hold"
             )
+    if len(shape) == 3 and not multilabel and colour_array(shape):
+        return 1  # H x W x 3 (or x 1, x 4): one mask, read as such or refused by the reader
     if len(shape) == 4 or (len(shape) == 3 and not multilabel):
         return int(shape[0])
     return 1

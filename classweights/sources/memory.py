@@ -14,12 +14,12 @@ from ..errors import DatasetError
 def mask_from_item(item: Any, index: int) -> NDArray[Any]:
     """The mask of one item of an iterable/Dataset: an array, ``(image, mask)``, or a dict."""
     if isinstance(item, dict):
-        for key in ("mask", "label", "labels", "target", "seg", "segmentation", "gt"):
+        for key in MASK_KEYS:
             if key in item:
                 return _to_numpy(item[key])
         raise DatasetError(
             f"item {index} is a dict without a mask key; keys: {', '.join(map(str, item))} "
-            "(expected one of mask, label, target, seg)"
+            f"(expected one of {', '.join(MASK_KEYS)})"
         )
     if isinstance(item, (tuple, list)):
         if len(item) < 2:
@@ -28,10 +28,19 @@ def mask_from_item(item: Any, index: int) -> NDArray[Any]:
     return _to_numpy(item)
 
 
+# dict keys holding the mask, in the order they are looked up (mmseg: gt_semantic_seg, seg_map)
+MASK_KEYS = ("mask", "label", "labels", "target", "seg", "segmentation", "gt_semantic_seg",
+             "gt_seg_map", "seg_map", "gt")  # fmt: skip
+
+
 def _to_numpy(x: Any) -> NDArray[Any]:
+    if type(x).__name__ == "DataContainer" and hasattr(x, "data"):  # mmcv 1.x wraps tensors
+        x = x.data
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor, without importing torch
         x = x.detach().cpu().numpy()
-    elif hasattr(x, "__array__") and not isinstance(x, np.ndarray):
+    elif not isinstance(x, np.ndarray) and (
+        hasattr(x, "__array__") or hasattr(x, "__array_interface__")  # PIL images: the latter
+    ):
         x = np.asarray(x)
     if not isinstance(x, np.ndarray):
         raise DatasetError(f"expected an array-like mask, got {type(x).__name__}")

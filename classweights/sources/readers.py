@@ -7,7 +7,6 @@ the decoder.
 
 from __future__ import annotations
 
-import io
 import struct
 import zipfile
 import zlib
@@ -19,6 +18,8 @@ from numpy.typing import NDArray
 
 from ..errors import MaskReadError
 from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, open_binary, url_fs
+from .strict import check_png_data, open_strict, tiff_stored_values
+from .traps import check_one_hot, colour_array, one_image
 
 
 def read_entry(
@@ -31,6 +32,8 @@ def read_entry(
         yield entry.path, _read_perclass(entry, opts)
     elif entry.kind in ("npy", "npz"):
         arr = _open_array(entry)
+        if not opts.multilabel and isinstance(arr, np.ndarray):
+            check_one_hot(arr, _name(entry))
         for i in indices:
             yield entry.source_id(i), _take(arr, i, entry, opts)
     elif entry.kind == "zarr":
@@ -41,6 +44,11 @@ def read_entry(
         if arr.ndim == 2 or (arr.ndim == 3 and opts.multilabel):
             yield entry.source_id(0), np.asarray(arr[...])
             return
+        if entry.n == 1 and colour_array(arr.shape):
+            yield entry.source_id(0), one_image(arr[...], _name(entry), opts.rgb)
+            return
+        if indices and indices[0] == 0:  # once per store: patches cost a chunk read each
+            check_one_hot(arr, _name(entry))
         for start, stop in _runs(indices):
             block = np.asarray(arr[start:stop])
             for j in range(stop - start):
@@ -80,7 +88,13 @@ def _open_array(entry: Entry) -> Any:
         raise MaskReadError(f"{entry.path}: cannot read the array ({e})") from None
 
 
+def _name(entry: Entry) -> str:
+    return f"{entry.path}:{entry.key}" if entry.key else entry.path
+
+
 def _take(arr: NDArray[Any], i: int, entry: Entry, opts: ReadOptions) -> NDArray[Any]:
+    if entry.n == 1 and not opts.multilabel and colour_array(arr.shape):
+        return one_image(np.asarray(arr), _name(entry), opts.rgb)  # not H masks of W x 3
     stacked = arr.ndim == 4 or (arr.ndim == 3 and not (opts.multilabel and entry.n == 1))
     if arr.ndim == 3 and opts.rgb and arr.shape[-1] == 3 and arr.dtype == np.uint8:
         stacked = False  # one H x W x 3 colour mask
@@ -121,10 +135,14 @@ def read_image(path: str, opts: ReadOptions) -> NDArray[Any]:
                 f"{opts.max_pixels:,}; raise it with --max-pixels if the file is genuine"
             )
         check_png_chunks(data, path)
-        if depth >= 8 and ctype in (0, 2):  # grey 8/16-bit and RGB: imagecodecs is exact
-            arr = _imagecodecs_png(data)
-            if arr is not None:
-                return _finish(arr, path, opts)
+        if depth >= 8 and ctype in (0, 2, 4, 6):  # no palette: imagecodecs is exact (Pillow
+            arr = _imagecodecs_png(data)  # keeps only the high byte of 16-bit grey+alpha)
+            if arr is not None and arr.shape[:2] == (h, w):  # libpng refuses short data
+                grey = ctype in (0, 4) and arr.ndim == 3  # grey+alpha, or grey with tRNS
+                return _finish(arr[..., 0] if grey else arr, path, opts)
+        check_png_data(data, path)  # Pillow zero-fills missing rows: refuse them first
+        if ctype == 0 and depth in (2, 4):  # Pillow scales 2/4-bit grey to 0..255: undo it
+            return _finish(_pillow(data, path, opts) // (255 // ((1 << depth) - 1)), path, opts)
     elif path.lower().endswith(".png"):
         raise MaskReadError(
             f"{path}: not a PNG file (the signature is {data[:8]!r}); a mask must be a lossless "
@@ -193,34 +211,17 @@ def _imagecodecs_png(data: bytes) -> NDArray[Any] | None:
 
 
 def _pillow(data: bytes, path: str, opts: ReadOptions) -> NDArray[Any]:
-    import warnings
-
-    from PIL import Image
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = opts.max_pixels
-            im = Image.open(io.BytesIO(data))
-            if getattr(im, "n_frames", 1) > 1:
-                raise MaskReadError(
-                    f"{path}: has {im.n_frames} frames; a mask must be a single image"
-                )
-            im.load()
+        im = open_strict(data, path, opts.max_pixels)
     except MaskReadError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise MaskReadError(
-            f"{path}: the image is larger than the limit of {opts.max_pixels:,} pixels; raise it "
-            "with --max-pixels if the file is genuine"
-        ) from None
     except Exception as e:
         raise MaskReadError(f"{path}: cannot decode the image ({e})") from None
     mode = im.mode
     if mode == "1":
-        return np.asarray(im, dtype=np.uint8)
+        return tiff_stored_values(im, np.asarray(im, dtype=np.uint8))
     if mode in ("L", "P", "I;16", "I;16B", "I;16L", "I", "RGB", "RGBA", "LA", "PA"):
-        arr = np.asarray(im)
+        arr = tiff_stored_values(im, np.asarray(im))
         if mode in ("LA", "PA"):
             arr = arr[..., 0]
         return arr

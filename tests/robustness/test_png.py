@@ -112,7 +112,7 @@ def test_size_limit_and_the_flag_that_raises_it(tmp_path):
     # Pillow-decoded formats obey the same limit (TIFF)
     Image.fromarray(m).save(tmp_path / "big.tif")
     with pytest.raises(
-        cw.MaskReadError, match=r"big\.tif.*larger than the limit of 100,000.*--max-pixels"
+        cw.MaskReadError, match=r"big\.tif: declares 300x400.*limit of 100,000.*--max-pixels"
     ):
         cw.scan(tmp_path / "big.tif", num_classes=5, max_pixels=100_000)
 
