@@ -2,6 +2,12 @@
 
 Only the CLI imports this module (it imports rich at module level). The JSON, CSV and
 Markdown renderers are plain string functions that never touch rich.
+
+Text from the dataset (class names, paths, cache keys, stored record text) is data, never
+markup: rich cells, titles and captions holding it are ``Text`` objects made by :func:`cell`
+(never parsed for ``[tags]``, control characters shown by :func:`classweights.text.visible`);
+Markdown cells go through :func:`classweights.text.markdown_escape`, CSV fields through
+:func:`classweights.text.csv_cell`.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .stats import ClassStats
+from .text import csv_cell, markdown_escape, visible
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -92,8 +99,18 @@ def to_csv(data: dict[str, Any]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     return buf.getvalue()
+
+
+def cell(value: Any, style: str = "") -> Text:
+    """A rich cell (or title) holding ``value`` as plain text: never parsed as markup, control
+    characters shown.
+
+    >>> cell("[bold]car[/]").plain, cell("a\\x1b[2J").plain
+    ('[bold]car[/]', 'a\\\\x1b[2J')
+    """
+    return Text(visible(value), style=style)
 
 
 def pct(share: float) -> str:
@@ -122,7 +139,8 @@ def stats_table(
     ds = data["dataset"]
     has_weight = any(r["weight"] is not None for r in data["classes"])
     pos = "positives" if ds.get("multilabel") else "pixels"
-    table = Table(title=title, title_justify="left", show_footer=True, pad_edge=False, box=None)
+    table = Table(title=None if title is None else cell(title), title_justify="left",
+                  show_footer=True, pad_edge=False, box=None)  # fmt: skip
     table.add_column("id", justify="right", footer="")
     table.add_column("class", footer="total")
     table.add_column(pos, justify="right", footer=f"{sum(r['pixels'] for r in data['classes']):,}")
@@ -132,17 +150,17 @@ def stats_table(
     for key in extra:
         table.add_column(key, justify="right", footer="")
     if has_weight:
-        table.add_column("weight", justify="right", footer=data["method"] or "")
+        table.add_column("weight", justify="right", footer=cell(data["method"] or ""))
     for r in data["classes"]:
         cells = [
             str(r["id"]),
-            r["name"],
+            cell(r["name"]),
             f"{r['pixels']:,}",
             pct(r["share"]),
             f"{r['images']:,}",
             _bar(r["share"]),
         ]
-        cells += [str(r.get(k, "")) for k in extra]
+        cells += [cell(r.get(k, "")) for k in extra]
         if has_weight:
             cells.append(f"{r['weight']:.4f}")
         style = "dim" if r["pixels"] == 0 else None
@@ -201,6 +219,9 @@ def progress_bar(
             speed = task.finished_speed or task.speed
             return Text(f"{speed:,.0f} img/s" if speed else "")
 
+    from rich.markup import escape
+
+    description = escape(visible(description))  # the column below formats it as markup
     console = make_console(stderr=True)
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -264,7 +285,7 @@ def compare_table(stats: ClassStats, table: dict[str, list[float]], normalize: s
         t.add_column(SHORT_NAMES.get(m, m), justify="right", no_wrap=True)
     share = stats.share
     for c, name in enumerate(stats.names):
-        t.add_row(str(c), name, pct(share[c]), *[f"{table[m][c]:.3g}" for m in table])
+        t.add_row(str(c), cell(name), pct(share[c]), *[f"{table[m][c]:.3g}" for m in table])
     return t
 
 
@@ -276,19 +297,20 @@ SHORT_NAMES = {
 
 
 def cache_table(rows: list[dict[str, Any]], root: str, age: Callable[[float], str]) -> Table:
-    t = Table(title=f"cache: {root}", title_justify="left", box=None, pad_edge=False)
+    t = Table(title=cell(f"cache: {root}"), title_justify="left", box=None, pad_edge=False)
     for name, just in (("key", "left"), ("dataset", "left"), ("images", "right"), ("scan", "left"),
                        ("methods", "left"), ("size", "right"), ("age", "right")):  # fmt: skip
         t.add_column(name, justify=just)  # type: ignore[arg-type]
     for r in rows:
         if r.get("corrupt"):
             t.add_row(
-                r["key"], Text("corrupt", style="red"), "", "", "", f"{r['size'] / 1e3:.0f} kB", ""
+                cell(r["key"]), cell("corrupt", "red"), "", "", "", f"{r['size'] / 1e3:.0f} kB", ""
             )
             continue
         t.add_row(
-            r["key"], ", ".join(r["dataset"]), f"{r['images']:,}", "sampled" if r["sampled"] else "full",
-            ", ".join(r["methods"]) or "-", f"{r['size'] / 1e3:.0f} kB", age(r["age_seconds"]),
+            cell(r["key"]), cell(", ".join(map(str, r["dataset"]))), f"{r['images']:,}",
+            "sampled" if r["sampled"] else "full", cell(", ".join(r["methods"]) or "-"),
+            f"{r['size'] / 1e3:.0f} kB", age(r["age_seconds"]),
         )  # fmt: skip
     return t
 
@@ -310,7 +332,8 @@ def record_table(data: dict[str, Any], title: str) -> Table:
     w = data["weights"]
     names = data.get("class_names") or [str(i) for i in range(len(w))]
     opts = ", ".join(f"{k}={v}" for k, v in (data.get("options") or {}).items())
-    t = Table(title=f"{title}: {data.get('method', '?')}", title_justify="left", caption=opts or None,
+    t = Table(title=cell(f"{title}: {data.get('method', '?')}"), title_justify="left",
+              caption=cell(opts) if opts else None,
               caption_justify="left", box=None, pad_edge=False)  # fmt: skip
     t.add_column("id", justify="right")
     t.add_column("class")
@@ -319,7 +342,7 @@ def record_table(data: dict[str, Any], title: str) -> Table:
         t.add_column("pixels", justify="right")
     t.add_column("weight", justify="right")
     for c, name in enumerate(names):
-        cells = [str(c), name]
+        cells: list[Any] = [str(c), cell(name)]
         if has_counts:
             cells.append(f"{data['counts']['pixels'][c]:,}")
         t.add_row(*cells, f"{w[c]:.4f}")
@@ -327,23 +350,26 @@ def record_table(data: dict[str, Any], title: str) -> Table:
 
 
 # ---- Markdown (GitHub tables, no rich) ----------------------------------------------------
-def _md_cell(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
 def markdown_table(
-    header: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[bool]
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    right: Sequence[bool],
+    footer: Sequence[str] | None = None,
 ) -> str:
-    """A GitHub-flavoured Markdown table.
+    """A GitHub-flavoured Markdown table. Every header and row cell is text, shown as written
+    (:func:`classweights.text.markdown_escape`); only ``footer``, our own, holds Markdown.
 
-    >>> print(markdown_table(["id", "class"], [[0, "road"]], [True, False]))
+    >>> print(markdown_table(["id", "class"], [[0, "road"], [1, "a|b"]], [True, False]))
     | id | class |
     |---:|:---|
     | 0 | road |
+    | 1 | a\\|b |
     """
-    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
+    lines = ["| " + " | ".join(markdown_escape(h) for h in header) + " |",
              "|" + "|".join("---:" if r else ":---" for r in right) + "|"]  # fmt: skip
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(markdown_escape(c) for c in row) + " |" for row in rows]
+    if footer is not None:
+        lines.append("| " + " | ".join(footer) + " |")
     return "\n".join(lines)
 
 
@@ -362,17 +388,16 @@ def stats_markdown(data: dict[str, Any], extra: Sequence[str] = ()) -> str:
         if has_weight:
             row.append(f"{r['weight']:.4f}")
         rows.append(row)
-    total = [
+    footer = [
         "",
         "**total**",
         f"{sum(r['pixels'] for r in classes):,}",
         "100.00%",
         f"{ds['images']:,}",
     ]
-    total += [""] * len(extra) + ([data.get("method") or ""] if has_weight else [])
-    rows.append(total)
+    footer += [""] * len(extra) + [data.get("method") or ""] * has_weight  # a method we know
     right = [True, False, True, True, True, *[True] * len(extra), *([True] if has_weight else [])]
-    return markdown_table(header, rows, right) + "\n\n" + totals_line(data) + "\n"
+    return markdown_table(header, rows, right, footer) + "\n\n" + totals_line(data) + "\n"
 
 
 def compare_rows(
@@ -398,7 +423,7 @@ def compare_csv(stats: ClassStats, table: dict[str, list[float]]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["id", "name", *table])
     for c, name in enumerate(stats.names):
-        writer.writerow([c, name, *[f"{table[m][c]:.6g}" for m in table]])
+        writer.writerow([c, csv_cell(name), *[f"{table[m][c]:.6g}" for m in table]])
     return buf.getvalue()
 
 
@@ -423,6 +448,7 @@ def record_markdown(data: dict[str, Any]) -> str:
             for c, name in enumerate(names)]  # fmt: skip
     opts = ", ".join(f"{k}={v}" for k, v in (data.get("options") or {}).items())
     tail = f"method: {data.get('method', '?')}" + (f" · {opts}" if opts else "")
+    tail = markdown_escape(tail)
     return (
         markdown_table(header, rows, [True, False, *([True] if has_counts else []), True])
         + f"\n\n{tail}\n"
