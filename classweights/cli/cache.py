@@ -151,7 +151,7 @@ def path(cache_dir: str | None) -> None:
     """
     from ..cache import Store
 
-    click.echo(visible(Store(cache_dir).root))
+    click.echo(str(Store(cache_dir).root))  # for $(...): exact, as the user gave it
 
 
 @click.command("show")

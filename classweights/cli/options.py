@@ -163,7 +163,7 @@ def emit(
         out.print(totals_line(data), markup=False)
     if fmt in ("table", "markdown"):
         for _path, err in [(s["path"], s["error"]) for s in data["dataset"]["skipped"]][:10]:
-            make_console(stderr=True, quiet=quiet).print(f"skipped: {visible(err)}", markup=False)
+            note(f"skipped: {err}", quiet)  # one line each, control characters shown
 
 
 def note(message: str, quiet: bool) -> None:
