@@ -16,10 +16,13 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 import xml.etree.ElementTree as ET
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given, settings
 from conftest import save_png
 from robust_helpers import ROOT
 
@@ -263,3 +266,19 @@ def test_warning_lines_show_controls(tmp_path):
     assert_inert(r.stderr)
     warning = [ln for ln in r.stderr.splitlines() if ln.startswith("warning: ")]
     assert len(warning) == 1 and f"first: {tmp_path}/d\\x1b]8;;e.vil\\x07[/]/a.png" in warning[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(exclude_categories=()), max_size=40))
+def test_escaped_text_holds_nothing_to_act_on(s):
+    """Checked against Unicode's own categories, not against the code's tables."""
+    from classweights.text import markdown_escape, visible
+
+    out = visible(s)
+    for ch in out:
+        cat = unicodedata.category(ch)
+        assert cat not in ("Cc", "Cs", "Zl", "Zp") and (cat != "Cf" or ch in "\u200c\u200d"), ch
+    if s.isprintable():
+        assert out == s  # ordinary names are left exactly as they are
+    bare = re.sub(r"\\.", "", markdown_escape(s))  # drop every backslash-escaped character
+    assert not set(bare) & set("\\`*[]<>|~&$@")
