@@ -35,6 +35,7 @@ import numpy as np
 from .atomic import atomic_write
 from .cache.record import plain
 from .errors import ConfigError
+from .text import visible
 
 SNIPPETS = ("pytorch", "mmseg", "monai", "keras")
 """Formats printed as code to paste into a training script or config."""
@@ -87,7 +88,8 @@ def _items(
     for c, w in enumerate(weights):
         name = class_names[c] if class_names else str(c)
         head = f"{c}: " if key else ""
-        lines.append(f"{indent}{head}{number(w)},  # {name}".replace("\n", " "))
+        # a name is data: a line break or control character in it must not end the comment
+        lines.append(f"{indent}{head}{number(w)},  # {visible(name)}")
     return "\n".join(lines)
 
 

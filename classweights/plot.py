@@ -14,6 +14,7 @@ from typing import Any
 
 from .atomic import atomic_write
 from .errors import ConfigError, require
+from .text import visible
 
 PLOT_FORMATS = ("png", "svg", "pdf")
 SHORT = {
@@ -67,8 +68,9 @@ def plot_classes(
     if methods is None and any(r.get("weight") is not None for r in classes):
         methods = {data.get("method") or "weight": [r["weight"] for r in classes]}
     order = sorted(range(len(classes)), key=lambda c: (-classes[c]["share"], c))
-    names = [f"{classes[c]['id']} {classes[c]['name']}" if classes[c]["name"] != str(classes[c]["id"])
-             else str(classes[c]["id"]) for c in order]  # fmt: skip
+    names = [visible(f"{classes[c]['id']} {classes[c]['name']}")
+             if classes[c]["name"] != str(classes[c]["id"]) else str(classes[c]["id"])
+             for c in order]  # fmt: skip
     ys = list(range(len(order)))
     n_panels = 3 if methods else 2
     height = min(60.0, 1.6 + 0.26 * len(order))
@@ -87,7 +89,8 @@ def plot_classes(
             ax_share.text(0.02, y, "absent", transform=ax_share.get_yaxis_transform(),
                           va="center", fontsize=8, color="#888888")  # fmt: skip
     ax_share.set_xlabel("share of labelled pixels (log)")
-    ax_share.set_yticks(ys, names, fontsize=8 if len(order) <= 40 else 6)
+    # class names are data: drawn as written, never as mathtext ($...$)
+    ax_share.set_yticks(ys, names, fontsize=8 if len(order) <= 40 else 6, parse_math=False)
     ax_share.invert_yaxis()
     ax_share.grid(axis="x", which="major", alpha=0.3)
 

@@ -16,7 +16,9 @@ from typing import Any
 import click
 
 from .. import __version__
+from ..text import visible
 from .cache import cache, show_file
+from .options import log_to_stderr
 from .report import report
 from .sampler import sampler
 from .splits import compare_splits_command
@@ -47,7 +49,7 @@ def cli(verbose: int, color: bool | None) -> None:
     from ..report import set_color
 
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    log_to_stderr(level)
     warnings.showwarning = _show_warning
     set_color(color)
 
@@ -58,7 +60,7 @@ def _show_warning(
     """Library warnings as one plain line on stderr (no source location)."""
     if not logging.getLogger("classweights").isEnabledFor(logging.WARNING):
         return
-    click.echo(f"warning: {message}", err=True)
+    click.echo(f"warning: {visible(message)}", err=True)
 
 
 def _examples_last(command: click.Command) -> None:
@@ -94,10 +96,10 @@ def main() -> None:
         code = cli.main(prog_name="classweights", standalone_mode=False)
     except click.UsageError as e:
         where = e.ctx.command_path if e.ctx is not None else "classweights"
-        click.echo(f"error: {e.format_message()} (see '{where} --help')", err=True)
+        click.echo(f"error: {visible(e.format_message())} (see '{where} --help')", err=True)
         sys.exit(2)
     except click.ClickException as e:
-        click.echo(f"error: {e.format_message()}", err=True)
+        click.echo(f"error: {visible(e.format_message())}", err=True)
         sys.exit(e.exit_code)
     except click.Abort:
         click.echo("aborted", err=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..text import visible
 from .options import handle_errors
 
 _cache_dir = click.option(
@@ -96,7 +97,7 @@ def show(key: str, cache_dir: str | None) -> None:
 
     entry = Store(cache_dir).entry(key)
     if entry is None:
-        raise click.UsageError(f"no cache entry {key}")
+        raise click.UsageError(f"no cache entry {visible(key)}")
     meta = {k: v for k, v in entry.meta.items() if k not in ("listing", "stats")}
     meta["files"] = len(entry.meta.get("listing", []))
     meta["weights"] = sorted(p.name for p in (entry.path / "weights").glob("*.pth"))
@@ -134,10 +135,8 @@ def clear(key: str | None, all_: bool, older_than: str | None, cache_dir: str | 
             victims += [p.name for p in store.root.glob("*") if p.is_symlink()]
     for k in victims:
         store.remove(k)
-    click.echo(
-        f"removed {len(victims)} entr{'y' if len(victims) == 1 else 'ies'} from {store.root}",
-        err=True,
-    )
+    entries = f"{len(victims)} entr{'y' if len(victims) == 1 else 'ies'}"
+    click.echo(f"removed {entries} from {visible(store.root)}", err=True)
 
 
 @cache.command()
@@ -152,7 +151,7 @@ def path(cache_dir: str | None) -> None:
     """
     from ..cache import Store
 
-    click.echo(str(Store(cache_dir).root))
+    click.echo(str(Store(cache_dir).root))  # for $(...): exact, as the user gave it
 
 
 @click.command("show")

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from ..errors import ClassWeightsError
+from ..text import visible, visible_lines
 
 
 def _sample(value: str | None) -> int | float | None:
@@ -118,7 +119,21 @@ def set_verbosity(kw: dict[str, Any]) -> None:
     elif kw.get("verbose"):
         log.setLevel(logging.WARNING - 10 * min(kw["verbose"], 2))
         if not logging.getLogger().handlers:
-            logging.basicConfig(format="%(levelname)s: %(message)s", stream=sys.stderr)
+            log_to_stderr()
+
+
+class VisibleFormatter(logging.Formatter):
+    """Log lines with the control characters of any data in them shown, never acted on."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible_lines(super().format(record))
+
+
+def log_to_stderr(level: int | None = None) -> None:
+    """``logging.basicConfig`` on stderr with :class:`VisibleFormatter`."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(VisibleFormatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(handlers=[handler], **({} if level is None else {"level": level}))
 
 
 def cluster_client(kw: dict[str, Any]) -> Any:
@@ -148,13 +163,13 @@ def emit(
         out.print(totals_line(data), markup=False)
     if fmt in ("table", "markdown"):
         for _path, err in [(s["path"], s["error"]) for s in data["dataset"]["skipped"]][:10]:
-            make_console(stderr=True, quiet=quiet).print(f"skipped: {err}", markup=False)
+            note(f"skipped: {err}", quiet)  # one line each, control characters shown
 
 
 def note(message: str, quiet: bool) -> None:
     """One diagnostic line on stderr (never stdout), silenced by --quiet."""
     if not quiet:
-        click.echo(message, err=True)
+        click.echo(visible(message), err=True)
 
 
 # ---- pictures and exports ----------------------------------------------------------------
@@ -247,7 +262,7 @@ def handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
         except ClassWeightsError as e:
             if os.environ.get("CLASSWEIGHTS_DEBUG"):
                 raise
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {visible(e)}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -258,10 +273,8 @@ def handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as e:
             if os.environ.get("CLASSWEIGHTS_DEBUG"):
                 raise
-            click.echo(
-                f"error: {type(e).__name__}: {e} (set CLASSWEIGHTS_DEBUG=1 for the traceback)",
-                err=True,
-            )
+            why = f"{type(e).__name__}: {visible(e)}"
+            click.echo(f"error: {why} (set CLASSWEIGHTS_DEBUG=1 for the traceback)", err=True)
             sys.exit(1)
 
     return wrapper
@@ -343,4 +356,4 @@ def print_diagnosis(diag: dict[str, Any], quiet: bool) -> None:
     from ..report import diagnosis_lines, make_console
 
     for line in diagnosis_lines(diag):
-        make_console(quiet=quiet).print(line, markup=False)
+        make_console(quiet=quiet).print(visible(line), markup=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import shlex
@@ -10,6 +12,7 @@ from typing import Any
 
 import click
 
+from ..text import csv_cell, visible, visible_lines
 from .options import handle_errors, run_scan, scan_options
 
 
@@ -61,7 +64,19 @@ def explain(target: str, cache_dir: str | None, class_index: int | None, fmt: st
         click.echo(json.dumps(plain(out[0] if len(out) == 1 else out), indent=2))
         return
     for i, (path, record) in enumerate(found):
-        click.echo(("\n" if i else "") + f"{path}\n{explain_record(record, class_index)}")
+        text = explain_record(_visible_strings(record), class_index)
+        click.echo(("\n" if i else "") + f"{visible(path)}\n{visible_lines(text)}")
+
+
+def _visible_strings(obj: Any) -> Any:
+    """The record with every stored string made visible (its text is data, never layout)."""
+    if isinstance(obj, str):
+        return visible(obj)
+    if isinstance(obj, dict):
+        return {_visible_strings(k): _visible_strings(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_visible_strings(v) for v in obj)
+    return obj
 
 
 def _tensors_to_lists(obj: Any) -> Any:
@@ -149,14 +164,16 @@ def match(**kw: Any) -> None:
         click.echo(json.dumps({"published": published, "fits": bool(found and found[0].fits),
                                "candidates": [c.as_dict() for c in found]}, indent=2))  # fmt: skip
     elif kw["fmt"] == "csv":
-        click.echo("rank,method,options,scale,max_rel_error,rmse,fits,command")
+        buf = io.StringIO()
+        out = csv.writer(buf, lineterminator="\n")
+        out.writerow("rank method options scale max_rel_error rmse fits command".split())
         for i, c in enumerate(found, 1):
             opts = ";".join(f"{k}={v}" for k, v in c.options.items())
-            click.echo(
-                f'{i},{c.method},{opts},{c.scale:.6g},{c.max_rel_error:.3g},{c.rmse:.3g},{c.fits},"{c.command}"'
-            )
+            out.writerow([i, c.method, csv_cell(opts), f"{c.scale:.6g}", f"{c.max_rel_error:.3g}",
+                          f"{c.rmse:.3g}", c.fits, csv_cell(c.command)])  # fmt: skip
+        click.echo(buf.getvalue(), nl=False)
     else:
-        click.echo(_render(found, stats.names))
+        click.echo(visible_lines(_render(found, [visible(n) for n in stats.names])))
 
 
 def _render(found: list[Any], names: list[str]) -> str:

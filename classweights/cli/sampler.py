@@ -15,6 +15,7 @@ import numpy as np
 from ..atomic import atomic_write
 from ..errors import ConfigError
 from ..rebalance import DRAW_MODES, FREQUENCIES, REDUCE_MODES, SAMPLING_METHODS
+from ..text import csv_cell, visible
 from .options import FORMATS, handle_errors, run_scan, scan_options, weight_kwargs, weight_options
 
 EXPORTS = ("npy", "json", "csv")
@@ -149,7 +150,7 @@ def summary_csv(data: dict[str, Any]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["id"], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     return buf.getvalue()
 
 
@@ -184,12 +185,14 @@ def summary_rows(data: dict[str, Any]) -> list[list[str]]:
 def summary_table(data: dict[str, Any]) -> Any:
     from rich.table import Table
 
+    from ..report import cell
+
     title = f"{data['method']}: images containing each class, per epoch"
     table = Table(title=title, title_justify="left", pad_edge=False, box=None)
     for name in SUMMARY_COLUMNS:
         table.add_column(name, justify="left" if name == "class" else "right")
     for c, cells in zip(data["summary"]["classes"], summary_rows(data)):
-        table.add_row(*cells, style=None if c["before"] else "dim")
+        table.add_row(*map(cell, cells), style=None if c["before"] else "dim")
     return table
 
 
@@ -219,7 +222,7 @@ def render(data: dict[str, Any], sw: np.ndarray, kw: dict[str, Any]) -> None:
     if export and output:
         written = write_export(data, export, output)
         make_console(stderr=True, quiet=quiet).print(
-            f"wrote {len(sw)} weights to {' + '.join(map(str, written))}", markup=False
+            visible(f"wrote {len(sw)} weights to {' + '.join(map(str, written))}"), markup=False
         )
     elif to_stdout:
         click.echo(

@@ -1,0 +1,246 @@
+"""Rendering results: rich tables, JSON, CSV and Markdown. Computes nothing itself.
+
+Only the CLI imports this package (it imports rich at module level). The JSON and CSV
+renderers (:mod:`.plain`) and the Markdown ones (:mod:`.markdown`) are plain string functions
+that never touch rich; they are re-exported here.
+
+Text from the dataset (class names, paths, cache keys, stored record text) is data, never
+markup: rich cells, titles and captions holding it are ``Text`` objects made by :func:`cell`
+(never parsed for ``[tags]``, control characters shown by :func:`classweights.text.visible`);
+Markdown cells go through :func:`classweights.text.markdown_escape`, CSV fields through
+:func:`classweights.text.csv_cell`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..stats import ClassStats
+from ..text import visible
+from .markdown import (
+    cache_markdown,
+    compare_markdown,
+    markdown_table,
+    record_markdown,
+    stats_markdown,
+)
+from .plain import (
+    compare_csv,
+    compare_rows,
+    diagnosis_lines,
+    format_array,
+    pct,
+    record_dict,
+    stats_dict,
+    to_csv,
+    to_json,
+    totals_line,
+)
+
+__all__ = [
+    "FORMATS", "SHORT_NAMES", "cache_markdown", "cache_table", "cell", "compare_csv",
+    "compare_markdown", "compare_rows", "compare_table", "diagnosis_lines", "format_array",
+    "make_console", "markdown_table", "pct", "progress_bar", "progress_enabled", "record_dict",
+    "record_markdown", "record_table", "set_color", "stats_dict", "stats_markdown", "stats_table",
+    "to_csv", "to_json", "totals_line",
+]  # fmt: skip
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+_COLOR: bool | None = None  # --color / --no-color; None: rich decides (NO_COLOR, isatty)
+
+
+def set_color(color: bool | None) -> None:
+    """Force colours on (``True``) or off (``False``), or let the terminal decide (``None``)."""
+    global _COLOR
+    _COLOR = color
+
+
+def cell(value: Any, style: str = "") -> Text:
+    """A rich cell (or title) holding ``value`` as plain text: never parsed as markup, control
+    characters shown.
+
+    >>> cell("[bold]car[/]").plain, cell("a\\x1b[2J").plain
+    ('[bold]car[/]', 'a\\\\x1b[2J')
+    """
+    return Text(visible(value), style=style)
+
+
+def _bar(share: float, width: int = 12) -> Text:
+    if share <= 0:
+        return Text("")
+    eighths = max(1, round(share * width * 8))
+    full, rest = divmod(eighths, 8)
+    return Text("█" * full + ("▏▎▍▌▋▊▉"[rest - 1] if rest else ""), style="cyan")
+
+
+def stats_table(
+    data: dict[str, Any], *, title: str | None = None, extra: Sequence[str] = ()
+) -> Table:
+    """A rich table of per-class pixels, share, images containing the class, and weights."""
+    ds = data["dataset"]
+    has_weight = any(r["weight"] is not None for r in data["classes"])
+    pos = "positives" if ds.get("multilabel") else "pixels"
+    table = Table(title=None if title is None else cell(title), title_justify="left",
+                  show_footer=True, pad_edge=False, box=None)  # fmt: skip
+    table.add_column("id", justify="right", footer="")
+    table.add_column("class", footer="total")
+    table.add_column(pos, justify="right", footer=f"{sum(r['pixels'] for r in data['classes']):,}")
+    table.add_column("share", justify="right", footer="100.00%")
+    table.add_column("images", justify="right", footer=f"{ds['images']:,}")
+    table.add_column("", footer="")
+    for key in extra:
+        table.add_column(key, justify="right", footer="")
+    if has_weight:
+        table.add_column("weight", justify="right", footer=cell(data["method"] or ""))
+    for r in data["classes"]:
+        cells = [
+            str(r["id"]),
+            cell(r["name"]),
+            f"{r['pixels']:,}",
+            pct(r["share"]),
+            f"{r['images']:,}",
+            _bar(r["share"]),
+        ]
+        cells += [cell(r.get(k, "")) for k in extra]
+        if has_weight:
+            cells.append(f"{r['weight']:.4f}")
+        style = "dim" if r["pixels"] == 0 else None
+        table.add_row(*cells, style=style)
+    return table
+
+
+def make_console(stderr: bool = False, quiet: bool = False) -> Console:
+    """A console that styles only a terminal: no ANSI codes in a pipe, none under ``NO_COLOR``
+    (or ``--no-color``), colours forced by ``--color``."""
+    kw: dict[str, Any] = {}
+    if _COLOR is False or (_COLOR is None and os.environ.get("NO_COLOR", "") != ""):
+        kw["color_system"] = None
+    elif _COLOR is True:
+        kw["force_terminal"] = True
+    return Console(stderr=stderr, quiet=quiet, highlight=False, soft_wrap=False, **kw)
+
+
+@contextmanager
+def progress_bar(
+    enabled: bool, description: str = "scanning"
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr (images/s, ETA); yields the callback, or None if disabled."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    class _Rate(TextColumn):
+        def render(self, task):  # type: ignore[override]
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} img/s" if speed else "")
+
+    from rich.markup import escape
+
+    description = escape(visible(description))  # the column below formats it as markup
+    console = make_console(stderr=True)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(""),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as prog:
+        task = prog.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            prog.update(task, completed=done, total=total or None)
+
+        yield update
+
+
+def progress_enabled(quiet: bool) -> bool:
+    """A progress bar only for a person watching: stderr is a terminal, not ``--quiet``, not
+    in CI (``$CI`` set), not a dumb terminal."""
+    if quiet or os.environ.get("TERM") == "dumb":
+        return False
+    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+        return False
+    return sys.stderr.isatty()
+
+
+def compare_table(stats: ClassStats, table: dict[str, list[float]], normalize: str) -> Table:
+    """Every method's weights side by side; the header names the normalisation."""
+    norm = {"mean": "mean 1", "sum": "sum C", "max": "max 1", "none": "raw"}[normalize]
+    t = Table(
+        title=f"class weights by method (normalised: {norm})",
+        title_justify="left", box=None, pad_edge=False, collapse_padding=True,
+    )  # fmt: skip
+    t.add_column("id", justify="right")
+    t.add_column("class", no_wrap=True, max_width=14)
+    t.add_column("share", justify="right")
+    for m in table:
+        t.add_column(SHORT_NAMES.get(m, m), justify="right", no_wrap=True)
+    share = stats.share
+    for c, name in enumerate(stats.names):
+        t.add_row(str(c), cell(name), pct(share[c]), *[f"{table[m][c]:.3g}" for m in table])
+    return t
+
+
+SHORT_NAMES = {
+    "inverse_freq": "inv", "sqrt_inv_freq": "sqrt", "effective_num": "eff.num",
+    "median_freq": "median", "enet": "enet", "log_count": "log", "power": "power",
+    "uniform": "unif",
+}  # fmt: skip
+
+
+def cache_table(rows: list[dict[str, Any]], root: str, age: Callable[[float], str]) -> Table:
+    t = Table(title=cell(f"cache: {root}"), title_justify="left", box=None, pad_edge=False)
+    for name, just in (("key", "left"), ("dataset", "left"), ("images", "right"), ("scan", "left"),
+                       ("methods", "left"), ("size", "right"), ("age", "right")):  # fmt: skip
+        t.add_column(name, justify=just)  # type: ignore[arg-type]
+    for r in rows:
+        if r.get("corrupt"):
+            t.add_row(
+                cell(r["key"]), cell("corrupt", "red"), "", "", "", f"{r['size'] / 1e3:.0f} kB", ""
+            )
+            continue
+        t.add_row(
+            cell(r["key"]), cell(", ".join(map(str, r["dataset"]))), f"{r['images']:,}",
+            "sampled" if r["sampled"] else "full", cell(", ".join(r["methods"]) or "-"),
+            f"{r['size'] / 1e3:.0f} kB", age(r["age_seconds"]),
+        )  # fmt: skip
+    return t
+
+
+def record_table(data: dict[str, Any], title: str) -> Table:
+    w = data["weights"]
+    names = data.get("class_names") or [str(i) for i in range(len(w))]
+    opts = ", ".join(f"{k}={v}" for k, v in (data.get("options") or {}).items())
+    t = Table(title=cell(f"{title}: {data.get('method', '?')}"), title_justify="left",
+              caption=cell(opts) if opts else None,
+              caption_justify="left", box=None, pad_edge=False)  # fmt: skip
+    t.add_column("id", justify="right")
+    t.add_column("class")
+    has_counts = isinstance(data.get("counts"), dict) and "pixels" in data["counts"]
+    if has_counts:
+        t.add_column("pixels", justify="right")
+    t.add_column("weight", justify="right")
+    for c, name in enumerate(names):
+        cells: list[Any] = [str(c), cell(name)]
+        if has_counts:
+            cells.append(f"{data['counts']['pixels'][c]:,}")
+        t.add_row(*cells, f"{w[c]:.4f}")
+    return t
