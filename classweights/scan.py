@@ -8,6 +8,7 @@ any worker count. At most a few units per worker are in flight, so memory stays 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import warnings
@@ -22,6 +23,7 @@ from numpy.typing import NDArray
 
 from .counting import CountOptions, Failure, ImageCount, MaskWarning, Unit, count_mask, count_unit
 from .errors import ClassWeightsError, ConfigError, DatasetError, MaskReadError, UnknownLabelError
+from .kernels_numpy import use_jit
 from .labels import (
     IGNORED,
     UNKNOWN,
@@ -36,8 +38,10 @@ from .sources import (
     ReadOptions,
     discover,
     is_torch_dataset,
+    is_url,
     iter_torch_dataset,
     mask_from_item,
+    png_header,
 )
 from .stats import ClassStats, compact_uint
 
@@ -304,19 +308,21 @@ def scan(
             entries = discover(source, glob=glob, multilabel=multilabel, class_names=plan.names)
         units, total, picked = plan.units(entries)
         collector.reserve(total)
+        opts = _with_kernels(plan.count_opts, total * _pixels_per_image(entries))
         if client is not None:
             from .distributed import run_units as run_on_cluster
 
-            run_on_cluster(list(units), total, plan.count_opts, client, collector, progress)
+            run_on_cluster(list(units), total, opts, client, collector, progress)
         else:
-            _run_units(units, total, plan.count_opts, workers, parallel, collector, progress)
+            _run_units(units, total, opts, workers, parallel, collector, progress)
         paths = [
             os.fspath(s) for s in ([source] if isinstance(source, (str, os.PathLike)) else source)
         ]
         sample_info = plan.sample_info(picked, total_population=sum(e.n for e in entries))
     else:
         total, items, picked, population = _in_memory(source, plan, workers)
-        _run_items(items, total, plan.count_opts, workers, collector, progress)
+        opts = _with_kernels(plan.count_opts, total * _TYPICAL_PIXELS)
+        _run_items(items, total, opts, workers, collector, progress)
         paths = [f"<{type(source).__name__}>"]
         sample_info = plan.sample_info(picked, population or total)
     stats = collector.finish(plan.settings | {"paths": paths}, plan.names)
@@ -465,6 +471,28 @@ def _check_sample(sample: Any) -> None:
         raise ConfigError(f"a sample fraction must lie in (0, 1], got {sample}")
     if isinstance(sample, (int, np.integer)) and sample < 1:
         raise ConfigError(f"a sample count must be >= 1, got {sample}")
+
+
+_TYPICAL_PIXELS = 1 << 20  # per image, when a source's image size is unknown before decoding
+
+
+def _pixels_per_image(entries: Sequence[Entry]) -> int:
+    """Pixels of the first image when its PNG header says so (33 bytes read), else typical."""
+    if entries and entries[0].kind == "image" and not is_url(entries[0].path):
+        try:
+            with open(entries[0].path, "rb") as fh:
+                head = png_header(fh.read(33))
+        except OSError:
+            head = None
+        if head is not None:
+            return head[0] * head[1]
+    return _TYPICAL_PIXELS
+
+
+def _with_kernels(opts: CountOptions, pixels: int) -> CountOptions:
+    """Count with Numba only when the job repays its JIT (`kernels_numpy.use_jit`)."""
+    jit = use_jit(pixels)
+    return opts if opts.jit == jit else dataclasses.replace(opts, jit=jit)
 
 
 def _make_executor(parallel: str, workers: int) -> Executor:

@@ -12,6 +12,9 @@ from naive import check_stats
 import classweights as cw
 from classweights.synthetic import write_pngs
 
+# every test runs with the NumPy twins and with the Numba kernels (conftest.kernels)
+pytestmark = pytest.mark.usefixtures("kernels")
+
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
