@@ -57,3 +57,27 @@ def test_small_cold_stats_counts_with_numpy_and_never_imports_numba(tmp_path):
     rows, _, _, _ = naive_counts(masks, 19, 255)
     pixels = [c["pixels"] for c in json.loads(out)["classes"]]
     assert pixels == rows.sum(0).tolist()
+
+
+def test_lazy_command_table_matches_the_commands():
+    # `classweights --help` lists commands from a table, without importing them
+    import importlib
+
+    from classweights.cli import _COMMANDS, cli
+
+    for name, (module, attr, short) in _COMMANDS.items():
+        command = getattr(importlib.import_module(f"classweights.cli.{module}"), attr)
+        assert command.name == name
+        assert short == command.get_short_help_str(10**6)
+        assert cli.get_command(None, name) is command
+
+
+def test_package_scan_stays_the_function_after_importing_the_module():
+    code = (
+        "import classweights as cw, classweights.scan, importlib; "
+        "importlib.import_module('classweights.cli.options'); "
+        "import numpy as np; "
+        "print(callable(cw.scan), cw.scan([np.zeros((2, 2), np.uint8)], num_classes=1).pixels)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "[4]"]
