@@ -21,11 +21,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 #: Below this many pixels in a scan (images x pixels per image), count with NumPy and never
-#: import numba. The JIT costs ~1-2 s once per process (import + loading the cached kernels);
-#: the Numba word kernels save ~0.2-0.5 ns per pixel over the run counting here on real masks,
-#: so they repay the JIT from about 2-5 billion pixels (~1,000 Cityscapes or ~12,000 CamVid
-#: masks). Once numba is loaded in a process, the kernels are used for every job.
-JIT_MIN_PIXELS = 1 << 31
+#: import numba. Measured with ``benchmarks/bench_startup.py`` (fresh processes, 2 workers,
+#: same run): the JIT costs ~1-2 s once per process (import + loading the cached kernels),
+#: while end to end the NumPy twins cost ~3-7 ns per pixel more than the Numba kernels
+#: (several passes over the mask, part of them holding the GIL), so Numba repays itself from
+#: roughly 0.3 G pixels: ~130 Cityscapes (1024 x 2048) or ~1,500 CamVid (360 x 480) masks.
+#: Once numba is loaded in a process, the kernels are used for every job.
+JIT_MIN_PIXELS = 1 << 28
 
 #: ``CLASSWEIGHTS_JIT=1`` forces the Numba kernels, ``0`` forces NumPy; unset or ``auto``
 #: decides from the workload.
@@ -37,6 +39,8 @@ def use_jit(pixels: int) -> bool:
 
     >>> use_jit(367 * 360 * 480) if "classweights.kernels" not in sys.modules else False
     False
+    >>> use_jit(3000 * 1024 * 2048)
+    True
     """
     forced = os.environ.get(JIT_ENV, "auto").strip().lower()
     if forced in ("1", "true", "yes", "numba"):
