@@ -1,6 +1,6 @@
 """Time to the first result: fresh processes, against a 10-line Pillow + ``np.bincount`` script.
 
-    python benchmarks/bench_startup.py [--repeats 7] [--large-copies 3]
+    python benchmarks/bench_startup.py [--repeats 7] [--large-copies 6]
 
 Every row is a new Python process (what a user pays for a one-shot command), repeated and
 interleaved with the others so machine load hits all rows alike; medians are printed with the
@@ -10,8 +10,8 @@ $TMPDIR/classweights-bench:
 * small: 367 CamVid-sized masks (360 x 480, 8-bit PNG), 63 M pixels: below the JIT threshold,
   so counted with NumPy;
 * large: the 100 Cityscapes-sized masks of ``bench_scan.py`` (1024 x 2048) hard-linked
-  ``--large-copies`` times, above the threshold (0.63 G pixels with 3 copies, the threshold is
-  0.27 G), so counted with Numba; ``CLASSWEIGHTS_JIT=0`` shows what NumPy would have cost.
+  ``--large-copies`` times, above the threshold (1.26 G pixels with 6 copies, the threshold is
+  1.07 G), so counted with Numba; ``CLASSWEIGHTS_JIT=0`` shows what NumPy would have cost.
 
 ``stats`` runs with ``--no-cache --format json`` (the scan and its rendering, no cache write);
 a row with the cache on shows what writing the cache adds.
@@ -66,7 +66,7 @@ def linked(src: Path, copies: int) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--large-copies", type=int, default=3, help="0 skips the large dataset")
+    ap.add_argument("--large-copies", type=int, default=6, help="0 skips the large dataset")
     ap.add_argument("--large-repeats", type=int, default=3)
     args = ap.parse_args()
     py = sys.executable

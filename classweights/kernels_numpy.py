@@ -22,12 +22,12 @@ from numpy.typing import NDArray
 
 #: Below this many pixels in a scan (images x pixels per image), count with NumPy and never
 #: import numba. Measured with ``benchmarks/bench_startup.py`` (fresh processes, 2 workers,
-#: same run): the JIT costs ~1-2 s once per process (import + loading the cached kernels),
-#: while end to end the NumPy twins cost ~3-7 ns per pixel more than the Numba kernels
-#: (several passes over the mask, part of them holding the GIL), so Numba repays itself from
-#: roughly 0.3 G pixels: ~130 Cityscapes (1024 x 2048) or ~1,500 CamVid (360 x 480) masks.
+#: same runs): the JIT costs ~2-2.5 s once per process here (import + loading the cached
+#: kernels); on 0.63 G pixels (300 Cityscapes masks) NumPy was still 0.9 s faster end to end,
+#: on 2.3 G pixels Numba was 15 s faster, so they break even near 0.7-1 G pixels: ~500
+#: Cityscapes (1024 x 2048) or ~6,000 CamVid (360 x 480) masks.
 #: Once numba is loaded in a process, the kernels are used for every job.
-JIT_MIN_PIXELS = 1 << 28
+JIT_MIN_PIXELS = 1 << 30
 
 #: ``CLASSWEIGHTS_JIT=1`` forces the Numba kernels, ``0`` forces NumPy; unset or ``auto``
 #: decides from the workload.
