@@ -10,8 +10,10 @@ Heavy dependencies (torch, dask, zarr, rich) are imported only where they are us
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ClassWeightsError,
@@ -21,13 +23,19 @@ from .errors import (
     MissingDependencyError,
     UnknownLabelError,
 )
-from .scan import calculate_class_weights, scan
-from .stats import ClassStats
+
+if TYPE_CHECKING:
+    from .scan import calculate_class_weights, scan
+    from .stats import ClassStats
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it (imported on first use)
+# public name -> module that defines it (imported on first use, so that `classweights
+# --version` and `--help` import neither numpy nor the engine)
 _LAZY = {
+    "scan": "scan",
+    "calculate_class_weights": "scan",
+    "ClassStats": "stats",
     "compute_weights": "weights",
     "WEIGHT_METHODS": "weights",
     "load_weights": "cache",
@@ -60,3 +68,16 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+class _Package(ModuleType):
+    """``classweights.scan`` is the function, as it has always been: importing the submodule
+    ``classweights.scan`` (which the import system binds on its parent) must not shadow it."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "scan" and isinstance(value, ModuleType):
+            return  # the module stays reachable as sys.modules["classweights.scan"]
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

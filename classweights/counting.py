@@ -29,6 +29,9 @@ class CountOptions:
     size_hint: int
     color_keys: NDArray[np.int64] | None = None  # sorted packed colours
     color_labels: NDArray[np.int64] | None = None  # label of each colour in color_keys
+    # Numba kernels (True) or their exact NumPy twins (False, for jobs too small to repay the
+    # JIT; see `classweights.kernels_numpy.use_jit`)
+    jit: bool = True
 
 
 @dataclass
@@ -65,10 +68,19 @@ def count_mask(mask: Any, source: str, opts: CountOptions) -> ImageCount:
         raise MaskReadError(f"{source}: expected a 2-D label mask, got shape {a.shape}{hint}")
     notes: list[str] = []
     a = _integral(a, source, notes)
-    from .kernels import count_values  # numba loads on first use, not at `import classweights`
-
-    values, counts = count_values(a, opts.size_hint)
+    values, counts = _kernels(opts).count_values(a, opts.size_hint)
     return ImageCount(source, values, counts, int(a.size), notes=notes)
+
+
+def _kernels(opts: CountOptions) -> Any:
+    """The kernel module: numba loads on first use, never at `import classweights`."""
+    if opts.jit:
+        from . import kernels
+
+        return kernels
+    from . import kernels_numpy
+
+    return kernels_numpy
 
 
 def _integral(a: NDArray[Any], source: str, notes: list[str]) -> NDArray[Any]:
@@ -107,9 +119,7 @@ _INT64_MAX = np.iinfo(np.int64).max
 def _count_colors(a: NDArray[Any], source: str, opts: CountOptions) -> ImageCount:
     if a.dtype != np.uint8:
         raise MaskReadError(f"{source}: colour masks must be 8-bit RGB, got dtype {a.dtype}")
-    from .kernels import histogram_colors
-
-    hist = histogram_colors(a, opts.color_keys)
+    hist = _kernels(opts).histogram_colors(a, opts.color_keys)
     keep = hist[:-1] > 0
     unknown: dict[str, int] = {}
     if hist[-1]:
@@ -141,9 +151,7 @@ def _count_multilabel(mask: Any, source: str, opts: CountOptions) -> ImageCount:
     notes: list[str] = []
     a = _integral(a, source, notes)
     if a.dtype != np.bool_:
-        from .kernels import count_values
-
-        values, _ = count_values(a.reshape(-1), opts.size_hint)
+        values, _ = _kernels(opts).count_values(a.reshape(-1), opts.size_hint)
         extra = sorted(set(values.tolist()) - {0, 1})
         if extra:
             raise MaskReadError(f"{source}: multi-label masks must hold 0/1, found {extra[:5]}")

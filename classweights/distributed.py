@@ -19,7 +19,11 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from .counting import CountOptions, Failure, ImageCount, Unit, count_unit
 from .errors import ConfigError, require
@@ -100,12 +104,51 @@ def _client(distributed: Any, scheduler: str | None, local_workers: int | None) 
         yield client
 
 
-def count_task(task: Sequence[Unit], opts: CountOptions) -> list[ImageCount | Failure]:
-    """What a worker runs: read and count every unit of a task, results in input order."""
+def count_task(task: Sequence[Unit], opts: CountOptions) -> Packed | list[ImageCount | Failure]:
+    """What a worker runs: read and count every unit of a task, results in input order.
+
+    Plain results travel as one `Packed` table (a handful of arrays per task instead of two
+    per image, which Dask would serialise as separate frames); a task with a failure, a note
+    or unknown colours travels as the list itself.
+    """
     out: list[ImageCount | Failure] = []
     for unit in task:
         out.extend(count_unit(unit, opts))
-    return out
+    return Packed.pack(out) or out
+
+
+@dataclass
+class Packed:
+    """The per-image results of a task as one compact table."""
+
+    sources: list[str]
+    totals: NDArray[np.int64]
+    lengths: NDArray[np.int64]  # distinct raw values per image
+    values: NDArray[np.int64]  # all images' raw values, concatenated
+    counts: NDArray[np.int64]
+
+    @classmethod
+    def pack(cls, items: list[ImageCount | Failure]) -> Packed | None:
+        if not all(type(it) is ImageCount and not it.notes and not it.unknown_colors
+                   for it in items):  # fmt: skip
+            return None
+        return cls(
+            [it.source for it in items],
+            np.array([it.total for it in items], np.int64),
+            np.array([it.values.size for it in items], np.int64),
+            np.concatenate([it.values for it in items]) if items else np.zeros(0, np.int64),
+            np.concatenate([it.counts for it in items]) if items else np.zeros(0, np.int64),
+        )
+
+    def unpack(self) -> list[ImageCount | Failure]:
+        cuts = np.cumsum(self.lengths)[:-1]
+        return [
+            ImageCount(s, v, c, int(t))
+            for s, t, v, c in zip(
+                self.sources, self.totals.tolist(), np.split(self.values, cuts),
+                np.split(self.counts, cuts),
+            )
+        ]  # fmt: skip
 
 
 def partition(units: Sequence[Unit], per_task: int) -> list[list[Unit]]:
@@ -151,7 +194,8 @@ def run_units(
     images_per_task: int | None = None,
     retries: int = 2,
 ) -> None:
-    """Count the units on the cluster and hand every result to ``collector.add`` in order.
+    """Count the units on the cluster and hand every task's results to ``collector.add_batch``
+    in order.
 
     Tasks are submitted a bounded window at a time (four per worker thread, and at most 64
     ahead of the oldest unfinished one, so results waiting for their turn stay few). A task
@@ -166,7 +210,7 @@ def run_units(
     ahead = max(window, 64)
     live: dict[str, tuple[Any, int]] = {}  # future key -> (future, task number)
     pending = distributed.as_completed()
-    ready: dict[int, list[ImageCount | Failure]] = {}
+    ready: dict[int, Packed | list[ImageCount | Failure]] = {}
     submitted = next_out = done = 0
     start = time.perf_counter()
     log.info("scanning %d images in %d tasks on %d Dask threads", total, len(tasks), threads)
@@ -190,8 +234,8 @@ def run_units(
             f.release()
             done += sizes[i]
             while next_out in ready:  # in task order, whatever order tasks finish in
-                for item in ready.pop(next_out):
-                    collector.add(item)
+                result = ready.pop(next_out)
+                collector.add_batch(result.unpack() if isinstance(result, Packed) else result)
                 next_out += 1
             if progress:
                 progress(done, total)

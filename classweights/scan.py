@@ -8,6 +8,7 @@ any worker count. At most a few units per worker are in flight, so memory stays 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import warnings
@@ -15,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Literal
 
 import numpy as np
@@ -22,6 +24,7 @@ from numpy.typing import NDArray
 
 from .counting import CountOptions, Failure, ImageCount, MaskWarning, Unit, count_mask, count_unit
 from .errors import ClassWeightsError, ConfigError, DatasetError, MaskReadError, UnknownLabelError
+from .kernels_numpy import use_jit
 from .labels import (
     IGNORED,
     UNKNOWN,
@@ -36,8 +39,10 @@ from .sources import (
     ReadOptions,
     discover,
     is_torch_dataset,
+    is_url,
     iter_torch_dataset,
     mask_from_item,
+    png_header,
 )
 from .stats import ClassStats, compact_uint
 
@@ -46,7 +51,7 @@ log = logging.getLogger(__name__)
 UNKNOWN_POLICIES = ("error", "ignore")
 UNKNOWN_VALUE = np.iinfo(np.int64).max  # raw-value stand-in for "a colour not in the table"
 ERROR_POLICIES = ("fail", "skip")
-PARALLEL_MODES = ("threads", "processes")
+PARALLEL_MODES = ("threads",)  # "processes" was removed: see _PROCESSES_REMOVED
 ProgressFn = Callable[[int, int], None]
 
 
@@ -68,6 +73,15 @@ class _Table:
             self.totals = np.concatenate([self.totals, np.zeros_like(self.totals[:grow])])
         self.n += 1
         return self.rows[self.n - 1]
+
+    def next_rows(self, k: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Zeroed rows and totals (ignored, unknown) for the next ``k`` images, as views."""
+        while self.n + k > len(self.rows):
+            grow = len(self.rows)
+            self.rows = np.concatenate([self.rows, np.zeros_like(self.rows[:grow])])
+            self.totals = np.concatenate([self.totals, np.zeros_like(self.totals[:grow])])
+        self.n += k
+        return self.rows[self.n - k : self.n], self.totals[self.n - k : self.n]
 
     def set_totals(self, ignored: int, unknown: int) -> None:
         self.totals[self.n - 1] = (ignored, unknown)
@@ -103,6 +117,45 @@ class _Collector:
         """Size the table for ``images`` rows up front (no regrowth copies)."""
         if self.table is not None and self.table.n == 0:
             self.table = _Table(self.space.num_classes, capacity=images)
+
+    def add_batch(self, items: list[ImageCount | Failure]) -> None:
+        """Add a unit's results in order: one vectorised mapping for the whole unit.
+
+        The common case (known classes, single-label, no failure, note, unknown colour or
+        unknown label in the unit) costs a dozen NumPy calls per unit instead of per image;
+        anything else goes through `add` one image at a time, with the same result.
+        """
+        lut = self._lut
+        if (
+            lut is None
+            or self.multilabel
+            or len(items) < 2
+            or not all(type(it) is ImageCount and not it.notes and not it.unknown_colors
+                       for it in items)  # fmt: skip
+        ):
+            for it in items:
+                self.add(it)
+            return
+        values = np.concatenate([it.values for it in items])
+        counts = np.concatenate([it.counts for it in items])
+        if values.size and values.min() >= 0 and values.max() < lut.size:
+            cls = lut[values]
+        else:
+            cls = self.space.map_values(values)
+        if (cls == UNKNOWN).any():  # unknown labels: per image, to stop after the third file
+            for it in items:
+                self.add(it)
+            return
+        k = len(items)
+        image = np.repeat(np.arange(k), [it.values.size for it in items])
+        rows, totals = self.table.next_rows(k)
+        valid = cls >= 0
+        np.add.at(rows, (image[valid], cls[valid]), counts[valid])
+        ignored = ~valid
+        if ignored.any():
+            np.add.at(totals[:, 0], image[ignored], counts[ignored])
+        self.sources.extend(it.source for it in items)
+        self.total.extend(it.total for it in items)
 
     def add(self, item: ImageCount | Failure) -> None:
         if isinstance(item, Failure):
@@ -240,7 +293,7 @@ def scan(
     workers: int | None = None,
     unknown: Literal["error", "ignore"] = "error",
     on_error: Literal["fail", "skip"] = "fail",
-    parallel: Literal["threads", "processes"] = "threads",
+    parallel: Literal["threads"] = "threads",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     indices: Sequence[int] | None = None,
     client: Any = None,
@@ -270,7 +323,9 @@ def scan(
         unknown: ``"error"`` (default) stops on labels that are neither a class nor ignored;
             ``"ignore"`` counts them as unknown pixels.
         on_error: ``"fail"`` (default) stops on an unreadable file; ``"skip"`` skips and lists it.
-        parallel: ``"threads"`` (default, measured faster here) or ``"processes"``.
+        parallel: ``"threads"`` (the only mode: decoders and kernels release the GIL; a
+            process pool was 3-7x slower at every worker count measured, so it was removed;
+            for more cores than one process can keep busy, pass ``client``).
         max_pixels: refuse images declaring more pixels than this (decompression bombs).
         indices: scan only these images (positions in the dataset's image order, as
             :func:`count_images` counts them); the result is marked sampled.
@@ -289,6 +344,8 @@ def scan(
     >>> s.pixels.tolist(), s.images.tolist(), s.ignored_pixels
     ([1, 2, 4], [1, 1, 1], 1)
     """
+    if parallel == "processes":
+        raise ConfigError(_PROCESSES_REMOVED)
     plan = _Plan.build(
         num_classes=num_classes, ignore_index=ignore_index, remap=remap,
         reduce_zero_label=reduce_zero_label, classes=classes, palette=palette,
@@ -304,19 +361,21 @@ def scan(
             entries = discover(source, glob=glob, multilabel=multilabel, class_names=plan.names)
         units, total, picked = plan.units(entries)
         collector.reserve(total)
+        opts = _with_kernels(plan.count_opts, total * _pixels_per_image(entries))
         if client is not None:
             from .distributed import run_units as run_on_cluster
 
-            run_on_cluster(list(units), total, plan.count_opts, client, collector, progress)
+            run_on_cluster(list(units), total, opts, client, collector, progress)
         else:
-            _run_units(units, total, plan.count_opts, workers, parallel, collector, progress)
+            _run_units(units, total, opts, workers, parallel, collector, progress)
         paths = [
             os.fspath(s) for s in ([source] if isinstance(source, (str, os.PathLike)) else source)
         ]
         sample_info = plan.sample_info(picked, total_population=sum(e.n for e in entries))
     else:
         total, items, picked, population = _in_memory(source, plan, workers)
-        _run_items(items, total, plan.count_opts, workers, collector, progress)
+        opts = _with_kernels(plan.count_opts, total * _TYPICAL_PIXELS)
+        _run_items(items, total, opts, workers, collector, progress)
         paths = [f"<{type(source).__name__}>"]
         sample_info = plan.sample_info(picked, population or total)
     stats = collector.finish(plan.settings | {"paths": paths}, plan.names)
@@ -495,29 +554,50 @@ def _check_sample(sample: Any) -> None:
         raise ConfigError(f"a sample count must be >= 1, got {sample}")
 
 
-def _make_executor(parallel: str, workers: int) -> Executor:
-    if parallel == "processes":
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+_TYPICAL_PIXELS = 1 << 20  # per image, when a source's image size is unknown before decoding
 
-        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+
+def _pixels_per_image(entries: Sequence[Entry]) -> int:
+    """Pixels of the first image when its PNG header says so (33 bytes read), else typical."""
+    if entries and entries[0].kind == "image" and not is_url(entries[0].path):
+        try:
+            with open(entries[0].path, "rb") as fh:
+                head = png_header(fh.read(33))
+        except OSError:
+            head = None
+        if head is not None:
+            return head[0] * head[1]
+    return _TYPICAL_PIXELS
+
+
+def _with_kernels(opts: CountOptions, pixels: int) -> CountOptions:
+    """Count with Numba only when the job repays its JIT (`kernels_numpy.use_jit`)."""
+    jit = use_jit(pixels)
+    return opts if opts.jit == jit else dataclasses.replace(opts, jit=jit)
+
+
+_PROCESSES_REMOVED = (
+    "parallel='processes' was removed: threads were 3-7x faster at every worker count "
+    "measured (decoders and kernels release the GIL; see benchmarks/README.md); drop the "
+    "option, or pass client= (a Dask cluster, e.g. --dask-local N) to use worker processes"
+)
+
+
+def _make_executor(parallel: str, workers: int) -> Executor:
     return ThreadPoolExecutor(workers, thread_name_prefix="classweights-scan")
 
 
 def _drain(window: deque[Future], collector: _Collector) -> int:
-    done = 0
-    for item in window.popleft().result():
-        collector.add(item)
-        done += 1
-    return done
+    items = window.popleft().result()
+    collector.add_batch(items)
+    return len(items)
 
 
 def _run_units(units, total, opts, workers, parallel, collector, progress) -> None:
-    if workers == 1 and parallel == "threads":
+    if workers == 1:
         done = 0
         for u in units:
-            for item in count_unit(u, opts):
-                collector.add(item)
+            collector.add_batch(count_unit(u, opts))
             done += sum(len(ix) for _, ix in u)
             if progress:
                 progress(done, total)
@@ -581,18 +661,21 @@ def _in_memory(
 
 
 def _run_items(items, total, opts, workers, collector, progress) -> None:
-    def one(sid_mask: tuple[str, Any]) -> list[ImageCount | Failure]:
-        sid, m = sid_mask
-        try:
-            return [count_mask(m, sid, opts)]
-        except ClassWeightsError as e:
-            return [Failure(sid, str(e))]
+    def chunk(sid_masks: list[tuple[str, Any]]) -> list[ImageCount | Failure]:
+        out: list[ImageCount | Failure] = []
+        for sid, m in sid_masks:
+            try:
+                out.append(count_mask(m, sid, opts))
+            except ClassWeightsError as e:
+                out.append(Failure(sid, str(e)))
+        return out
 
     done = 0
+    items = iter(items)
     with ThreadPoolExecutor(workers) as pool:
         window: deque[Future] = deque()
-        for it in items:
-            window.append(pool.submit(one, it))
+        while group := list(islice(items, 4)):  # a few masks per task: batched collection
+            window.append(pool.submit(chunk, group))
             if len(window) >= 4 * workers:
                 done += _drain(window, collector)
                 if progress:

@@ -34,3 +34,15 @@ def save_png(path, array, mode=None, palette=None):
         im.putpalette(palette)
     im.save(path)
     return path
+
+
+@pytest.fixture(scope="module", params=["numpy", "numba"])
+def kernels(request):
+    """Run a module twice: counting with the NumPy twins, then with the Numba kernels.
+
+    ``CLASSWEIGHTS_JIT`` forces the back end that scans otherwise pick by workload, so the
+    naive-reference tests prove both bit for bit on every input kind.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLASSWEIGHTS_JIT", "0" if request.param == "numpy" else "1")
+        yield request.param

@@ -138,7 +138,7 @@ def test_bad_usage_exits_2_with_one_line(args, needle):
 def test_registered_command_through_a_subprocess(tmp_path):
     from classweights.cli import cli
 
-    if "sampler" not in cli.commands:
+    if cli.get_command(None, "sampler") is None:
         pytest.skip("the lead registers `sampler` in classweights/cli/__init__.py")
     out = tmp_path / "sw.npy"
     cmd = [

@@ -71,6 +71,18 @@ def test_cluster_equals_local_scan(client, local_scan):
     assert len(seen) > 2  # several tasks, so order was restored from as_completed
 
 
+def _heavy_modules():
+    import sys
+
+    return sorted(m for m in ("torch", "rich", "matplotlib") if m in sys.modules)
+
+
+def test_workers_never_import_torch(client, local_scan):
+    # a worker reads and counts masks; importing torch there would cost seconds and memory
+    cw.scan(EXAMPLES, **OPTS, client=client)
+    assert set(map(tuple, client.run(_heavy_modules).values())) == {()}
+
+
 def test_file_urls_on_worker_processes(client, local_scan):
     url = EXAMPLES.as_uri()  # file:///...: fsspec on every worker, same disk
     s = cw.scan(url, **OPTS, client=client)

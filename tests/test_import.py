@@ -44,6 +44,7 @@ def test_read_only_install_still_counts(tmp_path):
         HOME=str(tmp_path / "home"),
         XDG_CACHE_HOME=str(tmp_path / "home"),
         PYTHONDONTWRITEBYTECODE="1",
+        CLASSWEIGHTS_JIT="1",  # a job this small would otherwise be counted without numba
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300

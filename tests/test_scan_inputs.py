@@ -10,6 +10,9 @@ from naive import check_stats
 import classweights as cw
 from classweights.labels import CITYSCAPES_COLORS, REMAP_PRESETS
 
+# every test runs with the NumPy twins and with the Numba kernels (conftest.kernels)
+pytestmark = pytest.mark.usefixtures("kernels")
+
 
 def test_png_mode_L_folder(tmp_path, scenes):
     (tmp_path / "sub").mkdir()

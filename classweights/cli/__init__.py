@@ -11,21 +11,83 @@ import inspect
 import logging
 import sys
 import warnings
+from importlib import import_module
 from typing import Any
 
 import click
+from click.utils import make_default_short_help
 
 from .. import __version__
 from ..text import visible
-from .cache import cache, show_file
-from .options import log_to_stderr
-from .report import report
-from .sampler import sampler
-from .splits import compare_splits_command
-from .stats import compare, compute, stats
+
+# command -> (module in this package, attribute, the command's short help). Commands are
+# imported when run, so `--version` and `--help` import neither numpy nor the library
+# (tests/test_startup.py checks that the short help here is the command's own).
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "cache": ("cache", "cache", "Inspect and clean the cache of statistics and weights."),
+    "compare": ("stats", "compare", "Every weight method side by side, from one scan."),
+    "compare-splits": (
+        "splits", "compare_splits_command",
+        "Per-class drift between two splits (train vs val): shares, ratio, JS divergence.",
+    ),
+    "compute": (
+        "stats", "compute", "Class weights with one method, shown with the class statistics."
+    ),
+    "explain": (
+        "provenance", "explain",
+        "How a weight file (or every weight file of a cache KEY) was made.",
+    ),
+    "match": (
+        "provenance", "match",
+        "Which method and convention produced published class weights, on this dataset.",
+    ),
+    "report": ("report", "report", "One self-contained HTML page about a dataset."),
+    "sampler": (
+        "sampler", "sampler",
+        "Per-image sampling weights, aligned with the scan's (sorted) file order.",
+    ),
+    "show": ("cache", "show_file", "Show a saved weight file (.pth): method, options and weights."),
+    "stats": ("stats", "stats", "Per-class pixels, share, and images containing each class."),
+}  # fmt: skip
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _LazyGroup(click.Group):
+    """A group whose commands are imported on first use (startup stays at Python + click)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(_COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in _COMMANDS:
+            module, attr, _ = _COMMANDS[name]
+            try:
+                command = getattr(import_module(f".{module}", __name__), attr)
+            except ImportError:  # pragma: no cover - an optional command's module is missing
+                return None
+            _examples_last(command)
+            self.add_command(command, name)
+        return self.commands.get(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            if name in self.commands:
+                short = self.commands[name].get_short_help_str(limit)
+            else:
+                short = make_default_short_help(_COMMANDS[name][2], limit)
+            rows.append((name, short))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=_LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, "-V", "--version", prog_name="classweights")
 @click.option("-v", "--verbose", count=True, help="More diagnostics on stderr (-vv for debug).")
 @click.option(
@@ -47,6 +109,7 @@ def cli(verbose: int, color: bool | None) -> None:
       classweights compare examples/masks --num-classes 19 --ignore-index 255 --format markdown
     """
     from ..report import set_color
+    from .options import log_to_stderr
 
     level = logging.WARNING - 10 * min(verbose, 2)
     log_to_stderr(level)
@@ -76,17 +139,6 @@ def _examples_last(command: click.Command) -> None:
         _examples_last(sub)
 
 
-_COMMANDS: list[click.Command] = [stats, compute, compare, sampler, cache, show_file]
-_COMMANDS += [compare_splits_command, report]
-try:  # `explain` / `match` (provenance), registered once that module imports cleanly
-    from .provenance import explain, match
-
-    _COMMANDS += [explain, match]
-except ImportError:  # pragma: no cover - another engineer's module not there yet
-    pass
-
-for _command in _COMMANDS:
-    cli.add_command(_command)
 _examples_last(cli)
 
 

@@ -10,6 +10,9 @@ from robust_helpers import mask
 import classweights as cw
 from classweights.counting import MaskWarning
 
+# every test runs with the NumPy twins and with the Numba kernels (conftest.kernels)
+pytestmark = pytest.mark.usefixtures("kernels")
+
 
 def test_integral_float_mask_is_accepted_with_a_warning(tmp_path):
     m = mask()

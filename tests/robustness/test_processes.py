@@ -106,7 +106,7 @@ def test_four_processes_asking_for_the_same_weights_compute_once(data, tmp_path)
     log = tmp_path / "scans.log"
     code = f"""
         import os, sys, time
-        import classweights, sys
+        import classweights.scan, sys
         scan_mod = sys.modules["classweights.scan"]
         real = scan_mod.scan
         def counted(*a, **k):

@@ -7,6 +7,8 @@ import pytest
 from robust_helpers import mask
 
 import classweights as cw
+import classweights.cache
+import classweights.scan  # loaded on first use by `import classweights`; patched below
 import classweights.sources.readers as readers
 
 

@@ -1,0 +1,143 @@
+"""Time to the first result: fresh processes, against a 10-line Pillow + ``np.bincount`` script.
+
+    python benchmarks/bench_startup.py [--repeats 7] [--large-copies 6]
+
+Every row is a new Python process (what a user pays for a one-shot command), repeated and
+interleaved with the others so machine load hits all rows alike; medians are printed with the
+ratio to the bincount script on the same files. Datasets, generated once under
+$TMPDIR/classweights-bench:
+
+* small: 367 CamVid-sized masks (360 x 480, 8-bit PNG), 63 M pixels: below the JIT threshold,
+  so counted with NumPy;
+* large: the 100 Cityscapes-sized masks of ``bench_scan.py`` (1024 x 2048) hard-linked
+  ``--large-copies`` times, above the threshold (1.26 G pixels with 6 copies, the threshold is
+  1.07 G), so counted with Numba; ``CLASSWEIGHTS_JIT=0`` shows what NumPy would have cost.
+
+``stats`` runs with ``--no-cache --format json`` (the scan and its rendering, no cache write);
+a row with the cache on shows what writing the cache adds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from classweights.kernels_numpy import JIT_MIN_PIXELS
+from classweights.synthetic import write_pngs
+
+BINCOUNT_SCRIPT = """
+import sys
+from pathlib import Path
+import numpy as np
+from PIL import Image
+counts = np.zeros(256, np.int64)
+for p in sorted(Path(sys.argv[1]).glob("*.png")):
+    counts += np.bincount(np.asarray(Image.open(p)).ravel(), minlength=256)
+print(counts[:19].tolist(), counts[255])
+"""
+
+
+def dataset(name: str, n: int, h: int, w: int) -> Path:
+    root = Path(tempfile.gettempdir()) / "classweights-bench" / name
+    if len(list(root.glob("*.png"))) != n:
+        print(f"generating {n} masks of {h}x{w} in {root} ...", file=sys.stderr)
+        write_pngs(root, n, h, w, seed=0)
+    return root
+
+
+def linked(src: Path, copies: int) -> Path:
+    dst = src.parent / f"{src.name}_x{copies}"
+    files = sorted(src.glob("*.png"))
+    dst.mkdir(exist_ok=True)
+    for k in range(copies):
+        for f in files:
+            target = dst / f"{k:03d}_{f.name}"
+            if not target.exists():
+                os.link(f, target)
+    return dst
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--large-copies", type=int, default=6, help="0 skips the large dataset")
+    ap.add_argument("--large-repeats", type=int, default=3)
+    args = ap.parse_args()
+    py = sys.executable
+    cli = [py, "-m", "classweights.cli"]
+    small = dataset("camvid_367", 367, 360, 480)
+    stats = ["stats", "--num-classes", "19", "--ignore-index", "255"]
+    cache_dir = tempfile.mkdtemp(prefix="classweights-bench-cache-")
+    env = {k: v for k, v in os.environ.items() if k != "CLASSWEIGHTS_JIT"}
+    rows: dict[str, list[str]] = {
+        "python -c pass": [py, "-c", "pass"],
+        "python -c 'import numpy'": [py, "-c", "import numpy"],
+        "classweights --version": [*cli, "--version"],
+        "classweights --help": [*cli, "--help"],
+        "Pillow + np.bincount script, small": [py, "-c", BINCOUNT_SCRIPT, str(small)],
+        "classweights stats, small": [*cli, *stats, str(small), "--format", "json", "--no-cache"],
+        "classweights stats, small, cache written": [
+            *cli, *stats, str(small), "--format", "json", "--refresh", "--cache-dir", cache_dir,
+        ],
+        "classweights stats, small, forced Numba": [
+            "CLASSWEIGHTS_JIT=1", *cli, *stats, str(small), "--format", "json", "--no-cache",
+        ],
+    }  # fmt: skip
+    times: dict[str, list[float]] = {k: [] for k in rows}
+
+    def run(cmd: list[str]) -> float:
+        e = dict(env)
+        while cmd[0].startswith("CLASSWEIGHTS_JIT="):
+            e["CLASSWEIGHTS_JIT"] = cmd[0].split("=", 1)[1]
+            cmd = cmd[1:]
+        t = time.perf_counter()
+        subprocess.run(cmd, env=e, check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - t
+
+    for cmd in rows.values():  # warm the page cache and numba's on-disk cache
+        run(cmd)
+    for _ in range(args.repeats):
+        for name, cmd in rows.items():
+            times[name].append(run(cmd))
+    base = statistics.median(times["Pillow + np.bincount script, small"])
+    n_small = 367 * 360 * 480
+    print(f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, median of {args.repeats} "
+          f"fresh processes; JIT threshold {JIT_MIN_PIXELS:,} px; small: 367 x 360 x 480 = "
+          f"{n_small:,} px\n")  # fmt: skip
+    print(f"{'command':<46} {'median s':>9} {'vs bincount':>12}")
+    for name, ts in times.items():
+        t = statistics.median(ts)
+        print(f"{name:<46} {t:9.3f} {t / base:12.2f}")
+
+    if args.large_copies:
+        big = linked(dataset("city_100", 100, 1024, 2048), args.large_copies)
+        n_big = 100 * args.large_copies
+        large = {
+            "Pillow + np.bincount script, large": [py, "-c", BINCOUNT_SCRIPT, str(big)],
+            "classweights stats, large (auto: Numba)": [
+                *cli, *stats, str(big), "--format", "json", "--no-cache",
+            ],
+            "classweights stats, large, forced NumPy": [
+                "CLASSWEIGHTS_JIT=0", *cli, *stats, str(big), "--format", "json", "--no-cache",
+            ],
+        }  # fmt: skip
+        lt: dict[str, list[float]] = {k: [] for k in large}
+        for _ in range(args.large_repeats):
+            for name, cmd in large.items():
+                lt[name].append(run(cmd))
+        base = statistics.median(lt["Pillow + np.bincount script, large"])
+        print(f"\nlarge: {n_big} x 1024 x 2048 = {n_big * 1024 * 2048:,} px, median of "
+              f"{args.large_repeats}, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+        for name, ts in lt.items():
+            t = statistics.median(ts)
+            print(f"{name:<46} {t:9.3f} {t / base:12.2f}   {n_big / t:7.0f} img/s")
+
+
+if __name__ == "__main__":
+    main()
