@@ -28,7 +28,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "compare": ("stats", "compare", "Every weight method side by side, from one scan."),
     "compare-splits": (
         "splits", "compare_splits_command",
-        "Per-class drift between two splits (train vs val): shares, ratio, JS divergence.",
+        "Class shares of two splits side by side (train vs val drift).",
     ),
     "compute": (
         "stats", "compute", "Class weights with one method, shown with the class statistics."
@@ -41,7 +41,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "provenance", "match",
         "Which method and convention produced published class weights, on this dataset.",
     ),
-    "report": ("report", "report", "One self-contained HTML page about a dataset."),
+    "report": ("report", "report", "A dataset report as one self-contained HTML file (opens offline, fetches nothing)."),
     "sampler": (
         "sampler", "sampler",
         "Per-image sampling weights, aligned with the scan's (sorted) file order.",
