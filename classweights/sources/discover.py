@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 import zipfile
@@ -238,11 +239,12 @@ def file_entries(f: Path | str, multilabel: bool = False) -> list[Entry]:
     if ext == ".npz":
         try:
             with open_binary(str(f)) as fh, zipfile.ZipFile(fh) as zf:
-                names = sorted(n[:-4] for n in zf.namelist() if n.endswith(".npy"))
+                infos = [i for i in zf.infolist() if i.filename.endswith(".npy")]
+                members = sorted((i.filename[:-4], i) for i in infos)
                 shapes = {}
-                for name in names:
-                    with zf.open(name + ".npy") as fh:
-                        shapes[name] = _npy_header(fh, f)
+                for name, info in members:
+                    with zf.open(info) as fh:
+                        shapes[name] = _npy_header(fh, f"{f}:{name}", info.file_size)
         except (zipfile.BadZipFile, OSError) as e:
             raise MaskReadError(f"{f}: not a readable .npz archive ({e})") from None
         return [
@@ -252,21 +254,34 @@ def file_entries(f: Path | str, multilabel: bool = False) -> list[Entry]:
     return [Entry("image", str(f))]
 
 
-def _npy_header(fh: Any, f: Path) -> tuple[int, ...]:
+def _npy_header(fh: Any, f: Any, size: int | None = None) -> tuple[int, ...]:
+    """The shape in a ``.npy`` header; with ``size`` (the bytes the file or archive member
+    holds), a header declaring more data than that is refused before anything trusts it."""
     try:
         fmt = np.lib.format
         version = fmt.read_magic(fh)
         read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, _, _ = read(fh)
+        shape, _, dtype = read(fh)
+        start = fh.tell()
     except Exception as e:
-        raise MaskReadError(f"{f}: not a valid .npy array ({e})") from None
+        reason = " ".join(str(e).split())  # numpy's messages span lines
+        raise MaskReadError(f"{f}: not a valid .npy array ({reason})") from None
+    need = math.prod(shape) * dtype.itemsize
+    if size is not None and start + need > size:
+        raise MaskReadError(
+            f"{f}: its header declares shape {tuple(shape)} of {dtype} ({need:,} bytes) but the "
+            f"file holds {max(size - start, 0):,} bytes of data (truncated, or a forged header); "
+            "re-export the array"
+        )
     return tuple(shape)
 
 
 def _npy_shape(f: Path | str) -> tuple[int, ...]:
     try:
         with open_binary(str(f)) as fh:
-            return _npy_header(fh, f)
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(0)
+            return _npy_header(fh, f, size)
     except OSError as e:
         raise MaskReadError(f"{f}: cannot read ({e.strerror or e})") from None
 
@@ -288,8 +303,40 @@ def zarr_entries(p: Path | str, multilabel: bool = False) -> list[Entry]:
                 "H x W, N x H x W (or N x C x H x W for multi-label masks)"
             )
         n = _images_in(arr.shape, multilabel, where)
+        if not is_url(str(p)):
+            _check_chunk_files(Path(p) / name if name else Path(p), arr, where)
         out.append(Entry("zarr", str(p), n=n, key=name or None))
     return out
+
+
+def _check_chunk_files(folder: Path, arr: Any, where: str) -> None:
+    """Refuse a chunk file larger than its declared chunk could compress to, before decoding.
+
+    A chunk's stored size is at most its decoded size plus codec overhead, so a file far larger
+    than that is not a chunk of this array (e.g. a 30000 x 30000 chunk in an array declaring
+    64 x 64 chunks, which gzip would decode to gigabytes). Decoding is then bounded by the
+    codec's ratio times this size.
+    """
+    chunk = getattr(arr, "shards", None) or arr.chunks
+    bound = math.prod(chunk) * max(arr.dtype.itemsize, 8) * 11 // 10 + 4096
+    for root, _, files in os.walk(folder):
+        for fname in files:
+            if fname in _ZARR_METADATA:
+                continue
+            path = os.path.join(root, fname)
+            try:
+                size = os.path.getsize(path)
+            except OSError:
+                continue  # a broken link: reading names it
+            if size > bound:
+                raise MaskReadError(
+                    f"{where}: chunk file {os.path.relpath(path, folder)} holds {size:,} bytes, "
+                    f"more than a {'x'.join(map(str, chunk))} chunk of {arr.dtype} can take "
+                    f"({bound:,}); the store is damaged or forged"
+                )
+
+
+_ZARR_METADATA = (*STORE_MARKERS, ".zattrs", ".zmetadata")
 
 
 def _perclass_entries(files: list[Path], class_names: Sequence[str] | None) -> list[Entry] | None:

@@ -8,6 +8,7 @@ the decoder.
 from __future__ import annotations
 
 import io
+import math
 import struct
 import zipfile
 import zlib
@@ -30,7 +31,10 @@ def read_entry(
     elif entry.kind == "perclass":
         yield entry.path, _read_perclass(entry, opts)
     elif entry.kind in ("npy", "npz"):
+        if entry.kind == "npz":  # from the member's header, before it is decompressed
+            check_pixels(_npz_member_shape(entry), entry, opts)
         arr = _open_array(entry)
+        check_pixels(arr.shape, entry, opts)
         for i in indices:
             yield entry.source_id(i), _take(arr, i, entry, opts)
     elif entry.kind == "zarr":
@@ -38,10 +42,11 @@ def read_entry(
 
         node = zarr.open(entry.path, mode="r")
         arr = node[entry.key] if entry.key else node
+        per_image = check_pixels(arr.shape, entry, opts)  # a fill value allocates it all
         if arr.ndim == 2 or (arr.ndim == 3 and opts.multilabel):
             yield entry.source_id(0), np.asarray(arr[...])
             return
-        for start, stop in _runs(indices):
+        for start, stop in _runs(indices, max(1, opts.max_pixels // per_image)):
             block = np.asarray(arr[start:stop])
             for j in range(stop - start):
                 yield entry.source_id(start + j), block[j]
@@ -49,13 +54,51 @@ def read_entry(
         raise MaskReadError(f"{entry.path}: unknown entry kind {entry.kind}")
 
 
-def _runs(indices: Sequence[int]) -> Iterator[tuple[int, int]]:
-    """Group sorted indices into contiguous ``[start, stop)`` runs."""
+def check_pixels(shape: Sequence[int], entry: Entry, opts: ReadOptions) -> int:
+    """Values one image of an array of ``shape`` holds, refused above ``opts.max_pixels``
+    (a colour mask ``H x W x 3`` counts ``H x W``; a multi-label one ``C x H x W``).
+
+    >>> check_pixels((4, 30, 40), Entry("npy", "m.npy", n=4), ReadOptions(max_pixels=1000))
+    Traceback (most recent call last):
+    ...
+    classweights.errors.MaskReadError: m.npy: each image of shape (4, 30, 40) holds 1,200 values, above the limit of 1,000; raise it with --max-pixels if the file is genuine
+    """
+    nd = len(shape)
+    if nd == 3 and opts.rgb and shape[-1] == 3:
+        per_image = int(shape[0]) * int(shape[1])
+    elif nd == 4 or (nd == 3 and not (opts.multilabel and entry.n == 1)):
+        per_image = math.prod(int(d) for d in shape[1:])
+    else:
+        per_image = math.prod(int(d) for d in shape)
+    if per_image > opts.max_pixels:
+        raise MaskReadError(
+            f"{entry.path}{':' + entry.key if entry.key else ''}: each image of shape "
+            f"{tuple(int(d) for d in shape)} holds {per_image:,} values, above the limit of "
+            f"{opts.max_pixels:,}; raise it with --max-pixels if the file is genuine"
+        )
+    return max(per_image, 1)
+
+
+def _npz_member_shape(entry: Entry) -> tuple[int, ...]:
+    from .discover import _npy_header
+
+    try:
+        with open_binary(entry.path) as fh, zipfile.ZipFile(fh) as zf:
+            info = zf.getinfo(f"{entry.key}.npy")
+            with zf.open(info) as member:
+                return _npy_header(member, f"{entry.path}:{entry.key}", info.file_size)
+    except (zipfile.BadZipFile, OSError, KeyError) as e:
+        raise MaskReadError(f"{entry.path}: not a readable .npz archive ({e})") from None
+
+
+def _runs(indices: Sequence[int], longest: int | None = None) -> Iterator[tuple[int, int]]:
+    """Group sorted indices into contiguous ``[start, stop)`` runs of at most ``longest``."""
     idx = list(indices)
+    limit = longest or len(idx) or 1
     i = 0
     while i < len(idx):
         j = i
-        while j + 1 < len(idx) and idx[j + 1] == idx[j] + 1:
+        while j + 1 < len(idx) and idx[j + 1] == idx[j] + 1 and j + 1 - i < limit:
             j += 1
         yield idx[i], idx[j] + 1
         i = j + 1
@@ -120,6 +163,8 @@ def read_image(path: str, opts: ReadOptions) -> NDArray[Any]:
                 f"{path}: declares {w}x{h} = {w * h:,} pixels, above the limit of "
                 f"{opts.max_pixels:,}; raise it with --max-pixels if the file is genuine"
             )
+        if ctype in (2, 6) and not opts.rgb and not opts.multilabel:  # before decoding
+            _no_colour_table(path, "RGB" if ctype == 2 else "RGBA")
         check_png_chunks(data, path)
         if depth >= 8 and ctype in (0, 2):  # grey 8/16-bit and RGB: imagecodecs is exact
             arr = _imagecodecs_png(data)
@@ -235,16 +280,20 @@ def _finish(arr: NDArray[Any], path: str, opts: ReadOptions) -> NDArray[Any]:
         if arr.shape[-1] == 4:  # RGBA: with a colour table the alpha channel is dropped
             arr, kind = arr[..., :3], "RGBA"
         if arr.shape[-1] == 3 and not opts.rgb and not opts.multilabel:
-            raise MaskReadError(
-                f"{path}: is an {kind} colour mask but no colour table was given; pass "
-                "--palette PRESET|FILE (e.g. --palette cityscapes) to map colours to labels"
-            )
+            _no_colour_table(path, kind)
     elif opts.rgb:
         raise MaskReadError(
             f"{path}: is a single-channel mask but a colour table (--palette) was given; "
             "drop --palette for index masks, or pass only colour masks"
         )
     return arr
+
+
+def _no_colour_table(path: str, kind: str) -> None:
+    raise MaskReadError(
+        f"{path}: is an {kind} colour mask but no colour table was given; pass "
+        "--palette PRESET|FILE (e.g. --palette cityscapes) to map colours to labels"
+    )
 
 
 def _read_perclass(
