@@ -128,7 +128,8 @@ def test_huge_zarr_of_fill_value_is_refused_before_allocating(tmp_path):
 def test_rgb_png_without_colour_table_is_refused_from_its_header(tmp_path):
     # valid header and CRCs, IDAT that is not a deflate stream: decoding would fail instead
     ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"junk") + chunk(b"IEND", b"")
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"junk")
+    png += chunk(b"IEND", b"")
     f = tmp_path / "rgb.png"
     f.write_bytes(png)
     r = cli("stats", f, "--num-classes", 2)
