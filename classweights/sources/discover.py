@@ -255,13 +255,18 @@ def file_entries(f: Path | str, multilabel: bool = False) -> list[Entry]:
 
 
 def _npy_header(fh: Any, f: Any, size: int | None = None) -> tuple[int, ...]:
-    """The shape in a ``.npy`` header; with ``size`` (the bytes the file or archive member
-    holds), a header declaring more data than that is refused before anything trusts it."""
+    return npy_header(fh, f, size)[0]
+
+
+def npy_header(fh: Any, f: Any, size: int | None = None) -> tuple[tuple[int, ...], bool, Any]:
+    """``(shape, fortran_order, dtype)`` of a ``.npy`` header; with ``size`` (the bytes the file
+    or archive member holds), a header declaring more data than that is refused before
+    anything trusts it. Leaves ``fh`` at the first data byte."""
     try:
         fmt = np.lib.format
         version = fmt.read_magic(fh)
         read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, _, dtype = read(fh)
+        shape, fortran, dtype = read(fh)
         start = fh.tell()
     except Exception as e:
         reason = " ".join(str(e).split())  # numpy's messages span lines
@@ -273,7 +278,7 @@ def _npy_header(fh: Any, f: Any, size: int | None = None) -> tuple[int, ...]:
             f"file holds {max(size - start, 0):,} bytes of data (truncated, or a forged header); "
             "re-export the array"
         )
-    return tuple(shape)
+    return tuple(shape), bool(fortran), dtype
 
 
 def _npy_shape(f: Path | str) -> tuple[int, ...]:

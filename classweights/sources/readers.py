@@ -30,9 +30,12 @@ def read_entry(
         yield entry.path, read_image(entry.path, opts)
     elif entry.kind == "perclass":
         yield entry.path, _read_perclass(entry, opts)
-    elif entry.kind in ("npy", "npz"):
-        if entry.kind == "npz":  # from the member's header, before it is decompressed
-            check_pixels(_npz_member_shape(entry), entry, opts)
+    elif entry.kind == "npz":  # streamed image by image: never the whole member in memory
+        with NpzMember(entry.path, entry.key) as arr:
+            check_pixels(arr.shape, entry, opts)  # from the header, before decompressing
+            for i in indices:
+                yield entry.source_id(i), _take(arr, i, entry, opts)
+    elif entry.kind == "npy":
         arr = _open_array(entry)
         check_pixels(arr.shape, entry, opts)
         for i in indices:
@@ -79,16 +82,71 @@ def check_pixels(shape: Sequence[int], entry: Entry, opts: ReadOptions) -> int:
     return max(per_image, 1)
 
 
-def _npz_member_shape(entry: Entry) -> tuple[int, ...]:
-    from .discover import _npy_header
+class NpzMember:
+    """One array of an ``.npz`` archive, decompressed one image (first-axis slice) at a time.
 
-    try:
-        with open_binary(entry.path) as fh, zipfile.ZipFile(fh) as zf:
-            info = zf.getinfo(f"{entry.key}.npy")
-            with zf.open(info) as member:
-                return _npy_header(member, f"{entry.path}:{entry.key}", info.file_size)
-    except (zipfile.BadZipFile, OSError, KeyError) as e:
-        raise MaskReadError(f"{entry.path}: not a readable .npz archive ({e})") from None
+    ``np.load`` of a member decompresses all of it; a stack of thousands of masks would take
+    its full size in memory. The header is read first (shape, dtype); ``member[i]`` seeks the
+    decompressed stream forward to image ``i`` (indices of a unit come in ascending order).
+    """
+
+    def __init__(self, path: str, key: str | None) -> None:
+        from .discover import npy_header
+
+        where = f"{path}:{key}"
+        try:
+            self._fh = open_binary(path)
+            zf = zipfile.ZipFile(self._fh)
+            info = zf.getinfo(f"{key}.npy")
+            self._member = zf.open(info)
+            shape, self._fortran, self.dtype = npy_header(self._member, where, info.file_size)
+            self._start = self._member.tell()
+        except (zipfile.BadZipFile, OSError, KeyError) as e:
+            self.close()
+            raise MaskReadError(f"{path}: not a readable .npz archive ({e})") from None
+        except BaseException:
+            self.close()
+            raise
+        if self.dtype.hasobject:
+            self.close()
+            raise MaskReadError(
+                f"{path}: holds Python objects (dtype object), not labels; save the masks as an "
+                "integer array"
+            )
+        self.shape, self.ndim, self._where = shape, len(shape), where
+
+    def _read(self, offset: int, shape: tuple[int, ...]) -> NDArray[Any]:
+        n = math.prod(shape) * self.dtype.itemsize
+        try:
+            self._member.seek(self._start + offset)
+            buf = self._member.read(n)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+            raise MaskReadError(f"{self._where}: cannot read the array ({e})") from None
+        if len(buf) != n:
+            raise MaskReadError(f"{self._where}: the array data ends early (truncated)")
+        order = "F" if self._fortran else "C"
+        return np.frombuffer(buf, self.dtype).reshape(shape, order=order)
+
+    def __getitem__(self, i: int) -> NDArray[Any]:
+        if self._fortran:  # a first-axis slice is not contiguous: read the whole array once
+            return np.asarray(self)[i]
+        per_image = self.shape[1:]
+        return self._read(int(i) * math.prod(per_image) * self.dtype.itemsize, per_image)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> NDArray[Any]:
+        arr = self._read(0, self.shape)
+        return arr if dtype is None else arr.astype(dtype)
+
+    def close(self) -> None:
+        for f in (getattr(self, "_member", None), getattr(self, "_fh", None)):
+            if f is not None:
+                f.close()
+
+    def __enter__(self) -> NpzMember:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _runs(indices: Sequence[int], longest: int | None = None) -> Iterator[tuple[int, int]]:
@@ -106,14 +164,11 @@ def _runs(indices: Sequence[int], longest: int | None = None) -> Iterator[tuple[
 
 def _open_array(entry: Entry) -> Any:
     try:
-        if entry.kind == "npy":
-            if is_url(entry.path):
-                from .remote import RemoteNpy
+        if is_url(entry.path):
+            from .remote import RemoteNpy
 
-                return RemoteNpy(entry.path)
-            return np.load(entry.path, mmap_mode="r", allow_pickle=False)
-        with open_binary(entry.path) as fh, np.load(fh, allow_pickle=False) as z:
-            return z[entry.key]
+            return RemoteNpy(entry.path)
+        return np.load(entry.path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile, KeyError) as e:
         if "object" in str(e).lower():
             raise MaskReadError(

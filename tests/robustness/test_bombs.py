@@ -68,6 +68,23 @@ def test_npz_bomb_is_refused_from_the_member_header(tmp_path):
     one_line_error(r, f"{bomb}:masks", "1,600,000,000 values", "above the limit of 1,073,741,824")
 
 
+def test_npz_stack_larger_than_the_ceiling_is_streamed_image_by_image(tmp_path):
+    # 500 masks of 1000 x 1000 in one member: 500 MB decompressed, more than a child capped at
+    # 900 MB may take besides the interpreter (~0.5 GB of address space); each image is within
+    # max_pixels, so it is read one by one
+    shape = (500, 1000, 1000)
+    head = npy_header(shape)
+    data, crc = deflate_zeros(head, math.prod(shape))
+    stack = tmp_path / "stack.npz"
+    write_zip(stack, "masks.npy", data, crc, len(head) + math.prod(shape))
+    r = cli("stats", stack, "--num-classes", 2, "--workers", 1, "--format", "json",
+            ceiling=900 << 20)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert out["dataset"]["images"] == 500
+    assert [c["pixels"] for c in out["classes"]] == [500_000_000, 0]
+
+
 @pytest.mark.parametrize("where", ["npy", "npz-member"])
 def test_declared_image_count_is_checked_against_the_file_size(tmp_path, where):
     head = npy_header((300_000_000, 1, 1))  # 3e8 images of 1x1 in 128 bytes
