@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 import zipfile
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError, DuplicateWarning, MaskReadError
+from .arrays import check_chunk_files, npy_header
 from .entries import (
     ARRAY_EXTS,
     IMAGE_EXTS,
@@ -258,29 +258,6 @@ def _npy_header(fh: Any, f: Any, size: int | None = None) -> tuple[int, ...]:
     return npy_header(fh, f, size)[0]
 
 
-def npy_header(fh: Any, f: Any, size: int | None = None) -> tuple[tuple[int, ...], bool, Any]:
-    """``(shape, fortran_order, dtype)`` of a ``.npy`` header; with ``size`` (the bytes the file
-    or archive member holds), a header declaring more data than that is refused before
-    anything trusts it. Leaves ``fh`` at the first data byte."""
-    try:
-        fmt = np.lib.format
-        version = fmt.read_magic(fh)
-        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, fortran, dtype = read(fh)
-        start = fh.tell()
-    except Exception as e:
-        reason = " ".join(str(e).split())  # numpy's messages span lines
-        raise MaskReadError(f"{f}: not a valid .npy array ({reason})") from None
-    need = math.prod(shape) * dtype.itemsize
-    if size is not None and start + need > size:
-        raise MaskReadError(
-            f"{f}: its header declares shape {tuple(shape)} of {dtype} ({need:,} bytes) but the "
-            f"file holds {max(size - start, 0):,} bytes of data (truncated, or a forged header); "
-            "re-export the array"
-        )
-    return tuple(shape), bool(fortran), dtype
-
-
 def _npy_shape(f: Path | str) -> tuple[int, ...]:
     try:
         with open_binary(str(f)) as fh:
@@ -309,39 +286,9 @@ def zarr_entries(p: Path | str, multilabel: bool = False) -> list[Entry]:
             )
         n = _images_in(arr.shape, multilabel, where)
         if not is_url(str(p)):
-            _check_chunk_files(Path(p) / name if name else Path(p), arr, where)
+            check_chunk_files(Path(p) / name if name else Path(p), arr, where)
         out.append(Entry("zarr", str(p), n=n, key=name or None))
     return out
-
-
-def _check_chunk_files(folder: Path, arr: Any, where: str) -> None:
-    """Refuse a chunk file larger than its declared chunk could compress to, before decoding.
-
-    A chunk's stored size is at most its decoded size plus codec overhead, so a file far larger
-    than that is not a chunk of this array (e.g. a 30000 x 30000 chunk in an array declaring
-    64 x 64 chunks, which gzip would decode to gigabytes). Decoding is then bounded by the
-    codec's ratio times this size.
-    """
-    chunk = getattr(arr, "shards", None) or arr.chunks
-    bound = math.prod(chunk) * max(arr.dtype.itemsize, 8) * 11 // 10 + 4096
-    for root, _, files in os.walk(folder):
-        for fname in files:
-            if fname in _ZARR_METADATA:
-                continue
-            path = os.path.join(root, fname)
-            try:
-                size = os.path.getsize(path)
-            except OSError:
-                continue  # a broken link: reading names it
-            if size > bound:
-                raise MaskReadError(
-                    f"{where}: chunk file {os.path.relpath(path, folder)} holds {size:,} bytes, "
-                    f"more than a {'x'.join(map(str, chunk))} chunk of {arr.dtype} can take "
-                    f"({bound:,}); the store is damaged or forged"
-                )
-
-
-_ZARR_METADATA = (*STORE_MARKERS, ".zattrs", ".zmetadata")
 
 
 def _perclass_entries(files: list[Path], class_names: Sequence[str] | None) -> list[Entry] | None:

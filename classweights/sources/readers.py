@@ -8,7 +8,6 @@ the decoder.
 from __future__ import annotations
 
 import io
-import math
 import struct
 import zipfile
 import zlib
@@ -19,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import MaskReadError
+from .arrays import NpzMember, check_pixels
 from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, open_binary, url_fs
 
 
@@ -55,98 +55,6 @@ def read_entry(
                 yield entry.source_id(start + j), block[j]
     else:  # pragma: no cover - guarded by discover()
         raise MaskReadError(f"{entry.path}: unknown entry kind {entry.kind}")
-
-
-def check_pixels(shape: Sequence[int], entry: Entry, opts: ReadOptions) -> int:
-    """Values one image of an array of ``shape`` holds, refused above ``opts.max_pixels``
-    (a colour mask ``H x W x 3`` counts ``H x W``; a multi-label one ``C x H x W``).
-
-    >>> check_pixels((4, 30, 40), Entry("npy", "m.npy", n=4), ReadOptions(max_pixels=1000))
-    Traceback (most recent call last):
-    ...
-    classweights.errors.MaskReadError: m.npy: each image of shape (4, 30, 40) holds 1,200 values, above the limit of 1,000; raise it with --max-pixels if the file is genuine
-    """
-    nd = len(shape)
-    if nd == 3 and opts.rgb and shape[-1] == 3:
-        per_image = int(shape[0]) * int(shape[1])
-    elif nd == 4 or (nd == 3 and not (opts.multilabel and entry.n == 1)):
-        per_image = math.prod(int(d) for d in shape[1:])
-    else:
-        per_image = math.prod(int(d) for d in shape)
-    if per_image > opts.max_pixels:
-        raise MaskReadError(
-            f"{entry.path}{':' + entry.key if entry.key else ''}: each image of shape "
-            f"{tuple(int(d) for d in shape)} holds {per_image:,} values, above the limit of "
-            f"{opts.max_pixels:,}; raise it with --max-pixels if the file is genuine"
-        )
-    return max(per_image, 1)
-
-
-class NpzMember:
-    """One array of an ``.npz`` archive, decompressed one image (first-axis slice) at a time.
-
-    ``np.load`` of a member decompresses all of it; a stack of thousands of masks would take
-    its full size in memory. The header is read first (shape, dtype); ``member[i]`` seeks the
-    decompressed stream forward to image ``i`` (indices of a unit come in ascending order).
-    """
-
-    def __init__(self, path: str, key: str | None) -> None:
-        from .discover import npy_header
-
-        where = f"{path}:{key}"
-        try:
-            self._fh = open_binary(path)
-            zf = zipfile.ZipFile(self._fh)
-            info = zf.getinfo(f"{key}.npy")
-            self._member = zf.open(info)
-            shape, self._fortran, self.dtype = npy_header(self._member, where, info.file_size)
-            self._start = self._member.tell()
-        except (zipfile.BadZipFile, OSError, KeyError) as e:
-            self.close()
-            raise MaskReadError(f"{path}: not a readable .npz archive ({e})") from None
-        except BaseException:
-            self.close()
-            raise
-        if self.dtype.hasobject:
-            self.close()
-            raise MaskReadError(
-                f"{path}: holds Python objects (dtype object), not labels; save the masks as an "
-                "integer array"
-            )
-        self.shape, self.ndim, self._where = shape, len(shape), where
-
-    def _read(self, offset: int, shape: tuple[int, ...]) -> NDArray[Any]:
-        n = math.prod(shape) * self.dtype.itemsize
-        try:
-            self._member.seek(self._start + offset)
-            buf = self._member.read(n)
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
-            raise MaskReadError(f"{self._where}: cannot read the array ({e})") from None
-        if len(buf) != n:
-            raise MaskReadError(f"{self._where}: the array data ends early (truncated)")
-        order = "F" if self._fortran else "C"
-        return np.frombuffer(buf, self.dtype).reshape(shape, order=order)
-
-    def __getitem__(self, i: int) -> NDArray[Any]:
-        if self._fortran:  # a first-axis slice is not contiguous: read the whole array once
-            return np.asarray(self)[i]
-        per_image = self.shape[1:]
-        return self._read(int(i) * math.prod(per_image) * self.dtype.itemsize, per_image)
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> NDArray[Any]:
-        arr = self._read(0, self.shape)
-        return arr if dtype is None else arr.astype(dtype)
-
-    def close(self) -> None:
-        for f in (getattr(self, "_member", None), getattr(self, "_fh", None)):
-            if f is not None:
-                f.close()
-
-    def __enter__(self) -> NpzMember:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _runs(indices: Sequence[int], longest: int | None = None) -> Iterator[tuple[int, int]]:
