@@ -116,18 +116,23 @@ def _integral(a: NDArray[Any], source: str, notes: list[str]) -> NDArray[Any]:
 _INT64_MAX = np.iinfo(np.int64).max
 
 
+#: Unknown colours of one image counted one by one; pixels of further colours are counted
+#: together under ``OTHER_COLORS`` (totals stay exact, memory stays fixed).
+MAX_UNKNOWN_COLORS = 1024
+OTHER_COLORS = "#other"
+
+
 def _count_colors(a: NDArray[Any], source: str, opts: CountOptions) -> ImageCount:
     if a.dtype != np.uint8:
         raise MaskReadError(f"{source}: colour masks must be 8-bit RGB, got dtype {a.dtype}")
-    hist = _kernels(opts).histogram_colors(a, opts.color_keys)
+    from .kernels import count_colors
+
+    hist, ukeys, ucounts = count_colors(a, opts.color_keys, MAX_UNKNOWN_COLORS)
     keep = hist[:-1] > 0
-    unknown: dict[str, int] = {}
-    if hist[-1]:
-        flat = np.ascontiguousarray(a).reshape(-1, 3).astype(np.int64)
-        packed = (flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2]
-        outside = packed[~np.isin(packed, opts.color_keys)]
-        uv, uc = np.unique(outside, return_counts=True)
-        unknown = {f"#{int(v):06x}": int(c) for v, c in zip(uv, uc)}
+    unknown = {f"#{int(v):06x}": int(c) for v, c in zip(ukeys, ucounts)}
+    rest = int(hist[-1]) - int(ucounts.sum())
+    if rest:  # more distinct unknown colours than are listed one by one
+        unknown[OTHER_COLORS] = rest
     return ImageCount(
         source, opts.color_labels[keep], hist[:-1][keep], int(a.shape[0] * a.shape[1]), unknown
     )

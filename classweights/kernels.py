@@ -97,11 +97,18 @@ def _hist_bounded(a, hist):  # pragma: no cover - compiled
 
 
 @_jit
-def _hist_colors(rgb, keys, hist):  # pragma: no cover - compiled
-    # rgb: (n, 3) uint8; keys: sorted packed 0xRRGGBB colours; hist: len(keys) + 1 (unknown)
+def _hist_colors(rgb, keys, hist, ukeys, ucounts):  # pragma: no cover - compiled
+    # rgb: (n, 3) uint8; keys: sorted packed 0xRRGGBB colours; hist: len(keys) + 1 (unknown).
+    # Unknown colours are also counted per colour in an open-addressing table (ukeys = -1 when
+    # empty, size a power of two) filled at most half; colours that find it full count only
+    # in hist[-1]. Nothing is allocated per pixel.
     n_keys = keys.size
+    mask = ukeys.size - 1
+    room = ukeys.size // 2
+    used = 0
     prev = -1
     prev_idx = n_keys
+    slot = -1
     for i in range(rgb.shape[0]):
         key = (np.int64(rgb[i, 0]) << 16) | (np.int64(rgb[i, 1]) << 8) | np.int64(rgb[i, 2])
         if key != prev:
@@ -115,7 +122,23 @@ def _hist_colors(rgb, keys, hist):  # pragma: no cover - compiled
                     hi = mid
             prev_idx = lo if lo < n_keys and keys[lo] == key else n_keys
             prev = key
+            slot = -1
+            if prev_idx == n_keys and ukeys.size:
+                h = (key * 2654435761) & mask
+                while True:
+                    if ukeys[h] == key:
+                        slot = h
+                        break
+                    if ukeys[h] == -1:
+                        if used < room:
+                            ukeys[h] = key
+                            used += 1
+                            slot = h
+                        break
+                    h = (h + 1) & mask
         hist[prev_idx] += 1
+        if slot >= 0:
+            ucounts[slot] += 1
 
 
 def _split_words(flat: NDArray[np.generic]) -> tuple[NDArray[np.uint64], NDArray[np.generic]]:
@@ -173,9 +196,34 @@ def histogram_colors(rgb: NDArray[np.uint8], keys: NDArray[np.int64]) -> NDArray
     >>> histogram_colors(rgb, np.array([0, 0xFF0000], np.int64)).tolist()
     [1, 1, 1]
     """
+    return count_colors(rgb, keys, max_unknown=0)[0]
+
+
+def count_colors(
+    rgb: NDArray[np.uint8], keys: NDArray[np.int64], max_unknown: int = 1024
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """``(hist, unknown_colours, unknown_counts)`` of an ``(..., 3)`` uint8 mask in one pass.
+
+    ``hist`` is :func:`histogram_colors`' (last slot: every pixel whose colour is not in
+    ``keys``). The first ``max_unknown`` distinct unknown colours met are also counted one by
+    one (packed, sorted); the pixels of further ones are only in ``hist[-1]``. Extra memory
+    is a fixed ``32 * max_unknown`` bytes, never a copy of the mask (a uint8 mask, or the RGB
+    view of an RGBA one, is read in place).
+
+    >>> rgb = np.array([[[0, 0, 0], [9, 9, 9], [1, 2, 3], [9, 9, 9]]], np.uint8)
+    >>> h, u, c = count_colors(rgb, np.array([0], np.int64))
+    >>> h.tolist(), [f"#{k:06x}" for k in u], c.tolist()
+    ([1, 3], ['#010203', '#090909'], [1, 2])
+    """
     hist = np.zeros(keys.size + 1, np.int64)
-    _hist_colors(np.ascontiguousarray(rgb, dtype=np.uint8).reshape(-1, 3), keys, hist)
-    return hist
+    size = 1 << int(2 * max_unknown - 1).bit_length() if max_unknown > 0 else 0
+    ukeys = np.full(size, -1, np.int64)
+    ucounts = np.zeros(size, np.int64)
+    flat = np.asarray(rgb, dtype=np.uint8).reshape(-1, 3)  # a view where the layout allows
+    _hist_colors(flat, np.ascontiguousarray(keys, dtype=np.int64), hist, ukeys, ucounts)
+    seen = ucounts > 0
+    order = np.argsort(ukeys[seen])
+    return hist, ukeys[seen][order], ucounts[seen][order]
 
 
 def count_values(mask: NDArray[np.generic], size_hint: int = 256) -> tuple[NDArray, NDArray]:

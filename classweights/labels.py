@@ -7,7 +7,7 @@ table (values not in the table keep their value), then the ignore index and the 
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .config_text import load_json, load_yaml, read_config_text
 from .errors import ConfigError
 
 IGNORED = -1
@@ -113,16 +114,11 @@ def _read_table(value: str | Path, what: str) -> Any:
     path = Path(value)
     if not path.is_file():
         return None
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            return yaml.safe_load(text)
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-    except Exception as e:
-        raise ConfigError(f"cannot parse the {what} file {path}: {e}") from None
+    text = read_config_text(path, what)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return load_yaml(text, f"the {what} file {path}")
+    if path.suffix.lower() == ".json":
+        return load_json(text, f"the {what} file {path}")
     return text
 
 
@@ -152,7 +148,14 @@ def resolve_class_names(classes: str | Path | Sequence[str] | None) -> list[str]
                 ln.strip() for ln in loaded.splitlines() if ln.strip() and not ln.startswith("#")
             ]
         if isinstance(loaded, Mapping):  # {id: name}
-            loaded = [loaded[k] for k in sorted(loaded, key=int)]
+            where = f"the class names file {classes}"
+            ids = {_whole(k, f"{where}: class id", _INT64): k for k in loaded}
+            loaded = [loaded[ids[i]] for i in sorted(ids)]
+        if not isinstance(loaded, (list, tuple)):
+            raise ConfigError(
+                f"the class names file {classes} holds a {type(loaded).__name__}; expected one "
+                "name per line, a list of names or a mapping {id: name}"
+            )
         classes = loaded
     names = [str(n) for n in classes]
     if len(set(names)) != len(names):
@@ -171,14 +174,21 @@ def resolve_remap(remap: str | Path | Mapping[Any, Any] | None) -> dict[int, int
     """
     if remap is None:
         return None
+    where = "the remap table"
     if isinstance(remap, (str, Path)):
+        if str(remap) not in REMAP_PRESETS:
+            where = f"the remap file {remap}"
         remap = _preset(str(remap), REMAP_PRESETS, "remap", "--remap")
     if not isinstance(remap, Mapping):
-        raise ConfigError('a remap table must be a mapping of raw value -> label, e.g. {"7": 0}')
-    try:
-        return {int(k): int(v) for k, v in remap.items()}
-    except (TypeError, ValueError):
-        raise ConfigError(f"remap keys and values must be integers, got {dict(remap)!r}") from None
+        raise ConfigError(
+            f'{where} must be a mapping of raw value -> label, e.g. {{"7": 0}}; got a '
+            f"{type(remap).__name__}"
+        )
+    out: dict[int, int] = {}
+    for k, v in remap.items():
+        key = _whole(k, f"{where}: key", _INT64)
+        out[key] = _whole(v, f"{where}: the label of {key}", _INT64)
+    return out
 
 
 def resolve_palette(palette: Any) -> dict[tuple[int, int, int], int] | None:
@@ -192,8 +202,13 @@ def resolve_palette(palette: Any) -> dict[tuple[int, int, int], int] | None:
     """
     if palette is None:
         return None
+    where = "the colour table"
     if isinstance(palette, (str, Path)):
+        if str(palette) not in PALETTE_PRESETS:
+            where = f"the colour table file {palette}"
         palette = _preset(str(palette), PALETTE_PRESETS, "colour table", "--palette")
+    if not isinstance(palette, (Mapping, list, tuple)):
+        raise ConfigError(f"{where} holds a {type(palette).__name__}; expected a list or mapping")
     items: list[tuple[Any, Any]]
     if isinstance(palette, Mapping):
         items = list(palette.items())
@@ -209,8 +224,37 @@ def resolve_palette(palette: Any) -> dict[tuple[int, int, int], int] | None:
                 f"colour {rgb} appears twice in the colour table (labels {table[rgb]} and "
                 f"{label}); each colour must map to one label"
             )
-        table[rgb] = int(label)
+        table[rgb] = _whole(label, f"{where}: the label of colour {rgb}", _INT64)
     return table
+
+
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+_DECIMAL = re.compile(r"[+-]?[0-9]{1,30}")
+
+
+def _whole(x: Any, what: str, bounds: tuple[int, int]) -> int:
+    """``x`` as an int if it is one (or its decimal text), in ``bounds``; else a ConfigError.
+
+    >>> _whole("7", "key", _INT64), _whole(3, "key", _INT64)
+    (7, 3)
+    >>> _whole(0.9, "the label of 3", _INT64)
+    Traceback (most recent call last):
+    ...
+    classweights.errors.ConfigError: the label of 3 is 0.9, not a whole number; labels are integers
+    """
+    value: int | None = None
+    if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
+        value = int(x)
+    elif isinstance(x, str) and _DECIMAL.fullmatch(x.strip()):
+        value = int(x)
+    if value is None:
+        shown = repr(x) if len(repr(x)) <= 40 else f"a {type(x).__name__}"
+        raise ConfigError(f"{what} is {shown}, not a whole number; labels are integers")
+    if not bounds[0] <= value <= bounds[1]:
+        raise ConfigError(
+            f"{what} is {value:.3g}, outside the label range {bounds[0]:.3g}..{bounds[1]:.3g}"
+        )
+    return value
 
 
 def _is_int(x: Any) -> bool:

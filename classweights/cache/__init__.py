@@ -314,6 +314,9 @@ def load_weights(
 
     scan_kwargs = {k: v for k, v in kwargs.items() if k in _SCAN_KEYS}
     options = {k: v for k, v in kwargs.items() if k not in _SCAN_KEYS}
+    from ..weights.options import check_method_options
+
+    check_method_options(method, options)  # before any file is read
     name = weight_file_name(method, options)
     dtype = dtype or torch.float32
     paths = _paths(source)

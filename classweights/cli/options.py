@@ -318,13 +318,19 @@ def weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def weight_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of :func:`classweights.compute_weights` from the CLI options."""
-    return {
+    """The keyword arguments of :func:`classweights.compute_weights` from the CLI options,
+    validated here, before any file is read."""
+    from ..weights.options import WEIGHT_METHODS, check_method_options
+
+    out = {
         "normalize": kw["normalize"], "clip": _clip(kw["clip"]), "renormalize": kw["renormalize"],
         "absent": kw["absent"], "beta": kw["beta"], "count": kw["count"],
         "median_over": kw["median_over"], "median_denominator": kw["median_denominator"],
         "enet_c": kw["enet_c"], "enet_share": kw["enet_share"], "power": kw["power"],
     }  # fmt: skip
+    method = kw.get("method")
+    check_method_options(method if method in WEIGHT_METHODS else "sqrt_inv_freq", out)
+    return out
 
 
 def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tuple[Any, dict, Any]:

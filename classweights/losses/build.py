@@ -211,20 +211,19 @@ def _dataset_weights(dataset: Any, options: Mapping[str, Any] | None, params: Ma
 
 
 def _load_config(config: Any) -> dict[str, Any]:
-    import yaml
-
     if isinstance(config, Path) or (
         isinstance(config, str) and "\n" not in config and config.endswith((".yaml", ".yml"))
     ):
         path = Path(config)
         if not path.is_file():
             raise ConfigError(f"loss config file {path} does not exist")
-        config = path.read_text(encoding="utf-8")
+        from ..config_text import read_config_text
+
+        config = read_config_text(path, "loss config")
     if isinstance(config, str):
-        try:
-            config = yaml.safe_load(config)
-        except yaml.YAMLError as err:
-            raise ConfigError(f"loss config is not valid YAML: {err}") from None
+        from ..config_text import load_yaml
+
+        config = load_yaml(config, "the loss config")
         if isinstance(config, str):
             config = {"name": config}
     if not isinstance(config, Mapping):

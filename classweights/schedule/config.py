@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ..config_text import load_yaml, read_config_text
 from ..errors import ConfigError
 
 _STAGE_KEYS = ("enabled", "lr_multiplier", "conditions", "loss")
@@ -44,17 +43,14 @@ def _load_config(config: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str
         path = Path(config)
         if not path.is_file():
             raise ConfigError(f"loss config file {str(path)!r} not found")
-        text, where = path.read_text(encoding="utf-8"), str(path)
+        text, where = read_config_text(path, "schedule config"), str(path)
     elif isinstance(config, str):
         text, where = config, "the YAML string"
     else:
         raise ConfigError(
             f"config must be a dict, a YAML string or a YAML file path; got {type(config).__name__}"
         )
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{where} is not valid YAML: {exc}") from None
+    loaded = load_yaml(text, where)
     if not isinstance(loaded, Mapping):
         raise ConfigError(f"{where} must hold a mapping with loss_name; got {loaded!r}")
     return dict(loaded)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError, DuplicateWarning, MaskReadError
+from .arrays import check_chunk_files, npy_header
 from .entries import (
     ARRAY_EXTS,
     IMAGE_EXTS,
@@ -242,11 +243,12 @@ def file_entries(f: Path | str, multilabel: bool = False) -> list[Entry]:
     if ext == ".npz":
         try:
             with open_binary(str(f)) as fh, zipfile.ZipFile(fh) as zf:
-                names = sorted(n[:-4] for n in zf.namelist() if n.endswith(".npy"))
+                infos = [i for i in zf.infolist() if i.filename.endswith(".npy")]
+                members = sorted((i.filename[:-4], i) for i in infos)
                 shapes = {}
-                for name in names:
-                    with zf.open(name + ".npy") as fh:
-                        shapes[name] = _npy_header(fh, f)
+                for name, info in members:
+                    with zf.open(info) as fh:
+                        shapes[name] = _npy_header(fh, f"{f}:{name}", info.file_size)
         except (zipfile.BadZipFile, OSError) as e:
             raise MaskReadError(f"{f}: not a readable .npz archive ({e})") from None
         return [
@@ -256,21 +258,16 @@ def file_entries(f: Path | str, multilabel: bool = False) -> list[Entry]:
     return [Entry("image", str(f))]
 
 
-def _npy_header(fh: Any, f: Path) -> tuple[int, ...]:
-    try:
-        fmt = np.lib.format
-        version = fmt.read_magic(fh)
-        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, _, _ = read(fh)
-    except Exception as e:
-        raise MaskReadError(f"{f}: not a valid .npy array ({e})") from None
-    return tuple(shape)
+def _npy_header(fh: Any, f: Any, size: int | None = None) -> tuple[int, ...]:
+    return npy_header(fh, f, size)[0]
 
 
 def _npy_shape(f: Path | str) -> tuple[int, ...]:
     try:
         with open_binary(str(f)) as fh:
-            return _npy_header(fh, f)
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(0)
+            return _npy_header(fh, f, size)
     except OSError as e:
         raise MaskReadError(f"{f}: cannot read ({e.strerror or e})") from None
 
@@ -292,6 +289,8 @@ def zarr_entries(p: Path | str, multilabel: bool = False) -> list[Entry]:
                 "H x W, N x H x W (or N x C x H x W for multi-label masks)"
             )
         n = _images_in(arr.shape, multilabel, where)
+        if not is_url(str(p)):
+            check_chunk_files(Path(p) / name if name else Path(p), arr, where)
         out.append(Entry("zarr", str(p), n=n, key=name or None))
     return out
 

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import MaskReadError
+from .arrays import NpzMember, check_pixels
 from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, open_binary, url_fs
 from .strict import check_png_data, open_strict, tiff_stored_values
 from .traps import check_one_hot, colour_array, one_image
@@ -30,8 +31,14 @@ def read_entry(
         yield entry.path, read_image(entry.path, opts)
     elif entry.kind == "perclass":
         yield entry.path, _read_perclass(entry, opts)
-    elif entry.kind in ("npy", "npz"):
+    elif entry.kind == "npz":  # streamed image by image: never the whole member in memory
+        with NpzMember(entry.path, entry.key) as arr:
+            check_pixels(arr.shape, entry, opts)  # from the header, before decompressing
+            for i in indices:
+                yield entry.source_id(i), _take(arr, i, entry, opts)
+    elif entry.kind == "npy":
         arr = _open_array(entry)
+        check_pixels(arr.shape, entry, opts)
         if not opts.multilabel and isinstance(arr, np.ndarray):
             check_one_hot(arr, _name(entry))
         for i in indices:
@@ -41,6 +48,7 @@ def read_entry(
 
         node = zarr.open(entry.path, mode="r")
         arr = node[entry.key] if entry.key else node
+        per_image = check_pixels(arr.shape, entry, opts)  # a fill value allocates it all
         if arr.ndim == 2 or (arr.ndim == 3 and opts.multilabel):
             yield entry.source_id(0), np.asarray(arr[...])
             return
@@ -49,7 +57,7 @@ def read_entry(
             return
         if indices and indices[0] == 0:  # once per store: patches cost a chunk read each
             check_one_hot(arr, _name(entry))
-        for start, stop in _runs(indices):
+        for start, stop in _runs(indices, max(1, opts.max_pixels // per_image)):
             block = np.asarray(arr[start:stop])
             for j in range(stop - start):
                 yield entry.source_id(start + j), block[j]
@@ -57,13 +65,14 @@ def read_entry(
         raise MaskReadError(f"{entry.path}: unknown entry kind {entry.kind}")
 
 
-def _runs(indices: Sequence[int]) -> Iterator[tuple[int, int]]:
-    """Group sorted indices into contiguous ``[start, stop)`` runs."""
+def _runs(indices: Sequence[int], longest: int | None = None) -> Iterator[tuple[int, int]]:
+    """Group sorted indices into contiguous ``[start, stop)`` runs of at most ``longest``."""
     idx = list(indices)
+    limit = longest or len(idx) or 1
     i = 0
     while i < len(idx):
         j = i
-        while j + 1 < len(idx) and idx[j + 1] == idx[j] + 1:
+        while j + 1 < len(idx) and idx[j + 1] == idx[j] + 1 and j + 1 - i < limit:
             j += 1
         yield idx[i], idx[j] + 1
         i = j + 1
@@ -71,14 +80,11 @@ def _runs(indices: Sequence[int]) -> Iterator[tuple[int, int]]:
 
 def _open_array(entry: Entry) -> Any:
     try:
-        if entry.kind == "npy":
-            if is_url(entry.path):
-                from .remote import RemoteNpy
+        if is_url(entry.path):
+            from .remote import RemoteNpy
 
-                return RemoteNpy(entry.path)
-            return np.load(entry.path, mmap_mode="r", allow_pickle=False)
-        with open_binary(entry.path) as fh, np.load(fh, allow_pickle=False) as z:
-            return z[entry.key]
+            return RemoteNpy(entry.path)
+        return np.load(entry.path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile, KeyError) as e:
         if "object" in str(e).lower():
             raise MaskReadError(
@@ -134,6 +140,8 @@ def read_image(path: str, opts: ReadOptions) -> NDArray[Any]:
                 f"{path}: declares {w}x{h} = {w * h:,} pixels, above the limit of "
                 f"{opts.max_pixels:,}; raise it with --max-pixels if the file is genuine"
             )
+        if ctype in (2, 6) and not opts.rgb and not opts.multilabel:  # before decoding
+            _no_colour_table(path, "RGB" if ctype == 2 else "RGBA")
         check_png_chunks(data, path)
         if depth >= 8 and ctype in (0, 2, 4, 6):  # no palette: imagecodecs is exact (Pillow
             arr = _imagecodecs_png(data)  # keeps only the high byte of 16-bit grey+alpha)
@@ -236,16 +244,20 @@ def _finish(arr: NDArray[Any], path: str, opts: ReadOptions) -> NDArray[Any]:
         if arr.shape[-1] == 4:  # RGBA: with a colour table the alpha channel is dropped
             arr, kind = arr[..., :3], "RGBA"
         if arr.shape[-1] == 3 and not opts.rgb and not opts.multilabel:
-            raise MaskReadError(
-                f"{path}: is an {kind} colour mask but no colour table was given; pass "
-                "--palette PRESET|FILE (e.g. --palette cityscapes) to map colours to labels"
-            )
+            _no_colour_table(path, kind)
     elif opts.rgb:
         raise MaskReadError(
             f"{path}: is a single-channel mask but a colour table (--palette) was given; "
             "drop --palette for index masks, or pass only colour masks"
         )
     return arr
+
+
+def _no_colour_table(path: str, kind: str) -> None:
+    raise MaskReadError(
+        f"{path}: is an {kind} colour mask but no colour table was given; pass "
+        "--palette PRESET|FILE (e.g. --palette cityscapes) to map colours to labels"
+    )
 
 
 def _read_perclass(

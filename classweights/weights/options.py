@@ -164,6 +164,32 @@ def _options(method: str = "sqrt_inv_freq", **kw: Any) -> _Options:
     )  # fmt: skip
 
 
+def check_method_options(method: str, options: Mapping[str, Any]) -> None:
+    """Validate a method and its options without any statistics (before a scan starts).
+
+    Covers :func:`compute_weights`' methods and the multi-label ``pos_weight`` and
+    ``focal_alpha``.
+
+    >>> check_method_options("bogus", {})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    classweights.errors.ConfigError: method='bogus' is not valid; expected one of: inverse_freq, ...
+    """
+    multilabel = {"pos_weight": ("absent", "spatial_dims"), "focal_alpha": ("spatial_dims",)}
+    if method not in multilabel:
+        _choice("method", method, (*WEIGHT_METHODS, *multilabel))
+        _options(method, **options)
+        return
+    unknown = sorted(set(options) - set(multilabel[method]))
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {', '.join(unknown)} for method={method!r}; expected: "
+            f"{', '.join(multilabel[method])}"
+        )
+    if "absent" in options:
+        _choice("absent", options["absent"], ABSENT_POLICIES)
+
+
 def _manual_vector(manual: Any, stats: ClassStats) -> NDArray[np.float64]:
     """``(C,)`` user weights from a mapping (class id or name -> weight) or a sequence."""
     c = stats.num_classes
