@@ -20,7 +20,7 @@ from ..errors import MaskReadError
 from .arrays import NpzMember, check_pixels
 from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, open_binary, url_fs
 from .strict import check_png_data, open_strict, tiff_stored_values
-from .traps import check_one_hot, colour_array, one_image
+from .traps import check_one_hot, check_one_hot_stream, colour_array, one_image
 
 
 def read_entry(
@@ -34,6 +34,8 @@ def read_entry(
     elif entry.kind == "npz":  # streamed image by image: never the whole member in memory
         with NpzMember(entry.path, entry.key) as arr:
             check_pixels(arr.shape, entry, opts)  # from the header, before decompressing
+            if not opts.multilabel and indices and indices[0] == 0:  # once per member
+                check_one_hot_stream(arr, _name(entry))
             for i in indices:
                 yield entry.source_id(i), _take(arr, i, entry, opts)
     elif entry.kind == "npy":

@@ -123,9 +123,35 @@ def check_one_hot(arr: Any, name: str) -> None:
     patch = np.asarray(arr[:, :16, :16])
     if not _is_one_hot(patch) or not _is_one_hot(np.asarray(arr[...])):
         return
-    c, h, w = arr.shape
-    raise MaskReadError(
-        f"{name}: has shape {tuple(arr.shape)} and every pixel is set in exactly one of its {c} "
+    raise _one_hot_error(arr.shape, name)
+
+
+def check_one_hot_stream(member: Any, name: str) -> None:
+    """`check_one_hot` for an array read one first-axis slice at a time (an ``.npz`` member).
+
+    Only a stack whose first slice holds nothing but 0/1 can be one-hot; then the slices are
+    read once more, keeping one count per pixel, and the check stops at the first slice that
+    rules one-hot out (a value other than 0/1, or a pixel set twice).
+    """
+    if member.ndim != 3 or not 2 <= member.shape[0] <= 256 or colour_array(member.shape):
+        return
+    hits = np.zeros(member.shape[1:], np.uint16)
+    for i in range(member.shape[0]):
+        s = np.asarray(member[i])
+        if s.dtype.kind not in "biuf" or (s.dtype.kind != "b" and ((s != 0) & (s != 1)).any()):
+            return
+        hits += s != 0
+        if (hits > 1).any():
+            return
+    if not (hits == 1).all():
+        return
+    raise _one_hot_error(member.shape, name)
+
+
+def _one_hot_error(shape: tuple[int, ...], name: str) -> MaskReadError:
+    c = shape[0]
+    return MaskReadError(
+        f"{name}: has shape {tuple(shape)} and every pixel is set in exactly one of its {c} "
         f"slices: one one-hot mask of {c} classes, not {c} binary masks; pass --multilabel to "
         "count each channel, or save arr.argmax(0) as an H x W label mask"
     )
