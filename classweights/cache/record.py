@@ -3,12 +3,15 @@
 Every saved weight vector explains itself: method, every option, the counts it came from, the
 dataset's fingerprint, the scan settings and the tool version. It holds only tensors, numbers,
 strings, lists and dicts, so ``torch.load(path, weights_only=True)`` reads it and a weight file
-is never unpickled as arbitrary objects.
+is never unpickled as arbitrary objects. A ``checksum`` (blake2b of every other field, tensors
+by dtype, shape and bytes) is verified when a record is read, so a flipped byte in a weight file
+is an error, never a silently different weight.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ from ..atomic import atomic_write
 from ..errors import ClassWeightsError
 from ..stats import ClassStats
 
-RECORD_SCHEMA = 1
+RECORD_SCHEMA = 2  # 2: a checksum over the whole record
 
 
 def stats_counts(stats: ClassStats) -> dict[str, Any]:
@@ -62,7 +65,7 @@ def weight_record(
     counts = {
         k: tensor(v) if isinstance(v, np.ndarray) else v for k, v in stats_counts(stats).items()
     }
-    return {
+    record = {
         "schema": RECORD_SCHEMA,
         "weights": torch.as_tensor(np.asarray(weights, dtype=np.float64)),
         "method": method,
@@ -81,6 +84,41 @@ def weight_record(
         "version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    return seal(record)
+
+
+def seal(record: dict[str, Any]) -> dict[str, Any]:
+    """Set ``record["checksum"]`` over every other field (call again after editing a record)."""
+    record.pop("checksum", None)
+    record["checksum"] = record_checksum(record)
+    return record
+
+
+def record_checksum(record: dict[str, Any]) -> str:
+    """blake2b of a record without its ``checksum`` field (tensors: dtype, shape and bytes)."""
+    h = hashlib.blake2b(digest_size=16)
+
+    def feed(obj: Any) -> None:
+        if isinstance(obj, dict):
+            h.update(b"{")
+            for k in sorted(obj, key=str):
+                h.update(repr(str(k)).encode())
+                feed(obj[k])
+            h.update(b"}")
+        elif isinstance(obj, (list, tuple)):
+            h.update(b"[")
+            for v in obj:
+                feed(v)
+            h.update(b"]")
+        elif hasattr(obj, "detach") and hasattr(obj, "dtype"):  # a torch tensor
+            a = obj.detach().cpu().contiguous().numpy()
+            h.update(f"T{a.dtype.str}{a.shape}".encode())
+            h.update(a.tobytes())
+        else:
+            h.update(f"{type(obj).__name__}:{obj!r};".encode())
+
+    feed({k: v for k, v in record.items() if k != "checksum"})
+    return h.hexdigest()
 
 
 def plain(obj: Any) -> Any:
@@ -126,4 +164,9 @@ def load_record(path: str | Path) -> dict[str, Any]:
         return {"weights": obj}
     if not isinstance(obj, dict) or not isinstance(obj.get("weights"), torch.Tensor):
         raise ClassWeightsError(f"{path}: holds no 'weights' tensor (found {type(obj).__name__})")
+    if "checksum" in obj and obj["checksum"] != record_checksum(obj):
+        raise ClassWeightsError(
+            f"{path}: checksum mismatch (the weight file was edited or damaged); "
+            "recompute it (or delete the file)"
+        )
     return obj
