@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -95,29 +96,22 @@ def seal(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_checksum(record: dict[str, Any]) -> str:
-    """blake2b of a record without its ``checksum`` field (tensors: dtype, shape and bytes)."""
+    """blake2b of a record without its ``checksum`` field (tensors: dtype, shape and bytes).
+
+    The non-tensor fields are hashed as sorted-key JSON (floats by their exact repr), each
+    tensor as its dtype, shape and raw bytes, in the order the JSON meets them.
+    """
     h = hashlib.blake2b(digest_size=16)
 
-    def feed(obj: Any) -> None:
-        if isinstance(obj, dict):
-            h.update(b"{")
-            for k in sorted(obj, key=str):
-                h.update(repr(str(k)).encode())
-                feed(obj[k])
-            h.update(b"}")
-        elif isinstance(obj, (list, tuple)):
-            h.update(b"[")
-            for v in obj:
-                feed(v)
-            h.update(b"]")
-        elif hasattr(obj, "detach") and hasattr(obj, "dtype"):  # a torch tensor
-            a = obj.detach().cpu().contiguous().numpy()
-            h.update(f"T{a.dtype.str}{a.shape}".encode())
-            h.update(a.tobytes())
-        else:
-            h.update(f"{type(obj).__name__}:{obj!r};".encode())
+    def tensor(obj: Any) -> str:
+        if not (hasattr(obj, "detach") and hasattr(obj, "dtype")):
+            return repr(obj)
+        a = np.ascontiguousarray(obj.detach().cpu().numpy())
+        h.update(a.tobytes())
+        return f"tensor {a.dtype.str} {a.shape}"
 
-    feed({k: v for k, v in record.items() if k != "checksum"})
+    rest = {k: v for k, v in record.items() if k != "checksum"}
+    h.update(json.dumps(rest, sort_keys=True, default=tensor).encode())
     return h.hexdigest()
 
 
