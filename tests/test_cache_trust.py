@@ -263,3 +263,35 @@ def _fields_equal(a, b):
             assert np.array_equal(x, y) and x.dtype == y.dtype, f.name
         else:
             assert x == y, (f.name, x, y)
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        (torch.tensor([1.23451, 2, 3, 4, 5]), torch.tensor([1.23449, 2, 3, 4, 5])),  # prints 1.2345
+        (np.r_[np.ones(600), 1.5, np.ones(600)], np.r_[np.ones(600), 2.5, np.ones(600)]),  # "..."
+    ],
+)
+def test_weight_options_are_told_apart_by_their_exact_values(tmp_path, cache, pair):
+    """Two `manual` vectors that print alike must not share one cached weight file."""
+    data = tmp_path / "data"
+    data.mkdir()
+    n = len(pair[0])
+    for i in range(3):
+        np.save(data / f"{i}.npy", np.arange(n * 2, dtype=np.int64).reshape(2, n) % n)
+    kw = {"num_classes": n, "normalize": "none"}
+    for manual in pair:
+        w = load_weights(data, "manual", cache_dir=cache, dtype=torch.float64, manual=manual, **kw)
+        np.testing.assert_allclose(w.numpy(), np.asarray(manual, np.float64), rtol=1e-7)
+
+
+def test_remap_file_edited_in_place_is_a_new_key(tmp_path, cache):
+    """The key holds the remap table's contents, not its path."""
+    data = tmp_path / "data"
+    _write(data, _masks(1), "tif")
+    table = tmp_path / "remap.json"
+    table.write_text('{"1": 0}')
+    s1, i1 = cached_scan(data, cache_dir=cache, remap=table, **KW)
+    table.write_text('{"1": 3}')
+    s2, i2 = cached_scan(data, cache_dir=cache, remap=table, **KW)
+    assert i2.key != i1.key and s2 == cw.scan(data, remap={"1": 3}, **KW) and s2 != s1

@@ -232,8 +232,16 @@ def _read(store: Store, fp: Fingerprint, paths: list[str]) -> ClassStats | None:
 
 # ---- weights ----------------------------------------------------------------------------
 def weight_file_name(method: str, options: dict[str, Any]) -> str:
-    """File name of a weight record: the method plus a digest of its options."""
-    text = json.dumps(options, sort_keys=True, default=str)
+    """File name of a weight record: the method plus a digest of its options.
+
+    Arrays and tensors are hashed by their exact values (``tolist``), never by their printed
+    form, which rounds (``tensor([1.2345])``) and elides long vectors (``[1. 1. ... 1.]``).
+    """
+
+    def exact(obj: Any) -> Any:
+        return obj.tolist() if hasattr(obj, "tolist") else str(obj)
+
+    text = json.dumps(options, sort_keys=True, default=exact)
     return f"{method}-{hashlib.blake2b(text.encode(), digest_size=6).hexdigest()}"
 
 
