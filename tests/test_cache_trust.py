@@ -295,3 +295,11 @@ def test_remap_file_edited_in_place_is_a_new_key(tmp_path, cache):
     table.write_text('{"1": 3}')
     s2, i2 = cached_scan(data, cache_dir=cache, remap=table, **KW)
     assert i2.key != i1.key and s2 == cw.scan(data, remap={"1": 3}, **KW) and s2 != s1
+
+
+def test_explicit_indices_are_never_served_the_whole_dataset(tmp_path, cache):
+    data = tmp_path / "data"
+    _write(data, _masks(1, n=6), "tif")
+    cached_scan(data, cache_dir=cache, **KW)
+    s, info = cached_scan(data, cache_dir=cache, indices=[0, 1], **KW)
+    assert not info.hit and s == cw.scan(data, indices=[0, 1], **KW) and s.num_images == 2

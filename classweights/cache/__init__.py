@@ -111,7 +111,8 @@ def cached_scan(
 
     paths = _paths(source)
     settings, names = scan_settings(**scan_kwargs)
-    if not use_cache or paths is None:
+    if not use_cache or paths is None or scan_kwargs.get("indices") is not None:
+        # explicit image indices are a one-off subset: not in the key, so never cached
         return scan(source, progress=progress, **scan_kwargs), CacheInfo(None, None, False)
     entries = discover(
         paths,
