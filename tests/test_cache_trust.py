@@ -303,3 +303,23 @@ def test_explicit_indices_are_never_served_the_whole_dataset(tmp_path, cache):
     cached_scan(data, cache_dir=cache, **KW)
     s, info = cached_scan(data, cache_dir=cache, indices=[0, 1], **KW)
     assert not info.hit and s == cw.scan(data, indices=[0, 1], **KW) and s.num_images == 2
+
+
+def test_a_remote_folder_changed_during_the_scan_is_not_cached(tmp_path, cache):
+    """Same rule for fsspec URLs: listed again after the scan (here file://)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(12):
+        save_png(data / f"{i:02d}.png", np.full((4, 8), i % 5, np.uint8))
+    f = data / "00.png"
+
+    def progress(done, total):
+        if done == 4:
+            save_png(f, np.full((4, 8), 3, np.uint8))
+            os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+
+    with pytest.warns(CacheWarning, match="changed while they were scanned"):
+        _, info = cached_scan(f"file://{data}", cache_dir=cache, workers=1, progress=progress, **KW)
+    assert info.path is None
+    s, info = cached_scan(f"file://{data}", cache_dir=cache, **KW)
+    assert not info.hit and np.array_equal(s.counts, cw.scan(data, **KW).counts)

@@ -114,12 +114,15 @@ def cached_scan(
     if not use_cache or paths is None or scan_kwargs.get("indices") is not None:
         # explicit image indices are a one-off subset: not in the key, so never cached
         return scan(source, progress=progress, **scan_kwargs), CacheInfo(None, None, False)
-    entries = discover(
-        paths,
-        glob=scan_kwargs.get("glob"),
-        multilabel=scan_kwargs.get("multilabel", False),
-        class_names=names,
-    )
+    def listed() -> list[Any]:
+        return discover(
+            paths,
+            glob=scan_kwargs.get("glob"),
+            multilabel=scan_kwargs.get("multilabel", False),
+            class_names=names,
+        )
+
+    entries = listed()
     fp = fingerprint(paths, entries, key_settings(settings, names), verify)
     store = Store(cache_dir)
     if not store.writable():
@@ -147,7 +150,7 @@ def cached_scan(
             stats, inc = incremental(store, fp, paths, entries, progress, scan_kwargs)
             if stats is None:
                 stats = scan(paths, progress=progress, entries=entries, **scan_kwargs)
-            if _changed_since(fp, entries, verify):
+            if _changed_since(fp, entries, listed):
                 warnings.warn(
                     f"files of {', '.join(paths)} changed while they were scanned; the statistics "
                     "are returned but not cached (rerun once the dataset is stable)",
@@ -176,16 +179,19 @@ def cached_scan(
     return _named(stats, names), CacheInfo(fp.key, str(entry.path), False, inc)
 
 
-def _changed_since(fp: Fingerprint, entries: list[Any], verify: bool) -> bool:
-    """True if a local file's size or mtime differs from the fingerprint's (a dataset edited
-    during the scan must not be cached under the key of its old state). URLs are not re-listed.
+def _changed_since(fp: Fingerprint, entries: list[Any], listed: Any) -> bool:
+    """True if a file's size or version differs from the fingerprint's (a dataset edited during
+    the scan must not be cached under the key of its old state). Local files are stat-ed again;
+    a remote dataset is listed again (``listed``: one listing, as when it was fingerprinted).
     With ``verify`` the sizes and times seen just before the bytes were hashed are compared,
     so the rule is the same in every mode (without hashing every file twice)."""
     from ..sources import is_url
+    from .fingerprint import listing
 
     if any(is_url(e.path) for e in entries):
-        return False
-    fresh = _restat(fp, entries)
+        fresh = [tuple(row) for row in listing(listed(), fp.root)]
+    else:
+        fresh = _restat(fp, entries)
     return fresh != list(fp.stamps if fp.stamps is not None else fp.listing)
 
 
