@@ -323,3 +323,13 @@ def test_a_remote_folder_changed_during_the_scan_is_not_cached(tmp_path, cache):
     assert info.path is None
     s, info = cached_scan(f"file://{data}", cache_dir=cache, **KW)
     assert not info.hit and np.array_equal(s.counts, cw.scan(data, **KW).counts)
+
+
+def test_a_hit_carries_this_calls_class_names_not_an_earlier_calls(tmp_path, cache):
+    data = tmp_path / "data"
+    _write(data, _masks(1, n=4), "tif")
+    cached_scan(data, cache_dir=cache, classes=["a", "b", "c", "d", "e"], **KW)
+    s, info = cached_scan(data, cache_dir=cache, **KW)
+    assert info.hit and s.class_names is None and cw.scan(data, **KW).class_names is None
+    s, info = cached_scan(data, cache_dir=cache, classes=["v", "w", "x", "y", "z"], **KW)
+    assert info.hit and s.class_names == ["v", "w", "x", "y", "z"]

@@ -204,8 +204,8 @@ def _restat(fp: Fingerprint, entries: list[Any]) -> list[tuple[str, int, int | s
 
 
 def _named(stats: ClassStats, names: list[str] | None) -> ClassStats:
-    if names is not None:
-        stats.class_names = list(names)
+    """The class names of *this* call, as a scan would give them (never an earlier call's)."""
+    stats.class_names = list(names) if names is not None else None
     return stats
 
 
