@@ -333,3 +333,20 @@ def test_a_hit_carries_this_calls_class_names_not_an_earlier_calls(tmp_path, cac
     assert info.hit and s.class_names is None and cw.scan(data, **KW).class_names is None
     s, info = cached_scan(data, cache_dir=cache, classes=["v", "w", "x", "y", "z"], **KW)
     assert info.hit and s.class_names == ["v", "w", "x", "y", "z"]
+
+
+def test_palette_file_edited_in_place_is_a_new_key(tmp_path, cache):
+    """The key holds the colour table's contents, not its path."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(3):
+        m = np.zeros((4, 8, 3), np.uint8)
+        m[: i + 1, :, 0] = 255  # red rows
+        save_png(data / f"{i}.png", m)
+    table = tmp_path / "palette.json"
+    table.write_text('{"#000000": 0, "#ff0000": 1}')
+    s1, i1 = cached_scan(data, cache_dir=cache, palette=table, **KW)
+    table.write_text('{"#000000": 0, "#ff0000": 4}')
+    s2, i2 = cached_scan(data, cache_dir=cache, palette=table, **KW)
+    assert i2.key != i1.key and s1.pixels.tolist() == [48, 48, 0, 0, 0]
+    assert s2.pixels.tolist() == [48, 0, 0, 0, 48]  # by hand: 6 red rows of 8 pixels
