@@ -159,7 +159,7 @@ def cached_scan(
                 return _named(stats, names), CacheInfo(fp.key, None, False, inc)
             if refresh:
                 store.remove(fp.key)
-            me = Identity(fp.root, fp.listing, list(fp.place))
+            me = Identity.of(fp)
             entry = store.write(fp, stats, {"place": list(fp.place), "probe": me.probe})
             if inc is not None and inc.get("previous"):
                 store.remove(inc.pop("previous"))  # the entry is re-keyed: the old key is gone
@@ -218,7 +218,7 @@ def _resolve(store: Store, fp: Fingerprint) -> Fingerprint:
         return fp  # corrupt: `_read` reports it and recomputes
     if entry is None:
         return fp
-    me = Identity(fp.root, fp.listing, list(fp.place))
+    me = Identity.of(fp)
     if me.confirms(entry.meta):
         return fp
     log.info("cache entry %s has the listing but not the bytes of %s", fp.key, fp.root)
@@ -341,7 +341,7 @@ def _warm_record(
             )
             fp = fingerprint(paths, entries, settings, verify)
         store = Store(cache_dir)
-        me = Identity(fp.root, fp.listing, list(fp.place))
+        me = Identity.of(fp)
         record = _record_at(store.entry_dir(fp.key) / "weights" / f"{name}.pth", fp.key)
         if record is None or me.confirms(record.get("dataset", {})):
             return record

@@ -92,10 +92,20 @@ def alt_key(key: str, sample: dict[str, str]) -> str:
 class Identity:
     """The place and (lazily) the probe of the dataset being looked up."""
 
-    def __init__(self, root: str, listing: tuple[tuple[str, int, int | str], ...], where=None):
+    def __init__(
+        self,
+        root: str,
+        listing: tuple[tuple[str, int, int | str], ...],
+        where: list[Any] | None = None,
+    ):
         self.root, self.listing = root, listing
         self.place = where if where is not None else place(root)
         self._probe: dict[str, str] | None = None
+
+    @classmethod
+    def of(cls, fp: Any) -> Identity:
+        """The identity of a :class:`~classweights.cache.fingerprint.Fingerprint`."""
+        return cls(fp.root, fp.listing, list(fp.place))
 
     @property
     def probe(self) -> dict[str, str]:
