@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,11 @@ import numpy as np
 
 from ..errors import ClassWeightsError, ConfigError
 from ..sources import discover
-from ..stats import ClassStats, compact_uint
-from .fingerprint import Fingerprint, entry_files, fingerprint, quick_fingerprint, relative
-from .record import load_record, save_record, weight_record
+from ..stats import ClassStats
+from .fingerprint import Fingerprint, fingerprint, key_settings, quick_fingerprint
+from .identity import Identity, alt_key
+from .incremental import incremental
+from .record import RECORD_SCHEMA, load_record, save_record, seal, weight_record
 from .store import CacheCorrupt, Entry, EntryRemoved, LockTimeout, Store, default_cache_dir
 
 log = logging.getLogger(__name__)
@@ -109,15 +111,19 @@ def cached_scan(
 
     paths = _paths(source)
     settings, names = scan_settings(**scan_kwargs)
-    if not use_cache or paths is None:
+    if not use_cache or paths is None or scan_kwargs.get("indices") is not None:
+        # explicit image indices are a one-off subset: not in the key, so never cached
         return scan(source, progress=progress, **scan_kwargs), CacheInfo(None, None, False)
-    entries = discover(
-        paths,
-        glob=scan_kwargs.get("glob"),
-        multilabel=scan_kwargs.get("multilabel", False),
-        class_names=names,
-    )
-    fp = fingerprint(paths, entries, settings, verify)
+    def listed() -> list[Any]:
+        return discover(
+            paths,
+            glob=scan_kwargs.get("glob"),
+            multilabel=scan_kwargs.get("multilabel", False),
+            class_names=names,
+        )
+
+    entries = listed()
+    fp = fingerprint(paths, entries, key_settings(settings, names), verify)
     store = Store(cache_dir)
     if not store.writable():
         warnings.warn(f"the cache folder {store.root} is not writable; scanning without the cache",
@@ -125,6 +131,7 @@ def cached_scan(
         return scan(source, progress=progress, entries=entries, **scan_kwargs), CacheInfo(
             fp.key, None, False
         )
+    fp = _resolve(store, fp)
     if not refresh:
         stats = _read(store, fp, paths)
         if stats is not None:
@@ -140,10 +147,10 @@ def cached_scan(
                     return _named(stats, names), CacheInfo(
                         fp.key, str(store.entry_dir(fp.key)), True
                     )
-            stats, inc = _incremental(store, fp, paths, entries, progress, scan_kwargs)
+            stats, inc = incremental(store, fp, paths, entries, progress, scan_kwargs)
             if stats is None:
                 stats = scan(paths, progress=progress, entries=entries, **scan_kwargs)
-            if _changed_since(fp, entries, verify):
+            if _changed_since(fp, entries, listed):
                 warnings.warn(
                     f"files of {', '.join(paths)} changed while they were scanned; the statistics "
                     "are returned but not cached (rerun once the dataset is stable)",
@@ -152,7 +159,8 @@ def cached_scan(
                 return _named(stats, names), CacheInfo(fp.key, None, False, inc)
             if refresh:
                 store.remove(fp.key)
-            entry = store.write(fp, stats)
+            me = Identity.of(fp)
+            entry = store.write(fp, stats, {"place": list(fp.place), "probe": me.probe})
             if inc is not None and inc.get("previous"):
                 store.remove(inc.pop("previous"))  # the entry is re-keyed: the old key is gone
     except OSError as e:  # disk full, quota, read-only remount, ... while locking or writing
@@ -171,15 +179,20 @@ def cached_scan(
     return _named(stats, names), CacheInfo(fp.key, str(entry.path), False, inc)
 
 
-def _changed_since(fp: Fingerprint, entries: list[Any], verify: bool) -> bool:
-    """True if a local file's size or mtime differs from the fingerprint's (a dataset edited
-    during the scan must not be cached under the key of its old state). URLs are not re-listed."""
+def _changed_since(fp: Fingerprint, entries: list[Any], listed: Any) -> bool:
+    """True if a file's size or version differs from the fingerprint's (a dataset edited during
+    the scan must not be cached under the key of its old state). Local files are stat-ed again;
+    a remote dataset is listed again (``listed``: one listing, as when it was fingerprinted).
+    With ``verify`` the sizes and times seen just before the bytes were hashed are compared,
+    so the rule is the same in every mode (without hashing every file twice)."""
     from ..sources import is_url
+    from .fingerprint import listing
 
-    if verify or any(is_url(e.path) for e in entries):
-        return False  # verify hashes bytes up front; a second pass would double the reads
-    fresh = _restat(fp, entries)
-    return fresh != list(fp.listing)
+    if any(is_url(e.path) for e in entries):
+        fresh = [tuple(row) for row in listing(listed(), fp.root)]
+    else:
+        fresh = _restat(fp, entries)
+    return fresh != list(fp.stamps if fp.stamps is not None else fp.listing)
 
 
 def _restat(fp: Fingerprint, entries: list[Any]) -> list[tuple[str, int, int | str]]:
@@ -191,9 +204,25 @@ def _restat(fp: Fingerprint, entries: list[Any]) -> list[tuple[str, int, int | s
 
 
 def _named(stats: ClassStats, names: list[str] | None) -> ClassStats:
-    if names is not None:
-        stats.class_names = list(names)
+    """The class names of *this* call, as a scan would give them (never an earlier call's)."""
+    stats.class_names = list(names) if names is not None else None
     return stats
+
+
+def _resolve(store: Store, fp: Fingerprint) -> Fingerprint:
+    """``fp``, or ``fp`` under its own key when the entry of ``fp.key`` holds another dataset
+    with the same listing (made elsewhere and its sampled bytes differ; see identity.py)."""
+    try:
+        entry = store.entry(fp.key)
+    except ClassWeightsError:
+        return fp  # corrupt: `_read` reports it and recomputes
+    if entry is None:
+        return fp
+    me = Identity.of(fp)
+    if me.confirms(entry.meta):
+        return fp
+    log.info("cache entry %s has the listing but not the bytes of %s", fp.key, fp.root)
+    return replace(fp, key=alt_key(fp.key, me.probe))
 
 
 def _read(store: Store, fp: Fingerprint, paths: list[str]) -> ClassStats | None:
@@ -208,82 +237,18 @@ def _read(store: Store, fp: Fingerprint, paths: list[str]) -> ClassStats | None:
         return None
 
 
-def _incremental(
-    store: Store,
-    fp: Fingerprint,
-    paths: list[str],
-    entries: list[Any],
-    progress: Any,
-    scan_kwargs: dict[str, Any],
-) -> tuple[ClassStats | None, dict[str, int] | None]:
-    """Patch the previous entry of this dataset: read only added and changed files."""
-    from ..scan import scan
-
-    if scan_kwargs.get("sample") is not None:
-        return None, None
-    prev = store.previous(fp.lineage)
-    if prev is None or prev.key == fp.key:
-        return None, None
-    try:
-        old = store.read_stats(prev, fp.root, paths)
-    except CacheCorrupt:
-        return None, None
-    old_files = {p: (size, stamp) for p, size, stamp in prev.meta["listing"]}
-    new_files = fp.files()
-    changed = {p for p, v in new_files.items() if old_files.get(p) != tuple(v)}
-    removed = set(old_files) - set(new_files)
-    stale = [e for e in entries if any(relative(f, fp.root) in changed for f in entry_files(e))]
-    stale_ids = {id(e) for e in stale}
-    old_rows = {s: i for i, s in enumerate(old.sources)}
-    fresh = scan(paths, progress=progress, entries=stale, **scan_kwargs) if stale else None
-    fresh_rows = {s: i for i, s in enumerate(fresh.sources)} if fresh else {}
-    order: list[tuple[ClassStats, int]] = []
-    for e in entries:
-        src, index = (fresh, fresh_rows) if id(e) in stale_ids else (old, old_rows)
-        for i in range(e.n):
-            sid = e.source_id(i)
-            if sid in index:
-                order.append((src, index[sid]))
-            elif src is old:  # not in the old table (e.g. skipped then): rescan everything
-                return None, None
-    stats = _assemble(old, fresh, order)
-    return stats, {"reused_images": sum(1 for s, _ in order if s is old),
-                   "rescanned_files": len(stale), "removed_files": len(removed),
-                   "previous": prev.key}  # fmt: skip
-
-
-def _assemble(
-    old: ClassStats, fresh: ClassStats | None, order: list[tuple[ClassStats, int]]
-) -> ClassStats:
-    """A ClassStats whose rows are taken, in order, from the old and the freshly scanned tables."""
-
-    def take(attr: str) -> np.ndarray:
-        return np.array([getattr(s, attr)[i] for s, i in order], dtype=np.int64)
-
-    counts = (
-        np.stack([s.counts[i].astype(np.int64) for s, i in order])
-        if order
-        else np.zeros((0, old.num_classes), np.int64)
-    )
-    unknown = dict(old.unknown_values)
-    if fresh is not None:  # unknown-value tallies of rescanned files are recounted
-        for k, v in fresh.unknown_values.items():
-            unknown[k] = unknown.get(k, 0) + v
-    return ClassStats(
-        num_classes=old.num_classes, ignore_index=old.ignore_index,
-        counts=counts.astype(compact_uint(int(counts.max(initial=0)))),
-        image_total=take("image_total"), image_ignored=take("image_ignored"),
-        image_unknown=take("image_unknown"), sources=[s.sources[i] for s, i in order],
-        class_names=old.class_names, multilabel=old.multilabel,
-        unknown_values={k: v for k, v in unknown.items() if v},
-        skipped=(fresh.skipped if fresh else []), settings=dict(fresh.settings if fresh else old.settings),
-    )  # fmt: skip
-
-
 # ---- weights ----------------------------------------------------------------------------
 def weight_file_name(method: str, options: dict[str, Any]) -> str:
-    """File name of a weight record: the method plus a digest of its options."""
-    text = json.dumps(options, sort_keys=True, default=str)
+    """File name of a weight record: the method plus a digest of its options.
+
+    Arrays and tensors are hashed by their exact values (``tolist``), never by their printed
+    form, which rounds (``tensor([1.2345])``) and elides long vectors (``[1. 1. ... 1.]``).
+    """
+
+    def exact(obj: Any) -> Any:
+        return obj.tolist() if hasattr(obj, "tolist") else str(obj)
+
+    text = json.dumps(options, sort_keys=True, default=exact)
     return f"{method}-{hashlib.blake2b(text.encode(), digest_size=6).hexdigest()}"
 
 
@@ -330,11 +295,23 @@ def load_weights(
     record = weight_record(stats, weights, method, options, fingerprint=info.key)
     if info.path is not None and (Path(info.path) / "meta.json").exists():  # not removed meanwhile
         try:
+            _stamp(record, Path(info.path) / "meta.json")
             save_record(record, Path(info.path) / "weights" / f"{name}.pth")
         except OSError as e:
             warnings.warn(f"could not write weights into the cache folder {info.path} ({e})",
                           CacheWarning, stacklevel=2)  # fmt: skip
     return record["weights"].to(device=device, dtype=dtype)
+
+
+def _stamp(record: dict[str, Any], meta_file: Path) -> None:
+    """Copy the entry's place and probe into the record (the warm path checks them there)."""
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (OSError, ValueError):
+        return
+    record["dataset"]["place"] = meta.get("place")
+    record["dataset"]["probe"] = meta.get("probe")
+    seal(record)
 
 
 def compute_named(stats: ClassStats, method: str, options: dict[str, Any]) -> np.ndarray:
@@ -355,6 +332,7 @@ def _warm_record(
     from ..scan import scan_settings
 
     settings, names = scan_settings(**scan_kwargs)
+    settings = key_settings(settings, names)
     try:
         fp = None if verify else quick_fingerprint(paths, settings)
         if fp is None:
@@ -365,20 +343,36 @@ def _warm_record(
                 class_names=names,
             )
             fp = fingerprint(paths, entries, settings, verify)
-        path = Store(cache_dir).entry_dir(fp.key) / "weights" / f"{name}.pth"
+        store = Store(cache_dir)
+        me = Identity.of(fp)
+        record = _record_at(store.entry_dir(fp.key) / "weights" / f"{name}.pth", fp.key)
+        if record is None or me.confirms(record.get("dataset", {})):
+            return record
+        # same listing, other bytes: this dataset's entry lives under its own key
+        key = alt_key(fp.key, me.probe)
+        record = _record_at(store.entry_dir(key) / "weights" / f"{name}.pth", key)
+        return record if record is not None and me.confirms(record.get("dataset", {})) else None
     except (OSError, ClassWeightsError):
         return None
+
+
+def _record_at(path: Path, key: str) -> dict[str, Any] | None:
+    """The weight record at ``path`` if it is intact, current and made for ``key``."""
     if not path.is_file():
         return None
     try:
         record = load_record(path)
     except ClassWeightsError as e:
         if path.exists():  # else removed by `cache clear` meanwhile: a plain miss
-            warnings.warn(f"{e}; recomputing it", CacheWarning, stacklevel=3)
+            warnings.warn(f"{e}; recomputing it", CacheWarning, stacklevel=4)
         return None
-    if record.get("dataset", {}).get("fingerprint") != fp.key:
+    if record.get("schema") != RECORD_SCHEMA or "checksum" not in record:
+        warnings.warn(f"{path}: not a checksummed weight record of this version; recomputing it",
+                      CacheWarning, stacklevel=4)  # fmt: skip
+        return None
+    if record.get("dataset", {}).get("fingerprint") != key:
         warnings.warn(
-            f"{path}: belongs to another dataset; recomputing it", CacheWarning, stacklevel=3
+            f"{path}: belongs to another dataset; recomputing it", CacheWarning, stacklevel=4
         )
         return None
     return record

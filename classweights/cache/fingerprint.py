@@ -2,9 +2,12 @@
 
 A key hashes the file list (paths relative to the dataset root, sizes, modification times;
 with ``verify`` also an xxhash of every file's bytes), every scan setting that changes a count,
-and the schema version. Any change gives a new key, so a changed dataset is never served stale
-statistics. A *lineage* hashes the settings and the dataset's absolute location only: it finds
-the previous entry of the same dataset, so an incremental rescan reads just the changed files.
+the schema version and the classweights version (a release that reads or counts differently
+never serves counts made by an older one). Any change gives a new key, so a changed dataset is
+never served stale statistics. Two datasets with equal listings share a key; which one an entry
+is of is checked by identity.py before it is served. A *lineage* hashes the settings and the
+dataset's absolute location only: it finds the previous entry of the same dataset, so an
+incremental rescan reads just the changed files.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..sources import ARRAY_EXTS, Entry, file_listing, is_url, is_zarr_dir, walk_masks
+from .identity import place
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: entries remember their place and a probe of their bytes (identity.py)
 #: settings that do not change a count (they are stored, not hashed)
 _NOT_COUNTING = ("paths", "class_names")
 
@@ -31,6 +35,11 @@ class Fingerprint:
     root: str
     listing: tuple[tuple[str, int, int | str], ...]  # (relative path, size, mtime_ns or etag)
     settings: dict[str, Any]
+    #: the dataset root's ``[path, device, inode, ctime]`` when fingerprinted (identity.place)
+    place: tuple[Any, ...] = ()
+    #: with ``verify``: the ``(relative path, size, mtime)`` rows seen when the bytes were hashed,
+    #: so a file changed during the scan is noticed as in the default mode
+    stamps: tuple[tuple[str, int, int | str], ...] | None = None
 
     def files(self) -> dict[str, tuple[int, int | str]]:
         return {p: (size, stamp) for p, size, stamp in self.listing}
@@ -89,14 +98,20 @@ def listing(
     The version is the modification time (ns) of local files and the etag (or mtime) of
     remote ones; with ``verify`` local files are hashed (xxhash) instead.
     """
+    return [
+        (rel, size, content_hash(full) if verify and not is_url(full) else stamp)
+        for rel, size, stamp, full in _rows(entries, root)
+    ]
+
+
+def _rows(entries: Sequence[Entry], root: str) -> list[tuple[str, int, int | str, str]]:
     rows = file_listing(entries)
     prefix = root.rstrip("/") + "/" if is_url(root) else os.path.join(os.path.abspath(root), "")
     n = len(prefix)
     return [
-        (p[n:] if p.startswith(prefix) else relative(p, root), size,
-         content_hash(p) if verify and not is_url(p) else stamp)
+        (p[n:] if p.startswith(prefix) else relative(p, root), size, stamp, p)
         for p, size, stamp in rows
-    ]  # fmt: skip
+    ]
 
 
 def content_hash(path: str) -> str:
@@ -121,7 +136,21 @@ def fingerprint(
 ) -> Fingerprint:
     """Fingerprint of a dataset (its entries, as `discover` found them) under scan settings."""
     root = dataset_root(paths)
-    return _fingerprint(paths, root, listing(entries, root, verify), settings, verify)
+    where = place(root)
+    if not verify:
+        return _fingerprint(paths, root, listing(entries, root), settings, False, where)
+    rows = _rows(entries, root)  # stat first, then hash: a change in between shows up later
+    hashed = [(r, size, stamp if is_url(f) else content_hash(f)) for r, size, stamp, f in rows]
+    fp = _fingerprint(paths, root, hashed, settings, True, where)
+    return replace(fp, stamps=tuple((r, size, stamp) for r, size, stamp, _ in rows))
+
+
+def key_settings(settings: dict[str, Any], names: Sequence[str] | None) -> dict[str, Any]:
+    """Settings as hashed: multi-label per-class files are assigned channels by class name, so
+    there the names change counts and belong in the key."""
+    if settings.get("multilabel") and names:
+        return settings | {"channel_names": list(names)}
+    return settings
 
 
 def quick_fingerprint(paths: Sequence[str], settings: dict[str, Any]) -> Fingerprint | None:
@@ -145,14 +174,16 @@ def quick_fingerprint(paths: Sequence[str], settings: dict[str, Any]) -> Fingerp
         if store or st is None or f.lower().endswith(ARRAY_EXTS):
             return None
         files.append((f[cut:], st[0], st[1]))
-    return _fingerprint(paths, root, files, settings, False) if files else None
+    return _fingerprint(paths, root, files, settings, False, place(root)) if files else None
 
 
 def _fingerprint(
     paths: Sequence[str], root: str, files: list[tuple[str, int, int | str]],
-    settings: dict[str, Any], verify: bool,
+    settings: dict[str, Any], verify: bool, where: list[Any],
 ) -> Fingerprint:  # fmt: skip
-    counting = counting_settings(settings) | {"verify": verify}
+    from .. import __version__
+
+    counting = counting_settings(settings) | {"verify": verify, "version": __version__}
     rel_inputs = sorted(relative(p, root) for p in paths)
     listed = hashlib.blake2b(
         "\n".join(f"{p}\t{size}\t{stamp}" for p, size, stamp in files).encode(), digest_size=16
@@ -163,4 +194,4 @@ def _fingerprint(
     lineage = _digest(
         {"schema": SCHEMA_VERSION, "settings": counting, "root": root, "inputs": rel_inputs}
     )
-    return Fingerprint(key, lineage, root, tuple(map(tuple, files)), counting)
+    return Fingerprint(key, lineage, root, tuple(map(tuple, files)), counting, tuple(where))

@@ -3,12 +3,16 @@
 Every saved weight vector explains itself: method, every option, the counts it came from, the
 dataset's fingerprint, the scan settings and the tool version. It holds only tensors, numbers,
 strings, lists and dicts, so ``torch.load(path, weights_only=True)`` reads it and a weight file
-is never unpickled as arbitrary objects.
+is never unpickled as arbitrary objects. A ``checksum`` (blake2b of every other field, tensors
+by dtype, shape and bytes) is verified when a record is read, so a flipped byte in a weight file
+is an error, never a silently different weight.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,7 @@ from ..atomic import atomic_write
 from ..errors import ClassWeightsError
 from ..stats import ClassStats
 
-RECORD_SCHEMA = 1
+RECORD_SCHEMA = 2  # 2: a checksum over the whole record
 
 
 def stats_counts(stats: ClassStats) -> dict[str, Any]:
@@ -62,7 +66,7 @@ def weight_record(
     counts = {
         k: tensor(v) if isinstance(v, np.ndarray) else v for k, v in stats_counts(stats).items()
     }
-    return {
+    record = {
         "schema": RECORD_SCHEMA,
         "weights": torch.as_tensor(np.asarray(weights, dtype=np.float64)),
         "method": method,
@@ -81,6 +85,34 @@ def weight_record(
         "version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    return seal(record)
+
+
+def seal(record: dict[str, Any]) -> dict[str, Any]:
+    """Set ``record["checksum"]`` over every other field (call again after editing a record)."""
+    record.pop("checksum", None)
+    record["checksum"] = record_checksum(record)
+    return record
+
+
+def record_checksum(record: dict[str, Any]) -> str:
+    """blake2b of a record without its ``checksum`` field (tensors: dtype, shape and bytes).
+
+    The non-tensor fields are hashed as sorted-key JSON (floats by their exact repr), each
+    tensor as its dtype, shape and raw bytes, in the order the JSON meets them.
+    """
+    h = hashlib.blake2b(digest_size=16)
+
+    def tensor(obj: Any) -> str:
+        if not (hasattr(obj, "detach") and hasattr(obj, "dtype")):
+            return repr(obj)
+        a = np.ascontiguousarray(obj.detach().cpu().numpy())
+        h.update(a.tobytes())
+        return f"tensor {a.dtype.str} {a.shape}"
+
+    rest = {k: v for k, v in record.items() if k != "checksum"}
+    h.update(json.dumps(rest, sort_keys=True, default=tensor).encode())
+    return h.hexdigest()
 
 
 def plain(obj: Any) -> Any:
@@ -126,4 +158,9 @@ def load_record(path: str | Path) -> dict[str, Any]:
         return {"weights": obj}
     if not isinstance(obj, dict) or not isinstance(obj.get("weights"), torch.Tensor):
         raise ClassWeightsError(f"{path}: holds no 'weights' tensor (found {type(obj).__name__})")
+    if "checksum" in obj and obj["checksum"] != record_checksum(obj):
+        raise ClassWeightsError(
+            f"{path}: checksum mismatch (the weight file was edited or damaged); "
+            "recompute it (or delete the file)"
+        )
     return obj
