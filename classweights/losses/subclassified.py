@@ -24,7 +24,8 @@ How it runs (all at feature resolution, no Python loop over classes, subclasses 
    each class gives a subclass per (feature position, class); each label pixel takes the
    entry of its position and its class (slots beyond a class's ``K`` are masked);
 3. per-subclass pixel counts and loss sums come from ``index_add`` into fixed-size buffers
-   over the flat ``class * Kmax + subclass`` id (no ``bincount``: no host sync); feature sums from one ``(F, h*w) @ (h*w, C*Kmax)``
+   over the flat ``class * Kmax + subclass`` id (no ``bincount``: no host sync); feature
+   sums from one ``(F, h*w) @ (h*w, C*Kmax)``
    product with the per-position pixel counts scattered into the assigned columns. The
    sums are all-reduced when ``torch.distributed`` is initialised, then update the EMA
    buffers;
