@@ -354,3 +354,36 @@ def test_cuda_graph_captures_a_step(name: str) -> None:
     torch.cuda.synchronize()
     torch.testing.assert_close(out.detach(), expected)
     torch.testing.assert_close(x.grad, expected_grad)
+
+
+@pytest.mark.parametrize("sync_free", [False, True], ids=["host_fixup", "exp_minus_lse"])
+def test_both_softmax_paths_match_log_softmax(sync_free: bool) -> None:
+    # the GPU forward (exp(x - logsumexp), no host read) runs here on CPU by request
+    from classweights.losses._functional import prepare_labels
+    from classweights.losses._softmax import softmax_terms
+
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 3, 7, generator=g, dtype=torch.float64) * 40  # some p_y underflow
+    y = torch.randint(0, 3, (2, 7), generator=g)
+    y[0, 0] = 255
+    tgt = prepare_labels(x, y, 255)
+    w = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)
+
+    def run(a: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        t = softmax_terms(
+            a, tgt, need_logp=True, smooth_weight=w, need_smooth=True, need_dice=True,
+            sync_free=sync_free,
+        )
+        return t.logp_t, t.smooth, t.dice.inter, t.dice.pred
+
+    logp = F.log_softmax(x, 1)
+    valid = (y != 255).double()
+    ref_logp = logp.gather(1, tgt.index.unsqueeze(1)).squeeze(1) * valid
+    ref_smooth = -(logp * w.view(1, 3, 1)).sum(1) * valid
+    got = run(x)
+    torch.testing.assert_close(got[0], ref_logp)
+    torch.testing.assert_close(got[1], ref_smooth)
+    torch.testing.assert_close(got[3], (logp.exp() * valid.unsqueeze(1)).sum(2))
+    xs = (x / 40).requires_grad_()
+    assert torch.autograd.gradcheck(run, (xs,))
+    assert torch.autograd.gradgradcheck(run, (xs,))

@@ -62,6 +62,7 @@ class _SoftmaxHead(torch.autograd.Function):
         need_smooth: bool,
         need_dice: bool,
         square: bool,
+        sync_free: bool,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         ctx.set_materialize_grads(False)
         n, c, s = x.shape
@@ -69,7 +70,8 @@ class _SoftmaxHead(torch.autograd.Function):
         empty = x.new_zeros(0)
         logp_t = smooth = inter = pred = empty
         lse = None
-        if (need_logp or need_smooth) and not host_checks(x):
+        exp_lse = (need_logp or need_smooth) and sync_free
+        if exp_lse:
             lse = torch.logsumexp(x, 1)  # exact log p_y without a data-dependent fix-up
             p = (x - lse.unsqueeze(1)).exp_()
         else:
@@ -104,6 +106,7 @@ class _SoftmaxHead(torch.autograd.Function):
         # storage into the gradient (one volume less to allocate); a second backward
         # (retain_graph) recomputes it from x.
         ctx.p = p
+        ctx.exp_lse = exp_lse  # how p was made: a recompute must give the same bits
         ctx.save_for_backward(x, index, valid, p_t, smooth_w)
         ctx.flags = (all_valid, need_logp, need_smooth, need_dice, square)
         return logp_t, smooth, inter, pred
@@ -117,7 +120,7 @@ class _SoftmaxHead(torch.autograd.Function):
         g_pred: torch.Tensor | None,
     ) -> tuple[torch.Tensor | None, ...]:
         grads = (g_logp, g_smooth, g_inter, g_pred)
-        nones = (None,) * 8
+        nones = (None,) * 9
         if torch.is_grad_enabled():  # create_graph: differentiate a differentiable recompute
             x, index, valid, _, smooth_w = ctx.saved_tensors
             ctx.p = None
@@ -140,7 +143,9 @@ class _SoftmaxHead(torch.autograd.Function):
     ) -> torch.Tensor:
         x, index, valid, p_t, smooth_w = ctx.saved_tensors
         all_valid, square = ctx.flags[0], ctx.flags[4]
-        p = ctx.p if ctx.p is not None else torch.softmax(x, 1)
+        p = ctx.p
+        if p is None:  # a second backward (retain_graph): recompute p exactly as forward did
+            p = (x - torch.logsumexp(x, 1, True)).exp_() if ctx.exp_lse else torch.softmax(x, 1)
         ctx.p = None
         n, c, s = p.shape
         b = p.new_zeros(n, s)
@@ -234,6 +239,7 @@ def softmax_terms(
     need_dice: bool = False,
     square: bool = False,
     from_logits: bool = True,
+    sync_free: bool | None = None,
 ) -> SoftmaxTerms:
     """The softmax quantities the multiclass losses need, from one pass over the volume.
 
@@ -246,6 +252,8 @@ def softmax_terms(
         need_dice: return the per-class Dice sums.
         square: Dice ``pred`` sums ``p^2``.
         from_logits: ``False`` if the input holds probabilities (plain autograd path).
+        sync_free: build ``p`` as ``exp(x - logsumexp)`` (no host read); ``None``: for
+            every tensor that is not on the CPU.
 
     >>> from classweights.losses._functional import prepare_labels
     >>> x = torch.tensor([[[2.0], [0.0]]])
@@ -263,8 +271,19 @@ def softmax_terms(
             x, tgt.index, valid, sw, need_logp, need_smooth, need_dice, square
         )
     else:
+        if sync_free is None:
+            sync_free = not host_checks(x)
         logp_t, smooth, inter, pred = _SoftmaxHead.apply(
-            x, tgt.index, valid, sw, tgt.all_valid, need_logp, need_smooth, need_dice, square
+            x,
+            tgt.index,
+            valid,
+            sw,
+            tgt.all_valid,
+            need_logp,
+            need_smooth,
+            need_dice,
+            square,
+            sync_free,
         )
     dice = DiceStats(inter, pred, label_counts(tgt, x.shape[1])) if need_dice else None
     return SoftmaxTerms(logp_t if need_logp else None, smooth if need_smooth else None, dice)
