@@ -117,17 +117,25 @@ def squeeze_labels(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def check_label_range(
-    y: torch.Tensor, valid: torch.Tensor, c: int, ignore_index: int | None
+    y: torch.Tensor,
+    valid: torch.Tensor,
+    c: int,
+    ignore_index: int | None,
+    index: torch.Tensor | None = None,
 ) -> None:
     """Refuse labels outside ``[0, C)`` that are not ``ignore_index`` (see :func:`host_checks`)."""
-    bad = valid & ((y < 0) | (y >= c))
     if not host_checks(y):
+        bad = valid & ((y < 0) | (y >= c))
         torch._assert_async(
             ~bad.any(), f"target holds labels outside 0..{c - 1} (C={c}) that are not "
             f"ignore_index={ignore_index}; set ignore_index to the void label or remap labels"
         )
         return
-    if y.numel() and bool(bad.any()):
+    if not y.numel():
+        return
+    lo, hi = torch.aminmax(torch.where(valid, y, 0) if index is None else index)
+    if int(lo) < 0 or int(hi) >= c:
+        bad = valid & ((y < 0) | (y >= c))
         found = sorted({int(v) for v in y[bad].unique()[:5].tolist()})
         raise ConfigError(
             f"target holds labels {found} outside 0..{c - 1} (C={c} channels) that are not "
@@ -163,10 +171,10 @@ def prepare_labels(
         valid = y != ignore_index
         # a host flag (skips masks) only where reading it costs no sync
         all_valid = host_checks(y) and bool(valid.all())
-    if validate:
-        check_label_range(y, valid, c, ignore_index)
     zero = torch.zeros((), dtype=y.dtype, device=y.device)
     index = y if all_valid else torch.where(valid, y, zero)
+    if validate:
+        check_label_range(y, valid, c, ignore_index, index)
     return LabelTarget(index, valid.to(compute_dtype(logits)), all_valid)
 
 
