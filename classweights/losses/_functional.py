@@ -69,7 +69,13 @@ def host_checks(t: torch.Tensor) -> bool:
     >>> host_checks(torch.zeros(1))
     True
     """
-    return t.device.type == "cpu" and not torch.compiler.is_compiling()
+    return t.device.type == "cpu" and not compiling()
+
+
+def compiling() -> bool:
+    """Whether ``torch.compile`` is tracing (torch < 2.3 has only ``torch._dynamo``'s test)."""
+    fn = getattr(torch.compiler, "is_compiling", None) or torch._dynamo.is_compiling
+    return bool(fn())
 
 
 def spatial_size(shape: torch.Size) -> int:
@@ -117,11 +123,7 @@ def squeeze_labels(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def check_label_range(
-    y: torch.Tensor,
-    valid: torch.Tensor,
-    c: int,
-    ignore_index: int | None,
-    index: torch.Tensor | None = None,
+    y: torch.Tensor, valid: torch.Tensor, c: int, ignore_index: int | None, index: Any = None
 ) -> None:
     """Refuse labels outside ``[0, C)`` that are not ``ignore_index`` (see :func:`host_checks`)."""
     if not host_checks(y):

@@ -40,7 +40,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import torch
-from ._functional import _TINY, DiceStats, LabelTarget, flat, host_checks
+from ._functional import _TINY, DiceStats, LabelTarget, compiling, flat, host_checks
 
 
 class SoftmaxTerms(NamedTuple):
@@ -266,7 +266,7 @@ def softmax_terms(
     if not from_logits:
         return _prob_terms(x, tgt, need_logp, smooth_weight, need_smooth, need_dice, square)
     sw = None if smooth_weight is None else smooth_weight.to(x)
-    if torch.compiler.is_compiling():  # the compiler fuses plain autograd ops itself
+    if compiling():  # the compiler fuses plain autograd ops itself
         logp_t, smooth, inter, pred = _plain_terms(
             x, tgt.index, valid, sw, need_logp, need_smooth, need_dice, square
         )
