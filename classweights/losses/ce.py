@@ -11,7 +11,8 @@ term for term, and differ where PyTorch returns NaN or broadcasts on the wrong a
 
 Cross entropy delegates to ``F.cross_entropy`` (ATen's fused log-softmax + NLL, exact
 double backward) with ``reduction="sum"`` and divides by ``sum weight[y]`` itself, which
-is how the all-ignored batch stays finite. No loss asks the GPU a question: label checks
+is how the all-ignored batch stays finite; BCE likewise delegates to
+``F.binary_cross_entropy_with_logits`` with the ignore mask folded into its ``weight``. No loss asks the GPU a question: label checks
 run on the host for CPU tensors and as device-side asserts otherwise (``validate=False``
 skips them), so a training step has no host-device sync and compiles with
 ``torch.compile(fullgraph=True)``.
@@ -26,14 +27,12 @@ import torch
 import torch.nn.functional as F
 
 from ._functional import (
-    activate_sigmoid,
-    bce_terms,
     class_vector,
     compute_dtype,
+    flat,
     no_autocast,
     prepare_channels,
     prepare_labels,
-    reduce_pixels,
     safe_ratio,
     squeeze_labels,
 )
@@ -131,8 +130,18 @@ def binary_cross_entropy_with_logits(
         c = logits.shape[1]
         weight = check_weight_len(weight, c)
         pos_weight = check_weight_len(pos_weight, c, name="pos_weight")
-        per = bce_terms(activate_sigmoid(logits), tgt, weight, pos_weight)
-        out = reduce_pixels(per, tgt.valid.sum(), reduction)
+        x = flat(logits)
+        w = class_vector(weight, x)
+        elem_w = tgt.valid if w is None else tgt.valid * w.view(1, c, 1)
+        pw = class_vector(pos_weight, x)
+        per = F.binary_cross_entropy_with_logits(  # ATen's fused kernel, same formula
+            x,
+            tgt.value,
+            weight=elem_w,
+            pos_weight=None if pw is None else pw.view(c, 1),
+            reduction="none" if reduction == "none" else "sum",
+        )
+        out = per if reduction != "mean" else safe_ratio(per, tgt.valid.sum())
     return out.reshape(logits.shape) if reduction == "none" else out
 
 
