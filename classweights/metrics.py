@@ -252,23 +252,21 @@ class DiceMetric:
                 )
             pred = logits.argmax(1).reshape(-1)
             t = target.reshape(-1).to(torch.int64)
+            keep = torch.ones_like(t, dtype=torch.bool)
             if self.ignore_index is not None:
                 keep = t != self.ignore_index
-                pred, t = pred[keep], t[keep]
-            bad = (t < 0) | (t >= c)
-            if bool(bad.any()):
-                values = sorted(set(t[bad].unique()[:10].tolist()))
-                raise UnknownLabelError(
-                    f"target labels {values} are neither classes 0..{c - 1} nor "
-                    f"ignore_index={self.ignore_index}; pass the right num_classes or "
-                    f"ignore_index"
-                )
-            hit = t[pred == t]
-            return (
-                torch.bincount(hit, minlength=c),
-                torch.bincount(pred, minlength=c),
-                torch.bincount(t, minlength=c),
+            bad = keep & ((t < 0) | (t >= c))
+            msg = (
+                f"target labels {{}} are neither classes 0..{c - 1} nor "
+                f"ignore_index={self.ignore_index}; pass the right num_classes or "
+                f"ignore_index"
             )
+            _refuse(bad, t, msg)
+            # fixed-size counts (slot c collects ignored pixels): no bincount, no host sync
+            t_ok = torch.where(keep, t, c)
+            hit = torch.where(keep & (pred == t), t, c)
+            pred = torch.where(keep, pred, c)
+            return _count(hit, c), _count(pred, c), _count(t_ok, c)
         # multilabel
         if target.shape != logits.shape:
             raise ConfigError(
@@ -284,12 +282,12 @@ class DiceMetric:
         bad = ~(pos | (target == 0))
         if valid is not None:
             bad &= valid
-        if bool(bad.any()):
-            values = sorted(set(target[bad].unique()[:10].tolist()))
-            raise UnknownLabelError(
-                f"multilabel target values must be 0 or 1 (or ignore_index="
-                f"{self.ignore_index}); found {values}"
-            )
+        _refuse(
+            bad,
+            target,
+            f"multilabel target values must be 0 or 1 (or ignore_index={self.ignore_index}); "
+            "found {}",
+        )
 
         def per_class(x: torch.Tensor) -> torch.Tensor:
             return x.transpose(0, 1).reshape(c, -1).sum(1, dtype=torch.int64)
@@ -367,3 +365,22 @@ class DiceMetric:
             f"DiceMetric(num_classes={self.num_classes}, mode={self.mode!r}, "
             f"ignore_index={self.ignore_index}, threshold={self.threshold})"
         )
+
+
+def _count(idx: torch.Tensor, c: int) -> torch.Tensor:
+    """``(C,)`` int64 occurrences of ``0..C-1`` in ``idx`` (value ``C`` is dropped)."""
+    out = torch.zeros(c + 1, dtype=torch.int64, device=idx.device)
+    return out.scatter_add_(0, idx, torch.ones_like(idx, dtype=torch.int64))[:c]
+
+
+def _refuse(bad: torch.Tensor, values: torch.Tensor, msg: str) -> None:
+    """Raise :class:`UnknownLabelError` for ``values[bad]`` without a GPU sync.
+
+    CPU tensors are checked on the host (the message names the values); CUDA tensors get
+    a device-side assert that fails at the next synchronisation.
+    """
+    if bad.device.type != "cpu":
+        torch._assert_async(~bad.any(), msg.format("(on the device)"))
+    elif bool(bad.any()):
+        found = sorted(set(values[bad].unique()[:10].tolist()))
+        raise UnknownLabelError(msg.format(found))

@@ -15,6 +15,7 @@ so an unused ``0/0`` branch never sends a NaN into the backward pass.
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 from typing import Any, NamedTuple
 
@@ -57,6 +58,37 @@ def _check_logits(logits: torch.Tensor) -> None:
         raise ConfigError(f"logits must have shape (N, C, ...), got {tuple(logits.shape)}")
 
 
+def host_checks(t: torch.Tensor) -> bool:
+    """Whether a check may read ``t``'s values on the host without a device sync.
+
+    True for CPU tensors outside ``torch.compile``: they are checked eagerly and get a
+    :class:`ConfigError` naming the bad values. Everything else (CUDA tensors, traced code)
+    is checked on the device with ``torch._assert_async``: no host-device sync, and the
+    error surfaces at the next sync, like PyTorch's own index checks in ``cross_entropy``.
+
+    >>> host_checks(torch.zeros(1))
+    True
+    """
+    return t.device.type == "cpu" and not compiling()
+
+
+def compiling() -> bool:
+    """Whether ``torch.compile`` is tracing (torch < 2.3 has only ``torch._dynamo``'s test)."""
+    fn = getattr(torch.compiler, "is_compiling", None) or torch._dynamo.is_compiling
+    return bool(fn())
+
+
+def spatial_size(shape: torch.Size) -> int:
+    """Pixels per sample of ``(N, C, ...)`` (or ``(N, ...)`` from index 2 on): never -1.
+
+    ``reshape(n, -1)`` fails for an empty batch; the explicit size works for ``N = 0``.
+
+    >>> spatial_size(torch.Size([0, 3, 4, 5]))
+    20
+    """
+    return math.prod(shape[2:])
+
+
 class LabelTarget(NamedTuple):
     """A class-index target flattened to ``(N, S)``."""
 
@@ -65,22 +97,16 @@ class LabelTarget(NamedTuple):
     all_valid: bool  # no pixel is ignored (lets the kernels skip the mask)
 
 
-def prepare_labels(
-    logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None
-) -> LabelTarget:
-    """Check a class-index target against ``(N, C, ...)`` logits and flatten it.
+def squeeze_labels(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Check a class-index target's shape and dtype; ``(N, 1, ...)`` becomes ``(N, ...)``.
 
-    Accepts ``(N, ...)`` or ``(N, 1, ...)`` integer targets. Labels outside ``[0, C)``
-    that are not ``ignore_index`` raise a :class:`ConfigError` naming them.
-
-    >>> t = prepare_labels(torch.zeros(1, 3, 2), torch.tensor([[2, 255]]), 255)
-    >>> t.index.tolist(), t.valid.tolist()
-    ([[2, 0]], [[1.0, 0.0]])
+    >>> squeeze_labels(torch.zeros(2, 3, 4), torch.zeros(2, 1, 4, dtype=torch.long)).shape
+    torch.Size([2, 4])
     """
     _check_logits(logits)
     n, c = logits.shape[:2]
     spatial = tuple(logits.shape[2:])
-    if target.ndim == logits.ndim and target.shape[1] == 1 and c != 1:
+    if target.ndim == logits.ndim and target.ndim > 1 and target.shape[1] == 1 and c != 1:
         target = target.squeeze(1)
     if tuple(target.shape) != (n, *spatial):
         raise ConfigError(
@@ -93,25 +119,64 @@ def prepare_labels(
             f"multiclass target must hold integer class indices, got dtype {target.dtype}; "
             "use target.long(), or mode='multilabel' for 0/1 channels"
         )
-    y = target.reshape(n, -1).long()
+    return target
+
+
+def check_label_range(
+    y: torch.Tensor, valid: torch.Tensor, c: int, ignore_index: int | None, index: Any = None
+) -> None:
+    """Refuse labels outside ``[0, C)`` that are not ``ignore_index`` (see :func:`host_checks`)."""
+    if not host_checks(y):
+        bad = valid & ((y < 0) | (y >= c))
+        torch._assert_async(
+            ~bad.any(), f"target holds labels outside 0..{c - 1} (C={c}) that are not "
+            f"ignore_index={ignore_index}; set ignore_index to the void label or remap labels"
+        )
+        return
+    if not y.numel():
+        return
+    lo, hi = torch.aminmax(torch.where(valid, y, 0) if index is None else index)
+    if int(lo) < 0 or int(hi) >= c:
+        bad = valid & ((y < 0) | (y >= c))
+        found = sorted({int(v) for v in y[bad].unique()[:5].tolist()})
+        raise ConfigError(
+            f"target holds labels {found} outside 0..{c - 1} (C={c} channels) that are not "
+            f"ignore_index={ignore_index}; set ignore_index to the void label (e.g. 255) "
+            "or remap the labels"
+        )
+
+
+def prepare_labels(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    ignore_index: int | None,
+    validate: bool = True,
+) -> LabelTarget:
+    """Check a class-index target against ``(N, C, ...)`` logits and flatten it.
+
+    Accepts ``(N, ...)`` or ``(N, 1, ...)`` integer targets. Labels outside ``[0, C)``
+    that are not ``ignore_index`` raise a :class:`ConfigError` naming them (CPU), or a
+    device-side assert (CUDA, ``torch.compile``); ``validate=False`` skips the check.
+    No host-device sync on a GPU.
+
+    >>> t = prepare_labels(torch.zeros(1, 3, 2), torch.tensor([[2, 255]]), 255)
+    >>> t.index.tolist(), t.valid.tolist()
+    ([[2, 0]], [[1.0, 0.0]])
+    """
+    target = squeeze_labels(logits, target)
+    n, c = logits.shape[:2]
+    y = target.reshape(n, spatial_size(logits.shape)).long()
     if ignore_index is None:
         valid = torch.ones_like(y, dtype=torch.bool)
         all_valid = True
     else:
         valid = y != ignore_index
-        all_valid = bool(valid.all())
+        # a host flag (skips masks) only where reading it costs no sync
+        all_valid = host_checks(y) and bool(valid.all())
     zero = torch.zeros((), dtype=y.dtype, device=y.device)
     index = y if all_valid else torch.where(valid, y, zero)
-    if index.numel():
-        lo, hi = torch.aminmax(index)
-        if int(lo) < 0 or int(hi) >= c:
-            bad = valid & ((y < 0) | (y >= c))
-            found = sorted({int(v) for v in y[bad].unique()[:5].tolist()})
-            raise ConfigError(
-                f"target holds labels {found} outside 0..{c - 1} (C={c} channels) that are not "
-                f"ignore_index={ignore_index}; set ignore_index to the void label (e.g. 255) "
-                "or remap the labels"
-            )
+    if validate:
+        check_label_range(y, valid, c, ignore_index, index)
     return LabelTarget(index, valid.to(compute_dtype(logits)), all_valid)
 
 
@@ -123,12 +188,16 @@ class ChannelTarget(NamedTuple):
 
 
 def prepare_channels(
-    logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    ignore_index: int | None,
+    validate: bool = True,
 ) -> ChannelTarget:
     """Check a binary/multilabel target (same shape as the logits) and flatten it.
 
     A binary ``(N, ...)`` target for ``(N, 1, ...)`` logits is accepted. Elements equal to
-    ``ignore_index`` are ignored; other values must lie in ``[0, 1]``.
+    ``ignore_index`` are ignored; other values must lie in ``[0, 1]`` (NaN is refused):
+    a :class:`ConfigError` on CPU, a device-side assert on CUDA / under ``torch.compile``.
 
     >>> t = prepare_channels(torch.zeros(1, 2, 2), torch.tensor([[[1, 0], [255, 1]]]), 255)
     >>> t.value.tolist(), t.valid.tolist()
@@ -145,23 +214,30 @@ def prepare_channels(
             "use mode='multiclass'"
         )
     dtype = compute_dtype(logits)
-    t = target.reshape(n, c, -1)
+    t = target.reshape(n, c, spatial_size(logits.shape))
     valid = torch.ones_like(t, dtype=torch.bool) if ignore_index is None else t != ignore_index
     t = torch.where(valid, t.to(dtype), torch.zeros((), dtype=dtype, device=t.device))
-    bad = (t < 0) | (t > 1)
-    if bool(bad.any()):
-        found = sorted({float(v) for v in t[bad].unique()[:5].tolist()})
-        raise ConfigError(
-            f"binary/multilabel target values must be in [0, 1] (or ignore_index={ignore_index}),"
-            f" found {found}; set ignore_index to the void label (e.g. 255)"
-        )
+    if validate:
+        bad = ~((t >= 0) & (t <= 1))  # NaN compares False: refused too
+        if not host_checks(t):
+            torch._assert_async(
+                ~bad.any(),
+                f"binary/multilabel target values must be in [0, 1] (or ignore_index="
+                f"{ignore_index}); set ignore_index to the void label",
+            )
+        elif t.numel() and bool(bad.any()):
+            found = sorted({float(v) for v in t[bad].unique()[:5].tolist()}, key=str)
+            raise ConfigError(
+                f"binary/multilabel target values must be in [0, 1] (or ignore_index="
+                f"{ignore_index}), found {found}; set ignore_index to the void label (e.g. 255)"
+            )
     return ChannelTarget(t, valid.to(dtype))
 
 
 def flat(logits: torch.Tensor) -> torch.Tensor:
     """``(N, C, ...)`` -> ``(N, C, S)`` in the compute dtype (copies only if it must)."""
     n, c = logits.shape[:2]
-    return logits.reshape(n, c, -1).to(compute_dtype(logits))
+    return logits.reshape(n, c, spatial_size(logits.shape)).to(compute_dtype(logits))
 
 
 class Sigmoid(NamedTuple):
@@ -193,12 +269,14 @@ def class_vector(weight: torch.Tensor | None, like: torch.Tensor) -> torch.Tenso
 
 
 def safe_ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    """``num / den`` where ``den > 0``, else 0 — with the denominator fixed before dividing.
+    """``num / den`` where ``den != 0``, else 0 — with the denominator fixed before dividing.
 
-    >>> safe_ratio(torch.tensor([1.0, 0.0]), torch.tensor([2.0, 0.0])).tolist()
-    [0.5, 0.0]
+    A NaN denominator is not 0: it gives NaN, so a non-finite input is never masked.
+
+    >>> safe_ratio(torch.tensor([1.0, 0.0, 1.0]), torch.tensor([2.0, 0.0, float("nan")])).tolist()
+    [0.5, 0.0, nan]
     """
-    ok = den > 0
+    ok = den != 0
     return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.zeros_like(num))
 
 
@@ -312,4 +390,5 @@ def reduce_dice(
     per_sample = safe_ratio((w * loss).sum(1), w.sum(1))
     if reduction == "none":
         return per_sample
-    return per_sample.sum() if reduction == "sum" else per_sample.mean()
+    total = per_sample.sum()  # N = 0: a zero that is still connected to the graph
+    return total if reduction == "sum" else total / max(per_sample.shape[0], 1)

@@ -23,6 +23,16 @@ Backward, with ``b`` and ``d`` per-pixel coefficients::
     b = -sum_k p_k gP_k (or 2 p_k^2 gP_k) - p_y gI_y - g_l + W g_s,   d = p_y gI_y + g_l
 
 (``W = sum_c w_c``), checked against finite differences by ``gradcheck`` in the tests.
+
+Second derivatives: when the backward itself is differentiated (``create_graph=True``,
+gradient penalties, ``gradgradcheck``) it recomputes the outputs from the saved logits with
+plain autograd (:func:`_plain_terms`) and differentiates those, so the double backward is
+exact. Under ``torch.compile`` the plain path is used throughout (the compiler fuses it).
+
+No host-device sync: on CPU ``log p_y`` is taken from the softmax output and fixed up on
+the few underflowed pixels (host-side, free on CPU); elsewhere the probabilities are built
+as ``exp(x - logsumexp(x))`` so ``log p_y = x_y - logsumexp`` is exact with no data-dependent
+shapes.
 """
 
 from __future__ import annotations
@@ -30,9 +40,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import torch
-from torch.autograd.function import once_differentiable
-
-from ._functional import _TINY, DiceStats, LabelTarget, flat
+from ._functional import _TINY, DiceStats, LabelTarget, compiling, flat, host_checks
 
 
 class SoftmaxTerms(NamedTuple):
@@ -54,20 +62,31 @@ class _SoftmaxHead(torch.autograd.Function):
         need_smooth: bool,
         need_dice: bool,
         square: bool,
+        sync_free: bool,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         ctx.set_materialize_grads(False)
         n, c, s = x.shape
-        p = torch.softmax(x, 1)
         idx = index.unsqueeze(1)
-        p_t = p.gather(1, idx).squeeze(1)
         empty = x.new_zeros(0)
         logp_t = smooth = inter = pred = empty
+        lse = None
+        exp_lse = (need_logp or need_smooth) and sync_free
+        if exp_lse:
+            lse = torch.logsumexp(x, 1)  # exact log p_y without a data-dependent fix-up
+            p = (x - lse.unsqueeze(1)).exp_()
+        else:
+            p = torch.softmax(x, 1)
+        p_t = p.gather(1, idx).squeeze(1)
         if need_logp or need_smooth:
-            logp_y = _log_target_prob(x, index, p_t)
+            x_y = x.gather(1, idx).squeeze(1)
+            if lse is None:
+                logp_y = _log_target_prob(x, index, p_t)
+                lse = x_y - logp_y
+            else:
+                logp_y = x_y - lse
             if need_logp:
                 logp_t = logp_y * valid
             if need_smooth:
-                lse = x.gather(1, idx).squeeze(1) - logp_y
                 if smooth_w is None:
                     wx, total_w = x.sum(1), float(c)
                 else:
@@ -87,12 +106,12 @@ class _SoftmaxHead(torch.autograd.Function):
         # storage into the gradient (one volume less to allocate); a second backward
         # (retain_graph) recomputes it from x.
         ctx.p = p
+        ctx.exp_lse = exp_lse  # how p was made: a recompute must give the same bits
         ctx.save_for_backward(x, index, valid, p_t, smooth_w)
-        ctx.flags = (all_valid, square)
+        ctx.flags = (all_valid, need_logp, need_smooth, need_dice, square)
         return logp_t, smooth, inter, pred
 
     @staticmethod
-    @once_differentiable
     def backward(  # type: ignore[override]
         ctx: Any,
         g_logp: torch.Tensor | None,
@@ -100,9 +119,33 @@ class _SoftmaxHead(torch.autograd.Function):
         g_inter: torch.Tensor | None,
         g_pred: torch.Tensor | None,
     ) -> tuple[torch.Tensor | None, ...]:
+        grads = (g_logp, g_smooth, g_inter, g_pred)
+        nones = (None,) * 9
+        if torch.is_grad_enabled():  # create_graph: differentiate a differentiable recompute
+            x, index, valid, _, smooth_w = ctx.saved_tensors
+            ctx.p = None
+            outs = _plain_terms(x, index, valid, smooth_w, *ctx.flags[1:])
+            pairs = [(o, g) for o, g in zip(outs, grads, strict=True) if g is not None]
+            dx = torch.autograd.grad(
+                [o for o, _ in pairs], x, [g for _, g in pairs], create_graph=True
+            )[0]
+            return (dx, *nones)
+        with torch.no_grad():
+            return (_SoftmaxHead._fast_backward(ctx, *grads), *nones)
+
+    @staticmethod
+    def _fast_backward(
+        ctx: Any,
+        g_logp: torch.Tensor | None,
+        g_smooth: torch.Tensor | None,
+        g_inter: torch.Tensor | None,
+        g_pred: torch.Tensor | None,
+    ) -> torch.Tensor:
         x, index, valid, p_t, smooth_w = ctx.saved_tensors
-        all_valid, square = ctx.flags
-        p = ctx.p if ctx.p is not None else torch.softmax(x, 1)
+        all_valid, square = ctx.flags[0], ctx.flags[4]
+        p = ctx.p
+        if p is None:  # a second backward (retain_graph): recompute p exactly as forward did
+            p = (x - torch.logsumexp(x, 1, True)).exp_() if ctx.exp_lse else torch.softmax(x, 1)
         ctx.p = None
         n, c, s = p.shape
         b = p.new_zeros(n, s)
@@ -133,7 +176,37 @@ class _SoftmaxHead(torch.autograd.Function):
             dx.addcmul_(w.view(1, c, 1), g_smooth.unsqueeze(1), value=-1)
         if not all_valid:
             dx.mul_(valid.unsqueeze(1))
-        return dx, None, None, None, None, None, None, None, None
+        return dx
+
+
+def _plain_terms(
+    x: torch.Tensor,
+    index: torch.Tensor,
+    valid: torch.Tensor,
+    smooth_w: torch.Tensor | None,
+    need_logp: bool,
+    need_smooth: bool,
+    need_dice: bool,
+    square: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:class:`_SoftmaxHead`'s outputs by plain autograd (double backward, compile)."""
+    n, c, _ = x.shape
+    empty = x.new_zeros(0)
+    logp_t = smooth = inter = pred = empty
+    logp = torch.log_softmax(x, 1)
+    idx = index.unsqueeze(1)
+    if need_logp:
+        logp_t = logp.gather(1, idx).squeeze(1) * valid
+    if need_smooth:
+        wl = logp if smooth_w is None else logp * smooth_w.view(1, c, 1)
+        smooth = -wl.sum(1) * valid
+    if need_dice:
+        p = logp.exp()
+        p_t = p.gather(1, idx).squeeze(1)
+        inter = x.new_zeros(n, c).scatter_add(1, index, p_t * valid)
+        pp = p * p if square else p
+        pred = (pp * valid.unsqueeze(1)).sum(2)
+    return logp_t, smooth, inter, pred
 
 
 _UNDERFLOW = 1e-30  # below this p_y may have lost digits (float32 denormals start at 1.2e-38)
@@ -166,6 +239,7 @@ def softmax_terms(
     need_dice: bool = False,
     square: bool = False,
     from_logits: bool = True,
+    sync_free: bool | None = None,
 ) -> SoftmaxTerms:
     """The softmax quantities the multiclass losses need, from one pass over the volume.
 
@@ -178,6 +252,8 @@ def softmax_terms(
         need_dice: return the per-class Dice sums.
         square: Dice ``pred`` sums ``p^2``.
         from_logits: ``False`` if the input holds probabilities (plain autograd path).
+        sync_free: build ``p`` as ``exp(x - logsumexp)`` (no host read); ``None``: for
+            every tensor that is not on the CPU.
 
     >>> from classweights.losses._functional import prepare_labels
     >>> x = torch.tensor([[[2.0], [0.0]]])
@@ -190,9 +266,25 @@ def softmax_terms(
     if not from_logits:
         return _prob_terms(x, tgt, need_logp, smooth_weight, need_smooth, need_dice, square)
     sw = None if smooth_weight is None else smooth_weight.to(x)
-    logp_t, smooth, inter, pred = _SoftmaxHead.apply(
-        x, tgt.index, valid, sw, tgt.all_valid, need_logp, need_smooth, need_dice, square
-    )
+    if compiling():  # the compiler fuses plain autograd ops itself
+        logp_t, smooth, inter, pred = _plain_terms(
+            x, tgt.index, valid, sw, need_logp, need_smooth, need_dice, square
+        )
+    else:
+        if sync_free is None:
+            sync_free = not host_checks(x)
+        logp_t, smooth, inter, pred = _SoftmaxHead.apply(
+            x,
+            tgt.index,
+            valid,
+            sw,
+            tgt.all_valid,
+            need_logp,
+            need_smooth,
+            need_dice,
+            square,
+            sync_free,
+        )
     dice = DiceStats(inter, pred, label_counts(tgt, x.shape[1])) if need_dice else None
     return SoftmaxTerms(logp_t if need_logp else None, smooth if need_smooth else None, dice)
 

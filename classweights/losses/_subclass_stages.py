@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError, UnknownLabelError
+from ._functional import host_checks
 from ._kmeans import _kmeans_pp
 
 
@@ -101,9 +102,15 @@ class _SubclassStages:
         target = target.long()
         valid = target != self.ignore_index
         y = torch.where(valid, target, 0)  # a safe class index everywhere
-        lo, hi = torch.aminmax(y) if y.numel() else (0, 0)
-        if lo < 0 or hi >= self.num_classes:
-            vals = torch.unique(y[(y < 0) | (y >= self.num_classes)]).tolist()[:10]
+        bad = (y < 0) | (y >= self.num_classes)
+        if not host_checks(y):  # CUDA / compiled: a device-side assert, no host sync
+            torch._assert_async(
+                ~bad.any(),
+                f"target labels outside 0..{self.num_classes - 1} that are not ignore_index="
+                f"{self.ignore_index}; remap the labels or set ignore_index",
+            )
+        elif y.numel() and bool(bad.any()):
+            vals = torch.unique(y[bad]).tolist()[:10]
             raise UnknownLabelError(
                 f"labels {vals} found in target of shape {tuple(target.shape)} but "
                 f"num_classes={self.num_classes} and ignore_index={self.ignore_index}; "
@@ -129,8 +136,9 @@ class _SubclassStages:
     def _pixel_class_counts(self, p: dict[str, Any]) -> torch.Tensor:
         """``(N*h*w, C)`` long: valid label pixels of each class at each feature position."""
         c, size = self.num_classes, p["feats"].shape[0] * p["feats"].shape[2]
-        idx = torch.where(p["valid"], p["pix"], size * c)
-        return torch.bincount(idx.reshape(-1), minlength=size * c + 1)[:-1].view(size, c)
+        idx = torch.where(p["valid"], p["pix"], size * c).reshape(-1)
+        out = idx.new_zeros(size * c + 1).scatter_add_(0, idx, torch.ones_like(idx))
+        return out[:-1].view(size, c)  # a fixed-size buffer, not bincount: no host sync
 
     def _maybe_init(self, p: dict[str, Any], pc: torch.Tensor) -> None:
         """k-means++ for every class present in the batch that has no centroids yet."""
@@ -170,7 +178,7 @@ class _SubclassStages:
         if not self.normalize:  # cosine needs no feature norm: argmax is scale-free per row
             score = score - 0.5 * cent.square().sum(1)
         score = score.view(size, c, k)
-        if not bool(self.slot_mask.all()):
+        if self._ragged:
             score = score.masked_fill(~self.slot_mask, float("-inf"))
         return score.argmax(2)
 
@@ -188,12 +196,18 @@ class _SubclassStages:
         loss: torch.Tensor,
         pc: torch.Tensor | None,
         assign: torch.Tensor,
+        due: torch.Tensor | None = None,
     ) -> None:
-        """EMA update of counts, mean losses and centroids from this batch's sums."""
+        """EMA update of counts, mean losses and centroids from this batch's sums.
+
+        ``due`` (a 0-d bool tensor, or ``None`` for always) masks the whole update on the
+        device, so ``update_every > 1`` needs no host sync.
+        """
         c, k, ck, feats = self.num_classes, self.kmax, self.num_classes * self.kmax, p["feats"]
         flat = slot.reshape(-1)
-        count = torch.bincount(flat, minlength=ck + 1)[:ck].double()
-        lsum = torch.bincount(flat, weights=loss.reshape(-1).double(), minlength=ck + 1)[:ck]
+        zeros = torch.zeros(ck + 1, dtype=torch.float64, device=flat.device)
+        count = zeros.index_add(0, flat, torch.ones_like(flat, dtype=torch.float64))[:ck]
+        lsum = zeros.index_add(0, flat, loss.reshape(-1).double())[:ck]
         parts = [count, lsum]
         if pc is not None:  # K > 1: feature sums (F, hw) @ (hw, C*K), counts at assigned slots
             n, _, hw = feats.shape
@@ -208,10 +222,12 @@ class _SubclassStages:
         cnt, lsum = packed[:ck].view(c, k), packed[ck : 2 * ck].view(c, k)
         m, dt = self.momentum, self.counts.dtype
         cls_on = cnt.sum(1, keepdim=True) > 0
+        if due is not None:
+            cls_on = cls_on & due
         first = cls_on & (self.class_updates == 0)[:, None]
         ema = torch.where(first, cnt, m * self.counts.double() + (1 - m) * cnt)
         self.counts.copy_(torch.where(cls_on, ema, self.counts.double()).to(dt))
-        on = cnt > 0
+        on = cnt > 0 if due is None else (cnt > 0) & due
         mean = lsum / cnt.clamp_min(1)
         ema = torch.where(on & (self.slot_updates == 0), mean, m * self.mean_loss + (1 - m) * mean)
         self.mean_loss.copy_(torch.where(on, ema, self.mean_loss.double()).to(dt))

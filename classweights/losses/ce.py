@@ -8,6 +8,14 @@ term for term, and differ where PyTorch returns NaN or broadcasts on the wrong a
   ``(N, C, H, W[, D])`` logits (PyTorch: the last axis);
 - BCE takes an ``ignore_index`` (elements equal to it are left out of sum and mean);
 - sums run in float32 for half precision input, with autocast off.
+
+Cross entropy delegates to ``F.cross_entropy`` (ATen's fused log-softmax + NLL, exact
+double backward) with ``reduction="sum"`` and divides by ``sum weight[y]`` itself, which
+is how the all-ignored batch stays finite; BCE likewise delegates to
+``F.binary_cross_entropy_with_logits`` with the ignore mask folded into its ``weight``. No loss asks the GPU a question: label checks
+run on the host for CPU tensors and as device-side asserts otherwise (``validate=False``
+skips them), so a training step has no host-device sync and compiles with
+``torch.compile(fullgraph=True)``.
 """
 
 from __future__ import annotations
@@ -16,16 +24,18 @@ from typing import Any
 
 import torch
 
+import torch.nn.functional as F
+
 from ._functional import (
-    activate_sigmoid,
-    bce_terms,
-    ce_terms,
+    class_vector,
+    compute_dtype,
+    flat,
     no_autocast,
     prepare_channels,
     prepare_labels,
-    reduce_pixels,
+    safe_ratio,
+    squeeze_labels,
 )
-from ._softmax import softmax_terms
 from ._weights import (
     WeightedLossMixin,
     check_reduction,
@@ -42,6 +52,8 @@ def cross_entropy(
     ignore_index: int = -100,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
+    *,
+    validate: bool = True,
 ) -> torch.Tensor:
     """Cross entropy with class weights, as ``F.cross_entropy`` but finite when all is ignored.
 
@@ -56,10 +68,12 @@ def cross_entropy(
         ignore_index: label left out of the loss (e.g. 255).
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (per pixel, shape ``(N, ...)``).
         label_smoothing: in ``[0, 1]``.
+        validate: check the labels (host-side for CPU tensors, a device-side assert
+            otherwise); ``False`` skips the check.
 
     Returns:
         A scalar, or ``(N, ...)`` for ``reduction="none"``, in float32 (float64 for float64
-        logits), also for half precision input.
+        logits), also for half precision input. ``N = 0`` gives 0, connected to the graph.
 
     >>> x = torch.tensor([[[2.0], [0.0]]])
     >>> round(cross_entropy(x, torch.tensor([[0]])).item(), 4)
@@ -67,18 +81,21 @@ def cross_entropy(
     >>> cross_entropy(x, torch.tensor([[255]]), ignore_index=255).item()
     0.0
     """
+    check_reduction(reduction)
     with no_autocast(logits):
-        tgt = prepare_labels(logits, target, ignore_index)
-        weight = check_weight_len(weight, logits.shape[1])
-        terms = softmax_terms(
-            logits, tgt, need_logp=True, smooth_weight=weight, need_smooth=label_smoothing > 0
+        target = squeeze_labels(logits, target)
+        tgt = prepare_labels(logits, target, ignore_index, validate)
+        x = logits.to(compute_dtype(logits))
+        w = class_vector(check_weight_len(weight, logits.shape[1]), x)
+        ii = -100 if ignore_index is None else ignore_index
+        y = target.long()
+        kind = "none" if reduction == "none" else "sum"
+        out = F.cross_entropy(
+            x, y, w, ignore_index=ii, reduction=kind, label_smoothing=label_smoothing
         )
-        per, denom = ce_terms(
-            terms.logp_t, terms.smooth, tgt, weight, label_smoothing, logits.shape[1]
-        )
-        out = reduce_pixels(per, denom, reduction)
-    if reduction == "none":
-        return out.reshape(logits.shape[:1] + logits.shape[2:])
+        if reduction == "mean":  # sum w[y] over labelled pixels; 0 -> loss 0, grad 0
+            w_t = tgt.valid if w is None else w[tgt.index] * tgt.valid
+            out = safe_ratio(out, w_t.sum())
     return out
 
 
@@ -89,6 +106,8 @@ def binary_cross_entropy_with_logits(
     pos_weight: torch.Tensor | None = None,
     ignore_index: int | None = -100,
     reduction: str = "mean",
+    *,
+    validate: bool = True,
 ) -> torch.Tensor:
     """Multi-label BCE with per-channel ``weight``/``pos_weight`` and an ignore index.
 
@@ -103,6 +122,7 @@ def binary_cross_entropy_with_logits(
         pos_weight: ``(C,)`` weight of the positive term, e.g. negatives / positives.
         ignore_index: target value left out of the loss, or ``None``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (shape of the logits).
+        validate: refuse targets outside ``[0, 1]`` (NaN included); ``False`` skips it.
 
     Returns:
         A scalar, or the per-element loss for ``reduction="none"``.
@@ -112,12 +132,22 @@ def binary_cross_entropy_with_logits(
     1.41
     """
     with no_autocast(logits):
-        tgt = prepare_channels(logits, target, ignore_index)
+        tgt = prepare_channels(logits, target, ignore_index, validate)
         c = logits.shape[1]
         weight = check_weight_len(weight, c)
         pos_weight = check_weight_len(pos_weight, c, name="pos_weight")
-        per = bce_terms(activate_sigmoid(logits), tgt, weight, pos_weight)
-        out = reduce_pixels(per, tgt.valid.sum(), reduction)
+        x = flat(logits)
+        w = class_vector(weight, x)
+        elem_w = tgt.valid if w is None else tgt.valid * w.view(1, c, 1)
+        pw = class_vector(pos_weight, x)
+        per = F.binary_cross_entropy_with_logits(  # ATen's fused kernel, same formula
+            x,
+            tgt.value,
+            weight=elem_w,
+            pos_weight=None if pw is None else pw.view(c, 1),
+            reduction="none" if reduction == "none" else "sum",
+        )
+        out = per if reduction != "mean" else safe_ratio(per, tgt.valid.sum())
     return out.reshape(logits.shape) if reduction == "none" else out
 
 
@@ -130,6 +160,8 @@ class CrossEntropyLoss(WeightedLossMixin):
         reduction: ``"mean"`` (weighted: divides by the sum of target weights), ``"sum"``,
             ``"none"``.
         label_smoothing: in ``[0, 1]``, as PyTorch.
+        validate: check labels each call (CPU: host-side, clear error; CUDA: device-side
+            assert, no sync); ``False`` skips the check.
 
     Shapes: logits ``(N, C, ...)``, target ``(N, ...)`` int64.
 
@@ -147,6 +179,7 @@ class CrossEntropyLoss(WeightedLossMixin):
         label_smoothing: float = 0.0,
         *,
         class_weights: Any = None,
+        validate: bool = True,
     ) -> None:
         super().__init__()
         weight = resolve_class_weights(weight, class_weights, type(self).__name__)
@@ -154,10 +187,17 @@ class CrossEntropyLoss(WeightedLossMixin):
         self.ignore_index = ignore_index
         self.reduction = check_reduction(reduction)
         self.label_smoothing = _check_smoothing(label_smoothing)
+        self.validate = bool(validate)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return cross_entropy(
-            logits, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing
+            logits,
+            target,
+            self.weight,
+            self.ignore_index,
+            self.reduction,
+            self.label_smoothing,
+            validate=self.validate,
         )
 
 
@@ -171,6 +211,7 @@ class BCEWithLogitsLoss(WeightedLossMixin):
             :class:`~classweights.ClassStats` is accepted directly.
         ignore_index: target value left out (default -100 as ``CrossEntropyLoss``).
         reduction: ``"mean"`` (over labelled elements), ``"sum"``, ``"none"``.
+        validate: refuse targets outside ``[0, 1]`` (CPU: host-side; CUDA: device-side).
 
     Shapes: logits ``(N, C, ...)``, target the same shape with 0/1 values.
 
@@ -187,6 +228,7 @@ class BCEWithLogitsLoss(WeightedLossMixin):
         reduction: str = "mean",
         *,
         class_weights: Any = None,
+        validate: bool = True,
     ) -> None:
         super().__init__()
         weight = resolve_class_weights(weight, class_weights, type(self).__name__)
@@ -194,10 +236,17 @@ class BCEWithLogitsLoss(WeightedLossMixin):
         self._set_weight_buffer("pos_weight", _pos_weight_input(pos_weight))
         self.ignore_index = ignore_index
         self.reduction = check_reduction(reduction)
+        self.validate = bool(validate)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return binary_cross_entropy_with_logits(
-            logits, target, self.weight, self.pos_weight, self.ignore_index, self.reduction
+            logits,
+            target,
+            self.weight,
+            self.pos_weight,
+            self.ignore_index,
+            self.reduction,
+            validate=self.validate,
         )
 
 

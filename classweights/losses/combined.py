@@ -38,7 +38,13 @@ from ._weights import (
 )
 from .ce import _check_smoothing, _pos_weight_input
 from .dice import _check_smooth
-from .focal import _check_gamma, expand_alpha, focal_terms_channels, focal_terms_labels
+from .focal import (
+    _check_gamma,
+    check_alpha,
+    expand_alpha,
+    focal_terms_channels,
+    focal_terms_labels,
+)
 
 
 def _factor(value: Any, name: str) -> float:
@@ -54,6 +60,7 @@ class _PixelPlusDice(WeightedLossMixin):
     pixel_factor: float
     dice_weight: float
     _label_smoothing: float = 0.0
+    validate: bool = True  # check targets each call (CPU: host-side; CUDA: device assert)
 
     def _init_common(
         self,
@@ -90,7 +97,7 @@ class _PixelPlusDice(WeightedLossMixin):
             weight = check_weight_len(self.weight, c)
             use_pixel, use_dice = bool(self.pixel_factor), bool(self.dice_weight)
             if self.mode == "multiclass":
-                tgt = prepare_labels(logits, target, self.ignore_index)
+                tgt = prepare_labels(logits, target, self.ignore_index, self.validate)
                 act: Any = softmax_terms(
                     logits,
                     tgt,
@@ -102,7 +109,7 @@ class _PixelPlusDice(WeightedLossMixin):
                 )
                 stats = act.dice
             else:
-                tgt = prepare_channels(logits, target, self.ignore_index)
+                tgt = prepare_channels(logits, target, self.ignore_index, self.validate)
                 act = activate_sigmoid(logits)
                 stats = dice_stats_channels(act.prob, tgt, self.square_denominator)
             total = torch.zeros((), dtype=compute_dtype(logits), device=logits.device)
@@ -139,6 +146,8 @@ class CombinedLoss(_PixelPlusDice):
         smooth, square_denominator, batch, include_background: as ``DiceLoss``.
         label_smoothing: of the CE term (multiclass).
         pos_weight: ``(C,)`` BCE positive weight (binary/multilabel), or multi-label stats.
+        validate: check the target every call (CPU: host-side error; CUDA: device-side
+            assert, no sync); ``False`` skips it.
 
     >>> loss_fn = CombinedLoss(weight=[1.0, 2.0], ignore_index=255)
     >>> x = torch.zeros(1, 2, 2, 2)
@@ -161,12 +170,14 @@ class CombinedLoss(_PixelPlusDice):
         pos_weight: Any = None,
         *,
         class_weights: Any = None,
+        validate: bool = True,
     ) -> None:
         super().__init__()
         weight = resolve_class_weights(weight, class_weights, type(self).__name__)
         self._init_common(
             mode, weight, ignore_index, smooth, square_denominator, batch, include_background
         )
+        self.validate = bool(validate)
         self.pixel_factor = self.ce_weight = _factor(ce_weight, "ce_weight")
         self.dice_weight = _factor(dice_weight, "dice_weight")
         self.label_smoothing = self._label_smoothing = _check_smoothing(label_smoothing)
@@ -211,6 +222,7 @@ class BCEDiceLoss(CombinedLoss):
         include_background: bool = True,
         *,
         class_weights: Any = None,
+        validate: bool = True,
     ) -> None:
         weight = resolve_class_weights(weight, class_weights, type(self).__name__)
         if mode == "multiclass":
@@ -229,6 +241,7 @@ class BCEDiceLoss(CombinedLoss):
             batch=batch,
             include_background=include_background,
             pos_weight=pos_weight,
+            validate=validate,
         )
         self.bce_weight = self.ce_weight
 
@@ -259,16 +272,19 @@ class FocalDiceLoss(_PixelPlusDice):
         include_background: bool = True,
         *,
         class_weights: Any = None,
+        validate: bool = True,
     ) -> None:
         super().__init__()
         weight = resolve_class_weights(weight, class_weights, type(self).__name__)
         self._init_common(
             mode, weight, ignore_index, smooth, square_denominator, batch, include_background
         )
+        self.validate = bool(validate)
         self.pixel_factor = self.focal_weight = _factor(focal_weight, "focal_weight")
         self.dice_weight = _factor(dice_weight, "dice_weight")
         self.gamma = _check_gamma(gamma)
         self._set_weight_buffer("alpha", alpha, allow_scalar=True)
+        check_alpha(self.alpha, self.mode)
 
     def _pixel_term(self, act: Any, tgt: Any, weight: torch.Tensor | None, c: int) -> torch.Tensor:
         alpha = expand_alpha(self.alpha, self.mode, c)

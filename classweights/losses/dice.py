@@ -58,6 +58,7 @@ def dice_loss(
     include_background: bool = True,
     from_logits: bool = True,
     reduction: str = "mean",
+    validate: bool = True,
 ) -> torch.Tensor:
     """Soft Dice loss; see the module docstring for the absent-class policy.
 
@@ -76,10 +77,12 @@ def dice_loss(
         from_logits: apply softmax/sigmoid; ``False`` when passing probabilities.
         reduction: ``"mean"`` / ``"sum"`` over samples, or ``"none"`` for per-sample
             losses ``(N,)`` (``(1,)`` with ``batch=True``).
+        validate: check the target (CPU: host-side error; CUDA: device-side assert).
 
     Returns:
         A scalar in ``[0, 1]`` (``reduction="mean"``) in float32 (float64 for float64
-        logits), also for half precision input.
+        logits), also for half precision input. A NaN logit gives a NaN loss (never
+        masked); an empty batch (``N = 0``) gives 0, connected to the graph.
 
     >>> x = torch.tensor([[[[4.0, -4.0]], [[-4.0, 4.0]]]])  # (1, 2, 1, 2)
     >>> round(dice_loss(x, torch.tensor([[[0, 1]]])).item(), 4)
@@ -109,12 +112,12 @@ def dice_loss(
     with no_autocast(logits):
         weight = check_weight_len(weight, c, include_background=include_background)
         if mode == "multiclass":
-            tgt = prepare_labels(logits, target, ignore_index)
+            tgt = prepare_labels(logits, target, ignore_index, validate)
             stats = softmax_terms(
                 logits, tgt, need_dice=True, square=square_denominator, from_logits=from_logits
             ).dice
         else:
-            ctgt = prepare_channels(logits, target, ignore_index)
+            ctgt = prepare_channels(logits, target, ignore_index, validate)
             x = flat(logits)
             prob = torch.sigmoid(x) if from_logits else x
             stats = dice_stats_channels(prob, ctgt, square_denominator)
@@ -154,6 +157,8 @@ class DiceLoss(WeightedLossMixin):
         include_background: count class 0 in the class mean.
         from_logits: ``False`` if the input already holds probabilities.
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` over samples.
+        validate: check the target every call (CPU: host-side error naming the values;
+            CUDA: device-side assert, no sync); ``False`` skips it.
 
     Shapes: logits ``(N, C, H, W)`` or ``(N, C, D, H, W)``; target ``(N, H, W)`` indices
     (multiclass) or the logits' shape (binary/multilabel).
@@ -177,6 +182,7 @@ class DiceLoss(WeightedLossMixin):
         reduction: str = "mean",
         *,
         class_weights: Any = None,
+        validate: bool = True,
     ) -> None:
         super().__init__()
         weight = resolve_class_weights(weight, class_weights, type(self).__name__)
@@ -194,6 +200,7 @@ class DiceLoss(WeightedLossMixin):
         self.include_background = bool(include_background)
         self.from_logits = bool(from_logits)
         self.reduction = check_reduction(reduction)
+        self.validate = bool(validate)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return dice_loss(
@@ -208,6 +215,7 @@ class DiceLoss(WeightedLossMixin):
             include_background=self.include_background,
             from_logits=self.from_logits,
             reduction=self.reduction,
+            validate=self.validate,
         )
 
     def extra_repr(self) -> str:

@@ -30,6 +30,7 @@ from ._functional import (
     Sigmoid,
     activate_sigmoid,
     class_vector,
+    host_checks,
     no_autocast,
     prepare_channels,
     prepare_labels,
@@ -124,22 +125,26 @@ def expand_alpha(alpha: Any, mode: str, num_classes: int) -> torch.Tensor | None
     if alpha is None:
         return None
     a = alpha if isinstance(alpha, torch.Tensor) else as_weight_tensor(alpha, allow_scalar=True)
+    check = host_checks(a)  # CUDA buffers were checked when the module was built: no sync
     if a.ndim == 0:
-        v = float(a)
-        if not 0 <= v <= 1:
-            raise ConfigError(f"a scalar alpha must be in [0, 1], got {v}")
+        if check and not 0 <= float(a) <= 1:
+            raise ConfigError(f"a scalar alpha must be in [0, 1], got {float(a)}")
         if mode != "multiclass":
             return a
-        out = torch.full((num_classes,), v, dtype=a.dtype, device=a.device)
-        out[0] = 1 - v
-        return out
+        return torch.where(torch.arange(num_classes, device=a.device) == 0, 1 - a, a)
     a = check_weight_len(a, num_classes, name="alpha")
-    if mode != "multiclass" and bool((a > 1).any()):
+    if check and mode != "multiclass" and bool((a > 1).any()):
         raise ConfigError(
             f"per-channel alpha for mode={mode!r} weighs positives by alpha_c and negatives by "
             f"1 - alpha_c, so it must be in [0, 1]; got {a.tolist()}"
         )
     return a
+
+
+def check_alpha(alpha: torch.Tensor | None, mode: str) -> None:
+    """Check a stored ``alpha`` once, when a module is built (forward then never syncs)."""
+    if alpha is not None:
+        expand_alpha(alpha.cpu(), mode, max(alpha.numel(), 2) if alpha.ndim else 2)
 
 
 def focal_loss(
@@ -153,6 +158,7 @@ def focal_loss(
     ignore_index: int | None = -100,
     reduction: str = "mean",
     from_logits: bool = True,
+    validate: bool = True,
 ) -> torch.Tensor:
     """Focal loss ``-alpha_t (1 - p_t)^gamma log p_t`` (Lin et al., 2017).
 
@@ -168,6 +174,7 @@ def focal_loss(
         ignore_index: label (target value) left out, or ``None``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (per pixel / per element).
         from_logits: ``False`` if the input holds probabilities.
+        validate: check the target (CPU: host-side error; CUDA: device-side assert).
 
     Returns:
         A scalar, or the per-pixel (multiclass ``(N, ...)``) / per-element loss.
@@ -193,12 +200,12 @@ def focal_loss(
         weight = check_weight_len(weight, c)
         a = expand_alpha(alpha, mode, c)
         if mode == "multiclass":
-            tgt = prepare_labels(logits, target, ignore_index)
+            tgt = prepare_labels(logits, target, ignore_index, validate)
             logp_t = softmax_terms(logits, tgt, need_logp=True, from_logits=from_logits).logp_t
             per, denom = focal_terms_labels(logp_t, tgt, gamma, a, weight)
             shape = logits.shape[:1] + logits.shape[2:]
         else:
-            ctgt = prepare_channels(logits, target, ignore_index)
+            ctgt = prepare_channels(logits, target, ignore_index, validate)
             sact = activate_sigmoid(logits, from_logits)
             per, denom = focal_terms_channels(sact, ctgt, gamma, a, weight)
             shape = logits.shape
@@ -225,6 +232,8 @@ class FocalLoss(WeightedLossMixin):
         ignore_index: label left out (default -100).
         reduction: ``"mean"``, ``"sum"``, ``"none"``.
         from_logits: ``False`` if the input holds probabilities.
+        validate: check the target every call (CPU: host-side error naming the values;
+            CUDA: device-side assert, no sync); ``False`` skips it.
 
     Shapes: logits ``(N, C, ...)``; target ``(N, ...)`` indices or 0/1 of the logits' shape.
 
@@ -244,6 +253,7 @@ class FocalLoss(WeightedLossMixin):
         from_logits: bool = True,
         *,
         class_weights: Any = None,
+        validate: bool = True,
     ) -> None:
         super().__init__()
         weight = resolve_class_weights(weight, class_weights, type(self).__name__)
@@ -251,11 +261,11 @@ class FocalLoss(WeightedLossMixin):
         self.gamma = _check_gamma(gamma)
         self._set_weight_buffer("weight", weight)
         self._set_weight_buffer("alpha", alpha, allow_scalar=True)
-        if self.alpha is not None and self.alpha.ndim == 0:
-            expand_alpha(self.alpha, self.mode, 2)  # validates the range now
+        check_alpha(self.alpha, self.mode)
         self.ignore_index = ignore_index
         self.reduction = check_reduction(reduction)
         self.from_logits = bool(from_logits)
+        self.validate = bool(validate)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return focal_loss(
@@ -268,6 +278,7 @@ class FocalLoss(WeightedLossMixin):
             ignore_index=self.ignore_index,
             reduction=self.reduction,
             from_logits=self.from_logits,
+            validate=self.validate,
         )
 
     def extra_repr(self) -> str:

@@ -23,8 +23,9 @@ How it runs (all at feature resolution, no Python loop over classes, subclasses 
 2. scores against all ``C*Kmax`` centroids come from one matrix product; the argmax within
    each class gives a subclass per (feature position, class); each label pixel takes the
    entry of its position and its class (slots beyond a class's ``K`` are masked);
-3. per-subclass pixel counts and loss sums come from ``bincount`` over the flat
-   ``class * Kmax + subclass`` id; feature sums from one ``(F, h*w) @ (h*w, C*Kmax)``
+3. per-subclass pixel counts and loss sums come from ``index_add`` into fixed-size buffers
+   over the flat ``class * Kmax + subclass`` id (no ``bincount``: no host sync); feature
+   sums from one ``(F, h*w) @ (h*w, C*Kmax)``
    product with the per-position pixel counts scattered into the assigned columns. The
    sums are all-reduced when ``torch.distributed`` is initialised, then update the EMA
    buffers;
@@ -76,6 +77,10 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
           gets the neutral weight 1, its class's average. ``K=1`` classes always weigh 1.
         * Ignored pixels take no part in clustering, statistics or the loss. An all-ignored
           batch returns 0 with zero gradients.
+        * No host-device sync once every class with ``K > 1`` has been initialised (until
+          then each training call reads ``initialized`` once); label checks of CUDA
+          tensors are device-side asserts, step-dependent choices are tensor ops, so a
+          step compiles with ``torch.compile(fullgraph=True)``.
         * For the first ``warmup_steps`` training forward calls the subclass weights are 1
           (class weights only) while statistics accumulate.
         * ``features=None`` uses the output last captured by :meth:`attach` (a forward
@@ -168,6 +173,8 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
         self.register_buffer("split", (kt > 1)[:, None] & self.slot_mask, persistent=False)
         self._pos_cache: dict[tuple, torch.Tensor] = {}
         self._hooked: torch.Tensor | None = None
+        self._ragged = any(kc != self.kmax for kc in self.num_subclasses)  # masked slots
+        self._init_done = self.kmax == 1  # host flag: every class has centroids
 
     # ----------------------------------------------------------------------- configuration
     def _resolve_k(self, spec: Any) -> tuple[int, ...]:
@@ -229,6 +236,7 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
         key = prefix + "centroids"  # materialise the lazily shaped buffer before loading
         if key in state_dict and state_dict[key].shape != self.centroids.shape:
             self.centroids = self.centroids.new_zeros(state_dict[key].shape)
+        self._init_done = self.kmax == 1  # re-read `initialized` on the next training call
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ---------------------------------------------------------------------------- features
@@ -283,9 +291,15 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
         w = torch.where(seen & (den > 0) & self.split, w, 1.0)
         return w.to(self.counts.dtype)
 
-    def _weight_table(self, warm: bool, like: torch.Tensor) -> torch.Tensor:
-        """``(C*Kmax + 1,)`` per-slot pixel weight ``base_weight[c] * w_ck``; 0 for ignored."""
-        w = self.subclass_weights() if not warm else torch.ones_like(self.counts)
+    def _weight_table(self, warm: bool | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """``(C*Kmax + 1,)`` per-slot pixel weight ``base_weight[c] * w_ck``; 0 for ignored.
+
+        ``warm`` may be a 0-d bool tensor (chosen on the device: no host sync).
+        """
+        if isinstance(warm, torch.Tensor):
+            w = torch.where(warm, torch.ones_like(self.counts), self.subclass_weights())
+        else:
+            w = self.subclass_weights() if not warm else torch.ones_like(self.counts)
         if self.base_weight is not None:
             w = w * self.base_weight[:, None]
         return torch.cat([w.reshape(-1), w.new_zeros(1)]).to(like.dtype)
@@ -305,22 +319,25 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
             Scalar loss, ``0`` (with zero gradients) if every pixel is ignored.
         """
         p = self._prepare(logits, target, features)
-        warm = False
+        warm: bool | torch.Tensor = False
         if self.training:
-            step = int(self.num_steps)
-            warm, due = step < self.warmup_steps, step % self.update_every == 0
+            # step-dependent choices stay on the device: no host sync, no recompiles
+            if self.warmup_steps:
+                warm = self.num_steps < self.warmup_steps
+            due = None if self.update_every == 1 else self.num_steps % self.update_every == 0
             pc = None
-            if self.kmax > 1 and (due or not bool(self.initialized.all())):
+            if self.kmax > 1:
                 pc = self._pixel_class_counts(p)  # (position, class) pixel counts
-                self._maybe_init(p, pc)
+                if not self._init_done:  # host decisions only until every class is seen
+                    self._maybe_init(p, pc)
+                    self._init_done = bool(self.initialized.all())
         assign = self._assign(p)
         slot = self._slots(p, assign)
         if logits.dtype not in (torch.float32, torch.float64):
             logits = logits.float()
         ce = F.cross_entropy(logits, p["target"], reduction="none", ignore_index=self.ignore_index)
         if self.training:
-            if due:
-                self._update(p, slot, ce.detach(), pc, assign)
+            self._update(p, slot, ce.detach(), pc, assign, due)
             self.num_steps += 1
         v = self._weight_table(warm, ce)[slot]
         den = v.sum()
