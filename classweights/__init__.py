@@ -25,8 +25,11 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .scan import calculate_class_weights, scan
+    from .compat import calculate_class_weights
+    from .scan import scan
+    from .scan.settings import ScanSettings
     from .stats import ClassStats
+    from .weights.options import WeightOptions
 
 __version__ = "0.1.0"
 
@@ -34,7 +37,9 @@ __version__ = "0.1.0"
 # --version` and `--help` import neither numpy nor the engine)
 _LAZY = {
     "scan": "scan",
-    "calculate_class_weights": "scan",
+    "calculate_class_weights": "compat",
+    "ScanSettings": "scan.settings",
+    "WeightOptions": "weights.options",
     "ClassStats": "stats",
     "compute_weights": "weights",
     "WEIGHT_METHODS": "weights",

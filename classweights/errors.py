@@ -7,6 +7,9 @@ message on one line and exits with code 2.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class ClassWeightsError(ValueError):
     """Base class of every error classweights raises for bad input or settings."""
@@ -53,3 +56,22 @@ def require(module: str, extra: str, purpose: str):
             f"{purpose} needs the optional dependency {module!r}, which is not installed; "
             f"install it with: pip install {pip}"
         ) from None
+
+
+def unknown_keywords(
+    what: str, given: Iterable[str], valid: Iterable[str], expected: str | None = None
+) -> ConfigError:
+    """The error for keywords that are not among ``valid``, naming the closest valid one
+    (``expected``: how to list the valid ones, if not one by one).
+
+    >>> print(unknown_keywords("setting", ["ignore_idx"], ["ignore_index", "num_classes"]))
+    unknown setting ignore_idx (did you mean ignore_index?); expected: ignore_index, num_classes
+    """
+    valid = list(valid)
+    parts = []
+    for name in sorted(given):
+        near = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+        parts.append(f"{name} (did you mean {near[0]}?)" if near else name)
+    plural = "s" if len(parts) > 1 else ""
+    expected = expected or ", ".join(valid)
+    return ConfigError(f"unknown {what}{plural} {', '.join(parts)}; expected: {expected}")

@@ -145,14 +145,6 @@ def fingerprint(
     return replace(fp, stamps=tuple((r, size, stamp) for r, size, stamp, _ in rows))
 
 
-def key_settings(settings: dict[str, Any], names: Sequence[str] | None) -> dict[str, Any]:
-    """Settings as hashed: multi-label per-class files are assigned channels by class name, so
-    there the names change counts and belong in the key."""
-    if settings.get("multilabel") and names:
-        return settings | {"channel_names": list(names)}
-    return settings
-
-
 def quick_fingerprint(paths: Sequence[str], settings: dict[str, Any]) -> Fingerprint | None:
     """The same key for the common case, one local folder of mask images, from a single walk.
 

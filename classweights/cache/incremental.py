@@ -9,10 +9,12 @@ the result equals a full rescan field for field.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ..scan.settings import ScanSettings
 from ..stats import ClassStats, compact_uint
 from .fingerprint import Fingerprint, entry_files, relative
 from .identity import hash_files, same_root
@@ -24,13 +26,14 @@ def incremental(
     fp: Fingerprint,
     paths: list[str],
     entries: list[Any],
-    progress: Any,
-    scan_kwargs: dict[str, Any],
+    settings: ScanSettings,
+    rescan: Callable[[list[str], list[Any]], ClassStats],
 ) -> tuple[ClassStats | None, dict[str, int] | None]:
-    """Patch the previous entry of this dataset: read only added and changed files."""
-    from ..scan import scan
+    """Patch the previous entry of this dataset: read only added and changed files.
 
-    if scan_kwargs.get("sample") is not None:
+    ``rescan(paths, entries)`` scans the given entries of ``paths`` under ``settings``.
+    """
+    if settings.sample is not None:
         return None, None
     prev = store.previous(fp.lineage)
     if prev is None or prev.key == fp.key:
@@ -57,7 +60,7 @@ def incremental(
     ]  # fmt: skip
     stale_ids = {id(e) for e in stale}
     old_rows = {s: i for i, s in enumerate(old.sources)}
-    fresh = scan(paths, progress=progress, entries=stale, **scan_kwargs) if stale else None
+    fresh = rescan(paths, stale) if stale else None
     fresh_rows = {s: i for i, s in enumerate(fresh.sources)} if fresh else {}
     order: list[tuple[ClassStats, int]] = []
     for e in entries:

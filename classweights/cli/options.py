@@ -75,23 +75,29 @@ def scan_options(
     return f
 
 
+#: CLI parameter names that differ from the `ScanSettings` field they set
+_CLI_NAME = {"glob": "glob_"}
+#: settings the shared options do not set directly (--sample is parsed: a count, a fraction
+#: or 'auto'; indices come from the auto-sampler)
+_NOT_FROM_CLI = ("sample", "indices", "parallel")
+
+
 def scan_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of :func:`classweights.scan` from the shared CLI options."""
-    return {
-        "num_classes": kw["num_classes"],
-        "ignore_index": kw["ignore_index"],
-        "remap": kw["remap"],
-        "reduce_zero_label": kw["reduce_zero_label"],
-        "classes": kw["classes"],
-        "palette": kw["palette"],
-        "glob": kw["glob_"],
-        "multilabel": kw["multilabel"],
-        "seed": kw["seed"],
-        "workers": kw["workers"],
-        "unknown": kw["unknown"],
-        "on_error": kw["on_error"],
-        "max_pixels": kw["max_pixels"],
-    }
+    """The keyword arguments of :func:`classweights.scan` from the shared CLI options (one per
+    `ScanSettings` field, never re-listed here)."""
+    from ..scan.settings import ScanSettings
+
+    fields = [f for f in ScanSettings.fields() if f not in _NOT_FROM_CLI]
+    return {f: kw[_CLI_NAME.get(f, f)] for f in fields}
+
+
+def cli_settings(kw: dict[str, Any], **extra: Any) -> Any:
+    """The command's `ScanSettings`, built once (a bad value fails before any file is read)."""
+    from ..scan.settings import ScanSettings
+
+    if kw["sample"] == "auto":
+        raise click.UsageError("--sample auto works with `compute` (it needs a weight method)")
+    return ScanSettings.from_kwargs(sample=_sample(kw["sample"]), **scan_kwargs(kw), **extra)
 
 
 def run_scan(kw: dict[str, Any], **extra: Any) -> Any:
@@ -100,13 +106,12 @@ def run_scan(kw: dict[str, Any], **extra: Any) -> Any:
     from ..report import progress_bar, progress_enabled
 
     set_verbosity(kw)
-    if kw["sample"] == "auto":
-        raise click.UsageError("--sample auto works with `compute` (it needs a weight method)")
+    settings = cli_settings(kw, **extra)
     with cluster_client(kw) as client, progress_bar(progress_enabled(kw["quiet"])) as progress:
         stats, info = cached_scan(
-            list(kw["paths"]), sample=_sample(kw["sample"]), progress=progress, client=client,
+            list(kw["paths"]), settings=settings, progress=progress, client=client,
             cache_dir=kw["cache_dir"], use_cache=not kw["no_cache"], verify=kw["verify"],
-            refresh=kw["refresh"], **scan_kwargs(kw), **extra,
+            refresh=kw["refresh"],
         )  # fmt: skip
     return stats, info.as_dict()
 
@@ -318,16 +323,13 @@ def weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def weight_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of :func:`classweights.compute_weights` from the CLI options,
-    validated here, before any file is read."""
-    from ..weights.options import WEIGHT_METHODS, check_method_options
+    """The keyword arguments of :func:`classweights.compute_weights` from the CLI options (one
+    per `WeightOptions` field the command has), validated here, before any file is read."""
+    from ..weights.options import WEIGHT_METHODS, WEIGHT_OPTIONS, check_method_options
 
-    out = {
-        "normalize": kw["normalize"], "clip": _clip(kw["clip"]), "renormalize": kw["renormalize"],
-        "absent": kw["absent"], "beta": kw["beta"], "count": kw["count"],
-        "median_over": kw["median_over"], "median_denominator": kw["median_denominator"],
-        "enet_c": kw["enet_c"], "enet_share": kw["enet_share"], "power": kw["power"],
-    }  # fmt: skip
+    out = {k: kw[k] for k in WEIGHT_OPTIONS if k in kw}
+    if "clip" in out:
+        out["clip"] = _clip(out["clip"])
     method = kw.get("method")
     check_method_options(method if method in WEIGHT_METHODS else "sqrt_inv_freq", out)
     return out
@@ -341,17 +343,17 @@ def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tu
         stats, cache = run_scan(kw)
         return stats, {}, cache
     from ..report import progress_bar, progress_enabled
-    from ..scan import count_images, scan
+    from ..scan import ScanSettings, count_images, scan
     from ..weights import auto_sample
 
     paths = list(kw["paths"])
-    skw = scan_kwargs(kw)
+    settings = ScanSettings.from_kwargs(**scan_kwargs(kw))  # checked before any file is read
     population = count_images(
-        paths, glob=skw["glob"], multilabel=skw["multilabel"], classes=skw["classes"]
+        paths, glob=settings.glob, multilabel=settings.multilabel, classes=settings.classes
     )
     with progress_bar(progress_enabled(kw["quiet"]), "sampling") as progress:
         stats, info = auto_sample(
-            lambda rows: scan(paths, indices=rows, progress=progress, **skw),
+            lambda rows: scan(paths, settings=settings, indices=rows, progress=progress),
             population, tolerance=kw["tolerance"], ci=kw["ci"] or 0.95, seed=kw["seed"],
             method=method, **wkw,
         )  # fmt: skip

@@ -31,6 +31,7 @@ from .options import (
     WEIGHT_METHODS,
     WEIGHT_OPTIONS,
     ClassWeightsWarning,
+    WeightOptions,
 )
 from .sampling import INTERVAL_KINDS, auto_sample, bootstrap_intervals
 
@@ -46,6 +47,7 @@ __all__ = [
     "WEIGHT_METHODS",
     "WEIGHT_OPTIONS",
     "ClassWeightsWarning",
+    "WeightOptions",
     "auto_sample",
     "bootstrap_intervals",
     "compute_weights",

@@ -10,11 +10,11 @@ arrays with optional leading batch dimensions, so :mod:`.sampling` reuses them u
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,10 +24,9 @@ from ..stats import ClassStats
 from .options import (
     _LOG_MAX,
     FLAT_TOLERANCE,
-    Absent,
     ClassWeightsWarning,
     Method,
-    Normalize,
+    WeightOptions,
     _manual_vector,
     _Options,
     _options,
@@ -234,18 +233,8 @@ def compute_weights(
     stats: ClassStats,
     method: Method = "sqrt_inv_freq",
     *,
-    normalize: Normalize = "mean",
-    clip: tuple[float | None, float | None] | None = None,
-    renormalize: bool = False,
-    absent: Absent = "zero",
-    beta: float = 0.9999,
-    count: Literal["pixels", "images"] = "pixels",
-    median_over: Literal["classes", "all"] = "classes",
-    median_denominator: Literal["all", "labelled"] = "all",
-    enet_c: float = 1.02,
-    enet_share: Literal["labelled", "all"] = "labelled",
-    power: float = 0.5,
-    manual: Mapping[int | str, float] | Sequence[float] | None = None,
+    options: WeightOptions | None = None,
+    **kwargs: Any,
 ) -> NDArray[np.float64]:
     """Class weights from exact counts; no mask is read again.
 
@@ -301,6 +290,8 @@ def compute_weights(
             the ENet reference code counts).
         power: ``power`` method's exponent.
         manual: ``{class id or name: weight}`` or ``C`` weights (finite, >= 0).
+        options: a validated :class:`WeightOptions` (its method is used; keywords given as
+            well replace its fields). The keywords above are its fields.
 
     Returns:
         ``(C,)`` float64, finite.
@@ -318,11 +309,10 @@ def compute_weights(
     >>> np.round(compute_weights(s, "sqrt_inv_freq"), 4).tolist()
     [0.6168, 0.8723, 1.5109]
     """
-    o = _options(
-        method, normalize=normalize, clip=clip, renormalize=renormalize, absent=absent,
-        beta=beta, count=count, median_over=median_over, median_denominator=median_denominator,
-        enet_c=enet_c, enet_share=enet_share, power=power, manual=manual,
-    )  # fmt: skip
+    if options is None:
+        o = _options(method, **kwargs)
+    else:  # the method is the options' own
+        o = _options(options.method, **(options.options() | kwargs)) if kwargs else options
     w, present, agg = _pipeline(stats, o)
     _warn_absent(stats, present, o.absent, "weight")
     if o.method == "effective_num" and o.beta > 0:  # beta = 0 is uniform by design
@@ -337,3 +327,15 @@ def compute_weights(
                 stacklevel=2,
             )
     return _fill_absent(w, present, o.absent).astype(np.float64)
+
+
+# help(compute_weights) shows every option as a keyword (taken from WeightOptions)
+compute_weights.__signature__ = inspect.signature(compute_weights).replace(  # type: ignore[attr-defined]
+    parameters=[
+        *list(inspect.signature(compute_weights).parameters.values())[:-1],
+        *(
+            inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
+            for k, v in WeightOptions.defaults().items()
+        ),
+    ]
+)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_keywords
 from ..stats import ClassStats
 
 WEIGHT_METHODS: tuple[str, ...] = (
@@ -87,24 +87,54 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class _Options:
-    method: str
-    normalize: str
-    clip: tuple[float | None, float | None] | None
-    renormalize: bool
-    absent: str
-    beta: float
-    count: str
-    median_over: str
-    median_denominator: str
-    enet_c: float
-    enet_share: str
-    power: float
-    manual: Any
+@dataclass(frozen=True, kw_only=True)
+class WeightOptions:
+    """A weight method and its options, validated (the one place they are listed).
+
+    Build it with :meth:`build` (which validates and names a misspelt option's closest
+    valid one); :func:`classweights.compute_weights` takes the same keywords.
+
+    >>> WeightOptions.build("effective_num", beta=0.99).beta
+    0.99
+    >>> WeightOptions.build(normalise="sum")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    classweights.errors.ConfigError: unknown weight option normalise (did you mean normalize?); ...
+    """
+
+    method: str = "sqrt_inv_freq"
+    normalize: str = "mean"
+    clip: tuple[float | None, float | None] | None = None
+    renormalize: bool = False
+    absent: str = "zero"
+    beta: float = 0.9999
+    count: str = "pixels"
+    median_over: str = "classes"
+    median_denominator: str = "all"
+    enet_c: float = 1.02
+    enet_share: str = "labelled"
+    power: float = 0.5
+    manual: Any = None
+
+    @classmethod
+    def build(cls, method: str = "sqrt_inv_freq", **options: Any) -> WeightOptions:
+        """Validate ``method`` and its ``options`` (a ``ConfigError`` names the problem)."""
+        return _options(method, **options)
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Each option's default value (``method`` excluded)."""
+        return {f.name: f.default for f in fields(cls) if f.name != "method"}
+
+    def options(self) -> dict[str, Any]:
+        """The options as keywords of :func:`classweights.compute_weights` (no ``method``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "method"}
 
 
-WEIGHT_OPTIONS: tuple[str, ...] = tuple(f for f in _Options.__dataclass_fields__ if f != "method")
+_Options = WeightOptions  # the name the weight stages use
+
+#: the option keywords (every field of `WeightOptions` but ``method``)
+WEIGHT_OPTIONS: tuple[str, ...] = tuple(WeightOptions.defaults())
 
 
 def _validate_clip(clip: Any) -> tuple[float | None, float | None] | None:
@@ -126,18 +156,10 @@ def _validate_clip(clip: Any) -> tuple[float | None, float | None] | None:
 
 def _options(method: str = "sqrt_inv_freq", **kw: Any) -> _Options:
     """Validate a method and its keyword options (unknown keys raise ``ConfigError``)."""
-    unknown = sorted(set(kw) - set(WEIGHT_OPTIONS))
+    unknown = set(kw) - set(WEIGHT_OPTIONS)
     if unknown:
-        raise ConfigError(
-            f"unknown weight option(s) {', '.join(unknown)}; expected: {', '.join(WEIGHT_OPTIONS)}"
-        )
-    defaults = {
-        "normalize": "mean", "clip": None, "renormalize": False, "absent": "zero",
-        "beta": 0.9999, "count": "pixels", "median_over": "classes",
-        "median_denominator": "all", "enet_c": 1.02, "enet_share": "labelled", "power": 0.5,
-        "manual": None,
-    }  # fmt: skip
-    o = {**defaults, **kw}
+        raise unknown_keywords("weight option", unknown, WEIGHT_OPTIONS)
+    o = {**WeightOptions.defaults(), **kw}
     _choice("method", method, WEIGHT_METHODS)
     _choice("normalize", o["normalize"], NORMALIZE_MODES)
     _choice("absent", o["absent"], ABSENT_POLICIES)
@@ -156,12 +178,29 @@ def _options(method: str = "sqrt_inv_freq", **kw: Any) -> _Options:
         raise ConfigError(
             "method='manual' needs manual={class: weight, ...} or a list of C weights"
         )
-    return _Options(
+    return WeightOptions(
         method=method, normalize=o["normalize"], clip=_validate_clip(o["clip"]),
         renormalize=bool(o["renormalize"]), absent=o["absent"], beta=beta, count=o["count"],
         median_over=o["median_over"], median_denominator=o["median_denominator"],
         enet_c=enet_c, enet_share=o["enet_share"], power=power, manual=o["manual"],
     )  # fmt: skip
+
+
+#: the options of the multi-label methods (:mod:`classweights.weights.multilabel`)
+MULTILABEL_OPTIONS: dict[str, tuple[str, ...]] = {
+    "pos_weight": ("absent", "spatial_dims"),
+    "focal_alpha": ("spatial_dims",),
+}
+
+
+def method_options(method: str) -> tuple[str, ...]:
+    """The option keywords ``method`` takes (after checking the method's name).
+
+    >>> method_options("focal_alpha")
+    ('spatial_dims',)
+    """
+    _choice("method", method, (*WEIGHT_METHODS, *MULTILABEL_OPTIONS))
+    return MULTILABEL_OPTIONS.get(method, WEIGHT_OPTIONS)
 
 
 def check_method_options(method: str, options: Mapping[str, Any]) -> None:
@@ -175,16 +214,15 @@ def check_method_options(method: str, options: Mapping[str, Any]) -> None:
     ...
     classweights.errors.ConfigError: method='bogus' is not valid; expected one of: inverse_freq, ...
     """
-    multilabel = {"pos_weight": ("absent", "spatial_dims"), "focal_alpha": ("spatial_dims",)}
-    if method not in multilabel:
-        _choice("method", method, (*WEIGHT_METHODS, *multilabel))
+    valid = method_options(method)
+    if method not in MULTILABEL_OPTIONS:
         _options(method, **options)
         return
-    unknown = sorted(set(options) - set(multilabel[method]))
+    unknown = sorted(set(options) - set(valid))
     if unknown:
         raise ConfigError(
             f"unknown option(s) {', '.join(unknown)} for method={method!r}; expected: "
-            f"{', '.join(multilabel[method])}"
+            f"{', '.join(valid)}"
         )
     if "absent" in options:
         _choice("absent", options["absent"], ABSENT_POLICIES)

@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 import pytest
-from robust_helpers import mask
+from robust_helpers import KW, mask
 
 import classweights as cw
 import classweights.cache
@@ -25,7 +25,7 @@ def no_reads(monkeypatch, tmp_path):
     monkeypatch.setattr(readers, "read_image", boom)
     monkeypatch.setattr(sys.modules["classweights.scan"], "discover", boom)
 
-    monkeypatch.setattr(sys.modules["classweights.cache"], "discover", boom)
+    monkeypatch.setattr(sys.modules["classweights.cache.loader"], "discover", boom)
     return tmp_path
 
 
@@ -82,3 +82,84 @@ def test_valid_edge_settings_are_exact(tmp_path):
     save_png(tmp_path / "a.png", m)
     s = cw.scan(tmp_path, num_classes=1, ignore_index=255)  # one class is allowed
     assert s.pixels.tolist() == [2] and s.ignored_pixels == 1
+
+
+# ---- one settings object: misspelt keywords fail first, naming the closest ----------------
+@pytest.fixture
+def no_listing(no_reads, monkeypatch):
+    """As `no_reads`, and the cache's quick walk of the folder fails too."""
+    import classweights.cache.fingerprint as fingerprint
+
+    def boom(*a, **k):
+        raise AssertionError("the folder was listed before the settings were checked")
+
+    monkeypatch.setattr(fingerprint, "walk_masks", boom)
+    return no_reads
+
+
+def _entry_points(folder):
+    from classweights.cache import cached_scan, load_weights
+
+    cache = folder / "cache"
+    return {
+        "scan": lambda **kw: cw.scan(folder, **kw),
+        "cached_scan": lambda **kw: cached_scan(folder, cache_dir=cache, **kw),
+        "load_weights": lambda **kw: load_weights(folder, cache_dir=cache, **kw),
+    }
+
+
+@pytest.mark.parametrize("entry", ["scan", "cached_scan", "load_weights"])
+def test_a_misspelt_keyword_fails_before_any_file_is_read(no_listing, entry):
+    call = _entry_points(no_listing)[entry]
+    with pytest.raises(cw.ConfigError, match=r"ignore_idx \(did you mean ignore_index\?\)"):
+        call(num_classes=2, ignore_idx=255)
+
+
+def test_load_weights_names_the_closest_weight_option_and_checks_values_first(no_listing):
+    call = _entry_points(no_listing)["load_weights"]
+    with pytest.raises(cw.ConfigError, match=r"normalise \(did you mean normalize\?\)"):
+        call(num_classes=2, normalise="sum")
+    with pytest.raises(cw.ConfigError, match="normalize='avg' is not valid"):
+        call(num_classes=2, normalize="avg")
+    with pytest.raises(cw.ConfigError, match="inside the class range"):
+        call(num_classes=2, ignore_index=1)
+
+
+def test_settings_are_one_frozen_validated_object():
+    import dataclasses
+
+    from classweights import ScanSettings
+
+    s = ScanSettings(num_classes=19, ignore_index=255, classes="cityscapes")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.num_classes = 3
+    assert s.key()["num_classes"] == 19 and s.key()["on_error"] == "fail"
+    assert s.replace(on_error="skip").key()["on_error"] == "skip"
+    assert s.key()["on_error"] == "fail"  # replace made a new object
+    with pytest.raises(cw.ConfigError, match="19 class names given but num_classes=3"):
+        s.replace(num_classes=3)
+
+
+def test_a_cold_load_weights_discovers_the_dataset_once(tmp_path, monkeypatch):
+    """The listing made to look for a warm record is the one the scan reads."""
+    import classweights.cache.loader as loader
+    from classweights.cache import load_weights
+    from conftest import save_png
+
+    (tmp_path / "d").mkdir()
+    for i in range(3):
+        save_png(tmp_path / "d" / f"{i}.png", mask(seed=i))
+    calls = []
+    real = loader.discover
+
+    def counted(*a, **k):
+        calls.append(a)
+        return real(*a, **k)
+
+    monkeypatch.setattr(loader, "discover", counted)
+    monkeypatch.setattr(sys.modules["classweights.scan"], "discover", counted)
+    w = load_weights(tmp_path / "d", "inverse_freq", cache_dir=tmp_path / "c", verify=True, **KW)
+    assert len(calls) == 1
+    counts = np.bincount(np.concatenate([mask(seed=i).ravel() for i in range(3)]), minlength=5)
+    expected = counts.sum() / (5 * counts)
+    np.testing.assert_allclose(w.numpy(), expected / expected.mean(), rtol=1e-6)

@@ -130,7 +130,7 @@ def test_load_weights_checks_the_method_before_reading_any_file(monkeypatch, tmp
 
     monkeypatch.setattr(readers, "read_image", boom)
     monkeypatch.setattr(sys.modules["classweights.scan"], "discover", boom)
-    monkeypatch.setattr(sys.modules["classweights.cache"], "discover", boom)
+    monkeypatch.setattr(sys.modules["classweights.cache.loader"], "discover", boom)
     with pytest.raises(cw.ConfigError, match="method='bogus' is not valid"):
         cw.load_weights(tmp_path, method="bogus", num_classes=2, cache_dir=tmp_path / "c")
     with pytest.raises(cw.ConfigError, match="unknown weight option"):

@@ -1,0 +1,250 @@
+"""Collecting counts into the per-image table: raw histograms from the workers become class
+rows in the calling thread, in input order (so the result is bit-identical for any worker
+count); unknown labels and colours are tallied, unreadable files skipped or raised."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..counting import Failure, ImageCount, MaskWarning
+from ..errors import DatasetError, MaskReadError, UnknownLabelError
+from ..labels import IGNORED, UNKNOWN, LabelSpace
+from ..stats import ClassStats, compact_uint
+from .settings import ScanSettings
+
+log = logging.getLogger("classweights.scan")
+
+UNKNOWN_VALUE = np.iinfo(np.int64).max  # raw-value stand-in for "a colour not in the table"
+
+
+class Table:
+    """The per-image table while it is filled: int64 rows in one growing block (no per-image
+    arrays), so memory is a few machine words per image and class."""
+
+    def __init__(self, num_classes: int, capacity: int = 1024):
+        self.n = 0
+        self.rows = np.zeros((max(capacity, 1), num_classes), np.int64)
+        self.totals = np.zeros((max(capacity, 1), 2), np.int64)  # ignored, unknown
+
+    def next_row(self) -> NDArray[np.int64]:
+        """A zeroed row for the next image (its totals start at 0)."""
+        if self.n == len(self.rows):
+            grow = len(self.rows)
+            self.rows = np.concatenate([self.rows, np.zeros_like(self.rows[:grow])])
+            self.totals = np.concatenate([self.totals, np.zeros_like(self.totals[:grow])])
+        self.n += 1
+        return self.rows[self.n - 1]
+
+    def next_rows(self, k: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Zeroed rows and totals (ignored, unknown) for the next ``k`` images, as views."""
+        while self.n + k > len(self.rows):
+            grow = len(self.rows)
+            self.rows = np.concatenate([self.rows, np.zeros_like(self.rows[:grow])])
+            self.totals = np.concatenate([self.totals, np.zeros_like(self.totals[:grow])])
+        self.n += k
+        return self.rows[self.n - k : self.n], self.totals[self.n - k : self.n]
+
+    def set_totals(self, ignored: int, unknown: int) -> None:
+        self.totals[self.n - 1] = (ignored, unknown)
+
+    def arrays(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+        return self.rows[: self.n], self.totals[: self.n, 0].copy(), self.totals[: self.n, 1].copy()
+
+
+class Collector:
+    """Maps raw histograms to class rows in the calling thread, in input order.
+
+    With ``num_classes`` known, each image is mapped as it arrives, so unknown labels stop the
+    scan early (after the third file holding them); otherwise raw histograms are kept until the
+    largest label is known.
+    """
+
+    def __init__(self, settings: ScanSettings):
+        space = settings.space
+        self.space = space
+        self.multilabel = settings.multilabel
+        self.on_error = settings.on_error
+        self.unknown = settings.unknown
+        self.raw: list[tuple[NDArray[np.int64], NDArray[np.int64]]] = []
+        self.table = Table(space.num_classes) if space.num_classes else None
+        self.sources: list[str] = []
+        self.total: list[int] = []
+        self.skipped: list[tuple[str, str]] = []
+        self.unknown_values: dict[str, int] = {}
+        self.unknown_files: dict[str, list[str]] = {}
+        self.bad_files: set[str] = set()
+        self._lut = space.map_values(np.arange(65536)) if space.num_classes else None
+
+    def reserve(self, images: int) -> None:
+        """Size the table for ``images`` rows up front (no regrowth copies)."""
+        if self.table is not None and self.table.n == 0:
+            self.table = Table(self.space.num_classes, capacity=images)
+
+    def add_batch(self, items: list[ImageCount | Failure]) -> None:
+        """Add a unit's results in order: one vectorised mapping for the whole unit.
+
+        The common case (known classes, single-label, no failure, note, unknown colour or
+        unknown label in the unit) costs a dozen NumPy calls per unit instead of per image;
+        anything else goes through `add` one image at a time, with the same result.
+        """
+        lut = self._lut
+        if (
+            lut is None
+            or self.multilabel
+            or len(items) < 2
+            or not all(type(it) is ImageCount and not it.notes and not it.unknown_colors
+                       for it in items)  # fmt: skip
+        ):
+            for it in items:
+                self.add(it)
+            return
+        values = np.concatenate([it.values for it in items])
+        counts = np.concatenate([it.counts for it in items])
+        if values.size and values.min() >= 0 and values.max() < lut.size:
+            cls = lut[values]
+        else:
+            cls = self.space.map_values(values)
+        if (cls == UNKNOWN).any():  # unknown labels: per image, to stop after the third file
+            for it in items:
+                self.add(it)
+            return
+        k = len(items)
+        image = np.repeat(np.arange(k), [it.values.size for it in items])
+        rows, totals = self.table.next_rows(k)
+        valid = cls >= 0
+        np.add.at(rows, (image[valid], cls[valid]), counts[valid])
+        ignored = ~valid
+        if ignored.any():
+            np.add.at(totals[:, 0], image[ignored], counts[ignored])
+        self.sources.extend(it.source for it in items)
+        self.total.extend(it.total for it in items)
+
+    def add(self, item: ImageCount | Failure) -> None:
+        if isinstance(item, Failure):
+            if self.on_error == "skip":
+                log.warning("skipped %s", item.message)
+                self.skipped.append((item.source, item.message))
+                return
+            raise MaskReadError(item.message)
+        for note in item.notes:  # worker threads never touch the global warning filters
+            warnings.warn(note, MaskWarning, stacklevel=5)
+        self.sources.append(item.source)
+        self.total.append(item.total)
+        values, counts = item.values, item.counts
+        if item.unknown_colors:  # colours outside the table: counted as unknown pixels
+            for key, c in item.unknown_colors.items():
+                self._unknown(key, c, item.source)
+            values = np.append(values, UNKNOWN_VALUE)
+            counts = np.append(counts, sum(item.unknown_colors.values()))
+        if self._lut is None:
+            self.raw.append((values, counts))
+        else:
+            self._map(values, counts, item.source, self.space, self._lut)
+        if self.unknown == "error" and len(self.bad_files) >= 3:
+            raise self.unknown_error(self.space)
+
+    def _map(self, values, counts, source, space, lut) -> None:
+        n_cls = space.num_classes
+        if values.size and values[-1] == UNKNOWN_VALUE:
+            cls = np.append(space.map_values(values[:-1]), UNKNOWN)
+            return self._append(values, counts, cls, source, n_cls)
+        if self.multilabel:
+            row = self.table.next_row()
+            row[values] = counts
+            return
+        if values.size and values.min() >= 0 and values.max() < lut.size:
+            cls = lut[values]
+        else:
+            cls = space.map_values(values)
+        self._append(values, counts, cls, source, n_cls)
+
+    def _append(self, values, counts, cls, source, n_cls) -> None:
+        valid = cls >= 0
+        row = self.table.next_row()
+        np.add.at(row, cls[valid], counts[valid])
+        unk = cls == UNKNOWN
+        self.table.set_totals(int(counts[cls == IGNORED].sum()), int(counts[unk].sum()))
+        for v, c in zip(values[unk].tolist(), counts[unk].tolist()):
+            if v != UNKNOWN_VALUE:  # unknown colours are recorded by colour in add()
+                self._unknown(str(v), c, source)
+
+    def _unknown(self, key: str, count: int, source: str) -> None:
+        self.unknown_values[key] = self.unknown_values.get(key, 0) + int(count)
+        self.bad_files.add(source)
+        files = self.unknown_files.setdefault(key, [])
+        if len(files) < 3:
+            files.append(source)
+
+    def finish(
+        self, settings: dict[str, Any], names: list[str] | None, sample: dict[str, Any] | None
+    ) -> ClassStats:
+        """The statistics: ``settings`` as recorded, ``sample`` as `plan.sample_info` gives it."""
+        if not self.sources:
+            detail = (
+                f"; {len(self.skipped)} file(s) skipped, first: {self.skipped[0][1]}"
+                if self.skipped
+                else ""
+            )
+            raise DatasetError(f"no image could be counted{detail}")
+        space = self.space
+        if space.num_classes is None:
+            space = LabelSpace(
+                self._infer_classes(), space.ignore_index, space.remap, space.reduce_zero_label
+            )
+            lut = space.map_values(np.arange(65536))
+            self.table = Table(space.num_classes, capacity=len(self.raw))
+            for (values, counts), src in zip(self.raw, self.sources):
+                self._map(values, counts, src, space, lut)
+        if self.unknown_values and self.unknown == "error":
+            raise self.unknown_error(space)
+        rows, ignored, unknown = self.table.arrays()
+        return ClassStats(
+            num_classes=space.num_classes,
+            ignore_index=space.ignore_index,
+            counts=rows.astype(compact_uint(int(rows.max(initial=0)))),
+            image_total=np.asarray(self.total, np.int64),
+            image_ignored=ignored,
+            image_unknown=unknown,
+            sources=self.sources,
+            class_names=names,
+            multilabel=self.multilabel,
+            unknown_values=dict(sorted(self.unknown_values.items())),
+            skipped=self.skipped,
+            settings=settings | {"num_classes": space.num_classes},
+            sampled=bool(sample) and sample["images"] < sample["population"],
+            sample=sample or None,
+        )
+
+    def _infer_classes(self) -> int:
+        ig = self.space.ignore_index
+        top = -1
+        probe = LabelSpace(None, ig, self.space.remap, self.space.reduce_zero_label)
+        for values, _ in self.raw:
+            values = values[values != UNKNOWN_VALUE]
+            cls = values if self.multilabel else probe.map_values(values)
+            cls = cls[cls >= 0]
+            if cls.size:
+                top = max(top, int(cls.max()))
+        n = top + 1 if top >= 0 else 1
+        log.warning("num_classes not given; inferred %d from the largest label seen (%d)", n, top)
+        return n
+
+    def unknown_error(self, space: LabelSpace) -> UnknownLabelError:
+        items = sorted(self.unknown_values.items(), key=lambda kv: -kv[1])
+        shown = ", ".join(f"{k} ({v:,} px)" for k, v in items[:8])
+        more = f" and {len(items) - 8} more" if len(items) > 8 else ""
+        files = self.unknown_files[items[0][0]]
+        colours = items[0][0].startswith("#")
+        if colours:
+            what = "colours not in the colour table"
+            fix = "add them to the colour table, or pass --unknown ignore to count them as unknown"
+        else:
+            what = f"labels outside 0..{space.num_classes - 1} that are not the ignore index ({space.ignore_index})"
+            fix = "pass --remap (e.g. --remap cityscapes), --num-classes, or --unknown ignore to count them as unknown"
+        return UnknownLabelError(f"{what}: {shown}{more}; first in {', '.join(files)}; {fix}")
+

@@ -1,0 +1,97 @@
+"""Planning a scan of path sources: which images (all, a seeded sample, given indices) and in
+which units of work (a few images each, made lazily, in file order)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..counting import Unit
+from ..errors import ConfigError
+from ..sources import Entry, is_url, png_header
+from .settings import ScanSettings
+
+#: pixels per image when a source's image size is unknown before decoding
+TYPICAL_PIXELS = 1 << 20
+
+
+def pick(settings: ScanSettings, population: int) -> NDArray[np.int64] | None:
+    """Sorted indices of a seeded sample of ``population`` images, or None for all."""
+    indices = settings.index_array
+    if indices is not None:
+        if indices.size and (indices[0] < 0 or indices[-1] >= population):
+            raise ConfigError(
+                f"image indices must lie in 0..{population - 1}; got "
+                f"{int(indices[0])}..{int(indices[-1])}"
+            )
+        return indices
+    sample = settings.sample
+    if sample is None:
+        return None
+    k = int(round(sample * population)) if isinstance(sample, float) else int(sample)
+    k = max(1, min(k, population))
+    if k >= population:
+        return None
+    rng = np.random.default_rng(settings.seed)
+    return np.sort(rng.choice(population, size=k, replace=False))
+
+
+def sample_info(
+    settings: ScanSettings, picked: NDArray[np.int64] | None, population: int
+) -> dict[str, Any] | None:
+    """What ``ClassStats.sample`` records of a sampled scan (None for a full one)."""
+    if not settings.sampling:
+        return None
+    if picked is None and settings.index_array is not None:
+        picked = settings.index_array
+    n = population if picked is None else len(picked)
+    requested = settings.sample if settings.index_array is None else "indices"
+    return {"requested": requested, "seed": settings.seed, "images": n, "population": population}
+
+
+def units(
+    settings: ScanSettings, entries: Sequence[Entry]
+) -> tuple[Iterator[Unit], int, NDArray[np.int64] | None]:
+    """Units of work (a few images each, made lazily), the image count and the sample."""
+    population = sum(e.n for e in entries)
+    picked = pick(settings, population)
+    total = population if picked is None else len(picked)
+    return _units(entries, picked), total, picked
+
+
+def _units(entries: Sequence[Entry], picked: NDArray[np.int64] | None) -> Iterator[Unit]:
+    current: Unit = []
+    size = start = j = 0
+    for e in entries:
+        if picked is None:
+            local = list(range(e.n))
+        else:
+            k = int(np.searchsorted(picked, start + e.n))
+            local = (picked[j:k] - start).tolist()
+            j = k
+        start += e.n
+        for s in range(0, len(local), 16):  # stacks: at most 16 images per unit
+            chunk = local[s : s + 16]
+            current.append((e, chunk))
+            size += len(chunk)
+            if size >= 4:
+                yield current
+                current, size = [], 0
+    if current:
+        yield current
+
+
+def pixels_per_image(entries: Sequence[Entry]) -> int:
+    """Pixels of the first image when its PNG header says so (33 bytes read), else typical."""
+    if entries and entries[0].kind == "image" and not is_url(entries[0].path):
+        try:
+            with open(entries[0].path, "rb") as fh:
+                head = png_header(fh.read(33))
+        except OSError:
+            head = None
+        if head is not None:
+            return head[0] * head[1]
+    return TYPICAL_PIXELS

@@ -1,0 +1,95 @@
+"""Running units of work: a bounded window of tasks on a thread pool (or inline for one
+worker), results handed to the collector in submission order."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from itertools import islice
+from typing import Any
+
+from ..counting import CountOptions, Failure, ImageCount, count_mask, count_unit
+from ..errors import ClassWeightsError
+from .collect import Collector
+
+ProgressFn = Callable[[int, int], None]
+
+
+def _make_executor(parallel: str, workers: int) -> Executor:
+    return ThreadPoolExecutor(workers, thread_name_prefix="classweights-scan")
+
+
+def _drain(window: deque[Future], collector: Collector) -> int:
+    items = window.popleft().result()
+    collector.add_batch(items)
+    return len(items)
+
+
+def run_units(
+    units: Iterable[Any], total: int, opts: CountOptions, workers: int, parallel: str,
+    collector: Collector, progress: ProgressFn | None,
+) -> None:  # fmt: skip
+    """Count path units on ``workers`` threads (at most 4 per worker in flight)."""
+    if workers == 1:
+        done = 0
+        for u in units:
+            collector.add_batch(count_unit(u, opts))
+            done += sum(len(ix) for _, ix in u)
+            if progress:
+                progress(done, total)
+        return
+    window: deque[Future] = deque()
+    sizes: deque[int] = deque()
+    done = 0
+    with _make_executor(parallel, workers) as pool:
+        try:
+            for u in units:
+                window.append(pool.submit(count_unit, u, opts))
+                sizes.append(sum(len(ix) for _, ix in u))
+                if len(window) >= 4 * workers:
+                    _drain(window, collector)
+                    done += sizes.popleft()
+                    if progress:
+                        progress(done, total)
+            while window:
+                _drain(window, collector)
+                done += sizes.popleft()
+                if progress:
+                    progress(done, total)
+        except BaseException:
+            for f in window:
+                f.cancel()
+            raise
+
+
+def run_items(
+    items: Iterable[tuple[str, Any]], total: int, opts: CountOptions, workers: int,
+    collector: Collector, progress: ProgressFn | None,
+) -> None:  # fmt: skip
+    """Count in-memory masks on ``workers`` threads, a few masks per task."""
+
+    def chunk(sid_masks: list[tuple[str, Any]]) -> list[ImageCount | Failure]:
+        out: list[ImageCount | Failure] = []
+        for sid, m in sid_masks:
+            try:
+                out.append(count_mask(m, sid, opts))
+            except ClassWeightsError as e:
+                out.append(Failure(sid, str(e)))
+        return out
+
+    done = 0
+    items = iter(items)
+    with ThreadPoolExecutor(workers) as pool:
+        window: deque[Future] = deque()
+        while group := list(islice(items, 4)):  # a few masks per task: batched collection
+            window.append(pool.submit(chunk, group))
+            if len(window) >= 4 * workers:
+                done += _drain(window, collector)
+                if progress:
+                    progress(done, total)
+        while window:
+            done += _drain(window, collector)
+            if progress:
+                progress(done, total)
+
