@@ -27,6 +27,7 @@ from .errors import ClassWeightsError, ConfigError, DatasetError, MaskReadError,
 from .kernels_numpy import use_jit
 from .labels import (
     IGNORED,
+    REMAP_PRESETS,
     UNKNOWN,
     LabelSpace,
     resolve_class_names,
@@ -449,7 +450,12 @@ class _Plan:
                     f"{len(names)} class names given but num_classes={num_classes}; "
                     "give as many names as classes"
                 )
-        space = LabelSpace(num_classes, ignore_index, resolve_remap(remap), reduce_zero_label)
+        try:
+            space = LabelSpace(num_classes, ignore_index, resolve_remap(remap), reduce_zero_label)
+        except ConfigError as e:  # a table checked against the classes: name its file
+            if isinstance(remap, (str, os.PathLike)) and str(remap) not in REMAP_PRESETS:
+                raise ConfigError(f"{remap}: {e}") from None
+            raise
         table = resolve_palette(palette)
         keys = labels = None
         if table:
