@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import sys
 import warnings
 from importlib import import_module
@@ -120,10 +121,18 @@ def cli(verbose: int, color: bool | None) -> None:
 def _show_warning(
     message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None
 ) -> None:
-    """Library warnings as one plain line on stderr (no source location)."""
-    if not logging.getLogger("classweights").isEnabledFor(logging.WARNING):
+    """Our warnings as one plain line on stderr (no source location); those of the libraries
+    underneath (e.g. Pillow on a damaged TIFF tag) only with -v."""
+    log = logging.getLogger("classweights")
+    ours = getattr(category, "__module__", "").startswith("classweights") or _in_package(filename)
+    if not log.isEnabledFor(logging.WARNING if ours else logging.INFO):
         return
     click.echo(f"warning: {visible(message)}", err=True)
+
+
+def _in_package(filename: str) -> bool:
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.abspath(filename).startswith(here + os.sep)
 
 
 def _examples_last(command: click.Command) -> None:

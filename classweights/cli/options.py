@@ -135,10 +135,21 @@ class VisibleFormatter(logging.Formatter):
 
 
 def log_to_stderr(level: int | None = None) -> None:
-    """``logging.basicConfig`` on stderr with :class:`VisibleFormatter`."""
+    """Our own log records on stderr with :class:`VisibleFormatter`.
+
+    Only the ``classweights`` logger gets the handler: records of the libraries underneath
+    (Pillow's TIFF parser, zarr's codec registry, ...) are theirs to show, not a CLI line.
+    Called again (one process running several commands), it replaces its earlier handler.
+    """
+    log = logging.getLogger("classweights")
+    for old in [h for h in log.handlers if getattr(h, "classweights_cli", False)]:
+        log.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
+    handler.classweights_cli = True  # type: ignore[attr-defined]
     handler.setFormatter(VisibleFormatter("%(levelname)s: %(message)s"))
-    logging.basicConfig(handlers=[handler], **({} if level is None else {"level": level}))
+    log.addHandler(handler)
+    if level is not None:
+        log.setLevel(level)
 
 
 def cluster_client(kw: dict[str, Any]) -> Any:

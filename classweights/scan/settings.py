@@ -33,7 +33,13 @@ from numpy.typing import NDArray
 from ..counting import CountOptions
 from ..errors import ConfigError, unknown_keywords
 from ..kernels_numpy import use_jit
-from ..labels import LabelSpace, resolve_class_names, resolve_palette, resolve_remap
+from ..labels import (
+    REMAP_PRESETS,
+    LabelSpace,
+    resolve_class_names,
+    resolve_palette,
+    resolve_remap,
+)
 from ..sources import DEFAULT_MAX_PIXELS, ReadOptions
 
 UNKNOWN_POLICIES = ("error", "ignore")
@@ -133,9 +139,14 @@ class ScanSettings:
                     f"{len(names)} class names given but num_classes={num_classes}; "
                     "give as many names as classes"
                 )
-        space = LabelSpace(
-            num_classes, ignore_index, resolve_remap(self.remap), self.reduce_zero_label
-        )
+        remap = self.remap
+        try:
+            remap_table = resolve_remap(remap)
+            space = LabelSpace(num_classes, ignore_index, remap_table, self.reduce_zero_label)
+        except ConfigError as e:  # a table checked against the classes: name its file
+            if isinstance(remap, (str, os.PathLike)) and str(remap) not in REMAP_PRESETS:
+                raise ConfigError(f"{remap}: {e}") from None
+            raise
         table = resolve_palette(self.palette)
         keys = labels = None
         if table:

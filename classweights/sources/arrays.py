@@ -87,7 +87,7 @@ class NpzMember:
             self._member = zf.open(info)
             shape, self._fortran, self.dtype = npy_header(self._member, where, info.file_size)
             self._start = self._member.tell()
-        except (zipfile.BadZipFile, OSError, KeyError) as e:
+        except (zipfile.BadZipFile, OSError, KeyError, NotImplementedError, EOFError) as e:
             self.close()
             raise MaskReadError(f"{path}: not a readable .npz archive ({e})") from None
         except BaseException:
@@ -106,7 +106,7 @@ class NpzMember:
         try:
             self._member.seek(self._start + offset)
             buf = self._member.read(n)
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as e:
             raise MaskReadError(f"{self._where}: cannot read the array ({e})") from None
         if len(buf) != n:
             raise MaskReadError(f"{self._where}: the array data ends early (truncated)")

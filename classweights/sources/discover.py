@@ -249,7 +249,7 @@ def file_entries(f: Path | str, multilabel: bool = False) -> list[Entry]:
                 for name, info in members:
                     with zf.open(info) as fh:
                         shapes[name] = _npy_header(fh, f"{f}:{name}", info.file_size)
-        except (zipfile.BadZipFile, OSError) as e:
+        except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError) as e:
             raise MaskReadError(f"{f}: not a readable .npz archive ({e})") from None
         return [
             Entry("npz", str(f), n=_images_in(s, multilabel, f"{f}:{k}"), key=k)

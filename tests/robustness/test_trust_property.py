@@ -1,6 +1,6 @@
 """Property (issue 16): a damaged mask gives the exact numbers or an error naming the file.
 
-Random small datasets in each file kind are damaged at random (cut short anywhere, image data
+Random small datasets in each file kind (grey, palette and RGB PNG, TIFF, .npy, .npz, zarr) are damaged at random (cut short anywhere, image data
 shortened, a byte flipped where the format carries a checksum) and scanned with Pillow's
 ``LOAD_TRUNCATED_IMAGES`` both off and on. The outcome is either statistics equal to the NumPy
 reference of the undamaged masks, or a ClassWeightsError whose message names the damaged file;
@@ -23,8 +23,11 @@ from robust_helpers import chunk
 
 import classweights as cw
 
-KINDS = ("png_grey", "png_palette", "tiff", "npy")
-EXT = {"png_grey": "png", "png_palette": "png", "tiff": "tif", "npy": "npy"}
+KINDS = ("png_grey", "png_palette", "png_rgb", "tiff", "npy", "npz", "zarr")
+EXT = {"png_grey": "png", "png_palette": "png", "png_rgb": "png", "tiff": "tif", "npy": "npy"}
+STACKS = ("npz", "zarr")  # one file (store) holding every mask; the damage hits one chunk
+#: colour of each label for RGB masks (scanned with this table as the palette)
+COLOURS = {i: (40 * i, 255 - 30 * i, (70 * i) % 256) for i in range(5)}
 
 
 def _write(path, m, kind):
@@ -34,10 +37,27 @@ def _write(path, m, kind):
         im = Image.frombuffer("P", m.shape[::-1], m.tobytes(), "raw", "P", 0, 1)
         im.putpalette(list(range(30)))
         im.save(path)
+    elif kind == "png_rgb":
+        lut = np.array([COLOURS[i] for i in range(5)], np.uint8)
+        Image.fromarray(lut[m]).save(path)
     elif kind == "tiff":
         Image.fromarray(m).save(path)
     else:
         np.save(path, m)
+
+
+def _write_stack(d, masks, kind):
+    """All masks in one .npz member or one zarr array (a chunk per mask); the damageable files."""
+    a = np.stack(masks)
+    if kind == "npz":
+        np.savez_compressed(d / "m.npz", masks=a)
+        return d / "m.npz", [d / "m.npz"]
+    import zarr
+
+    z = zarr.create_array(str(d / "m.zarr"), shape=a.shape, chunks=(1, *a.shape[1:]),
+                          dtype=a.dtype)  # fmt: skip
+    z[...] = a
+    return d / "m.zarr", sorted(p for p in (d / "m.zarr").rglob("c/*/*/*") if p.is_file())
 
 
 def _shorten_png(data: bytes, keep_rows: int, h: int) -> bytes:
@@ -72,10 +92,14 @@ def test_damaged_masks_give_exact_numbers_or_name_the_file(tmp_path_factory, cas
     d = tmp_path_factory.mktemp("ds")
     rng = np.random.default_rng(seed)
     masks = [rng.integers(0, 5, (h, w)).astype(np.uint8) for _ in range(n)]
-    paths = [d / f"{i}.{EXT[kind]}" for i in range(n)]
-    for p, m in zip(paths, masks):
-        _write(p, m, kind)
-    bad = paths[victim]
+    if kind in STACKS:
+        named, files = _write_stack(d, masks, kind)
+        bad = files[victim % len(files)]
+    else:
+        paths = [d / f"{i}.{EXT[kind]}" for i in range(n)]
+        for p, m in zip(paths, masks):
+            _write(p, m, kind)
+        named = bad = paths[victim]
     data = bad.read_bytes()
     if damage == "cut":
         data = data[: int(where * len(data))]
@@ -89,9 +113,10 @@ def test_damaged_masks_give_exact_numbers_or_name_the_file(tmp_path_factory, cas
     old = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = flag
     try:
-        s = cw.scan(d, num_classes=5, workers=1)
+        palette = COLOURS if kind == "png_rgb" else None
+        s = cw.scan(d, num_classes=5, workers=1, palette=palette)
     except cw.ClassWeightsError as e:
-        assert str(bad) in str(e), str(e)
+        assert str(named) in str(e), str(e)
         return
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = old
@@ -104,7 +129,12 @@ def test_damaged_masks_give_exact_numbers_or_name_the_file(tmp_path_factory, cas
 def test_undamaged_datasets_read_exactly(tmp_path, kind):
     rng = np.random.default_rng(1)
     masks = [rng.integers(0, 5, (7, 9)).astype(np.uint8) for _ in range(3)]
-    for i, m in enumerate(masks):
-        _write(tmp_path / f"{i}.{EXT[kind]}", m, kind)
+    if kind in STACKS:
+        _write_stack(tmp_path, masks, kind)
+    else:
+        for i, m in enumerate(masks):
+            _write(tmp_path / f"{i}.{EXT[kind]}", m, kind)
     rows, _, _, _ = naive_counts(masks, 5)
-    assert np.array_equal(cw.scan(tmp_path, num_classes=5, workers=1).counts, rows)
+    palette = COLOURS if kind == "png_rgb" else None
+    s = cw.scan(tmp_path, num_classes=5, workers=1, palette=palette)
+    assert np.array_equal(s.counts, rows)
