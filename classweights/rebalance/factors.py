@@ -1,22 +1,6 @@
-"""Image-level rebalancing: per-image sampling weights and repeat factors from a scan.
+"""Per-image sampling weights and repeat factors from a scan's per-image table.
 
-Class weights rebalance the loss; these functions rebalance what the model *sees*, from
-the same per-image table (``ClassStats.counts``). Pure NumPy, no torch import. Image ``i``
-*contains* class ``c`` when ``counts[i, c] > 0`` (multi-label: a positive pixel).
-
-- :func:`sampling_weights` — one non-negative value per image, aligned with
-  ``stats.sources`` (the scan's file order: sorted paths), for
-  ``torch.utils.data.WeightedRandomSampler``;
-- :func:`class_repeat_factors`, :func:`repeat_factors` — LVIS repeat-factor sampling;
-- :func:`stochastic_repeats`, :func:`epoch_indices` — detectron2's epoch-based repeat
-  lists (each image ``floor(r)`` or ``ceil(r)`` times per epoch), seeded;
-- :func:`exposure_summary` — expected epoch length and how many images containing each
-  class one epoch shows, before and after rebalancing.
-
->>> import classweights as cw
->>> s = cw.ClassStats.from_counts([[9, 1], [10, 0], [10, 0], [10, 0]])
->>> sampling_weights(s, threshold=0.5).tolist()
-[1.4142135623730951, 1.0, 1.0, 1.0]
+Image ``i`` *contains* class ``c`` when ``counts[i, c] > 0`` (multi-label: a positive pixel).
 """
 
 from __future__ import annotations
@@ -27,8 +11,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import ConfigError
-from .stats import ClassStats
+from ..errors import ConfigError
+from ..stats import ClassStats
 
 SAMPLING_METHODS: tuple[str, ...] = ("repeat_factor", "class_presence")
 FREQUENCIES: tuple[str, ...] = ("images", "pixels")
@@ -152,7 +136,7 @@ def repeat_factors(
 def _class_presence(
     stats: ClassStats, reduce: str, weight_method: str, weight_kwargs: dict[str, Any]
 ) -> NDArray[np.float64]:
-    from .weights import compute_weights
+    from ..weights import compute_weights
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -252,186 +236,3 @@ def sampling_weights(
             "manual weights"
         )
     return out
-
-
-# ---- epoch-based repeat lists (detectron2) ----------------------------------------------
-def _rng(seed: int, epoch: int) -> np.random.Generator:
-    for name, v in (("seed", seed), ("epoch", epoch)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise ConfigError(f"{name}={v!r} is not valid; expected an integer >= 0")
-    return np.random.default_rng([int(seed), int(epoch)])
-
-
-def _factors(factors: ArrayLike) -> NDArray[np.float64]:
-    r = np.asarray(factors, dtype=np.float64)
-    if r.ndim != 1:
-        raise ConfigError(f"factors has shape {r.shape}; expected one value per image (1-D)")
-    ok = np.isfinite(r) & (r >= 0)
-    if not ok.all():
-        raise ConfigError(
-            f"factors must be finite and >= 0; images {np.flatnonzero(~ok)[:5].tolist()} are not"
-        )
-    return r
-
-
-def stochastic_repeats(factors: ArrayLike, seed: int = 0, epoch: int = 0) -> NDArray[np.int64]:
-    """How many times each image appears in one epoch: ``floor(r) + Bernoulli(frac(r))``.
-
-    Stochastic rounding, as detectron2's ``RepeatFactorTrainingSampler._get_epoch_indices``:
-    the expected count is exactly ``r``, and an image is repeated ``floor(r)`` or
-    ``ceil(r)`` times. The draw depends only on ``(seed, epoch)``
-    (``numpy.random.default_rng([seed, epoch])``), so every process of a distributed job
-    builds the same list; pass the epoch number to get a fresh rounding each epoch.
-
-    Args:
-        factors: ``(N,)`` repeat factors ``>= 0`` (e.g. :func:`repeat_factors`).
-        seed: integer ``>= 0``.
-        epoch: integer ``>= 0``.
-
-    Returns:
-        ``(N,)`` int64 repeat counts.
-
-    >>> stochastic_repeats([1.0, 2.0, 0.0, 3.0]).tolist()
-    [1, 2, 0, 3]
-    >>> r = stochastic_repeats([1.5] * 1000, seed=0, epoch=1)
-    >>> sorted(set(r.tolist())), bool(abs(r.mean() - 1.5) < 0.05)
-    ([1, 2], True)
-    """
-    return _round(_factors(factors), _rng(seed, epoch))
-
-
-def _round(r: NDArray[np.float64], rng: np.random.Generator) -> NDArray[np.int64]:
-    whole = np.floor(r)
-    return (whole + (rng.random(r.shape[0]) < r - whole)).astype(np.int64)
-
-
-def epoch_indices(
-    factors: ArrayLike, seed: int = 0, epoch: int = 0, shuffle: bool = True
-) -> NDArray[np.int64]:
-    """Dataset indices of one epoch: image ``i`` repeated :func:`stochastic_repeats` times.
-
-    The list a detectron2 ``RepeatFactorTrainingSampler`` yields for one epoch (shuffled
-    with the same ``(seed, epoch)`` generator unless ``shuffle=False``). Use it as a
-    ``torch.utils.data.Sampler``'s ``__iter__`` or slice it per rank.
-
-    Args:
-        factors: ``(N,)`` repeat factors ``>= 0``.
-        seed: integer ``>= 0``.
-        epoch: integer ``>= 0``.
-        shuffle: permute the list.
-
-    Returns:
-        ``(sum of repeats,)`` int64 indices into the dataset.
-
-    >>> epoch_indices([1.0, 2.0, 0.0, 1.0], shuffle=False).tolist()
-    [0, 1, 1, 3]
-    """
-    r = _factors(factors)
-    rng = _rng(seed, epoch)
-    idx = np.repeat(np.arange(r.shape[0], dtype=np.int64), _round(r, rng))
-    return rng.permutation(idx) if shuffle else idx
-
-
-# ---- what one epoch shows ------------------------------------------------------------------
-def exposure_summary(
-    stats: ClassStats,
-    weights: ArrayLike,
-    *,
-    draw: Draw = "weighted",
-    num_samples: int | None = None,
-) -> dict[str, Any]:
-    """Expected epoch length and images containing each class per epoch, before and after.
-
-    *Before* is a plain epoch: every image once, so class ``c`` is seen in ``n_c`` images
-    (the images containing it). *After* depends on how the weights are drawn:
-
-    - ``draw="weighted"``: ``WeightedRandomSampler(w, num_samples=M, replacement=True)``
-      (``M`` defaults to ``N``). Each draw is image ``i`` with ``p_i = w_i / sum(w)``, so
-      the expected number of drawn images containing ``c`` is ``M * sum_{i contains c} p_i``;
-      the epoch has ``M`` images, of which ``sum_i 1 - (1 - p_i)**M`` are distinct.
-    - ``draw="repeat"``: ``w`` are repeat factors rounded stochastically each epoch
-      (:func:`stochastic_repeats`, detectron2): image ``i`` appears ``r_i`` times in
-      expectation, class ``c`` is seen ``sum_{i contains c} r_i`` times, the epoch has
-      ``sum_i r_i`` images, of which ``sum_i min(1, r_i)`` are distinct.
-
-    An image counts once per draw however many pixels of ``c`` it has. Absent classes show
-    0 before and after.
-
-    Args:
-        stats: per-image counts the weights were computed from.
-        weights: ``(N,)`` finite weights or repeat factors ``>= 0``, in ``stats.sources``
-            order.
-        draw: one of :data:`DRAW_MODES`.
-        num_samples: ``draw="weighted"``: draws per epoch (default ``N``).
-
-    Returns:
-        ``{"draw", "images", "epoch_length", "distinct_images", "classes": [{"id", "name",
-        "before", "after", "before_share", "after_share"}, ...]}`` with plain
-        Python numbers (JSON-ready); ``*_share`` is the fraction of an epoch's images that
-        contain the class.
-
-    >>> s = ClassStats.from_counts([[9, 1], [10, 0], [10, 0], [10, 0]])
-    >>> e = exposure_summary(s, [3.0, 1.0, 1.0, 1.0])
-    >>> e["epoch_length"], [(c["before"], c["after"]) for c in e["classes"]]
-    (4, [(4, 4.0), (1, 2.0)])
-    >>> e = exposure_summary(s, [3.0, 1.0, 1.0, 1.0], draw="repeat")
-    >>> e["epoch_length"], [(c["before"], c["after"]) for c in e["classes"]]
-    (6.0, [(4, 6.0), (1, 3.0)])
-    """
-    _choice("draw", draw, DRAW_MODES)
-    w = _per_image(stats, weights, "weights")
-    n = stats.num_images
-    contains = _contains(stats).astype(np.float64)
-    if draw == "weighted":
-        m = n if num_samples is None else num_samples
-        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 0:
-            raise ConfigError(f"num_samples={num_samples!r} is not valid; expected an integer >= 0")
-        total = float(w.sum())
-        if n and not total > 0:
-            raise ConfigError("weights sum to 0; WeightedRandomSampler needs a positive total")
-        p = w / total if n else w
-        after = m * (contains.T @ p)
-        with np.errstate(divide="ignore"):
-            distinct = float(np.sum(-np.expm1(m * np.log1p(-np.minimum(p, 1.0))))) if m else 0.0
-        length: float = int(m)
-    else:
-        if num_samples is not None:
-            raise ConfigError(
-                "num_samples applies to draw='weighted' only; the repeat epoch length is sum(r)"
-            )
-        after = contains.T @ w
-        length = float(w.sum())
-        distinct = float(np.minimum(w, 1.0).sum())
-    before = stats.images
-    classes = [
-        {
-            "id": c,
-            "name": name,
-            "before": int(before[c]),
-            "after": float(after[c]),
-            "before_share": float(before[c] / n) if n else 0.0,
-            "after_share": float(after[c] / length) if length > 0 else 0.0,
-        }
-        for c, name in enumerate(stats.names)
-    ]
-    return {
-        "draw": draw,
-        "images": n,
-        "epoch_length": length,
-        "distinct_images": distinct,
-        "classes": classes,
-    }
-
-
-__all__ = [
-    "DRAW_MODES",
-    "FREQUENCIES",
-    "REDUCE_MODES",
-    "SAMPLING_METHODS",
-    "class_repeat_factors",
-    "epoch_indices",
-    "exposure_summary",
-    "repeat_factors",
-    "sampling_weights",
-    "stochastic_repeats",
-]
