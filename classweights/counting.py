@@ -2,8 +2,8 @@
 
 `count_mask` checks the array (dtype, shape, float labels, multi-label 0/1) and calls the Numba
 kernels; `count_unit` reads and counts a unit of work and turns a failing file into a `Failure`
-that names it. Raw values become classes later, in the engine (`scan.py`), so workers need no
-label space and a result is independent of which worker produced it.
+that names it. Raw values become classes later, in the engine (`scan/collect.py`), so workers
+need no label space and a result is independent of which worker produced it.
 """
 
 from __future__ import annotations

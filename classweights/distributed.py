@@ -1,7 +1,7 @@
 """The same scan on a Dask cluster: `open_client` for the CLI flags, `run_units` for the engine.
 
-The engine (`scan.py`) plans units of work exactly as for a local scan; `run_units` groups them
-into tasks of a few dozen to a few hundred images, submits them to ``distributed`` (a bounded
+The engine (`scan/plan.py`) plans units of work exactly as for a local scan; `run_units` groups
+them into tasks of a few dozen to a few hundred images, submits them to ``distributed`` (a bounded
 window at a time, ``pure=False``, with retries) and feeds the per-image results to the engine's
 collector in task order, so the result is bit-identical to the local scan for any number of
 workers, any completion order, and workers lost on the way (the scheduler re-runs their tasks).

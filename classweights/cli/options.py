@@ -44,6 +44,9 @@ def scan_options(
     adds ``markdown`` for a command whose renderer handles it."""
     if f is None:
         return functools.partial(scan_options, formats=formats)
+    from ..scan.settings import ERROR_POLICIES, UNKNOWN_POLICIES, ScanSettings
+
+    d = ScanSettings.defaults()  # the defaults are the settings' own, never re-typed here
     opts = [
         click.argument("paths", nargs=-1, required=True, type=click.Path()),
         click.option("--num-classes", type=int, help="Number of classes (inferred if omitted)."),
@@ -55,11 +58,11 @@ def scan_options(
         click.option("--glob", "glob_", metavar="PATTERN", help="Files to take inside folders, e.g. '**/*_labelTrainIds.png'."),
         click.option("--multilabel", is_flag=True, help="C x H x W 0/1 masks or one binary PNG per class."),
         click.option("--sample", help="Scan a seeded sample: a count (1000), a fraction (0.1), or 'auto' (compute: until --tolerance holds)."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed."),
+        click.option("--seed", type=int, default=d["seed"], show_default=True, help="Sampling seed."),
         click.option("--workers", type=int, help="Parallel workers (default: CPU count)."),
-        click.option("--unknown", type=click.Choice(["error", "ignore"]), default="error", show_default=True, help="Labels that are neither a class nor ignored."),
-        click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True, help="Unreadable files."),
-        click.option("--max-pixels", type=int, default=1 << 30, show_default=True, help="Refuse images larger than this."),
+        click.option("--unknown", type=click.Choice(UNKNOWN_POLICIES), default=d["unknown"], show_default=True, help="Labels that are neither a class nor ignored."),
+        click.option("--on-error", type=click.Choice(ERROR_POLICIES), default=d["on_error"], show_default=True, help="Unreadable files."),
+        click.option("--max-pixels", type=int, default=d["max_pixels"], show_default=True, help="Refuse images larger than this."),
         click.option("--cache-dir", type=click.Path(), help="Cache folder (default: $CLASSWEIGHTS_CACHE or the user cache dir)."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
         click.option("--verify", is_flag=True, help="Hash file contents into the cache key (catches same-size, same-time rewrites)."),
@@ -310,21 +313,31 @@ def _clip(value: str | None) -> tuple[float | None, float | None] | None:
 
 def weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options of :func:`classweights.compute_weights`."""
-    from ..weights.options import ABSENT_POLICIES, NORMALIZE_MODES, WEIGHT_METHODS
+    from ..weights.options import (
+        ABSENT_POLICIES,
+        COUNT_MODES,
+        ENET_SHARES,
+        MEDIAN_DENOMINATORS,
+        MEDIAN_OVER,
+        NORMALIZE_MODES,
+        WEIGHT_METHODS,
+        WeightOptions,
+    )
 
+    d = WeightOptions.defaults()  # the defaults are the options' own, never re-typed here
     opts = [
-        click.option("--method", type=click.Choice(WEIGHT_METHODS), default="sqrt_inv_freq", show_default=True),
-        click.option("--normalize", type=click.Choice(NORMALIZE_MODES), default="mean", show_default=True),
+        click.option("--method", type=click.Choice(WEIGHT_METHODS), default=WeightOptions.method, show_default=True),
+        click.option("--normalize", type=click.Choice(NORMALIZE_MODES), default=d["normalize"], show_default=True),
         click.option("--clip", metavar="LO,HI", help="Clip weights after normalising, e.g. 0.1,10."),
         click.option("--renormalize", is_flag=True, help="Normalise again after clipping."),
-        click.option("--absent", type=click.Choice(ABSENT_POLICIES), default="zero", show_default=True, help="Weight of classes with no pixels."),
-        click.option("--beta", type=float, default=0.9999, show_default=True, help="effective_num: beta."),
-        click.option("--count", type=click.Choice(["pixels", "images"]), default="pixels", show_default=True, help="effective_num: count pixels or images."),
-        click.option("--median-over", type=click.Choice(["classes", "all"]), default="classes", show_default=True, help="median_freq: 'all' counts the ignore label as a class (SegNet)."),
-        click.option("--median-denominator", type=click.Choice(["all", "labelled"]), default="all", show_default=True, help="median_freq: pixels of images containing c."),
-        click.option("--enet-c", type=float, default=1.02, show_default=True),
-        click.option("--enet-share", type=click.Choice(["labelled", "all"]), default="labelled", show_default=True),
-        click.option("--power", type=float, default=0.5, show_default=True, help="power: exponent p."),
+        click.option("--absent", type=click.Choice(ABSENT_POLICIES), default=d["absent"], show_default=True, help="Weight of classes with no pixels."),
+        click.option("--beta", type=float, default=d["beta"], show_default=True, help="effective_num: beta."),
+        click.option("--count", type=click.Choice(COUNT_MODES), default=d["count"], show_default=True, help="effective_num: count pixels or images."),
+        click.option("--median-over", type=click.Choice(MEDIAN_OVER), default=d["median_over"], show_default=True, help="median_freq: 'all' counts the ignore label as a class (SegNet)."),
+        click.option("--median-denominator", type=click.Choice(MEDIAN_DENOMINATORS), default=d["median_denominator"], show_default=True, help="median_freq: pixels of images containing c."),
+        click.option("--enet-c", type=float, default=d["enet_c"], show_default=True),
+        click.option("--enet-share", type=click.Choice(ENET_SHARES), default=d["enet_share"], show_default=True),
+        click.option("--power", type=float, default=d["power"], show_default=True, help="power: exponent p."),
         click.option("--ci", type=float, help="Bootstrap confidence level of each weight, e.g. 0.95."),
         click.option("--tolerance", type=float, default=0.05, show_default=True, help="--sample auto: target half-width relative to the weight."),
     ]  # fmt: skip
