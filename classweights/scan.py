@@ -97,6 +97,7 @@ class _Collector:
         self.unknown_values: dict[str, int] = {}
         self.unknown_files: dict[str, list[str]] = {}
         self.bad_files: set[str] = set()
+        self.volumes = _VolumeRows()
         self._lut = space.map_values(np.arange(65536)) if space.num_classes else None
 
     def reserve(self, images: int) -> None:
@@ -115,6 +116,7 @@ class _Collector:
             warnings.warn(note, MaskWarning, stacklevel=5)
         self.sources.append(item.source)
         self.total.append(item.total)
+        self.volumes.add(item)
         values, counts = item.values, item.counts
         if item.unknown_colors:  # colours outside the table: counted as unknown pixels
             for key, c in item.unknown_colors.items():
@@ -193,6 +195,7 @@ class _Collector:
             unknown_values=dict(sorted(self.unknown_values.items())),
             skipped=self.skipped,
             settings=settings | {"num_classes": space.num_classes},
+            **self.volumes.fields(space.num_classes),
         )
 
     def _infer_classes(self) -> int:
@@ -246,6 +249,7 @@ def scan(
     client: Any = None,
     progress: ProgressFn | None = None,
     entries: Sequence[Entry] | None = None,
+    objects: bool | Literal["full", "face"] = False,
 ) -> ClassStats:
     """Scan label masks into exact per-class statistics.
 
@@ -279,6 +283,8 @@ def scan(
         progress: called as ``progress(images_done, images_total)`` from the calling thread.
         entries: already discovered entries of ``source`` (the cache passes the changed files
             of an incremental rescan); skips discovery.
+        objects: also find the connected components of every class (``True`` or ``"full"``:
+            8-connected in 2-D, 26 in 3-D; ``"face"``: 4 / 6), see :mod:`classweights.objects`.
 
     Returns:
         ClassStats with the per-image table in input order.
@@ -294,6 +300,7 @@ def scan(
         reduce_zero_label=reduce_zero_label, classes=classes, palette=palette,
         multilabel=multilabel, unknown=unknown, on_error=on_error, parallel=parallel,
         max_pixels=max_pixels, sample=sample, seed=seed, glob=glob, indices=indices,
+        objects=objects,
     )  # fmt: skip
     workers = max(1, int(workers or os.cpu_count() or 1))
     collector = _Collector(
@@ -367,7 +374,7 @@ class _Plan:
     @classmethod
     def build(cls, *, num_classes, ignore_index, remap, reduce_zero_label, classes, palette,
               multilabel, unknown, on_error, parallel, max_pixels, sample, seed, glob,
-              indices=None) -> _Plan:  # fmt: skip
+              indices=None, objects=False) -> _Plan:  # fmt: skip
         for value, allowed, flag in (
             (unknown, UNKNOWN_POLICIES, "unknown"),
             (on_error, ERROR_POLICIES, "on_error"),
@@ -404,12 +411,15 @@ class _Plan:
         opts = CountOptions(
             ReadOptions(multilabel=multilabel, rgb=table is not None, max_pixels=max_pixels),
             num_classes, min(hint, 1 << 20), keys, labels,
+            _object_options(objects, space, multilabel, table is not None),
         )  # fmt: skip
         settings = space.settings() | {
             "palette": {f"#{int(k):06x}": int(v) for k, v in zip(keys, labels)} if table else None,
             "multilabel": multilabel, "glob": glob, "sample": sample, "seed": seed,
             "unknown": unknown, "max_pixels": max_pixels,
         }  # fmt: skip
+        if opts.objects is not None:  # only when asked: keys of plain scans stay as they were
+            settings["objects"] = opts.objects.connectivity
         if indices is not None:
             indices = np.unique(np.asarray(indices, dtype=np.int64))
             if sample is not None:
@@ -480,6 +490,50 @@ def _units(entries: list[Entry], picked: NDArray[np.int64] | None) -> Iterator[U
                 current, size = [], 0
     if current:
         yield current
+
+
+def _object_options(objects: Any, space: LabelSpace, multilabel: bool, rgb: bool) -> Any:
+    if objects is False or objects is None:
+        return None
+    from .objects import CONNECTIVITIES, ObjectOptions
+
+    conn = "full" if objects is True else objects
+    if conn not in CONNECTIVITIES:
+        raise ConfigError(f"objects={objects!r} is not one of True, False, {', '.join(CONNECTIVITIES)}")
+    if multilabel or rgb:
+        raise ConfigError("objects are found in index masks and volumes only, not in multi-label "
+                          "or colour masks; drop --objects")  # fmt: skip
+    return ObjectOptions(space, conn)
+
+
+class _VolumeRows:
+    """Per-image spacing, shape and components while a scan collects (only when present)."""
+
+    def __init__(self) -> None:
+        self.spacing: list[tuple[float, ...] | None] = []
+        self.shape: list[tuple[int, ...] | None] = []
+        self.objects: list[tuple[NDArray[np.int64], NDArray[np.int64]] | None] = []
+
+    def add(self, item: ImageCount) -> None:
+        self.spacing.append(item.spacing)
+        self.shape.append(item.shape)
+        self.objects.append(item.objects)
+
+    def fields(self, num_classes: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if any(s is not None for s in self.shape):
+            out["shape"] = np.array([s or (0, 0, 0) for s in self.shape], np.int64)
+            out["spacing"] = np.array([s or (np.nan,) * 3 for s in self.spacing], np.float64)
+        if self.objects and all(o is not None for o in self.objects):
+            counts = np.zeros((len(self.objects), num_classes), np.int64)
+            sizes = []
+            for i, (cls, size) in enumerate(self.objects):
+                keep = cls < num_classes
+                counts[i] = np.bincount(cls[keep], minlength=num_classes)
+                sizes.append(size[keep])
+            out["object_counts"] = counts.astype(compact_uint(int(counts.max(initial=0))))
+            out["object_sizes"] = np.concatenate(sizes).astype(np.int64)
+        return out
 
 
 def _check_sample(sample: Any) -> None:
@@ -623,7 +677,7 @@ def scan_settings(**scan_kwargs: Any) -> tuple[dict[str, Any], list[str] | None]
         "num_classes": None, "ignore_index": None, "remap": None, "reduce_zero_label": False,
         "classes": None, "palette": None, "multilabel": False, "unknown": "error",
         "on_error": "fail", "parallel": "threads", "max_pixels": DEFAULT_MAX_PIXELS,
-        "sample": None, "seed": 0, "glob": None,
+        "sample": None, "seed": 0, "glob": None, "objects": False,
     }  # fmt: skip
     unknown = set(scan_kwargs) - set(defaults) - {"workers", "progress", "client", "indices"}
     if unknown:
