@@ -146,3 +146,16 @@ def test_object_rows_save_and_load(tmp_path):
     assert back == s and back.object_sizes.tolist() == [3, 1, 3, 1]
     with pytest.raises(cw.ClassWeightsError, match="object sizes"):
         ClassStats.from_counts([[1, 1]], object_counts=[[1, 1]], object_sizes=[1])
+
+
+def test_inv_object_size_weights_hand_computed():
+    # class 1: two objects of 1 px (mean size 1); class 0: one region of 14 px
+    m = np.zeros((4, 4), np.uint8)
+    m[0, 0] = m[3, 3] = 1
+    s = cw.scan([m], num_classes=2, objects=True)
+    w = cw.compute_weights(s, "inv_object_size", normalize="none")
+    assert w.tolist() == [1 / 14, 2 / 2]
+    with pytest.raises(ConfigError, match="objects=True"):
+        cw.compute_weights(cw.scan([m], num_classes=2), "inv_object_size")
+    boot = s.subset([0, 0])  # bootstraps recompute from the stored counts
+    assert cw.compute_weights(boot, "inv_object_size", normalize="none").tolist() == w.tolist()

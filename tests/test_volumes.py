@@ -154,3 +154,39 @@ def test_missing_nibabel_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "nibabel", None)  # import raises ImportError
     with pytest.raises(cw.ClassWeightsError, match=r"pip install 'classweights\[medical\]'"):
         cw.scan(f, num_classes=2, workers=1)
+
+
+def test_cli_stats_json_and_table_show_volumes_and_objects(tmp_path):
+    from click.testing import CliRunner
+
+    from classweights.cli import cli
+
+    root, vols = _nnunet(tmp_path)
+    args = ["stats", str(root / "labelsTr"), "--num-classes", "3", "--objects",
+            "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    r = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    rows = _naive_rows(vols, 3)
+    vol = [float(sum(rows[i, c] * np.prod(SPACINGS[i]) for i in range(4))) for c in range(3)]
+    assert [c["pixels"] for c in data["classes"]] == rows.sum(0).tolist()  # old fields kept
+    assert np.allclose([c["volume_mm3"] for c in data["classes"]], vol)
+    assert np.allclose(data["dataset"]["volumes"]["spacing"]["median"],
+                       np.median(SPACINGS, axis=0))  # fmt: skip
+    ref = [
+        sum(ndimage_count(v, c) for v in vols) for c in range(3)
+    ]
+    assert [c["objects"] for c in data["classes"]] == ref
+    table = CliRunner().invoke(cli, args)
+    assert table.exit_code == 0, table.output
+    assert "volume mm³" in table.output and "object median" in table.output
+    assert "spacing" in table.output
+    cmp = CliRunner().invoke(cli, ["compare", *args[1:], "--format", "json"])
+    assert cmp.exit_code == 0, cmp.output
+    assert "inv_object_size" in json.loads(cmp.stdout)["methods"]
+
+
+def ndimage_count(v, c):
+    from scipy import ndimage
+
+    return ndimage.label(np.asarray(v) == c, structure=np.ones((3, 3, 3)))[1]
