@@ -95,7 +95,8 @@ def _count_volume(vol: Volume, source: str, opts: CountOptions) -> ImageCount:
     a = _integral(a, source, notes)
     from .kernels import count_values
 
-    values, counts = count_values(np.ascontiguousarray(a).reshape(-1), opts.size_hint)
+    # NIfTI volumes are Fortran-ordered: ravel in memory order (a view), not a 40 ms transpose
+    values, counts = count_values(a.ravel(order="K"), opts.size_hint)
     objs = find_objects(a, values, opts.objects) if opts.objects is not None else None
     return ImageCount(source, values, counts, int(a.size), notes=notes, spacing=vol.spacing,
                       shape=tuple(int(x) for x in a.shape), objects=objs)  # fmt: skip

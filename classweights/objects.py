@@ -74,6 +74,8 @@ def components(
     """
     if connectivity not in CONNECTIVITIES:
         raise ValueError(f"connectivity {connectivity!r} is not one of {CONNECTIVITIES}")
+    if a.flags.f_contiguous and not a.flags.c_contiguous:
+        a = a.T  # NIfTI's Fortran order: the reversed axes are a C-ordered view, same components
     a3 = np.ascontiguousarray(a if a.ndim == 3 else a.reshape(1, *a.shape[-2:]))
     d, h, w = a3.shape
     flat = a3.reshape(-1)
