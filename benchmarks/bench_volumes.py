@@ -112,14 +112,16 @@ def main() -> None:
     files = sorted(folder.glob("*.nii.gz"))
     n = len(files)
     mb = sum(f.stat().st_size for f in files) / n / 1e6
-    print(f"{n} NIfTI label volumes {'x'.join(map(str, args.size))} uint8, mean {mb:.2f} MB .nii.gz")
+    size = "x".join(map(str, args.size))
+    print(f"{n} NIfTI label volumes {size} uint8, mean {mb:.2f} MB .nii.gz")
     kw = {"num_classes": 3, "workers": w}
     s = cw.scan(folder, **kw, objects=True)
     assert s.num_images == n and s.physical_volume is not None
     table([
         ("nibabel decode only (threads)", median_time(lambda: nib_decode(files, w), rep), n),
         ("scan", median_time(lambda: cw.scan(folder, **kw), rep), n),
-        ("scan --objects (26-conn)", median_time(lambda: cw.scan(folder, **kw, objects=True), rep), n),
+        ("scan --objects (26-conn)",
+         median_time(lambda: cw.scan(folder, **kw, objects=True), rep), n),
     ], "volumes")  # fmt: skip
 
     city = pngs(args.images)

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .errors import ConfigError
+
 CONNECTIVITIES = ("full", "face")
 
 
@@ -29,6 +31,23 @@ class ObjectOptions:
 
     space: Any  # labels.LabelSpace (raw value -> class id, ignored, unknown)
     connectivity: str = "full"
+
+
+def object_options(
+    objects: Any, space: Any, multilabel: bool, rgb: bool
+) -> ObjectOptions | None:
+    """The validated ``objects=`` setting of a scan (None: no objects)."""
+    if objects is False or objects is None:
+        return None
+    conn = "full" if objects is True else objects
+    if conn not in CONNECTIVITIES:
+        raise ConfigError(
+            f"objects={objects!r} is not one of True, False, {', '.join(CONNECTIVITIES)}"
+        )
+    if multilabel or rgb:
+        raise ConfigError("objects are found in index masks and volumes only, not in multi-label "
+                          "or colour masks; drop --objects")  # fmt: skip
+    return ObjectOptions(space, conn)
 
 
 def _lut_input(a: NDArray[Any], values: NDArray[np.int64], space: Any):

@@ -39,7 +39,9 @@ from .sources import (
     iter_torch_dataset,
     mask_from_item,
 )
+from .objects import object_options
 from .stats import ClassStats, compact_uint
+from .stats_extras import ExtraRows
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +99,7 @@ class _Collector:
         self.unknown_values: dict[str, int] = {}
         self.unknown_files: dict[str, list[str]] = {}
         self.bad_files: set[str] = set()
-        self.volumes = _VolumeRows()
+        self.volumes = ExtraRows()
         self._lut = space.map_values(np.arange(65536)) if space.num_classes else None
 
     def reserve(self, images: int) -> None:
@@ -411,7 +413,7 @@ class _Plan:
         opts = CountOptions(
             ReadOptions(multilabel=multilabel, rgb=table is not None, max_pixels=max_pixels),
             num_classes, min(hint, 1 << 20), keys, labels,
-            _object_options(objects, space, multilabel, table is not None),
+            object_options(objects, space, multilabel, table is not None),
         )  # fmt: skip
         settings = space.settings() | {
             "palette": {f"#{int(k):06x}": int(v) for k, v in zip(keys, labels)} if table else None,
@@ -490,50 +492,6 @@ def _units(entries: list[Entry], picked: NDArray[np.int64] | None) -> Iterator[U
                 current, size = [], 0
     if current:
         yield current
-
-
-def _object_options(objects: Any, space: LabelSpace, multilabel: bool, rgb: bool) -> Any:
-    if objects is False or objects is None:
-        return None
-    from .objects import CONNECTIVITIES, ObjectOptions
-
-    conn = "full" if objects is True else objects
-    if conn not in CONNECTIVITIES:
-        raise ConfigError(f"objects={objects!r} is not one of True, False, {', '.join(CONNECTIVITIES)}")
-    if multilabel or rgb:
-        raise ConfigError("objects are found in index masks and volumes only, not in multi-label "
-                          "or colour masks; drop --objects")  # fmt: skip
-    return ObjectOptions(space, conn)
-
-
-class _VolumeRows:
-    """Per-image spacing, shape and components while a scan collects (only when present)."""
-
-    def __init__(self) -> None:
-        self.spacing: list[tuple[float, ...] | None] = []
-        self.shape: list[tuple[int, ...] | None] = []
-        self.objects: list[tuple[NDArray[np.int64], NDArray[np.int64]] | None] = []
-
-    def add(self, item: ImageCount) -> None:
-        self.spacing.append(item.spacing)
-        self.shape.append(item.shape)
-        self.objects.append(item.objects)
-
-    def fields(self, num_classes: int) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if any(s is not None for s in self.shape):
-            out["shape"] = np.array([s or (0, 0, 0) for s in self.shape], np.int64)
-            out["spacing"] = np.array([s or (np.nan,) * 3 for s in self.spacing], np.float64)
-        if self.objects and all(o is not None for o in self.objects):
-            counts = np.zeros((len(self.objects), num_classes), np.int64)
-            sizes = []
-            for i, (cls, size) in enumerate(self.objects):
-                keep = cls < num_classes
-                counts[i] = np.bincount(cls[keep], minlength=num_classes)
-                sizes.append(size[keep])
-            out["object_counts"] = counts.astype(compact_uint(int(counts.max(initial=0))))
-            out["object_sizes"] = np.concatenate(sizes).astype(np.int64)
-        return out
 
 
 def _check_sample(sample: Any) -> None:

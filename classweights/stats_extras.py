@@ -66,3 +66,33 @@ def spacing_summary(spacing: NDArray[np.float64] | None) -> dict[str, list[float
         return None
     return {k: f(sp, axis=0).tolist() for k, f in
             (("median", np.median), ("min", np.min), ("max", np.max))}  # fmt: skip
+
+
+class ExtraRows:
+    """Per-image spacing, shape and components while a scan collects (only when present)."""
+
+    def __init__(self) -> None:
+        self.spacing: list[tuple[float, ...] | None] = []
+        self.shape: list[tuple[int, ...] | None] = []
+        self.objects: list[tuple[NDArray[np.int64], NDArray[np.int64]] | None] = []
+
+    def add(self, item: Any) -> None:  # a counting.ImageCount
+        self.spacing.append(item.spacing)
+        self.shape.append(item.shape)
+        self.objects.append(item.objects)
+
+    def fields(self, num_classes: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if any(s is not None for s in self.shape):
+            out["shape"] = np.array([s or (0, 0, 0) for s in self.shape], np.int64)
+            out["spacing"] = np.array([s or (np.nan,) * 3 for s in self.spacing], np.float64)
+        if self.objects and all(o is not None for o in self.objects):
+            counts = np.zeros((len(self.objects), num_classes), np.int64)
+            sizes = []
+            for i, (cls, size) in enumerate(self.objects):
+                keep = cls < num_classes
+                counts[i] = np.bincount(cls[keep], minlength=num_classes)
+                sizes.append(size[keep])
+            out["object_counts"] = counts.astype(_compact(int(counts.max(initial=0))))
+            out["object_sizes"] = np.concatenate(sizes).astype(np.int64)
+        return out

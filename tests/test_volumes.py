@@ -30,7 +30,8 @@ def _nnunet(tmp_path, num_classes=3):
         shape = (5 + i, 6, 4 + 2 * i)
         a = rng.integers(0, num_classes, shape).astype(dt)
         a[0, 0, 0] = 0
-        nib.save(nib.Nifti1Image(a, np.diag([*sp, 1.0])), root / "labelsTr" / f"case_{i:03d}.nii.gz")
+        path = root / "labelsTr" / f"case_{i:03d}.nii.gz"
+        nib.save(nib.Nifti1Image(a, np.diag([*sp, 1.0])), path)
         vols.append(a)
     labels = {"background": 0, "liver": 1, "tumour": 2}
     (root / "dataset.json").write_text(json.dumps({"labels": labels, "file_ending": ".nii.gz"}))
@@ -101,8 +102,8 @@ def test_voxel_limit_checked_from_the_header(tmp_path):
 def test_nrrd_volume_and_its_spacing(tmp_path):
     a = np.random.default_rng(1).integers(0, 4, (5, 6, 7)).astype(np.int16)
     f = tmp_path / "seg.nrrd"
-    nrrd.write(str(f), a, {"space": "left-posterior-superior",
-                           "space directions": np.diag([0.5, 0.6, 2.0])}, index_order="F")  # fmt: skip
+    header = {"space": "left-posterior-superior", "space directions": np.diag([0.5, 0.6, 2.0])}
+    nrrd.write(str(f), a, header, index_order="F")
     s = cw.scan(f, num_classes=4)
     assert np.array_equal(s.counts[0], np.bincount(a.ravel(), minlength=4))
     assert s.shape.tolist() == [[5, 6, 7]]

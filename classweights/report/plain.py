@@ -114,7 +114,9 @@ def totals_line(data: dict[str, Any]) -> str:
         parts.append(f"{len(ds['skipped'])} skipped")
     sp = (ds.get("volumes") or {}).get("spacing")
     if sp:  # mixed spacings: median (min..max) per axis, as nnU-Net's fingerprint
-        axes = " x ".join(f"{m:g} ({lo:g}..{hi:g})" for m, lo, hi in zip(sp["median"], sp["min"], sp["max"]))
+        axes = " x ".join(
+            f"{m:g} ({lo:g}..{hi:g})" for m, lo, hi in zip(sp["median"], sp["min"], sp["max"])
+        )
         parts.append(f"spacing {axes} mm")
     return " · ".join(parts)
 

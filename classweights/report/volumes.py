@@ -36,6 +36,7 @@ def volume_fields(stats: ClassStats) -> tuple[dict[str, Any], list[dict[str, Any
         for row, s in zip(rows, object_summary(stats, small=SMALL_OBJECT)):
             row["objects"] = s.pop("objects")
             row["images_with_small_objects"] = s.pop("images_with_small")
+            row["objects_per_image"] = s.pop("mean_objects_per_image")
             row |= {f"object_{k}": v for k, v in s.items()}
     return ds, rows
 

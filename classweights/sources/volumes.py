@@ -92,7 +92,8 @@ def _read_nifti(path: str, opts: ReadOptions) -> Volume:
         else:
             img = nib.load(path)
     except Exception as e:
-        raise MaskReadError(f"{path}: cannot read the NIfTI header ({type(e).__name__}: {e})") from None
+        why = f"{type(e).__name__}: {e}"
+        raise MaskReadError(f"{path}: cannot read the NIfTI header ({why})") from None
     shape = tuple(int(s) for s in img.shape)
     _check_size(path, shape, opts)
     try:
@@ -109,7 +110,8 @@ def _read_nrrd(path: str, opts: ReadOptions) -> Volume:
     try:
         header = nrrd.read_header(path)
     except Exception as e:
-        raise MaskReadError(f"{path}: cannot read the NRRD header ({type(e).__name__}: {e})") from None
+        why = f"{type(e).__name__}: {e}"
+        raise MaskReadError(f"{path}: cannot read the NRRD header ({why})") from None
     _check_size(path, tuple(int(s) for s in header.get("sizes", ())), opts)
     try:
         a, header = nrrd.read(path, index_order="F")
