@@ -191,3 +191,24 @@ def ndimage_count(v, c):
     from scipy import ndimage
 
     return ndimage.label(np.asarray(v) == c, structure=np.ones((3, 3, 3)))[1]
+
+
+def test_label_shares_match_monai_label_stats(tmp_path):
+    """MONAI Auto3DSeg's LabelStats (do_ccp=False) on the same volumes: foreground_percentage."""
+    pytest.importorskip("monai")
+    import torch
+    from monai.auto3dseg.analyzer import LabelStats
+    from monai.data import MetaTensor
+
+    root, vols = _nnunet(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = cw.scan(root / "labelsTr", num_classes=3)
+    analyzer = LabelStats(image_key="image", label_key="label", do_ccp=False)
+    for i, v in enumerate(vols):
+        lab = MetaTensor(torch.as_tensor(np.asarray(v).astype(np.int64)))
+        img = MetaTensor(torch.zeros((1, *v.shape)))
+        st = analyzer({"image": img, "label": lab})["label_stats"]
+        assert st["labels"] == [0, 1, 2]
+        theirs = [x["foreground_percentage"] for x in st["label"]]
+        assert np.allclose(s.counts[i] / s.image_total[i], theirs, rtol=1e-6)
