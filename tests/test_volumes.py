@@ -118,6 +118,9 @@ def test_nd_array_stacks_are_volumes_without_spacing(tmp_path):
     assert np.array_equal(s.counts, _naive_rows(stack, 3))
     assert s.shape.tolist() == [[4, 5, 6]] * 3
     assert np.isnan(s.spacing).all() and s.physical_volume is None
+    with pytest.raises(MaskReadError, match=r"vols\.npy\[0\]: the volume has 120 voxels, above"):
+        cw.scan(tmp_path / "vols.npy", num_classes=3, max_pixels=119)  # per volume, not per file
+    assert cw.scan(tmp_path / "vols.npy", num_classes=3, max_pixels=120).num_images == 3
     import zarr
 
     z = zarr.create_array(str(tmp_path / "vols.zarr"), shape=stack.shape, dtype="uint8",
