@@ -251,11 +251,13 @@ def component_table(stats: Any) -> tuple[NDArray[np.int64], NDArray[np.int64], N
 def object_summary(stats: Any, small: int = 10) -> list[dict[str, Any]]:
     """Per class: components, size distribution and images holding a component below ``small``.
 
-    Sizes are in voxels (pixels in 2-D); ``*_mm3`` fields are given when every image holding
-    the class has a spacing (the size times that image's voxel volume).
+    Sizes are in voxels (pixels in 2-D), ``None`` for a class without objects. ``*_mm3``
+    fields exist when some image has a spacing; they are ``None`` unless every image holding
+    the class has one (the size times that image's voxel volume). Every row has the same keys.
     """
     image, cls, size = component_table(stats)
     vox = stats.voxel_volume
+    has_mm3 = vox is not None and bool(np.isfinite(vox).any())
     out = []
     for k in range(stats.num_classes):
         sel = cls == k
@@ -264,15 +266,19 @@ def object_summary(stats: Any, small: int = 10) -> list[dict[str, Any]]:
         row["mean_objects_per_image"] = (
             float(s.size / stats.images[k]) if stats.images[k] else 0.0
         )
+        row |= _dist(s.astype(np.float64), "")
+        if has_mm3:
+            known = s.size and np.isfinite(vox[image[sel]]).all()
+            row |= _dist(s * vox[image[sel]] if known else s[:0].astype(np.float64), "_mm3")
         if s.size:
-            row |= _dist(s.astype(np.float64), "")
             row["images_with_small"] = int(np.unique(image[sel][s < small]).size)
-            if vox is not None and np.isfinite(vox[image[sel]]).all():
-                row |= _dist(s * vox[image[sel]], "_mm3")
         out.append(row)
     return out
 
 
-def _dist(s: NDArray[np.float64], suffix: str) -> dict[str, float]:
+def _dist(s: NDArray[np.float64], suffix: str) -> dict[str, float | None]:
+    names = ("min", "median", "p90", "max")
+    if not s.size:
+        return {f"{name}{suffix}": None for name in names}
     q = np.percentile(s, [0, 50, 90, 100])
-    return {f"{name}{suffix}": float(v) for name, v in zip(("min", "median", "p90", "max"), q)}
+    return {f"{name}{suffix}": float(v) for name, v in zip(names, q)}

@@ -191,3 +191,20 @@ def test_wide_and_signed_labels_take_the_generic_path():
     assert s.object_sizes.tolist() == [1, 2]
     b = cw.scan([np.eye(3, dtype=bool)], num_classes=2, objects="face")
     assert b.object_counts.tolist() == [[2, 3]]
+
+
+def test_csv_and_markdown_with_an_object_free_class(tmp_path):
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from classweights.cli import cli
+
+    Image.fromarray(np.array([[1, 1], [1, 2]], np.uint8)).save(tmp_path / "a.png")  # no class 0
+    for fmt in ("csv", "markdown", "json", "table"):
+        r = CliRunner().invoke(cli, ["stats", str(tmp_path), "--num-classes", "3", "--objects",
+                                     "--no-cache", "--format", fmt])  # fmt: skip
+        assert r.exit_code == 0, (fmt, r.output)
+        assert "objects" in r.output
+    row0 = object_summary(cw.scan([np.array([[1, 1], [1, 2]], np.uint8)], num_classes=3,
+                                  objects=True))[0]  # fmt: skip
+    assert row0["objects"] == 0 and row0["median"] is None
