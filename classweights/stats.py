@@ -104,6 +104,8 @@ class ClassStats:
             raise ClassWeightsError(
                 f"{len(self.class_names)} class names for num_classes={self.num_classes}"
             )
+        if self.spacing is not None and self.shape is None:
+            raise ClassWeightsError("a spacing needs the volume shapes too (shape=...)")
         if self.shape is not None:
             self.shape = np.asarray(self.shape, np.int64).reshape(n, -1)
             sp = np.full(self.shape.shape, np.nan) if self.spacing is None else self.spacing
@@ -217,8 +219,7 @@ class ClassStats:
 
     @property
     def physical_volume(self) -> NDArray[np.float64] | None:
-        """``(C,)`` mm³ of each class: Σ over images of count × voxel volume (images with a
-        spacing only), or ``None`` when no image has a spacing.
+        """``(C,)`` mm³ per class: Σ count × voxel volume over the images with a spacing, or None.
 
         >>> s = ClassStats.from_counts([[2, 1], [0, 4]], shape=[[1, 1, 3], [2, 2, 1]],
         ...                            spacing=[[1, 1, 2.5], [0.5, 0.5, 1]])
@@ -226,10 +227,8 @@ class ClassStats:
         [5.0, 3.5]
         """
         vox = self.voxel_volume
-        if vox is None or not np.isfinite(vox).any():
-            return None
-        known = np.isfinite(vox)
-        return self.counts[known].T.astype(np.float64) @ vox[known]
+        known = np.isfinite(vox) if vox is not None else None
+        return None if known is None or not known.any() else self.counts[known].T @ vox[known]
 
     def spacing_summary(self) -> dict[str, list[float]] | None:
         """Median, min and max spacing per axis (as nnU-Net's fingerprint), or None."""

@@ -150,6 +150,8 @@ def test_volume_rows_survive_merge_subset_save_load(tmp_path):
     back = ClassStats.load(both.save(tmp_path / "s.npz"))
     assert back == both and np.array_equal(back.spacing, both.spacing, equal_nan=True)
     assert flat.physical_volume is None and flat.spacing_summary() is None
+    with pytest.raises(cw.ClassWeightsError, match="shape"):
+        ClassStats.from_counts([[1, 1]], spacing=[[1, 1, 1]])
 
 
 def test_missing_nibabel_names_the_extra(tmp_path, monkeypatch):
