@@ -11,7 +11,9 @@ Prints, from one run, medians over the repeats and ratios:
 * 2-D Cityscapes-like 1024 x 2048 PNG masks (the ``bench_scan.py`` set): plain scan vs
   ``objects=True`` (target: at most 2x);
 * one 1024 x 2048 mask in memory, one core: our run-length union-find vs
-  ``scipy.ndimage.label`` once per class (the obvious alternative).
+  ``scipy.ndimage.label`` once per class (the obvious alternative);
+* with ``--memory``: peak RSS of a scan (with objects) over 1 volume and over all of them,
+  each in a fresh process (memory follows the largest volume, not the dataset).
 
 Datasets are generated once under $TMPDIR/classweights-bench. The cache is not used.
 """
@@ -88,6 +90,19 @@ def pngs(n: int) -> Path:
     return folder
 
 
+def rss_child(files: list[Path], workers: int) -> float:
+    """Peak RSS (MB) of a scan with objects of ``files`` in a fresh process."""
+    import subprocess
+
+    code = (
+        "import resource, classweights as cw, warnings; warnings.simplefilter('ignore'); "
+        f"cw.scan({[str(f) for f in files]!r}, num_classes=3, workers={workers}, objects=True); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[-1])
+
+
 def table(rows: list[tuple[str, float, float]], unit: str) -> None:
     print(f"| step | s | {unit}/s | vs first |")
     print("|---|---:|---:|---:|")
@@ -104,6 +119,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=40)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--memory", action="store_true", help="also measure peak RSS")
     args = ap.parse_args()
     w, rep = args.workers, args.repeats
     print(f"{os.cpu_count()} CPUs, {w} workers, median of {rep}\n")
@@ -123,6 +139,12 @@ def main() -> None:
         ("scan --objects (26-conn)",
          median_time(lambda: cw.scan(folder, **kw, objects=True), rep), n),
     ], "volumes")  # fmt: skip
+
+    if args.memory:
+        one, every = rss_child(files[:1], w), rss_child(files, w)
+        vol_mb = np.prod(args.size) / 1e6
+        print(f"peak RSS, {w} workers: 1 volume {one:.0f} MB, {n} volumes {every:.0f} MB "
+              f"(one decoded volume: {vol_mb:.1f} MB)\n")
 
     city = pngs(args.images)
     m = len(list(city.glob("*.png")))
