@@ -143,8 +143,10 @@ def main() -> None:
     if args.memory:
         one, every = rss_child(files[:1], w), rss_child(files, w)
         vol_mb = np.prod(args.size) / 1e6
-        print(f"peak RSS, {w} workers: 1 volume {one:.0f} MB, {n} volumes {every:.0f} MB "
-              f"(one decoded volume: {vol_mb:.1f} MB)\n")
+        print(
+            f"peak RSS, {w} workers: 1 volume {one:.0f} MB, {n} volumes {every:.0f} MB "
+            f"(one decoded volume: {vol_mb:.1f} MB)\n"
+        )
 
     city = pngs(args.images)
     m = len(list(city.glob("*.png")))

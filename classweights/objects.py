@@ -33,9 +33,7 @@ class ObjectOptions:
     connectivity: str = "full"
 
 
-def object_options(
-    objects: Any, space: Any, multilabel: bool, rgb: bool
-) -> ObjectOptions | None:
+def object_options(objects: Any, space: Any, multilabel: bool, rgb: bool) -> ObjectOptions | None:
     """The validated ``objects=`` setting of a scan (None: no objects)."""
     if objects is False or objects is None:
         return None
@@ -263,9 +261,7 @@ def object_summary(stats: Any, small: int = 10) -> list[dict[str, Any]]:
         sel = cls == k
         s = size[sel]
         row: dict[str, Any] = {"objects": int(s.size), "images_with_small": 0}
-        row["mean_objects_per_image"] = (
-            float(s.size / stats.images[k]) if stats.images[k] else 0.0
-        )
+        row["mean_objects_per_image"] = float(s.size / stats.images[k]) if stats.images[k] else 0.0
         row |= _dist(s.astype(np.float64), "")
         if has_mm3:
             known = s.size and np.isfinite(vox[image[sel]]).all()
@@ -281,4 +277,4 @@ def _dist(s: NDArray[np.float64], suffix: str) -> dict[str, float | None]:
     if not s.size:
         return {f"{name}{suffix}": None for name in names}
     q = np.percentile(s, [0, 50, 90, 100])
-    return {f"{name}{suffix}": float(v) for name, v in zip(names, q)}
+    return {f"{name}{suffix}": float(v) for name, v in zip(names, q, strict=True)}

@@ -30,6 +30,7 @@ from .labels import (
     resolve_palette,
     resolve_remap,
 )
+from .objects import object_options
 from .sources import (
     DEFAULT_MAX_PIXELS,
     Entry,
@@ -39,7 +40,6 @@ from .sources import (
     iter_torch_dataset,
     mask_from_item,
 )
-from .objects import object_options
 from .stats import ClassStats, compact_uint
 from .stats_extras import ExtraRows
 

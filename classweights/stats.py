@@ -219,7 +219,7 @@ class ClassStats:
 
     @property
     def physical_volume(self) -> NDArray[np.float64] | None:
-        """``(C,)`` mm³ per class: Σ count × voxel volume over the images with a spacing, or None.
+        """``(C,)`` mm³ per class: Σ count x voxel volume over the images with a spacing, or None.
 
         >>> s = ClassStats.from_counts([[2, 1], [0, 4]], shape=[[1, 1, 3], [2, 2, 1]],
         ...                            spacing=[[1, 1, 2.5], [0.5, 0.5, 1]])

@@ -61,8 +61,10 @@ def test_diagonal_only_connections_hand_counted():
     cube[0, 0, 0] = cube[1, 1, 1] = cube[2, 2, 2] = 1  # corner-only contacts in 3-D
     s26 = cw.scan(_save(cube[None]), num_classes=2, objects=True)
     s6 = cw.scan(_save(cube[None]), num_classes=2, objects="face")
-    assert s26.object_counts[0, 1] == 1 and s6.object_counts[0, 1] == 3
-    assert s26.object_sizes.tolist() == [24, 3] and s6.object_sizes.tolist() == [24, 1, 1, 1]
+    assert s26.object_counts[0, 1] == 1
+    assert s6.object_counts[0, 1] == 3
+    assert s26.object_sizes.tolist() == [24, 3]
+    assert s6.object_sizes.tolist() == [24, 1, 1, 1]
 
 
 def _save(a):
@@ -88,8 +90,10 @@ def test_summary_against_numpy_and_subsets_without_rereading():
     sizes1 = np.array([x for per in ref for x in per[1]], np.float64)
     row = object_summary(s, small=2)[1]
     assert row["objects"] == sizes1.size
-    assert row["min"] == sizes1.min() and row["max"] == sizes1.max()
-    assert row["median"] == np.median(sizes1) and row["p90"] == np.percentile(sizes1, 90)
+    assert row["min"] == sizes1.min()
+    assert row["max"] == sizes1.max()
+    assert row["median"] == np.median(sizes1)
+    assert row["p90"] == np.percentile(sizes1, 90)
     assert row["images_with_small"] == sum(any(x < 2 for x in per[1]) for per in ref)
     boot = s.subset([3, 0, 3])
     again = cw.scan([masks[3], masks[0], masks[3]], num_classes=2, objects=True)
@@ -122,13 +126,17 @@ def test_objects_are_part_of_the_cache_key(tmp_path):
     plain, i1 = cached_scan(str(tmp_path), glob="*.png", **kw)
     objs, i2 = cached_scan(str(tmp_path), glob="*.png", objects=True, **kw)
     again, i3 = cached_scan(str(tmp_path), glob="*.png", objects=True, **kw)
-    assert i1.key != i2.key and not i2.hit and i3.hit
+    assert i1.key != i2.key
+    assert not i2.hit
+    assert i3.hit
     assert plain.object_counts is None
-    assert again == objs and _ours(again) == _reference(masks, 3)
+    assert again == objs
+    assert _ours(again) == _reference(masks, 3)
     extra = rng.integers(0, 3, (12, 10)).astype(np.uint8)  # an incremental rescan keeps objects
     Image.fromarray(extra).save(tmp_path / "m1b.png")
     inc, i4 = cached_scan(str(tmp_path), glob="*.png", objects=True, **kw)
-    assert i4.incremental is not None and i4.incremental["reused_images"] == 3
+    assert i4.incremental is not None
+    assert i4.incremental["reused_images"] == 3
     assert _ours(inc) == _reference([masks[0], masks[1], extra, masks[2]], 3)
 
 
@@ -143,7 +151,8 @@ def test_object_rows_save_and_load(tmp_path):
     s = ClassStats.from_counts([[3, 1], [0, 4]], object_counts=[[1, 1], [0, 2]],
                                object_sizes=[3, 1, 3, 1])  # fmt: skip
     back = ClassStats.load(s.save(tmp_path / "o.npz"))
-    assert back == s and back.object_sizes.tolist() == [3, 1, 3, 1]
+    assert back == s
+    assert back.object_sizes.tolist() == [3, 1, 3, 1]
     with pytest.raises(cw.ClassWeightsError, match="object sizes"):
         ClassStats.from_counts([[1, 1]], object_counts=[[1, 1]], object_sizes=[1])
 
@@ -187,7 +196,8 @@ def test_kernel_matches_scipy_on_drawn_masks(a, full, flat):
 def test_wide_and_signed_labels_take_the_generic_path():
     m = np.array([[-5, 70000, -5], [70000, 0, -5]], np.int64)
     s = cw.scan([m], num_classes=70001, ignore_index=-5, objects=True)
-    assert s.object_counts[0, 70000] == 1 and s.object_counts[0, 0] == 1  # diagonal 70000s
+    assert s.object_counts[0, 70000] == 1
+    assert s.object_counts[0, 0] == 1
     assert s.object_sizes.tolist() == [1, 2]
     b = cw.scan([np.eye(3, dtype=bool)], num_classes=2, objects="face")
     assert b.object_counts.tolist() == [[2, 3]]
@@ -207,4 +217,5 @@ def test_csv_and_markdown_with_an_object_free_class(tmp_path):
         assert "objects" in r.output
     row0 = object_summary(cw.scan([np.array([[1, 1], [1, 2]], np.uint8)], num_classes=3,
                                   objects=True))[0]  # fmt: skip
-    assert row0["objects"] == 0 and row0["median"] is None
+    assert row0["objects"] == 0
+    assert row0["median"] is None

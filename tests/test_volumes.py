@@ -26,7 +26,7 @@ def _nnunet(tmp_path, num_classes=3):
     (root / "labelsTr").mkdir(parents=True)
     rng = np.random.default_rng(7)
     vols = []
-    for i, (sp, dt) in enumerate(zip(SPACINGS, DTYPES)):
+    for i, (sp, dt) in enumerate(zip(SPACINGS, DTYPES, strict=True)):
         shape = (5 + i, 6, 4 + 2 * i)
         a = rng.integers(0, num_classes, shape).astype(dt)
         a[0, 0, 0] = 0
@@ -73,7 +73,8 @@ def test_nnunet_dataset_caches_and_gives_weights(tmp_path):
         first, info1 = cached_scan(root / "labelsTr", **kw)
         second, info2 = cached_scan(root / "labelsTr", **kw)
         t = load_weights(root / "labelsTr", "inverse_freq", normalize="none", **kw)
-    assert not info1.hit and info2.hit
+    assert not info1.hit
+    assert info2.hit
     assert second == first
     assert np.array_equal(second.spacing, first.spacing)
     assert np.allclose(second.physical_volume, first.physical_volume)
@@ -117,7 +118,8 @@ def test_nd_array_stacks_are_volumes_without_spacing(tmp_path):
     s = cw.scan(tmp_path / "vols.npy", num_classes=3)
     assert np.array_equal(s.counts, _naive_rows(stack, 3))
     assert s.shape.tolist() == [[4, 5, 6]] * 3
-    assert np.isnan(s.spacing).all() and s.physical_volume is None
+    assert np.isnan(s.spacing).all()
+    assert s.physical_volume is None
     with pytest.raises(MaskReadError, match=r"vols\.npy\[0\]: the volume has 120 voxels, above"):
         cw.scan(tmp_path / "vols.npy", num_classes=3, max_pixels=119)  # per volume, not per file
     assert cw.scan(tmp_path / "vols.npy", num_classes=3, max_pixels=120).num_images == 3
@@ -127,14 +129,17 @@ def test_nd_array_stacks_are_volumes_without_spacing(tmp_path):
                           chunks=(1, 4, 5, 6))  # fmt: skip
     z[...] = stack
     sz = cw.scan(tmp_path / "vols.zarr", num_classes=3)
-    assert np.array_equal(sz.counts, s.counts) and sz.shape.tolist() == s.shape.tolist()
+    assert np.array_equal(sz.counts, s.counts)
+    assert sz.shape.tolist() == s.shape.tolist()
 
 
 def test_a_3d_npy_stays_a_stack_of_2d_masks(tmp_path):
     stack = np.zeros((3, 4, 5), np.uint8)
     np.save(tmp_path / "masks.npy", stack)
     s = cw.scan(tmp_path / "masks.npy", num_classes=2)
-    assert s.num_images == 3 and s.shape is None and s.spacing is None
+    assert s.num_images == 3
+    assert s.shape is None
+    assert s.spacing is None
 
 
 def test_volume_rows_survive_merge_subset_save_load(tmp_path):
@@ -148,8 +153,10 @@ def test_volume_rows_survive_merge_subset_save_load(tmp_path):
     sub = both.subset([1, 1])
     assert sub.spacing.tolist() == [[0.5, 0.5, 1]] * 2
     back = ClassStats.load(both.save(tmp_path / "s.npz"))
-    assert back == both and np.array_equal(back.spacing, both.spacing, equal_nan=True)
-    assert flat.physical_volume is None and flat.spacing_summary() is None
+    assert back == both
+    assert np.array_equal(back.spacing, both.spacing, equal_nan=True)
+    assert flat.physical_volume is None
+    assert flat.spacing_summary() is None
     with pytest.raises(cw.ClassWeightsError, match="shape"):
         ClassStats.from_counts([[1, 1]], spacing=[[1, 1, 1]])
 
@@ -179,13 +186,12 @@ def test_cli_stats_json_and_table_show_volumes_and_objects(tmp_path):
     assert np.allclose([c["volume_mm3"] for c in data["classes"]], vol)
     assert np.allclose(data["dataset"]["volumes"]["spacing"]["median"],
                        np.median(SPACINGS, axis=0))  # fmt: skip
-    ref = [
-        sum(ndimage_count(v, c) for v in vols) for c in range(3)
-    ]
+    ref = [sum(ndimage_count(v, c) for v in vols) for c in range(3)]
     assert [c["objects"] for c in data["classes"]] == ref
     table = CliRunner().invoke(cli, args)
     assert table.exit_code == 0, table.output
-    assert "volume mm³" in table.output and "object median" in table.output
+    assert "volume mm³" in table.output
+    assert "object median" in table.output
     assert "spacing" in table.output
     cmp = CliRunner().invoke(cli, ["compare", *args[1:], "--format", "json"])
     assert cmp.exit_code == 0, cmp.output

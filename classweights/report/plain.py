@@ -47,7 +47,7 @@ def stats_dict(
             row[key] = values[c]
         classes.append(row)
     ds_extra, class_extra = volume_fields(stats)  # volumes (mm³, spacing) and objects
-    for row, more in zip(classes, class_extra):
+    for row, more in zip(classes, class_extra, strict=True):
         row.update(more)
     return {
         "num_classes": stats.num_classes,
@@ -115,7 +115,8 @@ def totals_line(data: dict[str, Any]) -> str:
     sp = (ds.get("volumes") or {}).get("spacing")
     if sp:  # mixed spacings: median (min..max) per axis, as nnU-Net's fingerprint
         axes = " x ".join(
-            f"{m:g} ({lo:g}..{hi:g})" for m, lo, hi in zip(sp["median"], sp["min"], sp["max"])
+            f"{m:g} ({lo:g}..{hi:g})"
+            for m, lo, hi in zip(sp["median"], sp["min"], sp["max"], strict=True)
         )
         parts.append(f"spacing {axes} mm")
     return " · ".join(parts)

@@ -33,7 +33,7 @@ def volume_fields(stats: ClassStats) -> tuple[dict[str, Any], list[dict[str, Any
             "small_below": SMALL_OBJECT,
             "objects": int(stats.object_counts.sum()),
         }
-        for row, s in zip(rows, object_summary(stats, small=SMALL_OBJECT)):
+        for row, s in zip(rows, object_summary(stats, small=SMALL_OBJECT), strict=True):
             row["objects"] = s.pop("objects")
             row["images_with_small_objects"] = s.pop("images_with_small")
             row["objects_per_image"] = s.pop("mean_objects_per_image")
