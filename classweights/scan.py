@@ -34,6 +34,7 @@ from .labels import (
     resolve_palette,
     resolve_remap,
 )
+from .objects import object_options
 from .sources import (
     DEFAULT_MAX_PIXELS,
     Entry,
@@ -46,6 +47,7 @@ from .sources import (
     png_header,
 )
 from .stats import ClassStats, compact_uint
+from .stats_extras import ExtraRows
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,7 @@ class _Collector:
         self.unknown_values: dict[str, int] = {}
         self.unknown_files: dict[str, list[str]] = {}
         self.bad_files: set[str] = set()
+        self.volumes = ExtraRows()
         self._lut = space.map_values(np.arange(65536)) if space.num_classes else None
 
     def reserve(self, images: int) -> None:
@@ -169,6 +172,7 @@ class _Collector:
             warnings.warn(note, MaskWarning, stacklevel=5)
         self.sources.append(item.source)
         self.total.append(item.total)
+        self.volumes.add(item)
         values, counts = item.values, item.counts
         if item.unknown_colors:  # colours outside the table: counted as unknown pixels
             for key, c in item.unknown_colors.items():
@@ -247,6 +251,7 @@ class _Collector:
             unknown_values=dict(sorted(self.unknown_values.items())),
             skipped=self.skipped,
             settings=settings | {"num_classes": space.num_classes},
+            **self.volumes.fields(space.num_classes),
         )
 
     def _infer_classes(self) -> int:
@@ -300,6 +305,7 @@ def scan(
     client: Any = None,
     progress: ProgressFn | None = None,
     entries: Sequence[Entry] | None = None,
+    objects: bool | Literal["full", "face"] = False,
 ) -> ClassStats:
     """Scan label masks into exact per-class statistics.
 
@@ -335,6 +341,8 @@ def scan(
         progress: called as ``progress(images_done, images_total)`` from the calling thread.
         entries: already discovered entries of ``source`` (the cache passes the changed files
             of an incremental rescan); skips discovery.
+        objects: also find the connected components of every class (``True`` or ``"full"``:
+            8-connected in 2-D, 26 in 3-D; ``"face"``: 4 / 6), see :mod:`classweights.objects`.
 
     Returns:
         ClassStats with the per-image table in input order.
@@ -352,6 +360,7 @@ def scan(
         reduce_zero_label=reduce_zero_label, classes=classes, palette=palette,
         multilabel=multilabel, unknown=unknown, on_error=on_error, parallel=parallel,
         max_pixels=max_pixels, sample=sample, seed=seed, glob=glob, indices=indices,
+        objects=objects,
     )  # fmt: skip
     workers = max(1, int(workers or os.cpu_count() or 1))
     collector = _Collector(
@@ -427,7 +436,7 @@ class _Plan:
     @classmethod
     def build(cls, *, num_classes, ignore_index, remap, reduce_zero_label, classes, palette,
               multilabel, unknown, on_error, parallel, max_pixels, sample, seed, glob,
-              indices=None) -> _Plan:  # fmt: skip
+              indices=None, objects=False) -> _Plan:  # fmt: skip
         for value, allowed, flag in (
             (unknown, UNKNOWN_POLICIES, "unknown"),
             (on_error, ERROR_POLICIES, "on_error"),
@@ -469,12 +478,15 @@ class _Plan:
         opts = CountOptions(
             ReadOptions(multilabel=multilabel, rgb=table is not None, max_pixels=max_pixels),
             num_classes, min(hint, 1 << 20), keys, labels,
+            object_options(objects, space, multilabel, table is not None),
         )  # fmt: skip
         settings = space.settings() | {
             "palette": {f"#{int(k):06x}": int(v) for k, v in zip(keys, labels)} if table else None,
             "multilabel": multilabel, "glob": glob, "sample": sample, "seed": seed,
             "unknown": unknown, "max_pixels": max_pixels,
         }  # fmt: skip
+        if opts.objects is not None:  # only when asked: keys of plain scans stay as they were
+            settings["objects"] = opts.objects.connectivity
         if indices is not None:
             indices = np.unique(np.asarray(indices, dtype=np.int64))
             if sample is not None:
@@ -712,7 +724,7 @@ def scan_settings(**scan_kwargs: Any) -> tuple[dict[str, Any], list[str] | None]
         "num_classes": None, "ignore_index": None, "remap": None, "reduce_zero_label": False,
         "classes": None, "palette": None, "multilabel": False, "unknown": "error",
         "on_error": "fail", "parallel": "threads", "max_pixels": DEFAULT_MAX_PIXELS,
-        "sample": None, "seed": 0, "glob": None,
+        "sample": None, "seed": 0, "glob": None, "objects": False,
     }  # fmt: skip
     unknown = set(scan_kwargs) - set(defaults) - {"workers", "progress", "client", "indices"}
     if unknown:

@@ -49,7 +49,7 @@ __all__ = [
 _SCAN_KEYS = (
     "num_classes", "ignore_index", "remap", "reduce_zero_label", "classes", "palette", "glob",
     "multilabel", "sample", "seed", "workers", "unknown", "on_error", "parallel", "max_pixels",
-    "client",
+    "client", "objects",
 )  # fmt: skip
 
 

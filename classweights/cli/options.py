@@ -60,6 +60,8 @@ def scan_options(
         click.option("--unknown", type=click.Choice(["error", "ignore"]), default="error", show_default=True, help="Labels that are neither a class nor ignored."),
         click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True, help="Unreadable files."),
         click.option("--max-pixels", type=int, default=1 << 30, show_default=True, help="Refuse images larger than this."),
+        click.option("--objects", is_flag=True, help="Also count connected components (objects) per class and their sizes."),
+        click.option("--connectivity", type=click.Choice(["full", "face"]), default="full", show_default=True, help="--objects neighbours: full (8 in 2-D, 26 in 3-D) or face (4 / 6)."),
         click.option("--cache-dir", type=click.Path(), help="Cache folder (default: $CLASSWEIGHTS_CACHE or the user cache dir)."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
         click.option("--verify", is_flag=True, help="Hash file contents into the cache key (catches same-size, same-time rewrites)."),
@@ -91,6 +93,7 @@ def scan_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
         "unknown": kw["unknown"],
         "on_error": kw["on_error"],
         "max_pixels": kw["max_pixels"],
+        "objects": kw.get("connectivity") or "full" if kw.get("objects") else False,
     }
 
 
@@ -305,10 +308,10 @@ def _clip(value: str | None) -> tuple[float | None, float | None] | None:
 
 def weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options of :func:`classweights.compute_weights`."""
-    from ..weights.options import ABSENT_POLICIES, NORMALIZE_MODES, WEIGHT_METHODS
+    from ..weights.options import ABSENT_POLICIES, NORMALIZE_MODES, OBJECT_METHODS, WEIGHT_METHODS
 
     opts = [
-        click.option("--method", type=click.Choice(WEIGHT_METHODS), default="sqrt_inv_freq", show_default=True),
+        click.option("--method", type=click.Choice(WEIGHT_METHODS + OBJECT_METHODS), default="sqrt_inv_freq", show_default=True),
         click.option("--normalize", type=click.Choice(NORMALIZE_MODES), default="mean", show_default=True),
         click.option("--clip", metavar="LO,HI", help="Clip weights after normalising, e.g. 0.1,10."),
         click.option("--renormalize", is_flag=True, help="Normalise again after clipping."),
