@@ -46,6 +46,7 @@ _LAZY = {
     "load_weights": "cache",
     "sampling_weights": "rebalance",
     "report_html": "html",
+    "Volume": "sources.volumes",
 }
 
 __all__ = [

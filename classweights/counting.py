@@ -15,7 +15,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import ClassWeightsError, MaskReadError
+from .objects import find_objects
 from .sources import Entry, ReadOptions, read_entry
+from .sources.volumes import Volume
 
 
 class MaskWarning(UserWarning):
@@ -32,6 +34,7 @@ class CountOptions:
     # Numba kernels (True) or their exact NumPy twins (False, for jobs too small to repay the
     # JIT; see `classweights.kernels_numpy.use_jit`)
     jit: bool = True
+    objects: Any = None  # objects.ObjectOptions: also find connected components per class
 
 
 @dataclass
@@ -44,6 +47,10 @@ class ImageCount:
     # MaskWarning messages, issued by the engine in the calling thread (warning filters are
     # process-global, so worker threads must not touch them)
     notes: list[str] = field(default_factory=list)
+    # 3-D volumes: voxel spacing (None when unknown) and shape; 2-D masks: None
+    spacing: tuple[float, ...] | None = None
+    shape: tuple[int, ...] | None = None
+    objects: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None  # (classes, sizes)
 
 
 @dataclass
@@ -56,6 +63,8 @@ def count_mask(mask: Any, source: str, opts: CountOptions) -> ImageCount:
     """Count one decoded mask into raw ``(values, counts)``; raises MaskReadError on bad data."""
     if opts.read.multilabel:
         return _count_multilabel(mask, source, opts)
+    if isinstance(mask, Volume):
+        return _count_volume(mask, source, opts)
     a = np.asarray(mask)
     if a.size == 0:
         raise MaskReadError(f"{source}: the mask is empty (shape {a.shape})")
@@ -69,7 +78,27 @@ def count_mask(mask: Any, source: str, opts: CountOptions) -> ImageCount:
     notes: list[str] = []
     a = _integral(a, source, notes)
     values, counts = _kernels(opts).count_values(a, opts.size_hint)
-    return ImageCount(source, values, counts, int(a.size), notes=notes)
+    objs = find_objects(a, values, opts.objects) if opts.objects is not None else None
+    return ImageCount(source, values, counts, int(a.size), notes=notes, objects=objs)
+
+
+def _count_volume(vol: Volume, source: str, opts: CountOptions) -> ImageCount:
+    """One 3-D label volume: exact counts, its spacing and shape (and objects if asked)."""
+    a = np.asarray(vol.array)
+    if a.ndim != 3 or a.size == 0:
+        raise MaskReadError(f"{source}: expected a D x H x W label volume, got shape {a.shape}")
+    if a.size > opts.read.max_pixels:
+        raise MaskReadError(
+            f"{source}: the volume has {a.size:,} voxels, above the limit of "
+            f"{opts.read.max_pixels:,}; raise it with --max-pixels if the file is genuine"
+        )
+    notes: list[str] = []
+    a = _integral(a, source, notes)
+    # NIfTI volumes are Fortran-ordered: ravel in memory order (a view), not a 40 ms transpose
+    values, counts = _kernels(opts).count_values(a.ravel(order="K"), opts.size_hint)
+    objs = find_objects(a, values, opts.objects) if opts.objects is not None else None
+    return ImageCount(source, values, counts, int(a.size), notes=notes, spacing=vol.spacing,
+                      shape=tuple(int(x) for x in a.shape), objects=objs)  # fmt: skip
 
 
 def _kernels(opts: CountOptions) -> Any:

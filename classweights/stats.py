@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import ClassWeightsError
+from .stats_extras import merge_extras, same_extras, spacing_summary, subset_extras
 
 SCHEMA_VERSION = 1
 
@@ -54,6 +55,10 @@ class ClassStats:
         sampled: whether the rows are a sample of the dataset; ``sample`` describes it.
         skipped: ``(source, reason)`` of files skipped with ``on_error="skip"``.
         settings: the scan settings that produced the counts (for provenance and caching).
+        spacing, shape: ``(N, 3)`` voxel spacing (mm; NaN where unknown) and shape of each
+            3-D volume (zeros for 2-D masks), or ``None`` when no image is a volume.
+        object_counts: ``(N, C)`` connected components of class ``c`` in image ``i`` (or None);
+            ``object_sizes``: ``(M,)`` voxels of each, image by image, class by class.
 
     >>> s = ClassStats.from_counts([[3, 1, 0], [0, 2, 2]], image_total=[4, 5], image_ignored=[0, 1])
     >>> s.pixels.tolist(), s.images.tolist(), s.image_pixels.tolist()
@@ -76,6 +81,10 @@ class ClassStats:
     sample: dict[str, Any] | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    spacing: NDArray[np.float64] | None = None
+    shape: NDArray[np.int64] | None = None
+    object_counts: NDArray[Any] | None = None
+    object_sizes: NDArray[np.int64] | None = None
 
     def __post_init__(self) -> None:
         self.counts = np.asarray(self.counts)
@@ -95,6 +104,20 @@ class ClassStats:
             raise ClassWeightsError(
                 f"{len(self.class_names)} class names for num_classes={self.num_classes}"
             )
+        if self.spacing is not None and self.shape is None:
+            raise ClassWeightsError("a spacing needs the volume shapes too (shape=...)")
+        if self.shape is not None:
+            self.shape = np.asarray(self.shape, np.int64).reshape(n, -1)
+            sp = np.full(self.shape.shape, np.nan) if self.spacing is None else self.spacing
+            self.spacing = np.asarray(sp, np.float64).reshape(self.shape.shape)
+        if self.object_counts is not None:
+            self.object_counts = np.asarray(self.object_counts).reshape(n, self.num_classes)
+            self.object_sizes = np.asarray(self.object_sizes, np.int64).reshape(-1)
+            if self.object_sizes.size != int(self.object_counts.sum(dtype=np.int64)):
+                raise ClassWeightsError(
+                    f"{self.object_sizes.size} object sizes for "
+                    f"{int(self.object_counts.sum())} counted objects"
+                )
 
     @classmethod
     def from_counts(
@@ -190,6 +213,28 @@ class ClassStats:
         return self.pixels / total if total else np.zeros(self.num_classes)
 
     @property
+    def voxel_volume(self) -> NDArray[np.float64] | None:
+        """``(N,)`` volume of one voxel of each image in mm³ (NaN without spacing), or None."""
+        return None if self.spacing is None else np.prod(self.spacing, axis=1)
+
+    @property
+    def physical_volume(self) -> NDArray[np.float64] | None:
+        """``(C,)`` mm³ per class: Σ count x voxel volume over the images with a spacing, or None.
+
+        >>> s = ClassStats.from_counts([[2, 1], [0, 4]], shape=[[1, 1, 3], [2, 2, 1]],
+        ...                            spacing=[[1, 1, 2.5], [0.5, 0.5, 1]])
+        >>> s.physical_volume.tolist()
+        [5.0, 3.5]
+        """
+        vox = self.voxel_volume
+        known = np.isfinite(vox) if vox is not None else None
+        return None if known is None or not known.any() else self.counts[known].T @ vox[known]
+
+    def spacing_summary(self) -> dict[str, list[float]] | None:
+        """Median, min and max spacing per axis (as nnU-Net's fingerprint), or None."""
+        return spacing_summary(self.spacing)
+
+    @property
     def names(self) -> list[str]:
         """Class names, or the class ids as strings."""
         return (
@@ -231,6 +276,7 @@ class ClassStats:
             sample=self.sample or other.sample,
             skipped=self.skipped + other.skipped,
             settings=dict(self.settings),
+            **merge_extras(self, other),
         )
 
     def subset(self, rows: Sequence[int] | NDArray[Any] | slice) -> ClassStats:
@@ -256,7 +302,12 @@ class ClassStats:
             sample=self.sample,
             skipped=list(self.skipped),
             settings=dict(self.settings),
+            **subset_extras(self, idx),
         )
+
+    def extras(self) -> dict[str, NDArray[Any]]:
+        """The optional per-image arrays this statistics object holds (volumes, objects)."""
+        return {k: getattr(self, k) for k in self.OPTIONAL_ARRAYS if getattr(self, k) is not None}
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ClassStats):
@@ -271,6 +322,7 @@ class ClassStats:
             and np.array_equal(self.image_unknown, other.image_unknown)
             and self.sources == other.sources
             and self.unknown_values == other.unknown_values
+            and same_extras(self.extras(), other.extras())
         )
 
     # ---- persistence ---------------------------------------------------------------------
@@ -311,9 +363,11 @@ class ClassStats:
             sample=meta["sample"],
             skipped=[tuple(s) for s in meta["skipped"]],
             settings=meta["settings"],
+            **{k: arrays[k] for k in cls.OPTIONAL_ARRAYS if k in arrays},
         )
 
     ARRAYS = ("counts", "image_total", "image_ignored", "image_unknown")
+    OPTIONAL_ARRAYS = ("spacing", "shape", "object_counts", "object_sizes")
 
     def save(self, path: str | Path) -> Path:
         """Save losslessly to a ``.npz`` file (atomically: temporary name, then rename)."""
@@ -323,7 +377,7 @@ class ClassStats:
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz")
         meta = np.frombuffer(json.dumps(self._meta()).encode(), dtype=np.uint8)
-        arrays = {k: getattr(self, k) for k in self.ARRAYS}
+        arrays = {k: getattr(self, k) for k in self.ARRAYS} | self.extras()
         return atomic_write(path, lambda fh: np.savez(fh, meta=meta, **arrays))
 
     @classmethod
@@ -331,7 +385,8 @@ class ClassStats:
         """Load statistics saved by :meth:`save`."""
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(z["meta"].tobytes().decode())
-            return cls._from_meta(meta, {k: z[k] for k in cls.ARRAYS})
+            names = cls.ARRAYS + tuple(k for k in cls.OPTIONAL_ARRAYS if k in z.files)
+            return cls._from_meta(meta, {k: z[k] for k in names})
 
     def __repr__(self) -> str:
         kind = "multilabel " if self.multilabel else ""
@@ -341,3 +396,4 @@ class ClassStats:
             f"ignored={self.ignored_pixels}, unknown={self.unknown_pixels}"
             f"{', sampled' if self.sampled else ''})"
         )
+

@@ -111,4 +111,22 @@ def _assemble(
         class_names=old.class_names, multilabel=old.multilabel,
         unknown_values={k: v for k, v in unknown.items() if v},
         skipped=(fresh.skipped if fresh else []), settings=dict(fresh.settings if fresh else old.settings),
+        **_extras(order),
     )  # fmt: skip
+
+
+def _extras(order: list[tuple[ClassStats, int]]) -> dict[str, np.ndarray]:
+    """Volume and object rows of the assembled table, taken run by run from their sources."""
+    if not order or not any(s.extras() for s, _ in order[:1] + order[-1:]):
+        return {}
+    parts, i = [], 0
+    while i < len(order):
+        j = i
+        while j < len(order) and order[j][0] is order[i][0]:
+            j += 1
+        parts.append(order[i][0].subset([k for _, k in order[i:j]]))
+        i = j
+    merged = parts[0]
+    for p in parts[1:]:
+        merged = merged + p
+    return merged.extras()

@@ -40,6 +40,7 @@ from .fingerprint import SCHEMA_VERSION, Fingerprint, relative
 
 log = logging.getLogger(__name__)
 ARRAYS = ("counts", "image_total", "image_ignored", "image_unknown")
+OPTIONAL_ARRAYS = ClassStats.OPTIONAL_ARRAYS  # volumes (spacing, shape) and objects
 #: leftovers of a writer or remover killed with SIGKILL (or a power cut) older than this are
 #: swept when an entry is written; a live writer renames its folder within seconds
 STALE_SECONDS = 3600.0
@@ -69,7 +70,7 @@ def default_cache_dir() -> Path:
 
 def _checksum(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
     h = hashlib.blake2b(digest_size=16)
-    for name in ARRAYS:
+    for name in ARRAYS + tuple(k for k in OPTIONAL_ARRAYS if k in arrays):
         a = np.ascontiguousarray(arrays[name])
         h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
         h.update(a.tobytes())
@@ -154,7 +155,7 @@ class Store:
 
         final = self.entry_dir(fp.key)
         tmp = self.root / f".tmp-{fp.key}-{uuid.uuid4().hex[:8]}"
-        arrays = {name: getattr(stats, name) for name in ARRAYS}
+        arrays = {name: getattr(stats, name) for name in ARRAYS} | stats.extras()
         stats_meta = stats._meta()
         # sources are stored relative to the dataset root, so a copy of the dataset elsewhere
         # (same files, sizes, times: same key) gets its own paths back
@@ -249,7 +250,8 @@ class Store:
 
         try:
             group = zarr.open_group(str(entry.path / "stats.zarr"), mode="r")
-            arrays = {name: np.asarray(group[name][...]) for name in ARRAYS}
+            names = ARRAYS + tuple(k for k in OPTIONAL_ARRAYS if k in group)
+            arrays = {name: np.asarray(group[name][...]) for name in names}
         except Exception as e:
             self._gone(entry)
             raise CacheCorrupt(f"cache entry {entry.path}: unreadable statistics ({e})") from None

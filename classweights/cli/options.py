@@ -63,6 +63,8 @@ def scan_options(
         click.option("--unknown", type=click.Choice(UNKNOWN_POLICIES), default=d["unknown"], show_default=True, help="Labels that are neither a class nor ignored."),
         click.option("--on-error", type=click.Choice(ERROR_POLICIES), default=d["on_error"], show_default=True, help="Unreadable files."),
         click.option("--max-pixels", type=int, default=d["max_pixels"], show_default=True, help="Refuse images larger than this."),
+        click.option("--objects", is_flag=True, help="Also count connected components (objects) per class and their sizes."),
+        click.option("--connectivity", type=click.Choice(["full", "face"]), default="full", show_default=True, help="--objects neighbours: full (8 in 2-D, 26 in 3-D) or face (4 / 6)."),
         click.option("--cache-dir", type=click.Path(), help="Cache folder (default: $CLASSWEIGHTS_CACHE or the user cache dir)."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
         click.option("--verify", is_flag=True, help="Hash file contents into the cache key (catches same-size, same-time rewrites)."),
@@ -83,6 +85,10 @@ _CLI_NAME = {"glob": "glob_"}
 #: settings the shared options do not set directly (--sample is parsed: a count, a fraction
 #: or 'auto'; indices come from the auto-sampler)
 _NOT_FROM_CLI = ("sample", "indices", "parallel")
+#: settings made from more than one flag
+_FROM_CLI = {
+    "objects": lambda kw: (kw.get("connectivity") or "full") if kw.get("objects") else False,
+}
 
 
 def scan_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +97,8 @@ def scan_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
     from ..scan.settings import ScanSettings
 
     fields = [f for f in ScanSettings.fields() if f not in _NOT_FROM_CLI]
-    return {f: kw[_CLI_NAME.get(f, f)] for f in fields}
+    out = {f: kw[_CLI_NAME.get(f, f)] for f in fields if f not in _FROM_CLI}
+    return out | {f: parse(kw) for f, parse in _FROM_CLI.items()}
 
 
 def cli_settings(kw: dict[str, Any], **extra: Any) -> Any:
@@ -320,13 +327,14 @@ def weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
         MEDIAN_DENOMINATORS,
         MEDIAN_OVER,
         NORMALIZE_MODES,
+        OBJECT_METHODS,
         WEIGHT_METHODS,
         WeightOptions,
     )
 
     d = WeightOptions.defaults()  # the defaults are the options' own, never re-typed here
     opts = [
-        click.option("--method", type=click.Choice(WEIGHT_METHODS), default=WeightOptions.method, show_default=True),
+        click.option("--method", type=click.Choice(WEIGHT_METHODS + OBJECT_METHODS), default=WeightOptions.method, show_default=True),
         click.option("--normalize", type=click.Choice(NORMALIZE_MODES), default=d["normalize"], show_default=True),
         click.option("--clip", metavar="LO,HI", help="Clip weights after normalising, e.g. 0.1,10."),
         click.option("--renormalize", is_flag=True, help="Normalise again after clipping."),

@@ -132,12 +132,13 @@ def compare(**kw: Any) -> None:
         to_json,
     )
     from ..weights import compute_weights
-    from ..weights.options import WEIGHT_METHODS
+    from ..weights.options import OBJECT_METHODS, WEIGHT_METHODS
 
     wkw = weight_kwargs(kw)
     check_plot(kw)
     stats, cache = run_scan(kw)
-    table = {m: compute_weights(stats, m, **wkw).tolist() for m in WEIGHT_METHODS if m != "manual"}
+    methods = WEIGHT_METHODS + (OBJECT_METHODS if stats.object_counts is not None else ())
+    table = {m: compute_weights(stats, m, **wkw).tolist() for m in methods if m != "manual"}
     data = stats_dict(stats, cache=cache, fingerprint=cache["key"])
     draw(data, kw, title=f"class weights by method (normalize={wkw['normalize']})", methods=table)
     if kw["fmt"] == "json":

@@ -44,6 +44,8 @@ from .plain import (
     to_json,
     totals_line,
 )
+from .volumes import fmt as fmt_volume
+from .volumes import table_columns
 
 __all__ = [
     "FORMATS", "SHORT_NAMES", "cache_markdown", "cache_table", "cell", "compare_csv",
@@ -99,6 +101,9 @@ def stats_table(
     table.add_column("", footer="")
     for key in extra:
         table.add_column(key, justify="right", footer="")
+    auto = [k for k in table_columns(data) if k not in extra]  # volumes and objects
+    for key in auto:
+        table.add_column(key.replace("_mm3", " mm³").replace("_", " "), justify="right", footer="")
     if has_weight:
         table.add_column("weight", justify="right", footer=cell(data["method"] or ""))
     for r in data["classes"]:
@@ -111,6 +116,7 @@ def stats_table(
             _bar(r["share"]),
         ]
         cells += [cell(r.get(k, "")) for k in extra]
+        cells += [fmt_volume(r.get(k)) for k in auto]
         if has_weight:
             cells.append(f"{r['weight']:.4f}")
         style = "dim" if r["pixels"] == 0 else None

@@ -12,6 +12,8 @@ from typing import Any
 from ..stats import ClassStats
 from ..text import markdown_escape
 from .plain import compare_rows, pct, totals_line
+from .volumes import fmt as fmt_volume
+from .volumes import table_columns
 
 def markdown_table(
     header: Sequence[str],
@@ -42,12 +44,14 @@ def stats_markdown(data: dict[str, Any], extra: Sequence[str] = ()) -> str:
     ds = data["dataset"]
     classes = data["classes"]
     has_weight = any(r["weight"] is not None for r in classes)
+    auto = [k for k in table_columns(data) if k not in extra]  # volumes and objects
     header = ["id", "class", "positives" if ds.get("multilabel") else "pixels", "share", "images",
-              *extra, *(["weight"] if has_weight else [])]  # fmt: skip
+              *extra, *auto, *(["weight"] if has_weight else [])]  # fmt: skip
     rows = []
     for r in classes:
         row = [r["id"], r["name"], f"{r['pixels']:,}", pct(r["share"]), f"{r['images']:,}"]
         row += [r.get(k, "") for k in extra]
+        row += [fmt_volume(r.get(k)) for k in auto]
         if has_weight:
             row.append(f"{r['weight']:.4f}")
         rows.append(row)
@@ -58,8 +62,9 @@ def stats_markdown(data: dict[str, Any], extra: Sequence[str] = ()) -> str:
         "100.00%",
         f"{ds['images']:,}",
     ]
-    footer += [""] * len(extra) + [data.get("method") or ""] * has_weight  # a method we know
-    right = [True, False, True, True, True, *[True] * len(extra), *([True] if has_weight else [])]
+    footer += [""] * (len(extra) + len(auto)) + [data.get("method") or ""] * has_weight
+    right = [True, False, True, True, True, *[True] * (len(extra) + len(auto)),
+             *([True] if has_weight else [])]  # fmt: skip
     return markdown_table(header, rows, right, footer) + "\n\n" + totals_line(data) + "\n"
 
 

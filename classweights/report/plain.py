@@ -16,6 +16,7 @@ import numpy as np
 
 from ..stats import ClassStats
 from ..text import csv_cell
+from .volumes import volume_fields
 
 def stats_dict(
     stats: ClassStats,
@@ -45,6 +46,9 @@ def stats_dict(
         for key, values in (extra_columns or {}).items():
             row[key] = values[c]
         classes.append(row)
+    ds_extra, class_extra = volume_fields(stats)  # volumes (mm³, spacing) and objects
+    for row, more in zip(classes, class_extra, strict=True):
+        row.update(more)
     return {
         "num_classes": stats.num_classes,
         "ignore_index": stats.ignore_index,
@@ -61,6 +65,7 @@ def stats_dict(
             "skipped": [{"path": p, "error": e} for p, e in stats.skipped],
             "multilabel": stats.multilabel,
             "fingerprint": fingerprint,
+            **ds_extra,
         },
         "classes": classes,
         "cache": cache,
@@ -107,6 +112,13 @@ def totals_line(data: dict[str, Any]) -> str:
         parts.append(f"SAMPLED {s.get('images')} of {s.get('population')} (seed {s.get('seed')})")
     if ds["skipped"]:
         parts.append(f"{len(ds['skipped'])} skipped")
+    sp = (ds.get("volumes") or {}).get("spacing")
+    if sp:  # mixed spacings: median (min..max) per axis, as nnU-Net's fingerprint
+        axes = " x ".join(
+            f"{m:g} ({lo:g}..{hi:g})"
+            for m, lo, hi in zip(sp["median"], sp["min"], sp["max"], strict=True)
+        )
+        parts.append(f"spacing {axes} mm")
     return " · ".join(parts)
 
 

@@ -15,6 +15,7 @@ from ..counting import Failure, ImageCount, MaskWarning
 from ..errors import DatasetError, MaskReadError, UnknownLabelError
 from ..labels import IGNORED, UNKNOWN, LabelSpace
 from ..stats import ClassStats, compact_uint
+from ..stats_extras import ExtraRows
 from .settings import ScanSettings
 
 log = logging.getLogger("classweights.scan")
@@ -78,6 +79,7 @@ class Collector:
         self.unknown_values: dict[str, int] = {}
         self.unknown_files: dict[str, list[str]] = {}
         self.bad_files: set[str] = set()
+        self.volumes = ExtraRows()
         self._lut = space.map_values(np.arange(65536)) if space.num_classes else None
 
     def reserve(self, images: int) -> None:
@@ -98,7 +100,8 @@ class Collector:
             or self.multilabel
             or len(items) < 2
             or not all(type(it) is ImageCount and not it.notes and not it.unknown_colors
-                       for it in items)  # fmt: skip
+                       and it.spacing is None and it.shape is None and it.objects is None
+                       for it in items)  # fmt: skip  (volumes and objects: per image)
         ):
             for it in items:
                 self.add(it)
@@ -135,6 +138,7 @@ class Collector:
             warnings.warn(note, MaskWarning, stacklevel=5)
         self.sources.append(item.source)
         self.total.append(item.total)
+        self.volumes.add(item)
         values, counts = item.values, item.counts
         if item.unknown_colors:  # colours outside the table: counted as unknown pixels
             for key, c in item.unknown_colors.items():
@@ -218,6 +222,7 @@ class Collector:
             settings=settings | {"num_classes": space.num_classes},
             sampled=bool(sample) and sample["images"] < sample["population"],
             sample=sample or None,
+            **self.volumes.fields(space.num_classes),
         )
 
     def _infer_classes(self) -> int:

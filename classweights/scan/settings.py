@@ -40,6 +40,7 @@ from ..labels import (
     resolve_palette,
     resolve_remap,
 )
+from ..objects import object_options
 from ..sources import DEFAULT_MAX_PIXELS, ReadOptions
 
 UNKNOWN_POLICIES = ("error", "ignore")
@@ -84,6 +85,8 @@ class ScanSettings:
         max_pixels: refuse images declaring more pixels than this (decompression bombs).
         indices: scan only these images (positions in the dataset's image order, as
             :func:`classweights.scan.count_images` counts them); the result is marked sampled.
+        objects: also find the connected components of every class (``True`` or ``"full"``:
+            8-connected in 2-D, 26 in 3-D; ``"face"``: 4 / 6), see :mod:`classweights.objects`.
 
     How a scan runs that is not a setting (a Dask ``client``, a ``progress`` callback) is
     passed to :func:`classweights.scan` beside the settings.
@@ -105,6 +108,7 @@ class ScanSettings:
     parallel: str = "threads"
     max_pixels: int = DEFAULT_MAX_PIXELS
     indices: Any = None
+    objects: bool | str = False
 
     # derived in __post_init__ (part of construction; never changed afterwards)
     space: LabelSpace = field(**_DERIVED)
@@ -161,12 +165,15 @@ class ScanSettings:
             ReadOptions(multilabel=self.multilabel, rgb=table is not None,
                         max_pixels=self.max_pixels),
             num_classes, min(hint, 1 << 20), keys, labels,
+            objects=object_options(self.objects, space, self.multilabel, table is not None),
         )  # fmt: skip
         record = space.settings() | {
             "palette": {f"#{int(k):06x}": int(v) for k, v in zip(keys, labels)} if table else None,
             "multilabel": self.multilabel, "glob": self.glob, "sample": self.sample,
             "seed": self.seed, "unknown": self.unknown, "max_pixels": self.max_pixels,
         }  # fmt: skip
+        if opts.objects is not None:  # only when asked: keys of plain scans stay as they were
+            record["objects"] = opts.objects.connectivity
         index_array = None
         if self.indices is not None:
             index_array = np.unique(np.asarray(self.indices, dtype=np.int64))

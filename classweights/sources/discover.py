@@ -26,6 +26,7 @@ from .entries import (
     url_fs,
 )
 from .traps import check_tree, colour_array
+from .volumes import VOLUME_EXTS
 
 
 def discover(
@@ -71,7 +72,7 @@ def discover(
         if glob:
             raise DatasetError(f"the glob {glob!r} matched no mask files under {where}")
         raise DatasetError(
-            f"no mask files found under {where} (looked for {', '.join(IMAGE_EXTS + ARRAY_EXTS)} "
+            f"no mask files found under {where} (looked for {', '.join(_MASK_EXTS)} "
             "and zarr stores); pass --glob to choose files"
         )
     return entries
@@ -153,7 +154,7 @@ def walk_masks(root: str) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, 
     return items, stats
 
 
-_MASK_EXTS = IMAGE_EXTS + ARRAY_EXTS
+_MASK_EXTS = IMAGE_EXTS + ARRAY_EXTS + VOLUME_EXTS
 
 
 def _stem_ext(path: str) -> tuple[str, str]:

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DatasetError
+from .volumes import Volume
 
 
 def mask_from_item(item: Any, index: int) -> NDArray[Any]:
@@ -34,6 +35,8 @@ MASK_KEYS = ("mask", "label", "labels", "target", "seg", "segmentation", "gt_sem
 
 
 def _to_numpy(x: Any) -> NDArray[Any]:
+    if isinstance(x, Volume):  # a 3-D label volume given in memory (with its spacing)
+        return Volume(_to_numpy(x.array), x.spacing)  # type: ignore[return-value]
     if type(x).__name__ == "DataContainer" and hasattr(x, "data"):  # mmcv 1.x wraps tensors
         x = x.data
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor, without importing torch

@@ -21,6 +21,7 @@ from .arrays import NpzMember, check_pixels
 from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, open_binary, url_fs
 from .strict import check_png_data, open_strict, tiff_stored_values
 from .traps import check_one_hot, check_one_hot_stream, colour_array, one_image
+from .volumes import Volume, is_volume_path, read_volume
 
 
 def read_entry(
@@ -28,7 +29,10 @@ def read_entry(
 ) -> Iterator[tuple[str, Any]]:
     """Yield ``(source_id, mask)`` for the given image indices of an entry."""
     if entry.kind == "image":
-        yield entry.path, read_image(entry.path, opts)
+        if is_volume_path(entry.path):  # NIfTI / NRRD: a 3-D volume with its spacing
+            yield entry.path, read_volume(entry.path, opts)
+        else:
+            yield entry.path, read_image(entry.path, opts)
     elif entry.kind == "perclass":
         yield entry.path, _read_perclass(entry, opts)
     elif entry.kind == "npz":  # streamed image by image: never the whole member in memory
@@ -62,7 +66,7 @@ def read_entry(
         for start, stop in _runs(indices, max(1, opts.max_pixels // per_image)):
             block = np.asarray(arr[start:stop])
             for j in range(stop - start):
-                yield entry.source_id(start + j), block[j]
+                yield entry.source_id(start + j), _volume_or_mask(block[j], arr.ndim, opts)
     else:  # pragma: no cover - guarded by discover()
         raise MaskReadError(f"{entry.path}: unknown entry kind {entry.kind}")
 
@@ -110,7 +114,14 @@ def _take(arr: NDArray[Any], i: int, entry: Entry, opts: ReadOptions) -> NDArray
         return np.asarray(arr)
     if arr.ndim == 2:
         return np.asarray(arr)
-    return np.asarray(arr[i])
+    return _volume_or_mask(np.asarray(arr[i]), arr.ndim, opts)
+
+
+def _volume_or_mask(a: NDArray[Any], ndim: int, opts: ReadOptions) -> Any:
+    """An item of an N x D x H x W array is a volume (not multi-label, not N x H x W x 3 colour)."""
+    if ndim == 4 and not opts.multilabel and not (opts.rgb and a.shape[-1] == 3):
+        return Volume(a)
+    return a
 
 
 def png_header(data: bytes) -> tuple[int, int, int, int] | None:

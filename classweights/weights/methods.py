@@ -45,6 +45,7 @@ class _Aggregate:
     den: NDArray[np.float64] | None = None  # median-frequency denominator P_c
     void_pixels: NDArray[np.float64] | None = None
     void_den: NDArray[np.float64] | None = None
+    objects: NDArray[np.float64] | None = None  # connected components K_c (objects=True scans)
 
 
 def _features(stats: ClassStats, o: _Options) -> dict[str, NDArray[np.float64]]:
@@ -56,6 +57,13 @@ def _features(stats: ClassStats, o: _Options) -> dict[str, NDArray[np.float64]]:
     f = {"pixels": counts, "labelled": labelled, "total": total}
     if o.method == "effective_num" and o.count == "images":
         f["images"] = (counts > 0).astype(np.float64)
+    if o.method == "inv_object_size":
+        if stats.object_counts is None:
+            raise ConfigError(
+                "method='inv_object_size' needs object counts; scan with objects=True "
+                "(CLI: --objects)"
+            )
+        f["objects"] = np.asarray(stats.object_counts, dtype=np.float64)
     if o.method == "median_freq":
         all_pixels = o.median_denominator == "all"
         f["den"] = (counts > 0) * (total if all_pixels else labelled)[:, None]
@@ -123,6 +131,8 @@ def _raw_weights(
             w = 1.0 / np.log1p(agg.pixels)
         elif o.method == "uniform":
             w = np.ones_like(agg.pixels)
+        elif o.method == "inv_object_size":  # K_c / n_c = 1 / mean object size
+            w = agg.objects / agg.pixels
         else:  # manual
             w = np.broadcast_to(manual, agg.pixels.shape).copy()
         bad = np.isnan(w) | (w == np.inf) if o.method == "power" else ~np.isfinite(w)
@@ -262,6 +272,13 @@ def compute_weights(
     ``uniform``       ``1``
     ``manual``        the user's value, 1 for classes not given
     ================  =========================================  ===============================
+
+    ``inv_object_size`` (object-aware, needs ``scan(..., objects=True)``): ``K_c / n_c``, the
+    inverse of the mean object size of ``c`` (``K_c`` connected components, ``n_c`` pixels), so
+    a class of many small objects outweighs one of a few large regions at the same pixel share;
+    the class-level form of instance-balanced weighting (Kofler et al., "blob loss: instance
+    imbalance aware loss functions for semantic segmentation", IPMI 2023), computed from the
+    mergeable counts (bootstraps and subsets work).
 
     Order of operations: formula on the present classes → ``normalize`` over the present
     classes → ``clip`` → renormalise if ``renormalize`` → absent classes get ``absent``.

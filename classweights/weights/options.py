@@ -27,6 +27,9 @@ WEIGHT_METHODS: tuple[str, ...] = (
     "uniform",
     "manual",
 )
+# methods that need a scan with objects=True (per-class connected components); listed apart so
+# that "every method" loops over plain statistics keep working
+OBJECT_METHODS: tuple[str, ...] = ("inv_object_size",)
 NORMALIZE_MODES: tuple[str, ...] = ("mean", "sum", "max", "none")
 ABSENT_POLICIES: tuple[str, ...] = ("zero", "max", "mean")
 COUNT_MODES: tuple[str, ...] = ("pixels", "images")
@@ -36,7 +39,7 @@ ENET_SHARES: tuple[str, ...] = ("labelled", "all")
 
 Method = Literal[
     "inverse_freq", "sqrt_inv_freq", "effective_num", "median_freq", "enet", "log_count",
-    "power", "uniform", "manual",
+    "power", "uniform", "manual", "inv_object_size",
 ]  # fmt: skip
 Normalize = Literal["mean", "sum", "max", "none"]
 Absent = Literal["zero", "max", "mean"]
@@ -72,6 +75,10 @@ METHOD_INFO: dict[str, dict[str, str]] = {
     "power": {"formula": "w_c = 1 / f_c**p", "source": "p=1 inverse, p=0.5 sqrt, p=0 uniform"},
     "uniform": {"formula": "w_c = 1", "source": "-"},
     "manual": {"formula": "w_c = user value (1 where not given)", "source": "user"},
+    "inv_object_size": {
+        "formula": "w_c = K_c / n_c (1 / mean object size; K_c connected components)",
+        "source": "instance-balanced weighting, cf. Kofler et al., blob loss, IPMI 2023",
+    },
 }
 
 
@@ -160,7 +167,7 @@ def _options(method: str = "sqrt_inv_freq", **kw: Any) -> _Options:
     if unknown:
         raise unknown_keywords("weight option", unknown, WEIGHT_OPTIONS)
     o = {**WeightOptions.defaults(), **kw}
-    _choice("method", method, WEIGHT_METHODS)
+    _choice("method", method, WEIGHT_METHODS + OBJECT_METHODS)
     _choice("normalize", o["normalize"], NORMALIZE_MODES)
     _choice("absent", o["absent"], ABSENT_POLICIES)
     _choice("count", o["count"], COUNT_MODES)

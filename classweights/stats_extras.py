@@ -1,0 +1,98 @@
+"""Optional per-image rows of `ClassStats`: volume spacing and shape, objects (components).
+
+Kept beside `stats.py`: how these rows merge (``a + b``), subset and compare.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from .stats import ClassStats
+
+
+def subset_extras(s: ClassStats, idx: NDArray[Any]) -> dict[str, Any]:
+    """The optional rows of the images ``idx`` (repeats allowed)."""
+    out: dict[str, Any] = {}
+    if s.shape is not None:
+        out |= {"shape": s.shape[idx], "spacing": s.spacing[idx]}
+    if s.object_counts is not None:
+        from .objects import take_sizes
+
+        out["object_counts"] = s.object_counts[idx]
+        out["object_sizes"] = take_sizes(s.object_counts, s.object_sizes, np.asarray(idx))
+    return out
+
+
+def same_extras(a: dict[str, NDArray[Any]], b: dict[str, NDArray[Any]]) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
+
+
+def merge_extras(a: ClassStats, b: ClassStats) -> dict[str, Any]:
+    """Volume rows of both sides (2-D rows padded); objects only when both sides have them."""
+    out: dict[str, Any] = {}
+    if a.shape is not None or b.shape is not None:
+        pad = [(s.shape, s.spacing) if s.shape is not None else
+               (np.zeros((s.num_images, 3), np.int64), np.full((s.num_images, 3), np.nan))
+               for s in (a, b)]  # fmt: skip
+        out["shape"] = np.concatenate([p[0] for p in pad])
+        out["spacing"] = np.concatenate([p[1] for p in pad])
+    if a.object_counts is not None and b.object_counts is not None:
+        oc = np.concatenate([a.object_counts.astype(np.int64), b.object_counts.astype(np.int64)])
+        out["object_counts"] = oc.astype(_compact(int(oc.max(initial=0))))
+        out["object_sizes"] = np.concatenate([a.object_sizes, b.object_sizes])
+    return out
+
+
+def _compact(max_value: int) -> np.dtype:
+    from .stats import compact_uint
+
+    return compact_uint(max_value)
+
+
+def spacing_summary(spacing: NDArray[np.float64] | None) -> dict[str, list[float]] | None:
+    """Median, min and max spacing per axis over the images that have one, or None.
+
+    >>> spacing_summary(np.array([[1, 1, 2.5], [0.5, 0.5, 1], [np.nan] * 3]))["median"]
+    [0.75, 0.75, 1.75]
+    """
+    if spacing is None:
+        return None
+    sp = spacing[np.isfinite(spacing).all(axis=1)]
+    if not sp.size:
+        return None
+    return {k: f(sp, axis=0).tolist() for k, f in
+            (("median", np.median), ("min", np.min), ("max", np.max))}  # fmt: skip
+
+
+class ExtraRows:
+    """Per-image spacing, shape and components while a scan collects (only when present)."""
+
+    def __init__(self) -> None:
+        self.spacing: list[tuple[float, ...] | None] = []
+        self.shape: list[tuple[int, ...] | None] = []
+        self.objects: list[tuple[NDArray[np.int64], NDArray[np.int64]] | None] = []
+
+    def add(self, item: Any) -> None:  # a counting.ImageCount
+        self.spacing.append(item.spacing)
+        self.shape.append(item.shape)
+        self.objects.append(item.objects)
+
+    def fields(self, num_classes: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if any(s is not None for s in self.shape):
+            out["shape"] = np.array([s or (0, 0, 0) for s in self.shape], np.int64)
+            out["spacing"] = np.array([s or (np.nan,) * 3 for s in self.spacing], np.float64)
+        if self.objects and all(o is not None for o in self.objects):
+            counts = np.zeros((len(self.objects), num_classes), np.int64)
+            sizes = []
+            for i, (cls, size) in enumerate(self.objects):
+                keep = cls < num_classes
+                counts[i] = np.bincount(cls[keep], minlength=num_classes)
+                sizes.append(size[keep])
+            out["object_counts"] = counts.astype(_compact(int(counts.max(initial=0))))
+            out["object_sizes"] = np.concatenate(sizes).astype(np.int64)
+        return out
