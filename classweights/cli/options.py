@@ -380,9 +380,7 @@ def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tu
 
     paths = list(kw["paths"])
     settings = ScanSettings.from_kwargs(**scan_kwargs(kw))  # checked before any file is read
-    population = count_images(
-        paths, glob=settings.glob, multilabel=settings.multilabel, classes=settings.classes
-    )
+    population = count_images(paths, settings=settings)
     with progress_bar(progress_enabled(kw["quiet"]), "sampling") as progress:
         stats, info = auto_sample(
             lambda rows: scan(paths, settings=settings, indices=rows, progress=progress),

@@ -21,7 +21,6 @@ from typing import Any
 from ..compat import calculate_class_weights
 from ..counting import count_mask
 from ..errors import ConfigError
-from ..labels import resolve_class_names
 from ..sources import Entry, discover
 from ..stats import ClassStats
 from . import plan
@@ -71,10 +70,7 @@ def scan(
     collector = Collector(settings)  # sized once the count is known
     if is_path_source(source):
         if entries is None:
-            entries = discover(
-                source, glob=settings.glob, multilabel=settings.multilabel,
-                class_names=settings.names,
-            )  # fmt: skip
+            entries = discover_entries(source, settings)
         units, total, picked = plan.units(settings, entries)
         collector.reserve(total)
         opts = settings.counting(total * plan.pixels_per_image(entries))
@@ -122,19 +118,25 @@ def is_path_source(source: Any) -> bool:
     )
 
 
-def count_images(
-    source: Any, *, glob: str | None = None, multilabel: bool = False, classes: Any = None
-) -> int:
+def discover_entries(source: Any, settings: ScanSettings) -> list[Entry]:
+    """The entries of a path source, in the order :func:`scan` reads them."""
+    return discover(
+        source, glob=settings.glob, multilabel=settings.multilabel, class_names=settings.names
+    )
+
+
+def count_images(source: Any, *, settings: ScanSettings | None = None, **kwargs: Any) -> int:
     """Number of images in a source, in the order :func:`scan` reads them (no mask decoded).
+
+    ``settings`` / ``kwargs`` are those of :func:`scan` (``glob``, ``multilabel`` and
+    ``classes`` decide which files are images).
 
     >>> count_images([[0], [1], [2]])
     3
     """
+    settings = ScanSettings.from_kwargs(settings, **kwargs)
     if is_path_source(source):
-        names = resolve_class_names(classes)
-        return sum(
-            e.n for e in discover(source, glob=glob, multilabel=multilabel, class_names=names)
-        )
+        return sum(e.n for e in discover_entries(source, settings))
     if not hasattr(source, "__len__"):
         raise ConfigError("counting images needs a path or a source with a length")
     return len(source)
