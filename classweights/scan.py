@@ -135,7 +135,8 @@ class _Collector:
             or self.multilabel
             or len(items) < 2
             or not all(type(it) is ImageCount and not it.notes and not it.unknown_colors
-                       for it in items)  # fmt: skip
+                       and it.spacing is None and it.shape is None and it.objects is None
+                       for it in items)  # fmt: skip  (volumes and objects: per image)
         ):
             for it in items:
                 self.add(it)
@@ -478,7 +479,7 @@ class _Plan:
         opts = CountOptions(
             ReadOptions(multilabel=multilabel, rgb=table is not None, max_pixels=max_pixels),
             num_classes, min(hint, 1 << 20), keys, labels,
-            object_options(objects, space, multilabel, table is not None),
+            objects=object_options(objects, space, multilabel, table is not None),
         )  # fmt: skip
         settings = space.settings() | {
             "palette": {f"#{int(k):06x}": int(v) for k, v in zip(keys, labels)} if table else None,
