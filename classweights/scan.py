@@ -25,6 +25,7 @@ from .errors import ClassWeightsError, ConfigError, DatasetError, MaskReadError,
 from .labels import (
     IGNORED,
     UNKNOWN,
+    VOID,
     LabelSpace,
     resolve_class_names,
     resolve_palette,
@@ -246,6 +247,11 @@ def scan(
     client: Any = None,
     progress: ProgressFn | None = None,
     entries: Sequence[Entry] | None = None,
+    layout: str | None = None,
+    split: str | None = None,
+    split_file: Any = None,
+    root: Any = None,
+    suffix: str | None = None,
 ) -> ClassStats:
     """Scan label masks into exact per-class statistics.
 
@@ -279,6 +285,13 @@ def scan(
         progress: called as ``progress(images_done, images_total)`` from the calling thread.
         entries: already discovered entries of ``source`` (the cache passes the changed files
             of an incremental rescan); skips discovery.
+        layout: a dataset layout (``voc``, ``cityscapes``, ``ade20k``, ``camvid``,
+            ``coco-stuff``, ``celebamask-hq``, ``mapillary``, ``nnunet``; see
+            :mod:`classweights.layouts`): ``source`` is the dataset's folder and the layout fills
+            in every setting not given explicitly.
+        split: ``train``/``val``/... of the layout.
+        split_file: a text file of ids (mmseg's ``ann_file``); masks are
+            ``root / (id + suffix)``, ``root`` defaulting to ``source``, ``suffix`` to ``.png``.
 
     Returns:
         ClassStats with the per-image table in input order.
@@ -289,6 +302,18 @@ def scan(
     >>> s.pixels.tolist(), s.images.tolist(), s.ignored_pixels
     ([1, 2, 4], [1, 1, 1], 1)
     """
+    if any(v is not None for v in (layout, split, split_file, root, suffix)):
+        from .layouts import apply
+
+        source, s = apply(source, {
+            "layout": layout, "split": split, "split_file": split_file, "root": root,
+            "suffix": suffix, "num_classes": num_classes, "ignore_index": ignore_index,
+            "remap": remap, "reduce_zero_label": reduce_zero_label, "classes": classes,
+            "palette": palette, "glob": glob, "multilabel": multilabel,
+        })  # fmt: skip
+        num_classes, ignore_index, remap = s["num_classes"], s["ignore_index"], s["remap"]
+        reduce_zero_label, classes, palette = s["reduce_zero_label"], s["classes"], s["palette"]
+        glob, multilabel = s["glob"], s["multilabel"]
     plan = _Plan.build(
         num_classes=num_classes, ignore_index=ignore_index, remap=remap,
         reduce_zero_label=reduce_zero_label, classes=classes, palette=palette,
@@ -390,8 +415,13 @@ class _Plan:
                     f"{len(names)} class names given but num_classes={num_classes}; "
                     "give as many names as classes"
                 )
-        space = LabelSpace(num_classes, ignore_index, resolve_remap(remap), reduce_zero_label)
         table = resolve_palette(palette)
+        if table and VOID in table.values():  # a preset's void colours -> the ignore index
+            if ignore_index is None:
+                ignore_index = 255
+                log.info("the colour table's void colours are ignored as label 255")
+            table = {c: ignore_index if v == VOID else v for c, v in table.items()}
+        space = LabelSpace(num_classes, ignore_index, resolve_remap(remap), reduce_zero_label)
         keys = labels = None
         if table:
             keys = np.array([(r << 16) | (g << 8) | b for r, g, b in table], np.int64)

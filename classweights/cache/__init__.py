@@ -47,7 +47,7 @@ __all__ = [
 _SCAN_KEYS = (
     "num_classes", "ignore_index", "remap", "reduce_zero_label", "classes", "palette", "glob",
     "multilabel", "sample", "seed", "workers", "unknown", "on_error", "parallel", "max_pixels",
-    "client",
+    "client", "layout", "split", "split_file", "root", "suffix",
 )  # fmt: skip
 
 
@@ -105,8 +105,10 @@ def cached_scan(
         refresh: rescan even on a hit and replace the entry.
         lock_timeout: seconds to wait for another process computing the same entry.
     """
+    from ..layouts import apply
     from ..scan import scan, scan_settings, warn_void_label
 
+    source, scan_kwargs = apply(source, scan_kwargs)  # a layout / split file: concrete settings
     paths = _paths(source)
     settings, names = scan_settings(**scan_kwargs)
     if not use_cache or paths is None:
@@ -312,7 +314,10 @@ def load_weights(
     """
     import torch
 
+    from ..layouts import apply
+
     scan_kwargs = {k: v for k, v in kwargs.items() if k in _SCAN_KEYS}
+    source, scan_kwargs = apply(source, scan_kwargs)
     options = {k: v for k, v in kwargs.items() if k not in _SCAN_KEYS}
     name = weight_file_name(method, options)
     dtype = dtype or torch.float32
