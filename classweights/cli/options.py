@@ -72,7 +72,32 @@ def scan_options(
     ]  # fmt: skip
     for opt in reversed(opts):
         f = opt(f)
+    return layout_options(f)
+
+
+def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--layout / --split and --split-file / --root / --suffix (classweights.layouts)."""
+    from ..layouts import LAYOUTS
+
+    opts = [
+        click.option("--layout", type=click.Choice(list(LAYOUTS)), help="Dataset layout: PATH is the dataset's folder; sets glob, split, remap, ignore index and class names (explicit flags win)."),
+        click.option("--split", help="The layout's split: train, val (test, trainval where the dataset has them)."),
+        click.option("--split-file", type=click.Path(dir_okay=False), help="Text file of ids (mmseg ann_file): masks are ROOT/ID+SUFFIX."),
+        click.option("--root", type=click.Path(file_okay=False), help="--split-file: folder of the masks (default: PATH)."),
+        click.option("--suffix", help="--split-file: appended to each id (default .png; mmseg seg_map_suffix)."),
+    ]  # fmt: skip
+    for opt in reversed(opts):
+        f = opt(f)
     return f
+
+
+def layout_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    """The layout keywords of :func:`classweights.scan`; the line saying what a layout set is
+    shown on stderr unless --quiet."""
+    out = {k: kw.get(k) for k in ("layout", "split", "split_file", "root", "suffix")}
+    if any(v is not None for v in out.values()) and not kw.get("quiet"):
+        logging.getLogger("classweights.layouts").setLevel(logging.INFO)
+    return out
 
 
 def scan_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +116,7 @@ def scan_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
         "unknown": kw["unknown"],
         "on_error": kw["on_error"],
         "max_pixels": kw["max_pixels"],
+        **layout_kwargs(kw),
     }
 
 
@@ -334,12 +360,12 @@ def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tu
     if kw["sample"] != "auto":
         stats, cache = run_scan(kw)
         return stats, {}, cache
+    from ..layouts import apply
     from ..report import progress_bar, progress_enabled
     from ..scan import count_images, scan
     from ..weights import auto_sample
 
-    paths = list(kw["paths"])
-    skw = scan_kwargs(kw)
+    paths, skw = apply(list(kw["paths"]), scan_kwargs(kw))
     population = count_images(
         paths, glob=skw["glob"], multilabel=skw["multilabel"], classes=skw["classes"]
     )
