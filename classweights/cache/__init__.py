@@ -308,9 +308,12 @@ def load_weights(
     ``ignore_index``, ``remap``, ...) and :func:`classweights.compute_weights`
     (``normalize``, ``clip``, ``absent``, ``beta``, ...). ``method="pos_weight"`` (or
     ``"focal_alpha"``) returns BCE ``pos_weight`` (focal ``alpha``) of multi-label statistics.
+    ``spatial_dims=2`` returns them shaped ``(C, 1, 1)``, which broadcasts over ``N x C x H x W``
+    logits (``nn.BCEWithLogitsLoss(pos_weight=...)``); the cached record stays ``(C,)``.
+    ``layout=``/``split=``/``split_file=`` are as for :func:`classweights.scan`.
 
     Returns:
-        ``(C,)`` tensor on ``device`` with ``dtype`` (default float32).
+        ``(C,) + (1,) * spatial_dims`` tensor on ``device`` with ``dtype`` (default float32).
     """
     import torch
 
@@ -319,13 +322,17 @@ def load_weights(
     scan_kwargs = {k: v for k, v in kwargs.items() if k in _SCAN_KEYS}
     source, scan_kwargs = apply(source, scan_kwargs)
     options = {k: v for k, v in kwargs.items() if k not in _SCAN_KEYS}
+    dims = options.pop("spatial_dims", 0)
+    if not isinstance(dims, int) or isinstance(dims, bool) or not 0 <= dims <= 3:
+        raise ConfigError(f"spatial_dims={dims!r} is not valid; expected 0, 1, 2 or 3")
+    shape = (-1,) + (1,) * dims
     name = weight_file_name(method, options)
     dtype = dtype or torch.float32
     paths = _paths(source)
     if paths is not None and not refresh:
         record = _warm_record(paths, name, cache_dir, verify, scan_kwargs)
         if record is not None:
-            return record["weights"].to(device=device, dtype=dtype)
+            return record["weights"].reshape(shape).to(device=device, dtype=dtype)
     stats, info = cached_scan(source, cache_dir=cache_dir, verify=verify, refresh=refresh,
                               lock_timeout=lock_timeout, progress=progress, **scan_kwargs)  # fmt: skip
     weights = compute_named(stats, method, options)
@@ -336,7 +343,7 @@ def load_weights(
         except OSError as e:
             warnings.warn(f"could not write weights into the cache folder {info.path} ({e})",
                           CacheWarning, stacklevel=2)  # fmt: skip
-    return record["weights"].to(device=device, dtype=dtype)
+    return record["weights"].reshape(shape).to(device=device, dtype=dtype)
 
 
 def compute_named(stats: ClassStats, method: str, options: dict[str, Any]) -> np.ndarray:

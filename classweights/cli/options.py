@@ -320,15 +320,17 @@ def _clip(value: str | None) -> tuple[float | None, float | None] | None:
 
 def weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options of :func:`classweights.compute_weights`."""
+    from ..weights import MULTILABEL_METHODS
     from ..weights.options import ABSENT_POLICIES, NORMALIZE_MODES, WEIGHT_METHODS
 
     opts = [
-        click.option("--method", type=click.Choice(WEIGHT_METHODS), default="sqrt_inv_freq", show_default=True),
+        click.option("--method", type=click.Choice(WEIGHT_METHODS + MULTILABEL_METHODS), default="sqrt_inv_freq", show_default=True, help="pos_weight / focal_alpha: per-class vectors of sigmoid losses (multi-label), exported as BCEWithLogitsLoss(pos_weight=...) shaped (C, 1, 1)."),
+        click.option("--values", metavar="W1,W2,...|FILE", help="manual: the weights, comma-separated (one per class) or a JSON/YAML file (a list, or {class id or name: weight})."),
         click.option("--normalize", type=click.Choice(NORMALIZE_MODES), default="mean", show_default=True),
         click.option("--clip", metavar="LO,HI", help="Clip weights after normalising, e.g. 0.1,10."),
         click.option("--renormalize", is_flag=True, help="Normalise again after clipping."),
         click.option("--absent", type=click.Choice(ABSENT_POLICIES), default="zero", show_default=True, help="Weight of classes with no pixels."),
-        click.option("--beta", type=float, default=0.9999, show_default=True, help="effective_num: beta."),
+        click.option("--beta", default="auto", show_default=True, help="effective_num: beta in [0, 1), or auto = 1 - 1/(largest class count)."),
         click.option("--count", type=click.Choice(["pixels", "images"]), default="pixels", show_default=True, help="effective_num: count pixels or images."),
         click.option("--median-over", type=click.Choice(["classes", "all"]), default="classes", show_default=True, help="median_freq: 'all' counts the ignore label as a class (SegNet)."),
         click.option("--median-denominator", type=click.Choice(["all", "labelled"]), default="all", show_default=True, help="median_freq: pixels of images containing c."),
@@ -347,10 +349,32 @@ def weight_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of :func:`classweights.compute_weights` from the CLI options."""
     return {
         "normalize": kw["normalize"], "clip": _clip(kw["clip"]), "renormalize": kw["renormalize"],
-        "absent": kw["absent"], "beta": kw["beta"], "count": kw["count"],
+        "absent": kw["absent"], "count": kw["count"],
         "median_over": kw["median_over"], "median_denominator": kw["median_denominator"],
         "enet_c": kw["enet_c"], "enet_share": kw["enet_share"], "power": kw["power"],
+        **_manual_values(kw),
     }  # fmt: skip
+
+
+def _manual_values(kw: dict[str, Any]) -> dict[str, Any]:
+    """``beta`` as a number (or "auto") and ``manual`` from --values, for compute_weights."""
+    from ..weights.options import parse_values
+
+    out: dict[str, Any] = {"beta": _beta(kw.get("beta", "auto"))}
+    if kw.get("values") is not None:
+        out["manual"] = parse_values(kw["values"])
+    elif kw.get("method") == "manual":
+        raise click.UsageError("--method manual needs --values W1,W2,... or --values FILE")
+    return out
+
+
+def _beta(value: Any) -> Any:
+    if value is None or value == "auto":
+        return "auto"
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"--beta {value!r}: expected auto or a number in [0, 1)") from None
 
 
 def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tuple[Any, dict, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -81,6 +82,10 @@ def _derivation(
     counts = record["counts"]
     names = record.get("class_names") or None
     agg = _aggregate(counts, o.median_denominator)
+    if o.beta is None:  # "auto": 1 - 1/max n_c of the stored counts
+        n = agg.pixels if o.count == "pixels" else agg.images
+        top = float(np.max(n, initial=0))
+        o = replace(o, beta=0.0 if top <= 1 else 1.0 - 1.0 / top)
     stub = SimpleNamespace(
         num_classes=agg.pixels.size, names=names or [str(i) for i in range(agg.pixels.size)]
     )
