@@ -106,9 +106,27 @@ def cached_scan(
         lock_timeout: seconds to wait for another process computing the same entry.
     """
     from ..layouts import apply
-    from ..scan import scan, scan_settings, warn_void_label
 
     source, scan_kwargs = apply(source, scan_kwargs)  # a layout / split file: concrete settings
+    stats, info = _cached_scan(source, cache_dir, use_cache, verify, refresh, lock_timeout,
+                               progress, scan_kwargs)  # fmt: skip
+    if info.hit:
+        log.info("statistics of %d images read from the cache (entry %s); no mask was read",
+                 stats.num_images, info.key)  # fmt: skip
+    elif info.path is not None:
+        done = "updated incrementally" if info.incremental else "scanned"
+        log.info("%s %d images; cached as %s", done, stats.num_images, info.key)
+    else:
+        log.info("scanned %d images; not cached", stats.num_images)
+    return stats, info
+
+
+def _cached_scan(
+    source: Any, cache_dir: Any, use_cache: bool, verify: bool, refresh: bool,
+    lock_timeout: float, progress: Any, scan_kwargs: dict[str, Any],
+) -> tuple[ClassStats, CacheInfo]:  # fmt: skip
+    from ..scan import scan, scan_settings, warn_void_label
+
     paths = _paths(source)
     settings, names = scan_settings(**scan_kwargs)
     if not use_cache or paths is None:
@@ -123,7 +141,7 @@ def cached_scan(
     store = Store(cache_dir)
     if not store.writable():
         warnings.warn(f"the cache folder {store.root} is not writable; scanning without the cache",
-                      CacheWarning, stacklevel=2)  # fmt: skip
+                      CacheWarning, stacklevel=3)  # fmt: skip
         return scan(source, progress=progress, entries=entries, **scan_kwargs), CacheInfo(
             fp.key, None, False
         )
@@ -149,7 +167,7 @@ def cached_scan(
                 warnings.warn(
                     f"files of {', '.join(paths)} changed while they were scanned; the statistics "
                     "are returned but not cached (rerun once the dataset is stable)",
-                    CacheWarning, stacklevel=2,
+                    CacheWarning, stacklevel=3,
                 )  # fmt: skip
                 return _named(stats, names), CacheInfo(fp.key, None, False, inc)
             if refresh:
@@ -164,11 +182,11 @@ def cached_scan(
             what = f"could not write into the cache folder {store.root} ({e.strerror or e})"
         fix = "free space there, pass --cache-dir DIR elsewhere, or --no-cache"
         if stats is None:
-            warnings.warn(f"{what}; scanning without the cache ({fix})", CacheWarning, stacklevel=2)
+            warnings.warn(f"{what}; scanning without the cache ({fix})", CacheWarning, stacklevel=3)
             stats = scan(paths, progress=progress, entries=entries, **scan_kwargs)
         else:
             warnings.warn(f"{what}; the statistics were computed but not cached ({fix})",
-                          CacheWarning, stacklevel=2)  # fmt: skip
+                          CacheWarning, stacklevel=3)  # fmt: skip
         return _named(stats, names), CacheInfo(fp.key, None, False, inc)
     return _named(stats, names), CacheInfo(fp.key, str(entry.path), False, inc)
 
@@ -399,7 +417,7 @@ def find_records(key_or_path: str, cache_dir: Any = None) -> list[tuple[str, dic
     if p.suffix == ".pth" or p.is_file():
         return [(str(p), load_record(p))]
     store = Store(cache_dir)
-    entry = store.entry(key_or_path)
+    entry = store.entry(store.resolve_key(key_or_path))
     if entry is None:
         raise ConfigError(f"{key_or_path!r} is neither a .pth file nor a cache key in {store.root}")
     files = sorted((entry.path / "weights").glob("*.pth"))

@@ -26,6 +26,23 @@ def _stored_options(record: Mapping[str, Any]) -> tuple[_Options | None, dict[st
     return _options(method, **{k: v for k, v in stored.items() if k in WEIGHT_OPTIONS}), stored
 
 
+def _scan_settings(settings: Mapping[str, Any]) -> str:
+    """The count-changing scan settings stored in a record (glob, remap, ...), one line."""
+    parts = []
+    for k in ("glob", "remap", "reduce_zero_label", "palette", "multilabel", "sample"):
+        v = settings.get(k)
+        if v is None or v is False:
+            continue
+        if isinstance(v, Mapping):
+            items = list(v.items())
+            body = ", ".join(f"{a}: {b}" for a, b in items[:6])
+            v = f"{{{body}{', ...' if len(items) > 6 else ''}}} ({len(items)} entries)"
+        else:
+            v = repr(v)
+        parts.append(f"{k}={v}")
+    return ", ".join(parts)
+
+
 def _substitute(o: _Options, agg: _Aggregate, c: int, raw: float, names: Any) -> list[str]:
     """The method's formula with class ``c``'s counts substituted, ending in the raw weight."""
     n, N, C = float(agg.pixels[c]), float(agg.labelled), agg.pixels.shape[-1]
@@ -176,6 +193,9 @@ def explain(record: Mapping[str, Any], class_index: int | None = None) -> str:
         unset = [f"{k}={getattr(o, k)!r}" for k in relevant if k not in stored]
         if unset:
             lines.append("defaults    " + ", ".join(unset))
+    scan = _scan_settings(record.get("settings") or {})
+    if scan:
+        lines.append("scan        " + scan)
     counts = record.get("counts")
     if o is not None and counts is not None:
         pixels = _np(counts["pixels"]).astype(np.float64)
