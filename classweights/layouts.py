@@ -123,7 +123,7 @@ def _voc(root: Path, split: str | None) -> Resolved:
 
 
 def _cityscapes(root: Path, split: str | None, explicit: Mapping[str, Any]) -> Resolved:
-    base = root
+    base = root / "gtFine" if split is None and (root / "gtFine").is_dir() else root
     if split is not None and root.name != split:
         gt = root if root.name.startswith("gt") else _find(
             root, ("gtFine", "gtCoarse"), "gtFine", "cityscapes"

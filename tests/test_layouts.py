@@ -111,6 +111,16 @@ def test_cityscapes_split_folder_itself_and_one_log_line(tmp_path, caplog):
     assert "remap=cityscapes" in lines[0] and "ignore_index=255" in lines[0]
 
 
+def test_cityscapes_root_without_split_counts_gtfine_only(tmp_path):
+    root, masks = _cityscapes_tree(tmp_path, np.random.default_rng(9))
+    coarse = root / "gtCoarse" / "train_extra" / "x"
+    coarse.mkdir(parents=True)
+    save_png(coarse / "x_000000_000000_gtCoarse_labelIds.png", np.full((4, 4), 7, np.uint8))
+    s = cw.scan(root, layout="cityscapes")
+    remap = {i: CITYSCAPES_TRAIN_IDS.get(i, 255) for i in range(34)}
+    _check(s, masks["train"] + masks["val"], 19, ignore_index=255, remap=remap)
+
+
 def test_explicit_settings_override_the_preset(tmp_path):
     root, masks = _cityscapes_tree(tmp_path, np.random.default_rng(5))
     raw = cw.scan(root, layout="cityscapes", split="train", remap={}, num_classes=34)
