@@ -8,7 +8,8 @@ The hint names the one setting the values point to, and only that one:
   1..150 with 0 = "other"): ``--reduce-zero-label``;
 - 19 classes and values up to 33 without a remap: Cityscapes labelIds, ``--remap cityscapes``
   (or the ``*_labelTrainIds.png`` files);
-- otherwise the number of classes the values need, or ``--unknown ignore``.
+- values of 1000 and more: instance ids (count the label masks instead);
+- otherwise the number of classes the values need, a remap table, or ``--unknown ignore``.
 """
 
 from __future__ import annotations
@@ -52,9 +53,18 @@ def unknown_label_fix(
             "these look like Cityscapes labelIds (0..33); pass --remap cityscapes, or count the "
             "*_labelTrainIds.png files (--layout cityscapes picks them), or --unknown ignore"
         )
+    if others and min(others) >= 1000 and all(v % 1000 < 1000 for v in others):
+        return (
+            "values of 1000 and more look like instance ids (class x 1000 + instance, e.g. "
+            "Cityscapes *_instanceIds.png): count the label masks instead (--glob), or pass "
+            "--remap TABLE, or --unknown ignore"
+        )
     parts = []
     if 255 in vals and ignore_index is None:
         parts.append("--ignore-index 255")
     if others:
         parts.append(f"--num-classes {max(others) + 1} (the largest label is {max(others)})")
-    return f"pass {' and '.join(parts)}, or --unknown ignore to count them as unknown"
+    return (
+        f"pass {' and '.join(parts)}, or --remap TABLE to map raw values to classes, or "
+        "--unknown ignore to count them as unknown"
+    )

@@ -37,7 +37,7 @@ def test_cityscapes_label_ids_suggest_remap_cityscapes_only_then(tmp_path):
     assert "--remap cityscapes" in msg and "--reduce-zero-label" not in msg
     (tmp_path / "b").mkdir()
     msg = _error(tmp_path / "b", [[[0, 1, 9]]], num_classes=5, ignore_index=255)
-    assert "--remap" not in msg and "--num-classes 10 (the largest label is 9)" in msg
+    assert "--remap cityscapes" not in msg and "--num-classes 10 (the largest label is 9)" in msg
 
 
 def test_mixed_cityscapes_folder_suggests_label_files_never_colour(tmp_path):
@@ -73,3 +73,11 @@ def test_multilabel_per_class_pngs_without_classes(tmp_path):
         cw.scan(tmp_path, multilabel=True)
     with pytest.raises(cw.DatasetError, match="--layout celebamask-hq"):
         cw.scan(tmp_path)  # without --multilabel: the existing refusal names the layout
+
+
+def test_instance_ids_are_named_as_such(tmp_path):
+    m = np.array([[0, 26001, 26002, 24000]], np.uint16)
+    save_png(tmp_path / "x_instanceIds.png", m)
+    with pytest.raises(cw.UnknownLabelError) as e:
+        cw.scan(tmp_path, num_classes=19, ignore_index=255)
+    assert "look like instance ids" in str(e.value) and "--num-classes" not in str(e.value)
