@@ -29,6 +29,7 @@ from .labels import (
     IGNORED,
     REMAP_PRESETS,
     UNKNOWN,
+    VOID,
     LabelSpace,
     resolve_class_names,
     resolve_palette,
@@ -279,8 +280,16 @@ class _Collector:
             what = "colours not in the colour table"
             fix = "add them to the colour table, or pass --unknown ignore to count them as unknown"
         else:
+            from .hints import unknown_label_fix
+
             what = f"labels outside 0..{space.num_classes - 1} that are not the ignore index ({space.ignore_index})"
-            fix = "pass --remap (e.g. --remap cityscapes), --num-classes, or --unknown ignore to count them as unknown"
+            rows = self.table.rows[: self.table.n] if self.table is not None else None
+            fix = unknown_label_fix(
+                (int(k) for k in self.unknown_values if k.lstrip("-").isdigit()),
+                num_classes=space.num_classes, ignore_index=space.ignore_index,
+                remap=space.remap, reduce_zero_label=space.reduce_zero_label,
+                zero_seen=bool(rows is not None and rows[:, 0].any()),
+            )  # fmt: skip
         return UnknownLabelError(f"{what}: {shown}{more}; first in {', '.join(files)}; {fix}")
 
 
@@ -307,6 +316,11 @@ def scan(
     progress: ProgressFn | None = None,
     entries: Sequence[Entry] | None = None,
     objects: bool | Literal["full", "face"] = False,
+    layout: str | None = None,
+    split: str | None = None,
+    split_file: Any = None,
+    root: Any = None,
+    suffix: str | None = None,
 ) -> ClassStats:
     """Scan label masks into exact per-class statistics.
 
@@ -344,6 +358,13 @@ def scan(
             of an incremental rescan); skips discovery.
         objects: also find the connected components of every class (``True`` or ``"full"``:
             8-connected in 2-D, 26 in 3-D; ``"face"``: 4 / 6), see :mod:`classweights.objects`.
+        layout: a dataset layout (``voc``, ``cityscapes``, ``ade20k``, ``camvid``,
+            ``coco-stuff``, ``celebamask-hq``, ``mapillary``, ``nnunet``; see
+            :mod:`classweights.layouts`): ``source`` is the dataset's folder and the layout fills
+            in every setting not given explicitly.
+        split: ``train``/``val``/... of the layout.
+        split_file: a text file of ids (mmseg's ``ann_file``); masks are
+            ``root / (id + suffix)``, ``root`` defaulting to ``source``, ``suffix`` to ``.png``.
 
     Returns:
         ClassStats with the per-image table in input order.
@@ -356,6 +377,18 @@ def scan(
     """
     if parallel == "processes":
         raise ConfigError(_PROCESSES_REMOVED)
+    if any(v is not None for v in (layout, split, split_file, root, suffix)):
+        from .layouts import apply
+
+        source, s = apply(source, {
+            "layout": layout, "split": split, "split_file": split_file, "root": root,
+            "suffix": suffix, "num_classes": num_classes, "ignore_index": ignore_index,
+            "remap": remap, "reduce_zero_label": reduce_zero_label, "classes": classes,
+            "palette": palette, "glob": glob, "multilabel": multilabel,
+        })  # fmt: skip
+        num_classes, ignore_index, remap = s["num_classes"], s["ignore_index"], s["remap"]
+        reduce_zero_label, classes, palette = s["reduce_zero_label"], s["classes"], s["palette"]
+        glob, multilabel = s["glob"], s["multilabel"]
     plan = _Plan.build(
         num_classes=num_classes, ignore_index=ignore_index, remap=remap,
         reduce_zero_label=reduce_zero_label, classes=classes, palette=palette,
@@ -460,13 +493,18 @@ class _Plan:
                     f"{len(names)} class names given but num_classes={num_classes}; "
                     "give as many names as classes"
                 )
+        table = resolve_palette(palette)
+        if table and VOID in table.values():  # a preset's void colours -> the ignore index
+            if ignore_index is None:
+                ignore_index = 255
+                log.info("the colour table's void colours are ignored as label 255")
+            table = {c: ignore_index if v == VOID else v for c, v in table.items()}
         try:
             space = LabelSpace(num_classes, ignore_index, resolve_remap(remap), reduce_zero_label)
         except ConfigError as e:  # a table checked against the classes: name its file
             if isinstance(remap, (str, os.PathLike)) and str(remap) not in REMAP_PRESETS:
                 raise ConfigError(f"{remap}: {e}") from None
             raise
-        table = resolve_palette(palette)
         keys = labels = None
         if table:
             keys = np.array([(r << 16) | (g << 8) | b for r, g, b in table], np.int64)

@@ -49,7 +49,7 @@ __all__ = [
 _SCAN_KEYS = (
     "num_classes", "ignore_index", "remap", "reduce_zero_label", "classes", "palette", "glob",
     "multilabel", "sample", "seed", "workers", "unknown", "on_error", "parallel", "max_pixels",
-    "client", "objects",
+    "client", "objects", "layout", "split", "split_file", "root", "suffix",
 )  # fmt: skip
 
 
@@ -107,6 +107,26 @@ def cached_scan(
         refresh: rescan even on a hit and replace the entry.
         lock_timeout: seconds to wait for another process computing the same entry.
     """
+    from ..layouts import apply
+
+    source, scan_kwargs = apply(source, scan_kwargs)  # a layout / split file: concrete settings
+    stats, info = _cached_scan(source, cache_dir, use_cache, verify, refresh, lock_timeout,
+                               progress, scan_kwargs)  # fmt: skip
+    if info.hit:
+        log.info("statistics of %d images read from the cache (entry %s); no mask was read",
+                 stats.num_images, info.key)  # fmt: skip
+    elif info.path is not None:
+        done = "updated incrementally" if info.incremental else "scanned"
+        log.info("%s %d images; cached as %s", done, stats.num_images, info.key)
+    else:
+        log.info("scanned %d images; not cached", stats.num_images)
+    return stats, info
+
+
+def _cached_scan(
+    source: Any, cache_dir: Any, use_cache: bool, verify: bool, refresh: bool,
+    lock_timeout: float, progress: Any, scan_kwargs: dict[str, Any],
+) -> tuple[ClassStats, CacheInfo]:  # fmt: skip
     from ..scan import scan, scan_settings, warn_void_label
 
     paths = _paths(source)
@@ -127,7 +147,7 @@ def cached_scan(
     store = Store(cache_dir)
     if not store.writable():
         warnings.warn(f"the cache folder {store.root} is not writable; scanning without the cache",
-                      CacheWarning, stacklevel=2)  # fmt: skip
+                      CacheWarning, stacklevel=3)  # fmt: skip
         return scan(source, progress=progress, entries=entries, **scan_kwargs), CacheInfo(
             fp.key, None, False
         )
@@ -154,7 +174,7 @@ def cached_scan(
                 warnings.warn(
                     f"files of {', '.join(paths)} changed while they were scanned; the statistics "
                     "are returned but not cached (rerun once the dataset is stable)",
-                    CacheWarning, stacklevel=2,
+                    CacheWarning, stacklevel=3,
                 )  # fmt: skip
                 return _named(stats, names), CacheInfo(fp.key, None, False, inc)
             if refresh:
@@ -170,11 +190,11 @@ def cached_scan(
             what = f"could not write into the cache folder {store.root} ({e.strerror or e})"
         fix = "free space there, pass --cache-dir DIR elsewhere, or --no-cache"
         if stats is None:
-            warnings.warn(f"{what}; scanning without the cache ({fix})", CacheWarning, stacklevel=2)
+            warnings.warn(f"{what}; scanning without the cache ({fix})", CacheWarning, stacklevel=3)
             stats = scan(paths, progress=progress, entries=entries, **scan_kwargs)
         else:
             warnings.warn(f"{what}; the statistics were computed but not cached ({fix})",
-                          CacheWarning, stacklevel=2)  # fmt: skip
+                          CacheWarning, stacklevel=3)  # fmt: skip
         return _named(stats, names), CacheInfo(fp.key, None, False, inc)
     return _named(stats, names), CacheInfo(fp.key, str(entry.path), False, inc)
 
@@ -271,14 +291,24 @@ def load_weights(
     ``ignore_index``, ``remap``, ...) and :func:`classweights.compute_weights`
     (``normalize``, ``clip``, ``absent``, ``beta``, ...). ``method="pos_weight"`` (or
     ``"focal_alpha"``) returns BCE ``pos_weight`` (focal ``alpha``) of multi-label statistics.
+    ``spatial_dims=2`` returns them shaped ``(C, 1, 1)``, which broadcasts over ``N x C x H x W``
+    logits (``nn.BCEWithLogitsLoss(pos_weight=...)``); the cached record stays ``(C,)``.
+    ``layout=``/``split=``/``split_file=`` are as for :func:`classweights.scan`.
 
     Returns:
-        ``(C,)`` tensor on ``device`` with ``dtype`` (default float32).
+        ``(C,) + (1,) * spatial_dims`` tensor on ``device`` with ``dtype`` (default float32).
     """
     import torch
 
+    from ..layouts import apply
+
     scan_kwargs = {k: v for k, v in kwargs.items() if k in _SCAN_KEYS}
+    source, scan_kwargs = apply(source, scan_kwargs)
     options = {k: v for k, v in kwargs.items() if k not in _SCAN_KEYS}
+    dims = options.pop("spatial_dims", 0)
+    if not isinstance(dims, int) or isinstance(dims, bool) or not 0 <= dims <= 3:
+        raise ConfigError(f"spatial_dims={dims!r} is not valid; expected 0, 1, 2 or 3")
+    shape = (-1,) + (1,) * dims
     from ..weights.options import check_method_options
 
     check_method_options(method, options)  # before any file is read
@@ -288,7 +318,7 @@ def load_weights(
     if paths is not None and not refresh:
         record = _warm_record(paths, name, cache_dir, verify, scan_kwargs)
         if record is not None:
-            return record["weights"].to(device=device, dtype=dtype)
+            return record["weights"].reshape(shape).to(device=device, dtype=dtype)
     stats, info = cached_scan(source, cache_dir=cache_dir, verify=verify, refresh=refresh,
                               lock_timeout=lock_timeout, progress=progress, **scan_kwargs)  # fmt: skip
     weights = compute_named(stats, method, options)
@@ -300,7 +330,7 @@ def load_weights(
         except OSError as e:
             warnings.warn(f"could not write weights into the cache folder {info.path} ({e})",
                           CacheWarning, stacklevel=2)  # fmt: skip
-    return record["weights"].to(device=device, dtype=dtype)
+    return record["weights"].reshape(shape).to(device=device, dtype=dtype)
 
 
 def _stamp(record: dict[str, Any], meta_file: Path) -> None:
@@ -384,7 +414,7 @@ def find_records(key_or_path: str, cache_dir: Any = None) -> list[tuple[str, dic
     if p.suffix == ".pth" or p.is_file():
         return [(str(p), load_record(p))]
     store = Store(cache_dir)
-    entry = store.entry(key_or_path)
+    entry = store.entry(store.resolve_key(key_or_path))
     if entry is None:
         raise ConfigError(f"{key_or_path!r} is neither a .pth file nor a cache key in {store.root}")
     files = sorted((entry.path / "weights").glob("*.pth"))

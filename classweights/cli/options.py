@@ -74,7 +74,32 @@ def scan_options(
     ]  # fmt: skip
     for opt in reversed(opts):
         f = opt(f)
+    return layout_options(f)
+
+
+def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--layout / --split and --split-file / --root / --suffix (classweights.layouts)."""
+    from ..layouts import LAYOUTS
+
+    opts = [
+        click.option("--layout", type=click.Choice(list(LAYOUTS)), help="Dataset layout: PATH is the dataset's folder; sets glob, split, remap, ignore index and class names (explicit flags win)."),
+        click.option("--split", help="The layout's split: train, val (test, trainval where the dataset has them)."),
+        click.option("--split-file", type=click.Path(dir_okay=False), help="Text file of ids (mmseg ann_file): masks are ROOT/ID+SUFFIX."),
+        click.option("--root", type=click.Path(file_okay=False), help="--split-file: folder of the masks (default: PATH)."),
+        click.option("--suffix", help="--split-file: appended to each id (default .png; mmseg seg_map_suffix)."),
+    ]  # fmt: skip
+    for opt in reversed(opts):
+        f = opt(f)
     return f
+
+
+def layout_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    """The layout keywords of :func:`classweights.scan`; the line saying what a layout set is
+    shown on stderr unless --quiet."""
+    out = {k: kw.get(k) for k in ("layout", "split", "split_file", "root", "suffix")}
+    if any(v is not None for v in out.values()) and not kw.get("quiet"):
+        logging.getLogger("classweights.layouts").setLevel(logging.INFO)
+    return out
 
 
 def scan_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +119,7 @@ def scan_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
         "on_error": kw["on_error"],
         "max_pixels": kw["max_pixels"],
         "objects": kw.get("connectivity") or "full" if kw.get("objects") else False,
+        **layout_kwargs(kw),
     }
 
 
@@ -308,15 +334,17 @@ def _clip(value: str | None) -> tuple[float | None, float | None] | None:
 
 def weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options of :func:`classweights.compute_weights`."""
+    from ..weights import MULTILABEL_METHODS
     from ..weights.options import ABSENT_POLICIES, NORMALIZE_MODES, OBJECT_METHODS, WEIGHT_METHODS
 
     opts = [
-        click.option("--method", type=click.Choice(WEIGHT_METHODS + OBJECT_METHODS), default="sqrt_inv_freq", show_default=True),
+        click.option("--method", type=click.Choice(WEIGHT_METHODS + OBJECT_METHODS + MULTILABEL_METHODS), default="sqrt_inv_freq", show_default=True, help="pos_weight / focal_alpha: per-class vectors of sigmoid losses (multi-label), exported as BCEWithLogitsLoss(pos_weight=...) shaped (C, 1, 1); inv_object_size needs --objects."),
+        click.option("--values", metavar="W1,W2,...|FILE", help="manual: the weights, comma-separated (one per class) or a JSON/YAML file (a list, or {class id or name: weight})."),
         click.option("--normalize", type=click.Choice(NORMALIZE_MODES), default="mean", show_default=True),
         click.option("--clip", metavar="LO,HI", help="Clip weights after normalising, e.g. 0.1,10."),
         click.option("--renormalize", is_flag=True, help="Normalise again after clipping."),
         click.option("--absent", type=click.Choice(ABSENT_POLICIES), default="zero", show_default=True, help="Weight of classes with no pixels."),
-        click.option("--beta", type=float, default=0.9999, show_default=True, help="effective_num: beta."),
+        click.option("--beta", default="auto", show_default=True, help="effective_num: beta in [0, 1), or auto = 1 - 1/(largest class count)."),
         click.option("--count", type=click.Choice(["pixels", "images"]), default="pixels", show_default=True, help="effective_num: count pixels or images."),
         click.option("--median-over", type=click.Choice(["classes", "all"]), default="classes", show_default=True, help="median_freq: 'all' counts the ignore label as a class (SegNet)."),
         click.option("--median-denominator", type=click.Choice(["all", "labelled"]), default="all", show_default=True, help="median_freq: pixels of images containing c."),
@@ -338,13 +366,35 @@ def weight_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
 
     out = {
         "normalize": kw["normalize"], "clip": _clip(kw["clip"]), "renormalize": kw["renormalize"],
-        "absent": kw["absent"], "beta": kw["beta"], "count": kw["count"],
+        "absent": kw["absent"], "count": kw["count"],
         "median_over": kw["median_over"], "median_denominator": kw["median_denominator"],
         "enet_c": kw["enet_c"], "enet_share": kw["enet_share"], "power": kw["power"],
+        **_manual_values(kw),
     }  # fmt: skip
     method = kw.get("method")
     check_method_options(method if method in WEIGHT_METHODS else "sqrt_inv_freq", out)
     return out
+
+
+def _manual_values(kw: dict[str, Any]) -> dict[str, Any]:
+    """``beta`` as a number (or "auto") and ``manual`` from --values, for compute_weights."""
+    from ..weights.options import parse_values
+
+    out: dict[str, Any] = {"beta": _beta(kw.get("beta", "auto"))}
+    if kw.get("values") is not None:
+        out["manual"] = parse_values(kw["values"])
+    elif kw.get("method") == "manual":
+        raise click.UsageError("--method manual needs --values W1,W2,... or --values FILE")
+    return out
+
+
+def _beta(value: Any) -> Any:
+    if value is None or value == "auto":
+        return "auto"
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"--beta {value!r}: expected auto or a number in [0, 1)") from None
 
 
 def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tuple[Any, dict, Any]:
@@ -354,12 +404,12 @@ def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tu
     if kw["sample"] != "auto":
         stats, cache = run_scan(kw)
         return stats, {}, cache
+    from ..layouts import apply
     from ..report import progress_bar, progress_enabled
     from ..scan import count_images, scan
     from ..weights import auto_sample
 
-    paths = list(kw["paths"])
-    skw = scan_kwargs(kw)
+    paths, skw = apply(list(kw["paths"]), scan_kwargs(kw))
     population = count_images(
         paths, glob=skw["glob"], multilabel=skw["multilabel"], classes=skw["classes"]
     )
