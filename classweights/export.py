@@ -8,18 +8,31 @@ is imported only for ``pth`` (the loader's record, :mod:`classweights.cache.reco
 ``npy``     ``float64`` array of shape ``(C,)`` (file)
 ``json``    ``{"weights": [...], "method", "options", "class_names", ...}``
 ``yaml``    the same mapping as YAML
-``pytorch`` ``nn.CrossEntropyLoss(weight=torch.tensor([...]), ignore_index=...)``
-``mmseg``   ``loss_decode=dict(type='CrossEntropyLoss', ..., class_weight=[...])``
+``pytorch`` ``nn.CrossEntropyLoss(weight=torch.tensor([...]), ignore_index=...)``;
+            ``nn.BCEWithLogitsLoss(pos_weight=...)`` shaped ``(C, 1, 1)`` for ``pos_weight``
+``mmseg``   ``loss_decode=dict(type='CrossEntropyLoss', ..., class_weight=[...])``, the
+            weights rescaled to a pixel-weighted mean of 1 (see :func:`mmseg_weights`)
 ``monai``   ``DiceCELoss(to_onehot_y=True, softmax=True, weight=torch.tensor([...]))``
-``keras``   ``class_weight = {0: ..., 1: ...}`` for ``model.fit``
+``keras``   ``sample_weight(labels)``: a per-pixel weight map for ``model.fit`` (Keras 3's
+            ``class_weight`` refuses ``N x H x W`` targets)
 ==========  ====================================================================
 
->>> print(snippet("keras", [0.5, 2.0], class_names=["road", "car"]))
-# class weights for model.fit(..., class_weight=class_weight)
-class_weight = {
-    0: 0.5,  # road
-    1: 2.0,  # car
-}
+>>> print(snippet("keras", [0.5, 2.0], class_names=["road", "car"], ignore_index=255))
+# per-pixel sample weights: model.fit(x, y, sample_weight=sample_weight(y)); Keras 3's
+# class_weight= does not take N x H x W targets. Void (255) and unknown labels weigh 0.
+import numpy as np
+<BLANKLINE>
+CLASS_WEIGHTS = np.array([
+    0.5,  # road
+    2.0,  # car
+], dtype="float32")
+<BLANKLINE>
+<BLANKLINE>
+def sample_weight(labels):
+    # label batch (N, H, W) of class ids -> weight map (N, H, W), float32
+    labels = np.asarray(labels).astype("int64")
+    valid = (labels >= 0) & (labels < len(CLASS_WEIGHTS))
+    return np.where(valid, CLASS_WEIGHTS[np.where(valid, labels, 0)], 0).astype("float32")
 """
 
 from __future__ import annotations
@@ -93,6 +106,32 @@ def _items(
     return "\n".join(lines)
 
 
+def mmseg_weights(weights: Sequence[float], pixels: Sequence[int]) -> tuple[np.ndarray, float]:
+    """Weights rescaled so that their pixel-weighted mean is 1, and the factor applied.
+
+    mmsegmentation's ``cross_entropy`` with ``avg_non_ignore=True`` sums ``w[y_i] * ce_i`` over
+    the valid pixels and divides by their *number*, not by ``sum_i w[y_i]`` (as
+    ``F.cross_entropy(reduction="mean")`` does). Weights with a pixel-weighted mean ``m``
+    therefore scale the loss by about ``m``; dividing them by ``m`` keeps the loss scale of the
+    unweighted loss while keeping every ratio between classes.
+
+    >>> w, f = mmseg_weights([1.0, 3.0], [300, 100])   # mean = (300 + 300) / 400 = 1.5
+    >>> w.tolist(), round(f, 4)
+    ([0.6667, 2.0], 0.6667)
+    """
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    n = np.asarray(pixels, dtype=np.float64).ravel()
+    if n.size != w.size or n.sum() <= 0:
+        return w, 1.0
+    mean = float((w * n).sum() / n.sum())
+    if not np.isfinite(mean) or mean <= 0:
+        return w, 1.0
+    return w / mean, 1.0 / mean
+
+
+MULTILABEL = ("pos_weight", "focal_alpha")
+
+
 def snippet(
     fmt: str,
     weights: Sequence[float],
@@ -100,6 +139,7 @@ def snippet(
     ignore_index: int | None = None,
     class_names: Sequence[str] | None = None,
     method: str | None = None,
+    pixels: Sequence[int] | None = None,
 ) -> str:
     """Code that builds a loss (or ``class_weight``) with ``weights``, one class a line.
 
@@ -109,7 +149,10 @@ def snippet(
         ignore_index: label left out of the loss (PyTorch's ``ignore_index``); ``None`` keeps
             PyTorch's default.
         class_names: ``C`` names, written as a comment beside each weight.
-        method: the weight method, named in the first comment line.
+        method: the weight method, named in the first comment line; ``pos_weight`` and
+            ``focal_alpha`` give sigmoid-loss snippets (``pytorch`` only).
+        pixels: ``(C,)`` pixel counts; ``mmseg`` then rescales the weights to a
+            pixel-weighted mean of 1 (:func:`mmseg_weights`) and says so.
 
     >>> print(snippet("pytorch", [1.0, 3.0], ignore_index=255))
     import torch
@@ -127,7 +170,14 @@ def snippet(
     if class_names is not None and len(class_names) != len(w):
         raise ConfigError(f"{len(class_names)} class names for {len(w)} weights")
     about = f"# class weights ({method}, {len(w)} classes)" if method else ""
-    if fmt == "pytorch":
+    if method in MULTILABEL:
+        if fmt != "pytorch":
+            raise ConfigError(
+                f"--export {fmt} takes cross-entropy class weights; {method} (a sigmoid-loss "
+                "vector) exports as pytorch, json, yaml, npy or pth"
+            )
+        code = _sigmoid_snippet(w, class_names, method)
+    elif fmt == "pytorch":
         ignore = f"    ignore_index={ignore_index},\n" if ignore_index is not None else ""
         code = (
             "import torch\nfrom torch import nn\n\n"
@@ -138,6 +188,15 @@ def snippet(
         where = "# in model.decode_head"
         if ignore_index is not None:
             where += f" (num_classes={len(w)}, ignore_index={ignore_index})"
+        if pixels is not None:
+            w, factor = mmseg_weights(w, pixels)
+            w = [float(v) for v in w]
+            where = (
+                f"# weights x {number(factor, 4)}: their pixel-weighted mean is 1, because "
+                "cross_entropy with avg_non_ignore=True\n# divides the weighted sum by the "
+                "number of valid pixels (not by the sum of weights): the loss keeps its "
+                f"scale\n{where}"
+            )
         code = (
             f"{where}:\nloss_decode=dict(\n    type='CrossEntropyLoss',\n    use_sigmoid=False,\n"
             f"    loss_weight=1.0,\n    class_weight=[\n{_items(w, class_names, ' ' * 8, False)}\n"
@@ -156,13 +215,38 @@ def snippet(
             f"    weight=torch.tensor([\n{_items(w, class_names, ' ' * 8, False)}\n    ]),\n)"
         )
     elif fmt == "keras":
+        void = f"Void ({ignore_index}) and unknown" if ignore_index is not None else "Unknown"
         code = (
-            "# class weights for model.fit(..., class_weight=class_weight)\nclass_weight = {\n"
-            f"{_items(w, class_names, ' ' * 4, True)}\n}}"
+            "# per-pixel sample weights: model.fit(x, y, sample_weight=sample_weight(y)); "
+            "Keras 3's\n# class_weight= does not take N x H x W targets. "
+            f"{void} labels weigh 0.\nimport numpy as np\n\nCLASS_WEIGHTS = np.array([\n"
+            f"{_items(w, class_names, ' ' * 4, False)}\n], dtype=\"float32\")\n\n\n"
+            "def sample_weight(labels):\n"
+            "    # label batch (N, H, W) of class ids -> weight map (N, H, W), float32\n"
+            '    labels = np.asarray(labels).astype("int64")\n'
+            "    valid = (labels >= 0) & (labels < len(CLASS_WEIGHTS))\n"
+            "    return np.where(valid, CLASS_WEIGHTS[np.where(valid, labels, 0)], 0)"
+            '.astype("float32")'
         )
     else:
         raise ConfigError(f"unknown snippet format {fmt!r}; choose one of {', '.join(SNIPPETS)}")
     return f"{about}\n{code}" if about else code
+
+
+def _sigmoid_snippet(w: list[float], class_names: Sequence[str] | None, method: str) -> str:
+    items = _items(w, class_names, " " * 8, False)
+    if method == "pos_weight":
+        return (
+            "import torch\nfrom torch import nn\n\n"
+            "# pos_weight shaped (C, 1, 1): broadcasts over N x C x H x W logits\n"
+            f"loss = nn.BCEWithLogitsLoss(\n    pos_weight=torch.tensor([\n{items}\n"
+            "    ]).reshape(-1, 1, 1),\n)"
+        )
+    return (
+        "import torch\n\n# per-class alpha (C, 1, 1) of a sigmoid focal loss on N x C x H x W "
+        "logits:\n# alpha * t + (1 - alpha) * (1 - t) weighs each term (Lin et al. 2017)\n"
+        f"alpha = torch.tensor([\n{items}\n]).reshape(-1, 1, 1)"
+    )
 
 
 def weights_mapping(
@@ -253,8 +337,17 @@ def write_export(
     if fmt == "npy":
         return atomic_write(path, lambda fh: np.save(fh, arr), "wb")
     mapping = weights_mapping(arr, method=method, options=options, **_meta(stats, fingerprint))
-    text = to_text(fmt, mapping)
+    text = _text(fmt, mapping, stats)
     return atomic_write(path, lambda fh: fh.write(text), "w")
+
+
+def _text(fmt: str, mapping: dict[str, Any], stats: Any) -> str:
+    """:func:`to_text`, with the pixel counts a snippet needs (mmseg's rescaling)."""
+    if fmt in SNIPPETS and stats is not None:
+        return snippet(fmt, mapping["weights"], ignore_index=mapping.get("ignore_index"),
+                       class_names=mapping.get("class_names"), method=mapping.get("method"),
+                       pixels=np.asarray(stats.pixels)) + "\n"  # fmt: skip
+    return to_text(fmt, mapping)
 
 
 def _meta(stats: Any, fingerprint: str | None) -> dict[str, Any]:
@@ -285,6 +378,8 @@ def export_text(
     """The text of a ``json``/``yaml``/snippet export, metadata taken from ``stats``."""
     if fmt in FILE_ONLY:
         raise ConfigError(f"--export {fmt} writes a binary file; pass --output FILE.{fmt}")
-    return to_text(
-        fmt, weights_mapping(weights, method=method, options=options, **_meta(stats, fingerprint))
+    return _text(
+        fmt,
+        weights_mapping(weights, method=method, options=options, **_meta(stats, fingerprint)),
+        stats,
     )

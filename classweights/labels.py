@@ -105,6 +105,12 @@ PALETTE_PRESETS: dict[str, list[tuple[int, int, int]]] = {
     "camvid": CAMVID_COLORS,
     "pascal-voc": _voc_colors(len(PASCAL_VOC)),
 }
+# void colours of a preset's dataset: mapped to the ignore index (255 when none is given)
+PALETTE_VOID: dict[str, list[tuple[int, int, int]]] = {
+    "camvid": [(0, 0, 0)],  # SegNet's CamVid: Unlabelled
+    "pascal-voc": [(224, 224, 192)],  # VOC's object border / difficult region (label 255)
+}
+VOID = -3  # label of a void colour until the ignore index is known
 REMAP_PRESETS: dict[str, dict[int, int]] = {
     "cityscapes": {i: CITYSCAPES_TRAIN_IDS.get(i, 255) for i in range(34)},
 }
@@ -184,18 +190,28 @@ def resolve_remap(remap: str | Path | Mapping[Any, Any] | None) -> dict[int, int
             f'{where} must be a mapping of raw value -> label, e.g. {{"7": 0}}; got a '
             f"{type(remap).__name__}"
         )
-    out: dict[int, int] = {}
-    for k, v in remap.items():
-        key = _whole(k, f"{where}: key", _INT64)
-        out[key] = _whole(v, f"{where}: the label of {key}", _INT64)
-    return out
+    table: dict[int, int] = {}
+    spelled: dict[int, Any] = {}
+    for raw, label in remap.items():
+        k = _whole(raw, f"{where}: key", _INT64)
+        v = _whole(label, f"{where}: the label of {k}", _INT64)
+        if k in table and table[k] != v:  # "1" and "01": one value, two targets
+            raise ConfigError(
+                f"{where} is ambiguous: value {k} is sent to {table[k]} (as "
+                f"{spelled[k]!r}) and to {v} (as {raw!r}); keep one entry per value"
+            )
+        table[k], spelled[k] = v, raw
+    return table
 
 
 def resolve_palette(palette: Any) -> dict[tuple[int, int, int], int] | None:
     """A colour table ``(r, g, b) -> label`` from a preset, a file or a mapping/list.
 
     Accepts a list of colours (index = label), a mapping label -> colour, or colour -> label,
-    with colours as ``[r, g, b]`` or ``"#rrggbb"``.
+    with colours as ``[r, g, b]`` or ``"#rrggbb"``. A preset's void colours (CamVid black,
+    VOC's border ``#e0e0c0``) get the label :data:`VOID`, which the scan turns into the ignore
+    index. A mapping with ``"extends": PRESET`` adds its colours to that preset's (its own
+    entries win).
 
     >>> resolve_palette({"#ff0000": 1, "0,0,0": 0})
     {(255, 0, 0): 1, (0, 0, 0): 0}
@@ -204,11 +220,29 @@ def resolve_palette(palette: Any) -> dict[tuple[int, int, int], int] | None:
         return None
     where = "the colour table"
     if isinstance(palette, (str, Path)):
-        if str(palette) not in PALETTE_PRESETS:
+        name = str(palette)
+        if name not in PALETTE_PRESETS:
             where = f"the colour table file {palette}"
-        palette = _preset(str(palette), PALETTE_PRESETS, "colour table", "--palette")
+        palette = _preset(name, PALETTE_PRESETS, "colour table", "--palette")
+        if name in PALETTE_VOID:
+            base = _palette_items(palette) + [(c, VOID) for c in PALETTE_VOID[name]]
+            return _colour_table(base, where)
     if not isinstance(palette, (Mapping, list, tuple)):
         raise ConfigError(f"{where} holds a {type(palette).__name__}; expected a list or mapping")
+    if isinstance(palette, Mapping) and "extends" in palette:  # a user table on a preset
+        rest = {k: v for k, v in palette.items() if k != "extends"}
+        if str(palette["extends"]) not in PALETTE_PRESETS:
+            raise ConfigError(
+                f"{where} extends {palette['extends']!r}, which is not a preset "
+                f"({', '.join(PALETTE_PRESETS)})"
+            )
+        base = resolve_palette(str(palette["extends"])) or {}
+        own = _colour_table(_palette_items(rest), where) if rest else {}
+        return {c: v for c, v in base.items() if c not in own} | own  # the user's entries win
+    return _colour_table(_palette_items(palette), where)
+
+
+def _palette_items(palette: Any) -> list[tuple[Any, Any]]:
     items: list[tuple[Any, Any]]
     if isinstance(palette, Mapping):
         items = list(palette.items())
@@ -216,6 +250,10 @@ def resolve_palette(palette: Any) -> dict[tuple[int, int, int], int] | None:
             items = [(c, k) for k, c in items]  # label -> colour
     else:
         items = [(c, i) for i, c in enumerate(palette)]
+    return items
+
+
+def _colour_table(items: list[tuple[Any, Any]], where: str) -> dict[tuple[int, int, int], int]:
     table: dict[tuple[int, int, int], int] = {}
     for colour, label in items:
         rgb = _parse_colour(colour)
@@ -320,13 +358,8 @@ class LabelSpace:
                     f"the remap table sends {k} -> {v}, outside the classes 0..{n - 1} and not "
                     f"the ignore index {self.ignore_index}"
                 )
-        collisions = {v: ks for v, ks in targets.items() if v != self.ignore_index and len(ks) > 1}
-        if collisions:
-            v, ks = next(iter(collisions.items()))
-            raise ConfigError(
-                f"the remap table sends several values ({', '.join(map(str, ks))}) to class {v}; "
-                "a remap must not merge labels (send extra ones to the ignore index instead)"
-            )
+        # many -> one is allowed (mmseg's label_map: CamVid 32 -> 11, grouped organs); a key
+        # given twice is refused where the table is read (resolve_remap)
 
     def map_values(self, values: NDArray[np.integer]) -> NDArray[np.int64]:
         """Map raw values to class ids, ``IGNORED`` (-1) or ``UNKNOWN`` (-2)."""

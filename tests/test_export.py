@@ -66,7 +66,12 @@ def test_mmseg_snippet_parses(expected):
         and ast.literal_eval(kw["avg_non_ignore"]) is True
     )
     assert ast.literal_eval(kw["loss_weight"]) == 1.0
-    np.testing.assert_allclose(ast.literal_eval(kw["class_weight"]), expected, rtol=1e-5)
+    # rescaled (issue 20): same ratios as the weights, pixel-weighted mean 1
+    data = json.loads(CliRunner().invoke(cli, ["stats", *BASE, "--format", "json"]).stdout)
+    pixels = np.array([c["pixels"] for c in data["classes"]], float)
+    cw = np.array(ast.literal_eval(kw["class_weight"]))
+    np.testing.assert_allclose(cw / expected, (cw / expected)[0], rtol=1e-5)
+    assert (cw * pixels).sum() / pixels.sum() == pytest.approx(1.0, rel=1e-5)
     assert "loss_decode=dict(" in text and "ignore_index=255" in text
 
 
@@ -82,11 +87,13 @@ def test_monai_snippet_parses(expected):
 
 def test_keras_snippet_parses(expected):
     text = invoke("--export", "keras").stdout
-    (assign,) = [n for n in ast.parse(text).body if isinstance(n, ast.Assign)]
-    assert assign.targets[0].id == "class_weight"
-    cw = ast.literal_eval(assign.value)
-    assert list(cw) == list(range(19))
-    np.testing.assert_allclose(list(cw.values()), expected, rtol=1e-5)
+    ns: dict = {}
+    exec(text, ns)  # a per-pixel sample_weight recipe (issue 20), NumPy only
+    np.testing.assert_allclose(ns["CLASS_WEIGHTS"], expected, rtol=1e-5)
+    labels = np.array([[0, 18, 255]])
+    np.testing.assert_allclose(
+        ns["sample_weight"](labels), [[expected[0], expected[18], 0.0]], rtol=1e-5
+    )
 
 
 def test_snippet_on_stdout_is_exactly_the_snippet():
@@ -95,7 +102,8 @@ def test_snippet_on_stdout_is_exactly_the_snippet():
     assert (
         out
         == snippet(
-            "keras", data["weights"], class_names=data["class_names"], method="sqrt_inv_freq"
+            "keras", data["weights"], class_names=data["class_names"], method="sqrt_inv_freq",
+            ignore_index=data["ignore_index"],
         )
         + "\n"
     )

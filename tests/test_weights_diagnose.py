@@ -50,7 +50,7 @@ def test_effective_number_flat_hint():
     s = ClassStats.from_counts([[10**7, 10**8, 3 * 10**6]])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ClassWeightsWarning)
-        w = compute_weights(s, "effective_num")
+        w = compute_weights(s, "effective_num", beta=0.9999)  # a fixed beta: flat
     d = diagnose(s, w, "effective_num")
     assert any("flat" in h and "count='images'" in h for h in d["hints"])
     d2 = diagnose(

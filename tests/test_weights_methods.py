@@ -244,7 +244,7 @@ def test_effective_num_image_counts():
 def test_effective_num_pixel_counts_flat_warning_names_a_beta():
     s = ClassStats.from_counts([[10**7, 10**8, 3 * 10**6]])
     with pytest.warns(ClassWeightsWarning, match=r"flat.*beta=0\.99999999") as rec:
-        w = compute_weights(s, "effective_num")
+        w = compute_weights(s, "effective_num", beta=0.9999)  # the paper's value: degenerate
     np.testing.assert_allclose(w, 1.0, atol=1e-6)
     beta = suggest_beta(s.pixels)
     assert f"beta={beta!r}" in str(rec[0].message)
@@ -252,6 +252,19 @@ def test_effective_num_pixel_counts_flat_warning_names_a_beta():
     assert spread.max() / spread.min() > 10
     # the suggested beta moves rare classes towards inverse frequency: ordering as inverse
     assert np.argsort(spread).tolist() == np.argsort(1 / s.pixels).tolist()
+
+
+def test_effective_num_default_beta_is_auto_and_not_degenerate():
+    """Issue 20: `compare` showed a column of 1s. The default is 1 - 1/max n_c."""
+    counts = np.array([10**7, 10**8, 3 * 10**6])
+    s = ClassStats.from_counts([counts])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w = compute_weights(s, "effective_num", normalize="sum")
+    np.testing.assert_allclose(w, cui_reference(counts, 1 - 1 / 10**8), rtol=1e-9)
+    assert w.max() / w.min() > 10
+    images = compute_weights(s, "effective_num", count="images", normalize="sum")
+    np.testing.assert_allclose(images, 1.0)  # one image each: equal counts, equal weights
 
 
 def test_effective_num_no_warning_when_counts_equal():

@@ -113,6 +113,25 @@ def cached_scan(
         listing: the dataset as the caller already discovered and fingerprinted it (with the
             same settings and ``verify``); discovered here when ``None``.
     """
+    settings = ScanSettings.from_kwargs(settings, **scan_kwargs)  # a typo fails here, first
+    source, settings = settings.locate(source)  # a layout / split file: concrete settings
+    stats, info = _cached_scan(source, settings, client, cache_dir, use_cache, verify, refresh,
+                               lock_timeout, progress, listing)  # fmt: skip
+    if info.hit:
+        log.info("statistics of %d images read from the cache (entry %s); no mask was read",
+                 stats.num_images, info.key)  # fmt: skip
+    elif info.path is not None:
+        done = "updated incrementally" if info.incremental else "scanned"
+        log.info("%s %d images; cached as %s", done, stats.num_images, info.key)
+    else:
+        log.info("scanned %d images; not cached", stats.num_images)
+    return stats, info
+
+
+def _cached_scan(
+    source: Any, settings: ScanSettings, client: Any, cache_dir: Any, use_cache: bool,
+    verify: bool, refresh: bool, lock_timeout: float, progress: Any, listing: Listing | None,
+) -> tuple[ClassStats, CacheInfo]:  # fmt: skip
     # the scan room's `scan`, looked up per call (tests count the scans); `classweights.scan`
     # itself is the function, so the module is imported by name
     scan_room = import_module("classweights.scan")
@@ -123,7 +142,6 @@ def cached_scan(
         return scan_room.scan(source, settings=settings, client=client, progress=progress,
                         entries=entries)  # fmt: skip
 
-    settings = ScanSettings.from_kwargs(settings, **scan_kwargs)
     paths = source_paths(source)
     names = settings.names
     if not use_cache or paths is None or settings.index_array is not None:
@@ -135,7 +153,7 @@ def cached_scan(
     store = Store(cache_dir)
     if not store.writable():
         warnings.warn(f"the cache folder {store.root} is not writable; scanning without the cache",
-                      CacheWarning, stacklevel=2)  # fmt: skip
+                      CacheWarning, stacklevel=3)  # fmt: skip
         return scan(source, entries), CacheInfo(
             fp.key, None, False
         )
@@ -162,7 +180,7 @@ def cached_scan(
                 warnings.warn(
                     f"files of {', '.join(paths)} changed while they were scanned; the statistics "
                     "are returned but not cached (rerun once the dataset is stable)",
-                    CacheWarning, stacklevel=2,
+                    CacheWarning, stacklevel=3,
                 )  # fmt: skip
                 return _named(stats, names), CacheInfo(fp.key, None, False, inc)
             if refresh:
@@ -178,11 +196,11 @@ def cached_scan(
             what = f"could not write into the cache folder {store.root} ({e.strerror or e})"
         fix = "free space there, pass --cache-dir DIR elsewhere, or --no-cache"
         if stats is None:
-            warnings.warn(f"{what}; scanning without the cache ({fix})", CacheWarning, stacklevel=2)
+            warnings.warn(f"{what}; scanning without the cache ({fix})", CacheWarning, stacklevel=3)
             stats = scan(paths, entries)
         else:
             warnings.warn(f"{what}; the statistics were computed but not cached ({fix})",
-                          CacheWarning, stacklevel=2)  # fmt: skip
+                          CacheWarning, stacklevel=3)  # fmt: skip
         return _named(stats, names), CacheInfo(fp.key, None, False, inc)
     return _named(stats, names), CacheInfo(fp.key, str(entry.path), False, inc)
 

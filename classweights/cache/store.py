@@ -324,6 +324,26 @@ class Store:
             log.info("swept %d stale temporary folder(s) from %s", len(removed), self.root)
         return removed
 
+    def resolve_key(self, prefix: str) -> str:
+        """The full key of the one entry whose key starts with ``prefix`` (``cache show ab12``).
+
+        A full key is returned as it is; a prefix of no entry is returned unchanged (a miss for
+        :meth:`entry`). Raises ClassWeightsError when several keys start with it.
+        """
+        self.entry_dir(prefix)  # hexadecimal, or a clear error
+        if (self.root / prefix).is_dir() or not self.root.is_dir():
+            return prefix
+        hits = sorted(
+            p.name for p in self.root.iterdir()
+            if p.is_dir() and p.name.startswith(prefix) and p.name not in ("locks", "lineage")
+        )  # fmt: skip
+        if len(hits) > 1:
+            shown = ", ".join(hits[:4]) + (", ..." if len(hits) > 4 else "")
+            raise ClassWeightsError(
+                f"{prefix!r} is the start of {len(hits)} cache keys ({shown}); give more of it"
+            )
+        return hits[0] if hits else prefix
+
     def entries(self) -> list[Entry]:
         """Every readable entry (corrupt ones are listed with ``meta={"corrupt": reason}``)."""
         out = []

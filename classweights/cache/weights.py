@@ -60,15 +60,24 @@ def load_weights(
     ``ignore_index``, ``remap``, ...) and :class:`~classweights.WeightOptions`
     (``normalize``, ``clip``, ``absent``, ``beta``, ...). ``method="pos_weight"`` (or
     ``"focal_alpha"``) returns BCE ``pos_weight`` (focal ``alpha``) of multi-label statistics.
+    ``spatial_dims=2`` returns them shaped ``(C, 1, 1)``, which broadcasts over ``N x C x H x W``
+    logits (``nn.BCEWithLogitsLoss(pos_weight=...)``); the cached record stays ``(C,)``.
+    ``layout=``/``split=``/``split_file=`` are as for :func:`classweights.scan`.
     A keyword that is neither, or a bad value, is a ``ConfigError`` (naming the closest valid
     keyword) before any file is read.
 
     Returns:
-        ``(C,)`` tensor on ``device`` with ``dtype`` (default float32).
+        ``(C,) + (1,) * spatial_dims`` tensor on ``device`` with ``dtype`` (default float32).
     """
     import torch
 
+    kwargs = dict(kwargs)
+    dims = kwargs.pop("spatial_dims", 0)
+    if not isinstance(dims, int) or isinstance(dims, bool) or not 0 <= dims <= 3:
+        raise ConfigError(f"spatial_dims={dims!r} is not valid; expected 0, 1, 2 or 3")
+    shape = (-1,) + (1,) * dims
     settings, options = _settings_and_options(method, kwargs)  # before any file is read
+    source, settings = settings.locate(source)  # a layout / split file: concrete settings
     name = weight_file_name(method, options)
     dtype = dtype or torch.float32
     paths = source_paths(source)
@@ -76,7 +85,7 @@ def load_weights(
     if paths is not None and not refresh:
         record, listing = _warm_record(paths, name, cache_dir, verify, settings)
         if record is not None:
-            return record["weights"].to(device=device, dtype=dtype)
+            return record["weights"].reshape(shape).to(device=device, dtype=dtype)
     stats, info = cached_scan(
         source, settings=settings, client=client, cache_dir=cache_dir, verify=verify,
         refresh=refresh, lock_timeout=lock_timeout, progress=progress, listing=listing,
@@ -90,7 +99,7 @@ def load_weights(
         except OSError as e:
             warnings.warn(f"could not write weights into the cache folder {info.path} ({e})",
                           CacheWarning, stacklevel=2)  # fmt: skip
-    return record["weights"].to(device=device, dtype=dtype)
+    return record["weights"].reshape(shape).to(device=device, dtype=dtype)
 
 
 def _settings_and_options(
@@ -99,7 +108,7 @@ def _settings_and_options(
     """``load_weights``' keywords as validated scan settings and weight options."""
     from ..weights.options import MULTILABEL_OPTIONS, check_method_options, method_options
 
-    scan_kwargs, options = ScanSettings.split(kwargs)
+    scan_kwargs, options = ScanSettings.partition(kwargs)
     valid = method_options(method)
     unknown = set(options) - set(valid)
     if unknown:
@@ -189,7 +198,7 @@ def find_records(key_or_path: str, cache_dir: Any = None) -> list[tuple[str, dic
     if p.suffix == ".pth" or p.is_file():
         return [(str(p), load_record(p))]
     store = Store(cache_dir)
-    entry = store.entry(key_or_path)
+    entry = store.entry(store.resolve_key(key_or_path))
     if entry is None:
         raise ConfigError(f"{key_or_path!r} is neither a .pth file nor a cache key in {store.root}")
     files = sorted((entry.path / "weights").glob("*.pth"))

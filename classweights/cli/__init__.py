@@ -113,7 +113,8 @@ def cli(verbose: int, color: bool | None) -> None:
     from .options import log_to_stderr
 
     level = logging.WARNING - 10 * min(verbose, 2)
-    log_to_stderr(level)
+    log_to_stderr(logging.WARNING)  # other libraries (zarr's codec registry...) stay at WARNING
+    logging.getLogger("classweights").setLevel(level)  # -v / -vv: our own diagnostics only
     warnings.showwarning = _show_warning
     set_color(color)
 

@@ -92,10 +92,12 @@ def show(key: str, cache_dir: str | None) -> None:
     Examples:
       classweights cache list
       classweights cache show KEY
+      classweights cache show 3fa9      (a unique prefix of the key)
     """
     from ..cache import Store
 
-    entry = Store(cache_dir).entry(key)
+    store = Store(cache_dir)
+    entry = store.entry(store.resolve_key(key))  # a unique prefix of a key is enough
     if entry is None:
         raise click.UsageError(f"no cache entry {visible(key)}")
     meta = {k: v for k, v in entry.meta.items() if k not in ("listing", "stats")}

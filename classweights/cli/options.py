@@ -77,6 +77,22 @@ def scan_options(
     ]  # fmt: skip
     for opt in reversed(opts):
         f = opt(f)
+    return layout_options(f)
+
+
+def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--layout / --split and --split-file / --root / --suffix (classweights.layouts)."""
+    from ..layouts import LAYOUTS
+
+    opts = [
+        click.option("--layout", type=click.Choice(list(LAYOUTS)), help="Dataset layout: PATH is the dataset's folder; sets glob, split, remap, ignore index and class names (explicit flags win)."),
+        click.option("--split", help="The layout's split: train, val (test, trainval where the dataset has them)."),
+        click.option("--split-file", type=click.Path(dir_okay=False), help="Text file of ids (mmseg ann_file): masks are ROOT/ID+SUFFIX."),
+        click.option("--root", type=click.Path(file_okay=False), help="--split-file: folder of the masks (default: PATH)."),
+        click.option("--suffix", help="--split-file: appended to each id (default .png; mmseg seg_map_suffix)."),
+    ]  # fmt: skip
+    for opt in reversed(opts):
+        f = opt(f)
     return f
 
 
@@ -94,11 +110,23 @@ _FROM_CLI = {
 def scan_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of :func:`classweights.scan` from the shared CLI options (one per
     `ScanSettings` field, never re-listed here)."""
+    from ..layouts import SPLIT_KEYS
     from ..scan.settings import ScanSettings
 
-    fields = [f for f in ScanSettings.fields() if f not in _NOT_FROM_CLI]
+    fields = [f for f in ScanSettings.fields() if f not in (*_NOT_FROM_CLI, *SPLIT_KEYS)]
     out = {f: kw[_CLI_NAME.get(f, f)] for f in fields if f not in _FROM_CLI}
-    return out | {f: parse(kw) for f, parse in _FROM_CLI.items()}
+    return out | {f: parse(kw) for f, parse in _FROM_CLI.items()} | layout_kwargs(kw)
+
+
+def layout_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    """The layout keywords of :func:`classweights.scan`; the line saying what a layout set is
+    shown on stderr unless --quiet."""
+    from ..layouts import SPLIT_KEYS
+
+    out = {k: kw.get(k) for k in SPLIT_KEYS}
+    if any(v is not None for v in out.values()) and not kw.get("quiet"):
+        logging.getLogger("classweights.layouts").setLevel(logging.INFO)
+    return out
 
 
 def cli_settings(kw: dict[str, Any], **extra: Any) -> Any:
@@ -320,6 +348,7 @@ def _clip(value: str | None) -> tuple[float | None, float | None] | None:
 
 def weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options of :func:`classweights.compute_weights`."""
+    from ..weights.multilabel import MULTILABEL_METHODS
     from ..weights.options import (
         ABSENT_POLICIES,
         COUNT_MODES,
@@ -334,12 +363,13 @@ def weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
     d = WeightOptions.defaults()  # the defaults are the options' own, never re-typed here
     opts = [
-        click.option("--method", type=click.Choice(WEIGHT_METHODS + OBJECT_METHODS), default=WeightOptions.method, show_default=True),
+        click.option("--method", type=click.Choice(WEIGHT_METHODS + OBJECT_METHODS + MULTILABEL_METHODS), default=WeightOptions.method, show_default=True, help="pos_weight / focal_alpha: per-class vectors of sigmoid losses (multi-label), exported as BCEWithLogitsLoss(pos_weight=...) shaped (C, 1, 1); inv_object_size needs --objects."),
+        click.option("--values", metavar="W1,W2,...|FILE", help="manual: the weights, comma-separated (one per class) or a JSON/YAML file (a list, or {class id or name: weight})."),
         click.option("--normalize", type=click.Choice(NORMALIZE_MODES), default=d["normalize"], show_default=True),
         click.option("--clip", metavar="LO,HI", help="Clip weights after normalising, e.g. 0.1,10."),
         click.option("--renormalize", is_flag=True, help="Normalise again after clipping."),
         click.option("--absent", type=click.Choice(ABSENT_POLICIES), default=d["absent"], show_default=True, help="Weight of classes with no pixels."),
-        click.option("--beta", type=float, default=d["beta"], show_default=True, help="effective_num: beta."),
+        click.option("--beta", default=d["beta"], show_default=True, help="effective_num: beta in [0, 1), or auto = 1 - 1/(largest class count)."),
         click.option("--count", type=click.Choice(COUNT_MODES), default=d["count"], show_default=True, help="effective_num: count pixels or images."),
         click.option("--median-over", type=click.Choice(MEDIAN_OVER), default=d["median_over"], show_default=True, help="median_freq: 'all' counts the ignore label as a class (SegNet)."),
         click.option("--median-denominator", type=click.Choice(MEDIAN_DENOMINATORS), default=d["median_denominator"], show_default=True, help="median_freq: pixels of images containing c."),
@@ -359,12 +389,34 @@ def weight_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
     per `WeightOptions` field the command has), validated here, before any file is read."""
     from ..weights.options import WEIGHT_METHODS, WEIGHT_OPTIONS, check_method_options
 
-    out = {k: kw[k] for k in WEIGHT_OPTIONS if k in kw}
+    out = {k: kw[k] for k in WEIGHT_OPTIONS if k in kw and k not in ("beta", "manual")}
     if "clip" in out:
         out["clip"] = _clip(out["clip"])
+    out |= _manual_values(kw)  # beta (a number or "auto") and manual (--values)
     method = kw.get("method")
     check_method_options(method if method in WEIGHT_METHODS else "sqrt_inv_freq", out)
     return out
+
+
+def _manual_values(kw: dict[str, Any]) -> dict[str, Any]:
+    """``beta`` as a number (or "auto") and ``manual`` from --values, for compute_weights."""
+    from ..weights.options import parse_values
+
+    out: dict[str, Any] = {"beta": _beta(kw.get("beta", "auto"))}
+    if kw.get("values") is not None:
+        out["manual"] = parse_values(kw["values"])
+    elif kw.get("method") == "manual":
+        raise click.UsageError("--method manual needs --values W1,W2,... or --values FILE")
+    return out
+
+
+def _beta(value: Any) -> Any:
+    if value is None or value == "auto":
+        return "auto"
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"--beta {value!r}: expected auto or a number in [0, 1)") from None
 
 
 def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tuple[Any, dict, Any]:
@@ -378,8 +430,7 @@ def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tu
     from ..scan import ScanSettings, count_images, scan
     from ..weights import auto_sample
 
-    paths = list(kw["paths"])
-    settings = ScanSettings.from_kwargs(**scan_kwargs(kw))  # checked before any file is read
+    paths, settings = ScanSettings.from_kwargs(**scan_kwargs(kw)).locate(list(kw["paths"]))
     population = count_images(paths, settings=settings)
     with progress_bar(progress_enabled(kw["quiet"]), "sampling") as progress:
         stats, info = auto_sample(

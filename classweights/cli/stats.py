@@ -66,12 +66,12 @@ def compute(**kw: Any) -> None:
       classweights compute examples/masks --num-classes 19 --ignore-index 255 --sample 20 --ci 0.95 --plot weights.svg
     """
     from ..report import stats_dict
-    from ..weights import bootstrap_intervals, compute_weights, diagnose
+    from ..weights import bootstrap_intervals, diagnose, method_weights
 
     method, wkw = kw["method"], weight_kwargs(kw)
     export, _ = check_export(kw), check_plot(kw)
     stats, info, cache = scan_for_weights(kw, method, wkw)
-    w = compute_weights(stats, method, **wkw)
+    w = method_weights(stats, method, **wkw)
     extra: dict[str, Any] = {}
     if kw["ci"] or info:
         population = (stats.sample or {}).get("population")

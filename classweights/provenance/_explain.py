@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,6 +24,23 @@ def _stored_options(record: Mapping[str, Any]) -> tuple[_Options | None, dict[st
     if method not in METHOD_INFO:
         return None, stored
     return _options(method, **{k: v for k, v in stored.items() if k in WEIGHT_OPTIONS}), stored
+
+
+def _scan_settings(settings: Mapping[str, Any]) -> str:
+    """The count-changing scan settings stored in a record (glob, remap, ...), one line."""
+    parts = []
+    for k in ("glob", "remap", "reduce_zero_label", "palette", "multilabel", "sample"):
+        v = settings.get(k)
+        if v is None or v is False:
+            continue
+        if isinstance(v, Mapping):
+            items = list(v.items())
+            body = ", ".join(f"{a}: {b}" for a, b in items[:6])
+            v = f"{{{body}{', ...' if len(items) > 6 else ''}}} ({len(items)} entries)"
+        else:
+            v = repr(v)
+        parts.append(f"{k}={v}")
+    return ", ".join(parts)
 
 
 def _substitute(o: _Options, agg: _Aggregate, c: int, raw: float, names: Any) -> list[str]:
@@ -81,6 +99,10 @@ def _derivation(
     counts = record["counts"]
     names = record.get("class_names") or None
     agg = _aggregate(counts, o.median_denominator)
+    if o.beta is None:  # "auto": 1 - 1/max n_c of the stored counts
+        n = agg.pixels if o.count == "pixels" else agg.images
+        top = float(np.max(n, initial=0))
+        o = replace(o, beta=0.0 if top <= 1 else 1.0 - 1.0 / top)
     stub = SimpleNamespace(
         num_classes=agg.pixels.size, names=names or [str(i) for i in range(agg.pixels.size)]
     )
@@ -171,6 +193,9 @@ def explain(record: Mapping[str, Any], class_index: int | None = None) -> str:
         unset = [f"{k}={getattr(o, k)!r}" for k in relevant if k not in stored]
         if unset:
             lines.append("defaults    " + ", ".join(unset))
+    scan = _scan_settings(record.get("settings") or {})
+    if scan:
+        lines.append("scan        " + scan)
     counts = record.get("counts")
     if o is not None and counts is not None:
         pixels = _np(counts["pixels"]).astype(np.float64)

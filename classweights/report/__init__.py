@@ -165,6 +165,7 @@ def progress_bar(
         BarColumn(),
         MofNCompleteColumn(),
         _Rate(""),
+        TextColumn("ETA"),  # the remaining time, labelled (a bare 0:00:12 reads as elapsed)
         TimeRemainingColumn(),
         console=console,
         transient=True,

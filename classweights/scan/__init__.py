@@ -53,8 +53,8 @@ def scan(
         entries: already discovered entries of ``source`` (the cache passes its listing, or
             the changed files of an incremental rescan); skips discovery.
         **kwargs: the fields of :class:`ScanSettings` (``num_classes``, ``ignore_index``,
-            ``remap``, ``classes``, ``sample``, ``workers``, ...; see there). A misspelt one
-            is a ``ConfigError`` naming the closest, before any file is read.
+            ``remap``, ``classes``, ``sample``, ``workers``, ``layout``, ...; see there). A
+            misspelt one is a ``ConfigError`` naming the closest, before any file is read.
 
     Returns:
         ClassStats with the per-image table in input order.
@@ -65,7 +65,8 @@ def scan(
     >>> s.pixels.tolist(), s.images.tolist(), s.ignored_pixels
     ([1, 2, 4], [1, 1, 1], 1)
     """
-    settings = ScanSettings.from_kwargs(settings, **kwargs)
+    settings = ScanSettings.from_kwargs(settings, **kwargs)  # a typo fails here, first
+    source, settings = settings.locate(source)  # a layout / split file: concrete settings
     workers = settings.worker_count
     collector = Collector(settings)  # sized once the count is known
     if is_path_source(source):
@@ -134,7 +135,7 @@ def count_images(source: Any, *, settings: ScanSettings | None = None, **kwargs:
     >>> count_images([[0], [1], [2]])
     3
     """
-    settings = ScanSettings.from_kwargs(settings, **kwargs)
+    source, settings = ScanSettings.from_kwargs(settings, **kwargs).locate(source)
     if is_path_source(source):
         return sum(e.n for e in discover_entries(source, settings))
     if not hasattr(source, "__len__"):

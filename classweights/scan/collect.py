@@ -249,7 +249,15 @@ class Collector:
             what = "colours not in the colour table"
             fix = "add them to the colour table, or pass --unknown ignore to count them as unknown"
         else:
+            from ..hints import unknown_label_fix
+
             what = f"labels outside 0..{space.num_classes - 1} that are not the ignore index ({space.ignore_index})"
-            fix = "pass --remap (e.g. --remap cityscapes), --num-classes, or --unknown ignore to count them as unknown"
+            rows = self.table.rows[: self.table.n] if self.table is not None else None
+            fix = unknown_label_fix(
+                (int(k) for k in self.unknown_values if k.lstrip("-").isdigit()),
+                num_classes=space.num_classes, ignore_index=space.ignore_index,
+                remap=space.remap, reduce_zero_label=space.reduce_zero_label,
+                zero_seen=bool(rows is not None and rows[:, 0].any()),
+            )  # fmt: skip
         return UnknownLabelError(f"{what}: {shown}{more}; first in {', '.join(files)}; {fix}")
 

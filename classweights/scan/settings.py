@@ -22,6 +22,7 @@ classweights.errors.ConfigError: unknown scan setting ignore_idx (did you mean i
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,11 +36,13 @@ from ..errors import ConfigError, unknown_keywords
 from ..kernels_numpy import use_jit
 from ..labels import (
     REMAP_PRESETS,
+    VOID,
     LabelSpace,
     resolve_class_names,
     resolve_palette,
     resolve_remap,
 )
+from ..layouts import SPLIT_KEYS
 from ..objects import object_options
 from ..sources import DEFAULT_MAX_PIXELS, ReadOptions
 
@@ -54,6 +57,10 @@ PROCESSES_REMOVED = (
 )
 
 _DERIVED = dict(init=False, repr=False, compare=False)
+#: settings that name where the masks are (`classweights.layouts`), resolved by `locate`
+LAYOUT_FIELDS = SPLIT_KEYS
+
+log = logging.getLogger("classweights.scan")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +94,17 @@ class ScanSettings:
             :func:`classweights.scan.count_images` counts them); the result is marked sampled.
         objects: also find the connected components of every class (``True`` or ``"full"``:
             8-connected in 2-D, 26 in 3-D; ``"face"``: 4 / 6), see :mod:`classweights.objects`.
+        layout: a dataset layout (``voc``, ``cityscapes``, ``ade20k``, ``camvid``,
+            ``coco-stuff``, ``celebamask-hq``, ``mapillary``, ``nnunet``; see
+            :mod:`classweights.layouts`): the source is the dataset's folder and the layout fills
+            in every setting not given explicitly.
+        split: ``train``/``val``/... of the layout.
+        split_file: a text file of ids (mmseg's ``ann_file``); masks are
+            ``root / (id + suffix)``, ``root`` defaulting to the source, ``suffix`` to ``.png``.
+
+    Settings with a layout or a split file are resolved against the source by :meth:`locate`
+    (which lists the dataset's folder), giving concrete settings; only those are validated
+    and derive the label space, the counting options and the cache key.
 
     How a scan runs that is not a setting (a Dask ``client``, a ``progress`` callback) is
     passed to :func:`classweights.scan` beside the settings.
@@ -109,6 +127,11 @@ class ScanSettings:
     max_pixels: int = DEFAULT_MAX_PIXELS
     indices: Any = None
     objects: bool | str = False
+    layout: str | None = None
+    split: str | None = None
+    split_file: Any = None
+    root: Any = None
+    suffix: str | None = None
 
     # derived in __post_init__ (part of construction; never changed afterwards)
     space: LabelSpace = field(**_DERIVED)
@@ -118,6 +141,10 @@ class ScanSettings:
     record: dict[str, Any] = field(**_DERIVED)
 
     def __post_init__(self) -> None:
+        if self.uses_layout:  # resolved against the source by `locate`, then validated
+            for name in ("space", "names", "count_options", "index_array", "record"):
+                object.__setattr__(self, name, None)
+            return
         if self.parallel == "processes":
             raise ConfigError(PROCESSES_REMOVED)
         for value, allowed, flag in (
@@ -143,6 +170,12 @@ class ScanSettings:
                     f"{len(names)} class names given but num_classes={num_classes}; "
                     "give as many names as classes"
                 )
+        table = resolve_palette(self.palette)
+        if table and VOID in table.values():  # a preset's void colours -> the ignore index
+            if ignore_index is None:
+                ignore_index = 255
+                log.info("the colour table's void colours are ignored as label 255")
+            table = {c: ignore_index if v == VOID else v for c, v in table.items()}
         remap = self.remap
         try:
             remap_table = resolve_remap(remap)
@@ -151,7 +184,6 @@ class ScanSettings:
             if isinstance(remap, (str, os.PathLike)) and str(remap) not in REMAP_PRESETS:
                 raise ConfigError(f"{remap}: {e}") from None
             raise
-        table = resolve_palette(self.palette)
         keys = labels = None
         if table:
             keys = np.array([(r << 16) | (g << 8) | b for r, g, b in table], np.int64)
@@ -216,7 +248,7 @@ class ScanSettings:
         return dataclasses.replace(settings, **kwargs) if kwargs else settings
 
     @classmethod
-    def split(cls, kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def partition(cls, kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """``kwargs`` split into scan settings and the rest (e.g. weight options)."""
         names = set(cls.fields())
         mine = {k: v for k, v in kwargs.items() if k in names}
@@ -225,6 +257,21 @@ class ScanSettings:
     def replace(self, **changes: Any) -> ScanSettings:
         """A new, validated object with ``changes`` applied."""
         return ScanSettings.from_kwargs(self, **changes)
+
+    @property
+    def uses_layout(self) -> bool:
+        """A layout or a split file is set (resolve it with :meth:`locate`)."""
+        return any(getattr(self, f) is not None for f in LAYOUT_FIELDS)
+
+    def locate(self, source: Any) -> tuple[Any, ScanSettings]:
+        """The source to scan and the concrete settings, with a layout or split file applied
+        (the layout fills in every setting not given explicitly); as is without one."""
+        if not self.uses_layout:
+            return source, self
+        from ..layouts import apply
+
+        source, merged = apply(source, {f: getattr(self, f) for f in self.fields()})
+        return source, ScanSettings(**merged)
 
     # ---- what the layers below need -----------------------------------------------------------
     def key(self) -> dict[str, Any]:

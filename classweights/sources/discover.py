@@ -96,7 +96,9 @@ def _discover_one(
     else:
         items, stats = walk_masks(os.path.abspath(p))
     names = [f for f, _ in items]
-    check_tree(p, names, multilabel=multilabel)
+    if glob and not names and not glob.startswith("**"):
+        _check_glob_depth(p, glob)
+    check_tree(p, names, multilabel=multilabel, class_names=class_names)
     if multilabel and items and all(f.lower().endswith(".png") for f in names):
         per_class = _perclass_entries([Path(f) for f in names], class_names)
         if per_class is not None:
@@ -164,6 +166,23 @@ def _stem_ext(path: str) -> tuple[str, str]:
     return (stem, dot + ext) if dot and stem else (name, "")
 
 
+def _check_glob_depth(root: Path, glob: str) -> None:
+    """A glob without ``**/`` that matches nothing at its own depth, while deeper files match."""
+    deeper = [f for f, _ in zip(root.glob(f"**/{glob}"), range(1000)) if f.is_file()]
+    if deeper:
+        rel = deeper[0].relative_to(root).as_posix()
+        raise DatasetError(
+            f"the glob {glob!r} matched nothing directly under {root}, but "
+            f"{len(deeper)}{'+' if len(deeper) == 1000 else ''} file(s) deeper do (first: {rel}); "
+            f"a glob without '**/' does not look into subfolders: pass --glob '**/{glob}'"
+        )
+
+
+# label files first, never colour renderings or instance ids, when a folder mixes kinds
+_LABEL_SUFFIXES = ("labelTrainIds", "labelIds", "trainIds", "label", "labels", "mask", "gt")
+_NOT_LABELS = ("color", "colour", "instanceIds", "rgb", "vis", "viz")
+
+
 def _check_single_layout(root: Any, files: Sequence[Any], stores: Sequence[bool]) -> None:
     """Refuse a folder that mixes layouts we cannot tell apart (e.g. Cityscapes gtFine)."""
     split = [_stem_ext(str(f)) for f in files]
@@ -184,9 +203,13 @@ def _check_single_layout(root: Any, files: Sequence[Any], stores: Sequence[bool]
     if len(common) > 1 and sum(suffixes[s] for s in common) == len(files):
         ext = split[0][1]
         shown = ", ".join(f"*_{s}{ext}" for s in sorted(common))
+        labels = [s for s in _LABEL_SUFFIXES if s in common]
+        labels = labels or [s for s in sorted(common) if s not in _NOT_LABELS] or sorted(common)
+        picks = " or ".join(f"--glob '**/*_{s}{ext}'" for s in labels[:2])
+        extra = " (or --layout cityscapes)" if "labelIds" in common else ""
         raise DatasetError(
             f"{root} holds several kinds of masks side by side ({shown}); pass --glob to choose "
-            f"one, e.g. --glob '**/*_{sorted(common)[0]}{ext}'"
+            f"the label masks: {picks}{extra}"
         )
 
 

@@ -30,11 +30,38 @@ _VOC_CLASS = ("SegmentationClass", "SegmentationClassAug")
 _VOC_DIRS = (*_VOC_CLASS, "SegmentationObject")
 
 
-def check_tree(root: Any, files: Sequence[str], *, multilabel: bool) -> None:
+def check_tree(
+    root: Any, files: Sequence[str], *, multilabel: bool, class_names: Sequence[str] | None = None
+) -> None:
     """Refuse folder layouts that would be counted wrongly (VOC roots, CelebAMask-HQ parts)."""
     _check_voc(root, files)  # a glob selecting one folder passes: only selected files count
     if not multilabel:
         _check_celebamask(root, files)
+    elif not class_names:
+        _check_perclass_without_names(root, files)
+
+
+def _check_perclass_without_names(root: Any, files: Sequence[str]) -> None:
+    """``--multilabel`` on ``{id}_{class}.png`` files needs the class names to group them."""
+    if len(files) < 2:
+        return
+    ids: Counter[str] = Counter()
+    parts: set[str] = set()
+    for f in files:
+        name = str(f).rpartition(os.sep)[2]
+        head, _, tail = name.partition("_")
+        stem, _, ext = tail.rpartition(".")
+        if ext.lower() != "png" or not head.isdigit() or not stem or stem.isdigit():
+            return
+        ids[head] += 1
+        parts.add(stem)
+    if len(parts) >= 2 and max(ids.values()) >= 2:
+        shown = ", ".join(sorted(parts)[:4]) + (", ..." if len(parts) > 4 else "")
+        raise DatasetError(
+            f"{root} holds one binary PNG per class and image ({{id}}_{{class}}.png: {shown}) "
+            "but --classes is missing: --multilabel groups the files of an image by class name; "
+            "pass --classes FILE|PRESET (CelebAMask-HQ: --layout celebamask-hq)"
+        )
 
 
 def _check_voc(root: Any, files: Sequence[str]) -> None:
@@ -65,7 +92,8 @@ def _check_voc(root: Any, files: Sequence[str]) -> None:
             )
             raise DatasetError(
                 f"{root} is a Pascal VOC folder: {base}/ and {other}/ hold the same "
-                f"{len(names & stems[sib]):,} file names ({why}); pass --glob '{rel}/*.png'"
+                f"{len(names & stems[sib]):,} file names ({why}); pass --layout voc (with "
+                f"--split train|val), or --glob '{rel}/*.png'"
             )
 
 
@@ -88,7 +116,7 @@ def _check_celebamask(root: Any, files: Sequence[str]) -> None:
         raise DatasetError(
             f"{root} looks like CelebAMask-HQ per-class binary masks ({{id}}_{{class}}.png, e.g. "
             f"{pngs[0]}): each file is one class of one image, not a label mask; pass "
-            "--multilabel --classes celebamask-hq"
+            "--layout celebamask-hq (or --multilabel --classes celebamask-hq)"
         )
 
 

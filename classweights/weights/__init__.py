@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from .diagnose import diagnose
 from .methods import compute_weights, suggest_beta
-from .multilabel import focal_alpha, pos_weight
+from .multilabel import MULTILABEL_METHODS, focal_alpha, method_weights, pos_weight
 from .options import (
     ABSENT_POLICIES,
     COUNT_MODES,
@@ -41,6 +41,7 @@ __all__ = [
     "COUNT_MODES",
     "ENET_SHARES",
     "INTERVAL_KINDS",
+    "MULTILABEL_METHODS",
     "MEDIAN_DENOMINATORS",
     "MEDIAN_OVER",
     "METHOD_INFO",
@@ -55,6 +56,7 @@ __all__ = [
     "compute_weights",
     "diagnose",
     "focal_alpha",
+    "method_weights",
     "pos_weight",
     "suggest_beta",
 ]

@@ -30,6 +30,7 @@ from .options import (
     _manual_vector,
     _Options,
     _options,
+    resolve_auto,
 )
 
 
@@ -199,6 +200,7 @@ def _pipeline(
     stats: ClassStats, o: _Options
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], _Aggregate]:
     """Weights (NaN where absent), present mask and aggregate of a whole ``ClassStats``."""
+    o = resolve_auto(o, stats)
     manual = _manual_vector(o.manual, stats) if o.method == "manual" else None
     agg = _aggregate(_features(stats, o))
     w, present = _raw_weights(agg, o, manual)
@@ -295,7 +297,10 @@ def compute_weights(
         absent: weight of classes with 0 pixels: ``"zero"``, ``"max"`` or ``"mean"`` of the
             present weights (1 if no class is present). Absent classes never enter the
             median or the normalisation, and a :class:`ClassWeightsWarning` names them.
-        beta: ``effective_num``'s ``0 <= beta < 1``.
+        beta: ``effective_num``'s ``0 <= beta < 1``, or ``"auto"`` (default):
+            ``1 - 1/max n_c`` of these counts (:func:`suggest_beta`; Cui et al.'s ``(V-1)/V``
+            with ``V`` the largest count). A fixed 0.9999 (the paper's value for image counts)
+            gives equal weights on pixel counts, where ``beta**n_c`` underflows.
         count: ``effective_num``'s ``n_c``: ``"pixels"`` or ``"images"`` containing ``c``.
         median_over: ``"classes"``, or ``"all"`` to count the ignore label as one more class
             when taking the median (SegNet's CamVid weights, PyTorch-ENet). Its pixels are
@@ -330,6 +335,7 @@ def compute_weights(
         o = _options(method, **kwargs)
     else:  # the method is the options' own
         o = _options(options.method, **(options.options() | kwargs)) if kwargs else options
+    o = resolve_auto(o, stats)
     w, present, agg = _pipeline(stats, o)
     _warn_absent(stats, present, o.absent, "weight")
     if o.method == "effective_num" and o.beta > 0:  # beta = 0 is uniform by design

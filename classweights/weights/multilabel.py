@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from ..errors import ConfigError
 from ..stats import ClassStats
 from .methods import _absent_fill
-from .options import ABSENT_POLICIES, ClassWeightsWarning, _choice
+from .options import ABSENT_POLICIES, MULTILABEL_OPTIONS, ClassWeightsWarning, _choice
 
 
 def _pos_neg(stats: ClassStats) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -153,3 +153,29 @@ def focal_alpha(stats: ClassStats, *, spatial_dims: int = 0) -> NDArray[np.float
             stacklevel=2,
         )
     return _shape(a.astype(np.float64), spatial_dims)
+
+
+#: Weight methods for sigmoid (multi-label) losses, beside the cross-entropy ``WEIGHT_METHODS``.
+MULTILABEL_METHODS: tuple[str, ...] = tuple(MULTILABEL_OPTIONS)
+
+
+def method_weights(stats: ClassStats, method: str, **options: object) -> NDArray[np.float64]:
+    """``(C,)`` weights of any method: :func:`compute_weights`, or ``pos_weight`` / ``focal_alpha``.
+
+    The command line passes every cross-entropy option; for the two sigmoid methods only
+    ``absent`` is read, and only its ``"max"``/``"mean"``/``"one"`` values: the CLI default
+    ``"zero"`` would silence a channel's positive term, so those channels keep pos_weight's
+    rule (1, plain BCE). ``normalize``, ``clip``, ``beta``... do not apply to a ratio of counts.
+
+    >>> s = ClassStats.from_counts([[100, 20], [0, 10]], image_total=[400, 400], multilabel=True)
+    >>> np.round(method_weights(s, "pos_weight", normalize="mean", absent="zero"), 4).tolist()
+    [7.0, 25.6667]
+    """
+    if method == "pos_weight":
+        absent = options.get("absent")
+        return pos_weight(stats, absent=absent if absent in ("one", "max", "mean") else "one")
+    if method == "focal_alpha":
+        return focal_alpha(stats)
+    from .methods import compute_weights
+
+    return compute_weights(stats, method, **options)

@@ -5,9 +5,10 @@ Every error is a :class:`ConfigError` whose message lists the valid values.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -114,7 +115,8 @@ class WeightOptions:
     clip: tuple[float | None, float | None] | None = None
     renormalize: bool = False
     absent: str = "zero"
-    beta: float = 0.9999
+    #: ``"auto"``: ``1 - 1/max n_c`` of the statistics (`resolve_auto`); validated: None
+    beta: float | str | None = "auto"
     count: str = "pixels"
     median_over: str = "classes"
     median_denominator: str = "all"
@@ -174,9 +176,16 @@ def _options(method: str = "sqrt_inv_freq", **kw: Any) -> _Options:
     _choice("median_over", o["median_over"], MEDIAN_OVER)
     _choice("median_denominator", o["median_denominator"], MEDIAN_DENOMINATORS)
     _choice("enet_share", o["enet_share"], ENET_SHARES)
-    beta, enet_c, power = float(o["beta"]), float(o["enet_c"]), float(o["power"])
-    if not 0.0 <= beta < 1.0:
-        raise ConfigError(f"beta={beta!r} is not valid; expected 0 <= beta < 1 (e.g. 0.9999)")
+    enet_c, power = float(o["enet_c"]), float(o["power"])
+    beta = None if isinstance(o["beta"], str) and o["beta"] == "auto" else o["beta"]
+    try:
+        beta = None if beta is None else float(beta)
+    except (TypeError, ValueError):
+        beta = -1.0
+    if beta is not None and not 0.0 <= beta < 1.0:
+        raise ConfigError(
+            f"beta={o['beta']!r} is not valid; expected 'auto' or 0 <= beta < 1 (e.g. 0.9999)"
+        )
     if not (np.isfinite(enet_c) and enet_c > 1.0):
         raise ConfigError(f"enet_c={enet_c!r} is not valid; expected c > 1 (ENet uses 1.02)")
     if not np.isfinite(power):
@@ -262,3 +271,58 @@ def _manual_vector(manual: Any, stats: ClassStats) -> NDArray[np.float64]:
     if not (np.all(np.isfinite(w)) and np.all(w >= 0)):
         raise ConfigError(f"manual weights must be finite and >= 0; got {w.tolist()}")
     return w
+
+
+def resolve_auto(o: _Options, stats: ClassStats) -> _Options:
+    """``o`` with ``beta="auto"`` replaced by ``1 - 1/max n_c`` of ``stats`` (Cui et al.'s
+    ``(V - 1) / V`` with the volume ``V`` the largest class count, pixels or images per
+    ``count``): the largest class keeps ``1 - 1/e`` of its count, smaller ones move towards
+    inverse frequency. A fixed 0.9999 makes ``beta**n`` underflow on pixel counts (every
+    weight equal).
+    """
+    if o.beta is not None:
+        return o
+    n = np.asarray(stats.pixels if o.count == "pixels" else stats.images, dtype=np.float64)
+    top = float(n.max(initial=0.0))
+    return replace(o, beta=0.0 if top <= 1 else 1.0 - 1.0 / top)
+
+
+def parse_values(value: str) -> list[float] | dict[str, float]:
+    """Manual weights from ``"1,2.5,3"`` or a JSON/YAML file (a list, or ``{class: weight}``).
+
+    >>> parse_values("1, 2.5,3")
+    [1.0, 2.5, 3.0]
+    """
+    from pathlib import Path
+
+    path = Path(value)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        try:
+            if path.suffix.lower() in (".yaml", ".yml"):
+                import yaml
+
+                data = yaml.safe_load(text)
+            else:
+                data = json.loads(text)
+        except Exception as e:
+            raise ConfigError(f"cannot parse the weights file {path}: {e}") from None
+        if isinstance(data, Mapping):
+            return {str(k): _number(v, path) for k, v in data.items()}
+        if isinstance(data, list):
+            return [_number(v, path) for v in data]
+        raise ConfigError(f"{path}: expected a list of weights or {{class: weight}}")
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if not parts:
+        raise ConfigError(f"--values {value!r}: give W1,W2,... (one per class) or a file")
+    return [_number(p, "--values") for p in parts]
+
+
+def _number(v: Any, where: Any) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {v!r} is not a number") from None
+    if not math.isfinite(x) or x < 0:
+        raise ConfigError(f"{where}: {v!r} is not a finite weight >= 0")
+    return x

@@ -28,7 +28,14 @@ from .methods import (
     _pipeline,
     _raw_weights,
 )
-from .options import ClassWeightsWarning, _choice, _manual_vector, _Options, _options
+from .options import (
+    ClassWeightsWarning,
+    _choice,
+    _manual_vector,
+    _Options,
+    _options,
+    resolve_auto,
+)
 
 _NORMAL = NormalDist()
 INTERVAL_KINDS: tuple[str, ...] = ("bca", "percentile")
@@ -126,6 +133,7 @@ def _intervals(
     A class is unresolved when it is missing from more than ``(1 - ci) / 2`` of the
     replicates: its interval then only describes the replicates that contain it.
     """
+    o = resolve_auto(o, stats)  # one beta from the sample for every replicate
     w, present, _ = _pipeline(stats, o)
     n = stats.num_images
     if n == 0:

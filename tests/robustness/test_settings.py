@@ -40,9 +40,9 @@ def no_reads(monkeypatch, tmp_path):
         ({"num_classes": 2.5}, "num_classes must be a whole number >= 1, got 2.5"),
         ({"num_classes": True}, "num_classes must be a whole number, got True"),
         ({"num_classes": 5, "ignore_index": "255"}, "ignore_index must be a whole number, got '255'"),
-        ({"num_classes": 19, "remap": {7: 0, 8: 0}},
-         "the remap table sends several values (7, 8) to class 0; a remap must not merge labels "
-         "(send extra ones to the ignore index instead)"),
+        ({"num_classes": 19, "remap": {"1": 0, "01": 2}},
+         "the remap table is ambiguous: value 1 is sent to 0 (as '1') and to 2 (as '01'); keep "
+         "one entry per value"),
         ({"num_classes": 19, "palette": [[128, 64, 128], [0, 0, 0], [128, 64, 128]]},
          "colour (128, 64, 128) appears twice in the colour table (labels 0 and 2); each colour "
          "must map to one label"),
@@ -63,8 +63,8 @@ def test_colour_table_file_with_duplicate_colours(no_reads):
 
 def test_remap_file_with_collisions(no_reads):
     table = no_reads / "remap.yaml"
-    table.write_text("3: 1\n4: 1\n")
-    with pytest.raises(cw.ConfigError, match=r"sends several values \(3, 4\) to class 1"):
+    table.write_text("3: 1\n4: 1\n'03': 0\n")  # 3 -> 1 and 4 -> 1 merge (fine); 3 twice: not
+    with pytest.raises(cw.ConfigError, match=r"ambiguous: value 3 is sent to 1 \(as 3\) and to 0"):
         cw.scan(no_reads, num_classes=2, remap=table)
 
 

@@ -163,8 +163,8 @@ def test_snippet_comment_cannot_end_early(dataset):
     assert_inert(r.stdout)
     scope: dict = {}
     exec(compile(ast.parse(r.stdout), "snippet", "exec"), scope)  # a '\r' would end the comment
-    assert scope["class_weight"] == {c: 1.0 for c in range(10)}
-    assert r"    6: 1.0,  # bel\x07cr\rz" in r.stdout.splitlines()
+    assert scope["CLASS_WEIGHTS"].tolist() == [1.0] * 10  # the keras sample_weight recipe
+    assert r"    1.0,  # bel\x07cr\rz" in r.stdout.splitlines()
 
 
 @pytest.fixture

@@ -1,0 +1,70 @@
+"""Fixes computed from the data: what to pass when labels fall outside the classes.
+
+The hint names the one setting the values point to, and only that one:
+
+- 255 present and no ignore index: ``--ignore-index 255`` (the void label of VOC, Cityscapes
+  trainIds, ADE20K after reduce-zero-label, COCO-Stuff);
+- exactly ``K`` outside ``0..K-1`` with 0 seen as a class (labels run 1..K, e.g. ADE20K's
+  1..150 with 0 = "other"): ``--reduce-zero-label``;
+- 19 classes and values up to 33 without a remap: Cityscapes labelIds, ``--remap cityscapes``
+  (or the ``*_labelTrainIds.png`` files);
+- values of 1000 and more: instance ids (count the label masks instead);
+- otherwise the number of classes the values need, a remap table, or ``--unknown ignore``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+def unknown_label_fix(
+    values: Iterable[int],
+    *,
+    num_classes: int,
+    ignore_index: int | None,
+    remap: Any,
+    reduce_zero_label: bool,
+    zero_seen: bool,
+) -> str:
+    """The fix to print for labels outside ``0..num_classes-1`` that are not ignored.
+
+    >>> unknown_label_fix([255], num_classes=21, ignore_index=None, remap=None,
+    ...                   reduce_zero_label=False, zero_seen=True)
+    'pass --ignore-index 255 (255 is the usual void label)'
+    >>> unknown_label_fix([150], num_classes=150, ignore_index=255, remap=None,
+    ...                   reduce_zero_label=False, zero_seen=True)
+    'labels run 1..150 with 0 present (ADE20K-style: 0 = other); pass --reduce-zero-label'
+    """
+    vals = sorted(set(int(v) for v in values))
+    if not vals:
+        return "pass --unknown ignore to count them as unknown"
+    others = [v for v in vals if v != 255]
+    if 255 in vals and ignore_index is None and not others:
+        return "pass --ignore-index 255 (255 is the usual void label)"
+    if not reduce_zero_label and zero_seen and others == [num_classes]:
+        fix = f"labels run 1..{num_classes} with 0 present (ADE20K-style: 0 = other); pass "
+        fix += "--reduce-zero-label"
+        if 255 in vals and ignore_index is None:
+            fix += " --ignore-index 255"
+        return fix
+    if num_classes == 19 and not remap and others and max(others) <= 33:
+        return (
+            "these look like Cityscapes labelIds (0..33); pass --remap cityscapes, or count the "
+            "*_labelTrainIds.png files (--layout cityscapes picks them), or --unknown ignore"
+        )
+    if others and min(others) >= 1000 and all(v % 1000 < 1000 for v in others):
+        return (
+            "values of 1000 and more look like instance ids (class x 1000 + instance, e.g. "
+            "Cityscapes *_instanceIds.png): count the label masks instead (--glob), or pass "
+            "--remap TABLE, or --unknown ignore"
+        )
+    parts = []
+    if 255 in vals and ignore_index is None:
+        parts.append("--ignore-index 255")
+    if others:
+        parts.append(f"--num-classes {max(others) + 1} (the largest label is {max(others)})")
+    return (
+        f"pass {' and '.join(parts)}, or --remap TABLE to map raw values to classes, or "
+        "--unknown ignore to count them as unknown"
+    )

@@ -1,0 +1,395 @@
+"""Dataset layouts: one name sets the files, the split and the label space of a documented tree.
+
+``scan("VOCdevkit/VOC2012", layout="voc", split="train")`` is ``scan`` of the files that
+``ImageSets/Segmentation/train.txt`` names, with ``classes="pascal-voc"`` and
+``ignore_index=255``. A layout only *fills in* scan settings; every setting the caller gives
+explicitly (a value other than the scan default) wins over the preset's. The resolved settings,
+not the layout name, travel on to the scan and into the cache key, so a layout never changes
+what a cache entry means.
+
+| layout | files (under the path given) | label space |
+|---|---|---|
+| ``voc`` | ``SegmentationClass/<id>.png``, ids: ``ImageSets/Segmentation/<split>.txt`` | 21, 255 |
+| ``cityscapes`` | ``gtFine/<split>/**/*_labelTrainIds.png``, else ``*_labelIds.png`` | 19 |
+| ``ade20k`` | ``annotations/{training,validation}/*.png`` | 150, reduce-zero-label |
+| ``camvid`` | ``<split>annot/*.png``, or ``LabeledApproved_full/*_L.png`` (32 colours) | 11 |
+| ``coco-stuff`` | ``{train,val}2017/*.png`` (ids 0..181) | 171 used ids, 255 void |
+| ``celebamask-hq`` | ``CelebAMask-HQ-mask-anno/<n>/<id>_<class>.png`` | multi-label, 19 |
+| ``mapillary`` | ``{training,validation}/labels/*.png`` (v1.2 palette PNGs) | 65, 65 void |
+| ``nnunet`` | ``labelsTr/*<file_ending>`` with ``dataset.json`` | its label names |
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, DatasetError
+
+log = logging.getLogger(__name__)
+
+SPLIT_KEYS = ("layout", "split", "split_file", "root", "suffix")
+
+
+
+@dataclass
+class Resolved:
+    """What a layout (or a split file) turned the caller's arguments into."""
+
+    source: Any
+    settings: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    splits: tuple[str, ...]
+    build: Callable[..., Resolved]  # (folder, split) or (folder, split, explicit settings)
+
+
+# ---- presets --------------------------------------------------------------------------------
+CAMVID32_TO_11: dict[tuple[int, int, int], int] = {
+    # SegNet's grouping of the 32 CamVid classes into 11 (void (0, 0, 0) -> ignore)
+    (128, 128, 128): 0,  # Sky
+    (0, 128, 64): 1, (128, 0, 0): 1, (64, 192, 0): 1, (64, 0, 64): 1, (192, 0, 128): 1,
+    (192, 192, 128): 2, (0, 0, 64): 2,  # Column_Pole, TrafficCone
+    (128, 64, 128): 3, (128, 0, 192): 3, (192, 0, 64): 3,  # Road, LaneMkgsDriv/NonDriv
+    (0, 0, 192): 4, (64, 192, 128): 4, (128, 128, 192): 4,  # Sidewalk, ParkingBlock, Shoulder
+    (128, 128, 0): 5, (192, 192, 0): 5,  # Tree, VegetationMisc
+    (192, 128, 128): 6, (128, 128, 64): 6, (0, 64, 64): 6,  # SignSymbol, Misc_Text, TrafficLight
+    (64, 64, 128): 7,  # Fence
+    (64, 0, 128): 8, (64, 128, 192): 8, (192, 128, 192): 8, (192, 64, 128): 8, (128, 64, 64): 8,
+    (64, 64, 0): 9, (192, 128, 64): 9, (64, 0, 192): 9, (64, 128, 64): 9,  # Pedestrian, ...
+    (0, 128, 192): 10, (192, 0, 192): 10,  # Bicyclist, MotorcycleScooter
+}  # fmt: skip
+CAMVID_VOID = 11
+
+# COCO-Stuff 164k stuffthingmaps ids 0..181: these 11 thing ids are never used
+COCO_STUFF_UNUSED = (11, 25, 28, 29, 44, 65, 67, 68, 70, 82, 90)
+COCO_STUFF_REMAP = {
+    k: (255 if k in COCO_STUFF_UNUSED else k - sum(u < k for u in COCO_STUFF_UNUSED))
+    for k in range(182)
+}
+
+MAPILLARY_V12 = [
+    "Bird", "Ground Animal", "Curb", "Fence", "Guard Rail", "Barrier", "Wall", "Bike Lane",
+    "Crosswalk - Plain", "Curb Cut", "Parking", "Pedestrian Area", "Rail Track", "Road",
+    "Service Lane", "Sidewalk", "Bridge", "Building", "Tunnel", "Person", "Bicyclist",
+    "Motorcyclist", "Other Rider", "Lane Marking - Crosswalk", "Lane Marking - General",
+    "Mountain", "Sand", "Sky", "Snow", "Terrain", "Vegetation", "Water", "Banner", "Bench",
+    "Bike Rack", "Billboard", "Catch Basin", "CCTV Camera", "Fire Hydrant", "Junction Box",
+    "Mailbox", "Manhole", "Phone Booth", "Pothole", "Street Light", "Pole", "Traffic Sign Frame",
+    "Utility Pole", "Traffic Light", "Traffic Sign (Back)", "Traffic Sign (Front)", "Trash Can",
+    "Bicycle", "Boat", "Bus", "Car", "Caravan", "Motorcycle", "On Rails", "Other Vehicle",
+    "Trailer", "Truck", "Wheeled Slow", "Car Mount", "Ego Vehicle",
+]  # fmt: skip  (index 65 = "Unlabeled", the void label)
+
+
+def _find(root: Path, names: tuple[str, ...], what: str, layout: str) -> Path:
+    """``root`` itself if it is one of ``names``, else the first such folder at or below it."""
+    if root.name in names:
+        return root
+    for depth in range(3):
+        for name in names:
+            hits = sorted(root.glob("/".join(["*"] * depth + [name])))
+            hits = [h for h in hits if h.is_dir()]
+            if hits:
+                return hits[0]
+    raise DatasetError(
+        f"{root}: no {what} folder found for --layout {layout} (looked for "
+        f"{', '.join(n + '/' for n in names)} at most two levels down); pass the dataset's root"
+    )
+
+
+def _voc(root: Path, split: str | None) -> Resolved:
+    seg = _find(root, ("SegmentationClass", "SegmentationClassAug"), "SegmentationClass", "voc")
+    settings = {"classes": "pascal-voc", "ignore_index": 255}
+    if split is None:
+        return Resolved(str(seg), settings | {"glob": "*.png"}, f"{seg}/*.png")
+    listing = seg.parent / "ImageSets" / "Segmentation" / f"{split}.txt"
+    files = ids_to_paths(listing, seg, ".png")
+    return Resolved(files, settings, f"{len(files)} ids of {listing}")
+
+
+def _cityscapes(root: Path, split: str | None, explicit: Mapping[str, Any]) -> Resolved:
+    base = root / "gtFine" if split is None and (root / "gtFine").is_dir() else root
+    if split is not None and root.name != split:
+        gt = root if root.name.startswith("gt") else _find(
+            root, ("gtFine", "gtCoarse"), "gtFine", "cityscapes"
+        )
+        base = gt / split
+        if not base.is_dir():
+            raise DatasetError(f"{gt}: no {split}/ folder for --layout cityscapes --split {split}")
+    glob = explicit.get("glob")
+    train_ids = "labelTrainIds" in glob if glob else (
+        next(base.glob("**/*_labelTrainIds.png"), None) is not None)  # fmt: skip
+    if train_ids:
+        settings = {"glob": "**/*_labelTrainIds.png", "classes": "cityscapes", "ignore_index": 255}
+    else:
+        settings = {
+            "glob": "**/*_labelIds.png", "remap": "cityscapes", "classes": "cityscapes",
+            "ignore_index": 255,
+        }  # fmt: skip
+    return Resolved(str(base), settings, f"{base}/{settings['glob']}")
+
+
+def _ade20k(root: Path, split: str | None) -> Resolved:
+    ann = _find(root, ("annotations",), "annotations", "ade20k") if root.name not in (
+        "training", "validation") else root  # fmt: skip
+    folder = ann / {"train": "training", "val": "validation"}[split] if split else ann
+    settings = {"glob": "*.png", "reduce_zero_label": True, "ignore_index": 255,
+                "classes": "ade20k"}  # fmt: skip
+    return Resolved(str(folder), settings, f"{folder}/*.png")
+
+
+def _camvid(root: Path, split: str | None) -> Resolved:
+    colour = root / "LabeledApproved_full"
+    labelled = colour.is_dir() and not (root / "trainannot").is_dir()
+    if root.name == "LabeledApproved_full" or labelled:
+        folder = root if root.name == "LabeledApproved_full" else colour
+        table = {f"#{r:02x}{g:02x}{b:02x}": v for (r, g, b), v in CAMVID32_TO_11.items()}
+        settings = {
+            "glob": "*_L.png", "classes": "camvid", "ignore_index": CAMVID_VOID,
+            "palette": table | {"#000000": CAMVID_VOID},
+        }  # fmt: skip
+        return Resolved(str(folder), settings, f"{folder}/*_L.png (32 colours merged to 11)")
+    folder = root
+    if split is not None and root.name != f"{split}annot":
+        folder = _find(root, (f"{split}annot",), f"{split}annot", "camvid")
+    settings = {"glob": "*.png", "classes": "camvid", "ignore_index": CAMVID_VOID}
+    return Resolved(str(folder), settings, f"{folder}/*.png")
+
+
+def _coco_stuff(root: Path, split: str | None) -> Resolved:
+    folder = root
+    if split is not None and root.name != f"{split}2017":
+        folder = _find(root, (f"{split}2017",), f"{split}2017", "coco-stuff")
+    settings = {"glob": "*.png", "remap": COCO_STUFF_REMAP, "num_classes": 171,
+                "ignore_index": 255}  # fmt: skip
+    return Resolved(str(folder), settings, f"{folder}/*.png (ids 0..181 -> 171 classes)")
+
+
+def _celebamask(root: Path, split: str | None) -> Resolved:
+    anno = _find(root, ("CelebAMask-HQ-mask-anno",), "CelebAMask-HQ-mask-anno", "celebamask-hq")
+    settings = {"glob": "*/*.png", "multilabel": True, "classes": "celebamask-hq"}
+    return Resolved(str(anno), settings, f"{anno}/*/<id>_<class>.png, multi-label")
+
+
+def _mapillary(root: Path, split: str | None) -> Resolved:
+    folder = root
+    if split is not None:
+        name = {"train": "training", "val": "validation"}[split]
+        folder = _find(root, (name,), name, "mapillary")
+    if folder.name != "labels":
+        folder = folder / "labels" if (folder / "labels").is_dir() else _find(
+            folder, ("labels",), "labels", "mapillary")  # fmt: skip
+    names = list(MAPILLARY_V12)
+    configs = (root / "config.json", root / "config_v1.2.json")
+    config = next((p for p in configs if p.is_file()), None)
+    if config is not None:
+        labels = json.loads(config.read_text(encoding="utf-8")).get("labels", [])
+        names = [str(lab.get("readable", lab.get("name"))) for lab in labels][:-1] or names
+    settings = {"glob": "*.png", "classes": names, "ignore_index": len(names)}
+    return Resolved(str(folder), settings, f"{folder}/*.png ({len(names)} classes, "
+                    f"{len(names)} = Unlabeled ignored)")  # fmt: skip
+
+
+def _nnunet(root: Path, split: str | None) -> Resolved:
+    meta = root / "dataset.json"
+    if not meta.is_file():
+        raise DatasetError(f"{root}: no dataset.json for --layout nnunet; pass the Dataset folder")
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"{meta}: not valid JSON ({e})") from None
+    labels = info.get("labels")
+    if not isinstance(labels, Mapping) or not labels:
+        raise DatasetError(f"{meta}: no 'labels' table; nnU-Net needs one")
+    ending = str(info.get("file_ending", ".nii.gz"))
+    by_id, regions = _nnunet_labels(labels, meta)
+    settings: dict[str, Any] = {"glob": f"labelsTr/*{ending}"}
+    ignore = next((i for i, n in by_id.items() if n == "ignore"), None)
+    if ignore is not None:
+        del by_id[ignore]
+        settings["ignore_index"] = ignore
+    n = max(by_id) + 1 if by_id else 1
+    if regions or sorted(by_id) != list(range(n)):
+        settings["num_classes"] = n
+        what = "region labels" if regions else "label ids with gaps"
+        note = f"{root}/labelsTr/*{ending} ({n} raw labels; {what}: no class names)"
+    else:
+        settings["classes"] = [by_id[i] for i in range(n)]
+        note = f"{root}/labelsTr/*{ending} ({n} classes from dataset.json)"
+    return Resolved(str(root), settings, note)
+
+
+def _nnunet_labels(labels: Mapping[str, Any], meta: Path) -> tuple[dict[int, str], bool]:
+    """``{id: name}`` from nnU-Net v2 (name -> int or list) or MSD (``"0": name``) tables."""
+    by_id: dict[int, str] = {}
+    regions = False
+    msd = all(str(k).lstrip("-").isdigit() for k in labels)
+    for k, v in labels.items():
+        ids, name = ([k], v) if msd else (v if isinstance(v, list) else [v], k)
+        regions |= isinstance(v, list)
+        for i in ids:
+            try:
+                i = int(i)
+            except (TypeError, ValueError):
+                raise DatasetError(f"{meta}: label {k!r}: {v!r} is not an integer id") from None
+            by_id.setdefault(i, str(name))
+    return by_id, regions
+
+
+LAYOUTS: dict[str, Layout] = {
+    "voc": Layout("voc", ("train", "val", "trainval"), _voc),
+    "cityscapes": Layout("cityscapes", ("train", "val", "test"), _cityscapes),
+    "ade20k": Layout("ade20k", ("train", "val"), _ade20k),
+    "camvid": Layout("camvid", ("train", "val", "test"), _camvid),
+    "coco-stuff": Layout("coco-stuff", ("train", "val"), _coco_stuff),
+    "celebamask-hq": Layout("celebamask-hq", (), _celebamask),
+    "mapillary": Layout("mapillary", ("train", "val"), _mapillary),
+    "nnunet": Layout("nnunet", (), _nnunet),
+}
+
+
+# ---- split files ----------------------------------------------------------------------------
+def ids_to_paths(split_file: str | os.PathLike[str], root: str | os.PathLike[str],
+                 suffix: str = ".png") -> list[str]:  # fmt: skip
+    """Mask paths of a split file of ids (mmseg's ``ann_file`` + ``seg_map_suffix``).
+
+    Each non-empty line is an id (``2007_000032``) or a relative path without the suffix; the
+    mask is ``root / (id + suffix)``.
+
+    Raises:
+        DatasetError: the split file is missing, lists nothing, or names ids without a mask.
+    """
+    split_file, root = Path(split_file), Path(root)
+    if not split_file.is_file():
+        raise DatasetError(f"{split_file}: no such split file")
+    ids = [ln.strip() for ln in split_file.read_text(encoding="utf-8").splitlines()]
+    ids = [i.split()[0] for i in ids if i and not i.startswith("#")]
+    if not ids:
+        raise DatasetError(f"{split_file}: lists no ids")
+    files = [root / f"{i}{suffix}" for i in ids]
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise DatasetError(
+            f"{split_file} lists {len(missing)} id(s) without a mask under {root}, first: "
+            f"{missing[0].name}; check --root and --suffix (masks are ROOT/ID{suffix})"
+        )
+    return [str(f) for f in files]
+
+
+# ---- the entry point ------------------------------------------------------------------------
+def resolve(source: Any, *, layout: str | None = None, split: str | None = None,
+            split_file: Any = None, root: Any = None, suffix: str | None = None,
+            **settings: Any) -> Resolved:  # fmt: skip
+    """The source and scan settings a layout or a split file stands for.
+
+    Args:
+        source: the dataset's root folder (a path, or a list holding one path).
+        layout: a name from :data:`LAYOUTS`, or None.
+        split: ``train``/``val``/... where the layout has splits.
+        split_file: a text file of ids; masks are ``root / (id + suffix)``.
+        root: the folder the ids of ``split_file`` live in (default: ``source``).
+        suffix: appended to each id (default ``.png``).
+        settings: the caller's scan settings; a value other than the scan default wins over
+            the preset's.
+
+    Returns:
+        Resolved: the source to scan, the merged settings and one line saying what was set.
+
+    >>> resolve("masks", glob="*.png").settings
+    {'glob': '*.png'}
+    """
+    if layout is None and split is not None:
+        raise ConfigError("--split needs --layout NAME (the layout knows where each split lives)")
+    if split_file is not None:
+        if layout is not None:
+            raise ConfigError("give either --layout or --split-file, not both")
+        base = root if root is not None else _one_path(source, "--split-file")
+        files = ids_to_paths(split_file, base, ".png" if suffix is None else suffix)
+        return Resolved(files, dict(settings), f"{len(files)} ids of {split_file} under {base}")
+    if root is not None or suffix is not None:
+        raise ConfigError("--root and --suffix go with --split-file FILE")
+    if layout is None:
+        return Resolved(source, dict(settings))
+    if layout not in LAYOUTS:
+        raise ConfigError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
+    spec = LAYOUTS[layout]
+    if split is not None and split not in spec.splits:
+        have = f"one of {', '.join(spec.splits)}" if spec.splits else "none"
+        raise ConfigError(f"--layout {layout} has no split {split!r} (splits: {have})")
+    path = Path(_one_path(source, f"--layout {layout}"))
+    if not path.is_dir():
+        raise DatasetError(f"{path}: --layout {layout} needs the dataset's folder")
+    if spec.name == "cityscapes":
+        preset = spec.build(path, split, {k: v for k, v in settings.items() if _given(settings, k)})
+    else:
+        preset = spec.build(path, split)
+    merged = dict(settings)
+    used = []
+    given = {k for k in preset.settings if _given(merged, k)}
+    for k, v in preset.settings.items():
+        if k in given:
+            continue
+        n = merged.get("num_classes")
+        if k == "classes" and _given(merged, "num_classes") and len(_names(v)) != n:
+            continue  # an explicit num_classes wins over the preset's names (and their count)
+        if k == "num_classes" and _given(merged, "classes"):
+            continue
+        merged[k] = v
+        used.append(k)
+    shown = ", ".join(f"{k}={_short(preset.settings[k])}" for k in used)
+    where = f"layout {layout}{f' ({split})' if split else ''}"
+    note = f"{where}: {preset.note}; set {shown or 'nothing'}"
+    return Resolved(preset.source, merged, note)
+
+
+def _given(settings: Mapping[str, Any], key: str) -> bool:
+    """The caller set ``key`` to something other than the scan default."""
+    from .scan.settings import ScanSettings  # the scan defaults: equal to them is "not given"
+
+    default = ScanSettings.defaults().get(key)
+    return settings.get(key, default) != default
+
+
+def _names(classes: Any) -> list[str]:
+    from .labels import resolve_class_names
+
+    return resolve_class_names(classes) or []
+
+
+def _one_path(source: Any, flag: str) -> Any:
+    if isinstance(source, (str, os.PathLike)):
+        return source
+    if isinstance(source, (list, tuple)) and len(source) == 1:
+        return source[0]
+    raise ConfigError(f"{flag} takes one dataset folder, got {len(source)} paths")
+
+
+def _short(v: Any) -> str:
+    return f"<{len(v)} entries>" if isinstance(v, (Mapping, list)) else str(v)
+
+
+def apply(source: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``(source, kwargs)`` with any layout / split-file keywords resolved and removed.
+
+    Logs the one line that says what the layout set (INFO: shown with ``-v``)."""
+    if not any(kwargs.get(k) is not None for k in SPLIT_KEYS):
+        return source, {k: v for k, v in kwargs.items() if k not in SPLIT_KEYS}
+    args = {k: kwargs.get(k) for k in SPLIT_KEYS}
+    rest = {k: v for k, v in kwargs.items() if k not in SPLIT_KEYS}
+    r = resolve(source, **args, **rest)
+    if r.note:
+        log.info("%s", r.note)
+    return r.source, r.settings
+
+
+__all__ = ["LAYOUTS", "Resolved", "apply", "ids_to_paths", "resolve"]
