@@ -89,11 +89,13 @@ def test_valid_edge_settings_are_exact(tmp_path):
 def no_listing(no_reads, monkeypatch):
     """As `no_reads`, and the cache's quick walk of the folder fails too."""
     import classweights.cache.fingerprint as fingerprint
+    import classweights.layouts as layouts
 
     def boom(*a, **k):
         raise AssertionError("the folder was listed before the settings were checked")
 
     monkeypatch.setattr(fingerprint, "walk_masks", boom)
+    monkeypatch.setattr(layouts, "resolve", boom)  # a layout lists the dataset's folder
     return no_reads
 
 
@@ -113,6 +115,8 @@ def test_a_misspelt_keyword_fails_before_any_file_is_read(no_listing, entry):
     call = _entry_points(no_listing)[entry]
     with pytest.raises(cw.ConfigError, match=r"ignore_idx \(did you mean ignore_index\?\)"):
         call(num_classes=2, ignore_idx=255)
+    with pytest.raises(cw.ConfigError, match=r"splt \(did you mean split\?\)"):
+        call(layout="voc", splt="train")  # before the layout looks at the folder
 
 
 def test_load_weights_names_the_closest_weight_option_and_checks_values_first(no_listing):
