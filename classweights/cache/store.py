@@ -36,6 +36,9 @@ from ..atomic import atomic_write
 from ..errors import ClassWeightsError
 from ..sources import is_url
 from ..stats import ClassStats
+from .disk import entry_age as entry_age  # re-exported: `cache ls` reads them from here
+from .disk import entry_size as entry_size
+from .disk import rmtree_no_follow
 from .fingerprint import SCHEMA_VERSION, Fingerprint, relative
 
 log = logging.getLogger(__name__)
@@ -294,7 +297,7 @@ class Store:
             os.rename(path, trash)
         except FileNotFoundError:
             return  # another process removed it first
-        _rmtree_no_follow(trash)
+        rmtree_no_follow(trash)
 
     def sweep(self, max_age: float = STALE_SECONDS) -> list[str]:
         """Remove ``.tmp-*`` and ``.trash-*`` folders left by killed processes, older than ``max_age`` s.
@@ -316,7 +319,7 @@ class Store:
                 if c.is_symlink() or not c.is_dir(follow_symlinks=False):
                     os.unlink(c.path)
                 else:
-                    _rmtree_no_follow(Path(c.path))
+                    rmtree_no_follow(Path(c.path))
                 removed.append(c.name)
             except OSError:
                 continue  # another process swept it, or it is not ours to remove
@@ -369,44 +372,3 @@ def _rejoin(root: str, source: str) -> str:
     if is_url(source) or os.path.isabs(source):
         return source
     return f"{root.rstrip('/')}/{source}" if is_url(root) else os.path.join(root, source)
-
-
-def _rmtree_no_follow(path: Path) -> None:
-    """Remove a tree without following symlinks out of it (links are unlinked, not entered)."""
-    for dirpath, dirnames, filenames in os.walk(path, topdown=False, followlinks=False):
-        for name in filenames:
-            _unlink(os.path.join(dirpath, name))
-        for name in dirnames:
-            full = os.path.join(dirpath, name)
-            if os.path.islink(full):
-                _unlink(full)
-            else:
-                os.rmdir(full)
-    os.rmdir(path)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def entry_size(path: Path) -> int:
-    total = 0
-    for dirpath, _, filenames in os.walk(path, followlinks=False):
-        for n in filenames:
-            try:
-                total += os.lstat(os.path.join(dirpath, n)).st_size
-            except OSError:
-                pass
-    return total
-
-
-def entry_age(meta: dict[str, Any]) -> float:
-    """Seconds since the entry was created."""
-    try:
-        created = _dt.datetime.fromisoformat(meta["created"])
-    except (KeyError, ValueError):
-        return float("nan")
-    return time.time() - created.timestamp()
