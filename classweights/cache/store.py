@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -267,9 +267,9 @@ class Store:
         except Exception as e:  # pragma: no cover - the checksum covers the metadata
             raise CacheCorrupt(f"cache entry {entry.path}: unusable metadata ({e})") from None
         base = root if root is not None else entry.meta.get("root", "")
-        stats.sources = [_rejoin(base, s) for s in stats.sources]
-        stats.settings["paths"] = paths if paths is not None else entry.meta.get("dataset", [])
-        return stats
+        where = paths if paths is not None else entry.meta.get("dataset", [])
+        return replace(stats, sources=[_rejoin(base, s) for s in stats.sources],
+                       settings=stats.settings | {"paths": where})  # fmt: skip
 
     @staticmethod
     def _gone(entry: Entry) -> None:

@@ -55,6 +55,8 @@ def scan(
         **kwargs: the fields of :class:`ScanSettings` (``num_classes``, ``ignore_index``,
             ``remap``, ``classes``, ``sample``, ``workers``, ``layout``, ...; see there). A
             misspelt one is a ``ConfigError`` naming the closest, before any file is read.
+            ``ignore_index=None`` (the default) ignores no label value: the rule of the whole
+            package but the losses (PyTorch's -100) and ``calculate_class_weights`` (255).
 
     Returns:
         ClassStats with the per-image table in input order.
