@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..text import visible
-from .options import handle_errors
+from .errors import handle_errors
 
 _cache_dir = click.option(
     "--cache-dir",

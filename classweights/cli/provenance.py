@@ -13,7 +13,8 @@ from typing import Any
 import click
 
 from ..text import csv_cell, visible, visible_lines
-from .options import handle_errors, run_scan, scan_options
+from .errors import handle_errors
+from .options import run_scan, scan_options
 
 
 def _records(target: str, cache_dir: str | None) -> list[tuple[str, dict[str, Any]]]:

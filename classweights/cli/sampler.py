@@ -16,7 +16,8 @@ from ..atomic import atomic_write
 from ..errors import ConfigError
 from ..rebalance import DRAW_MODES, FREQUENCIES, REDUCE_MODES, SAMPLING_METHODS
 from ..text import csv_cell, visible
-from .options import FORMATS, handle_errors, run_scan, scan_options, weight_kwargs, weight_options
+from .errors import handle_errors
+from .options import FORMATS, run_scan, scan_options, weight_kwargs, weight_options
 
 EXPORTS = ("npy", "json", "csv")
 

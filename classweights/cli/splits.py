@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from .options import FORMATS, handle_errors, run_scan, scan_options
+from .errors import handle_errors
+from .options import FORMATS, run_scan, scan_options
 
 
 @click.command("compare-splits")

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from .errors import handle_errors
 from .options import (
     FORMATS,
     check_export,
@@ -14,7 +15,6 @@ from .options import (
     draw,
     emit,
     export_options,
-    handle_errors,
     plot_option,
     print_diagnosis,
     run_scan,
