@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -88,48 +86,6 @@ def _tensors_to_lists(obj: Any) -> Any:
     return obj
 
 
-def _published(weights: str | None, weights_file: str | None) -> list[str]:
-    """The published values as strings (their digits are the precision)."""
-    if (weights is None) == (weights_file is None):
-        raise click.UsageError(
-            'give the published vector with --weights "w0,w1,..." or --weights-file FILE'
-        )
-    if weights_file is not None and weights_file.endswith(".npy"):
-        import numpy as np
-
-        arr = np.load(weights_file, allow_pickle=False).reshape(-1)
-        return [np.format_float_positional(v, unique=True, trim="-") for v in arr]
-    text = weights if weights is not None else Path(weights_file).read_text()  # type: ignore[arg-type]
-    if weights_file is not None and weights_file.endswith(".json"):
-        data = json.loads(text, parse_float=str, parse_int=str)
-        if isinstance(data, dict):
-            data = next((data[k] for k in ("weights", "class_weight", "weight") if k in data), None)
-        if not isinstance(data, list):
-            raise click.BadParameter(
-                f'{weights_file}: expected a JSON list of weights (or {{"weights": [...]}})'
-            )
-        return [str(v) for v in data]
-    values = [v for v in re.split(r"[\s,;\[\]()]+", text) if v]
-    if not values:
-        raise click.BadParameter("no numbers found in the published weights")
-    return values
-
-
-def _dataset_args(kw: dict[str, Any]) -> str:
-    """The dataset part of the reproducing command, from the flags given to `match`."""
-    args = [shlex.quote(p) for p in kw["paths"]]
-    valued = ("num_classes", "ignore_index", "remap", "classes", "palette", "glob_")
-    args += [
-        f"--{f.rstrip('_').replace('_', '-')} {shlex.quote(str(kw[f]))}"
-        for f in valued
-        if kw.get(f) is not None
-    ]
-    args += [f"--{f.replace('_', '-')}" for f in ("reduce_zero_label", "multilabel") if kw.get(f)]
-    if kw.get("sample"):
-        args.append(f"--sample {kw['sample']} --seed {kw['seed']}")
-    return " ".join(args)
-
-
 @click.command()
 @scan_options
 @click.option(
@@ -155,12 +111,16 @@ def match(**kw: Any) -> None:
       classweights match DATA --num-classes 11 --ignore-index 11 --weights "0.2595,0.1826,4.5640,..."
       classweights match gtFine/train --glob '**/*_labelTrainIds.png' --num-classes 19 --ignore-index 255 --weights-file mmseg.json
     """
+    from ..provenance import dataset_args, parse_published
     from ..provenance import match as match_weights
 
-    published = _published(kw["weights"], kw["weights_file"])
+    published = parse_published(kw["weights"], kw["weights_file"])
+    flags = ("num_classes", "ignore_index", "remap", "classes", "palette", "reduce_zero_label",
+             "multilabel", "sample", "seed")  # fmt: skip
+    args = dataset_args(kw["paths"], glob=kw["glob_"], **{f: kw[f] for f in flags})
     stats, _ = run_scan(kw)  # cached statistics: no rescan on a warm cache
     found = match_weights(stats, published, decimals=kw["decimals"], top=kw["top"],
-                          include_void_variants=not kw["no_void"], dataset_args=_dataset_args(kw))  # fmt: skip
+                          include_void_variants=not kw["no_void"], dataset_args=args)  # fmt: skip
     if kw["fmt"] == "json":
         click.echo(json.dumps({"published": published, "fits": bool(found and found[0].fits),
                                "candidates": [c.as_dict() for c in found]}, indent=2))  # fmt: skip
