@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
-from cases import GOLDEN, cases, render_all  # noqa: E402
+from cases import GOLDEN, cases, render_all
 
 
 @pytest.fixture(scope="module")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_cli_reference_is_current():
-    spec = importlib.util.spec_from_file_location("make_cli_reference", DOCS / "make_cli_reference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert (DOCS / "cli.md").read_text(encoding="utf-8") == module.reference(), (
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    script = [sys.executable, "docs/make_cli_reference.py", "--stdout"]
+    fresh = subprocess.run(script, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert fresh.returncode == 0, fresh.stderr
+    assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == fresh.stdout, (
         "docs/cli.md is stale: run PYTHONPATH=$PWD python docs/make_cli_reference.py"
     )

@@ -147,18 +147,9 @@ def emit(
     data: dict[str, Any], fmt: str, quiet: bool, title: str, extra: tuple[str, ...] = ()
 ) -> None:
     """The statistics (and weights) on stdout in ``fmt``; skipped files on stderr."""
-    from ..report import make_console, stats_markdown, stats_table, to_csv, to_json, totals_line
+    from ..report.render import render
 
-    if fmt == "json":
-        click.echo(to_json(data))
-    elif fmt == "csv":
-        click.echo(to_csv(data), nl=False)
-    elif fmt == "markdown":
-        click.echo(stats_markdown(data, extra=extra), nl=False)
-    else:
-        out = make_console()
-        out.print(stats_table(data, title=title, extra=extra))
-        out.print(totals_line(data), markup=False)
+    render(data, fmt, kind="stats", title=title, extra=extra)
     if fmt in ("table", "markdown"):
         for _path, err in [(s["path"], s["error"]) for s in data["dataset"]["skipped"]][:10]:
             note(f"skipped: {err}", quiet)  # one line each, control characters shown

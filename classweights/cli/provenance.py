@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..text import csv_cell, visible, visible_lines
+from ..text import visible, visible_lines
 from .errors import handle_errors
 from .options import run_scan, scan_options
 
@@ -113,6 +111,7 @@ def match(**kw: Any) -> None:
     """
     from ..provenance import dataset_args, parse_published
     from ..provenance import match as match_weights
+    from ..report.render import render
 
     published = parse_published(kw["weights"], kw["weights_file"])
     flags = ("num_classes", "ignore_index", "remap", "classes", "palette", "reduce_zero_label",
@@ -121,44 +120,6 @@ def match(**kw: Any) -> None:
     stats, _ = run_scan(kw)  # cached statistics: no rescan on a warm cache
     found = match_weights(stats, published, decimals=kw["decimals"], top=kw["top"],
                           include_void_variants=not kw["no_void"], dataset_args=args)  # fmt: skip
-    if kw["fmt"] == "json":
-        click.echo(json.dumps({"published": published, "fits": bool(found and found[0].fits),
-                               "candidates": [c.as_dict() for c in found]}, indent=2))  # fmt: skip
-    elif kw["fmt"] == "csv":
-        buf = io.StringIO()
-        out = csv.writer(buf, lineterminator="\n")
-        out.writerow("rank method options scale max_rel_error rmse fits command".split())
-        for i, c in enumerate(found, 1):
-            opts = ";".join(f"{k}={v}" for k, v in c.options.items())
-            out.writerow([i, c.method, csv_cell(opts), f"{c.scale:.6g}", f"{c.max_rel_error:.3g}",
-                          f"{c.rmse:.3g}", c.fits, csv_cell(c.command)])  # fmt: skip
-        click.echo(buf.getvalue(), nl=False)
-    else:
-        click.echo(visible_lines(_render(found, [visible(n) for n in stats.names])))
-
-
-def _render(found: list[Any], names: list[str]) -> str:
-    lines = []
-    for i, c in enumerate(found, 1):
-        worst = max(range(len(c.residuals)), key=c.residuals.__getitem__)
-        name = names[worst] if worst < len(names) else "the ignore label"
-        name = "" if name == str(worst) else f" {name}"
-        lines.append(f"{i}. {'FITS' if c.fits else 'no fit'}  {c.label}")
-        where = f" (class {worst}{name})" if c.max_rel_error > 0 else ""
-        lines.append(
-            f"   max relative error {100 * c.max_rel_error:.3g}%{where} after rounding, rmse {100 * c.rmse:.3g}% before"
-        )
-        if c.equivalent:
-            lines.append(
-                f"   same vector: {'; '.join(c.equivalent[:4])}"
-                + (" ..." if len(c.equivalent) > 4 else "")
-            )
-        lines.append(f"   {c.command}")
-    best = found[0] if found else None
-    if best is not None and best.fits:
-        lines.insert(0, "reproduced: the published weights are " + best.label + "\n")
-    elif best is not None:
-        lines.insert(0, f"nothing fits: the closest candidate is off by up to {100 * best.max_rel_error:.3g}% "
-                        "(the published numbers may come from another version or split of the labels, "
-                        "other ignore/void handling, crops or resizing, clipping, or a hand edit)\n")  # fmt: skip
-    return "\n".join(lines)
+    data = {"published": published, "fits": bool(found and found[0].fits),
+            "candidates": [c.as_dict() for c in found]}  # fmt: skip
+    render(data, kw["fmt"], kind="match", found=found, names=stats.names)

@@ -123,14 +123,8 @@ def compare(**kw: Any) -> None:
       classweights compare examples/masks --num-classes 19 --ignore-index 255 --format markdown
       classweights compare examples/masks --num-classes 19 --ignore-index 255 --normalize sum --plot methods.png
     """
-    from ..report import (
-        compare_csv,
-        compare_markdown,
-        compare_table,
-        make_console,
-        stats_dict,
-        to_json,
-    )
+    from ..report import stats_dict
+    from ..report.render import render
     from ..weights import compute_weights
     from ..weights.options import WEIGHT_METHODS
 
@@ -140,11 +134,5 @@ def compare(**kw: Any) -> None:
     table = {m: compute_weights(stats, m, **wkw).tolist() for m in WEIGHT_METHODS if m != "manual"}
     data = stats_dict(stats, cache=cache, fingerprint=cache["key"])
     draw(data, kw, title=f"class weights by method (normalize={wkw['normalize']})", methods=table)
-    if kw["fmt"] == "json":
-        click.echo(to_json({**data, "weight_options": wkw, "methods": table}))
-    elif kw["fmt"] == "csv":
-        click.echo(compare_csv(stats, table), nl=False)
-    elif kw["fmt"] == "markdown":
-        click.echo(compare_markdown(stats, table, wkw["normalize"]), nl=False)
-    else:
-        make_console().print(compare_table(stats, table, wkw["normalize"]))
+    data = {**data, "weight_options": wkw, "methods": table}
+    render(data, kw["fmt"], kind="compare", stats=stats, normalize=wkw["normalize"])

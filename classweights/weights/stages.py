@@ -10,8 +10,9 @@ stages chained by one public function)::
     w = fill_absent(w, present, o.absent)       # classes with no pixels
 
 :func:`pipeline` runs them in order; the bootstrap resamples the per-image
-:func:`features` (``aggregate(feats, mult)`` sums them with row multiplicities). ``provenance`` (explain, match), ``weights.sampling`` (intervals),
-``weights.multilabel`` and ``rebalance`` import these names from here and nowhere else;
+:func:`features` (``aggregate(feats, mult)`` sums them with row multiplicities).
+``provenance`` (explain, match), ``weights.sampling`` (intervals), ``weights.multilabel``
+and ``rebalance`` import these names from here and nowhere else;
 their signatures are a contract between rooms (docs/architecture.md).
 
 >>> import numpy as np
@@ -26,8 +27,8 @@ their signatures are a contract between rooms (docs/architecture.md).
 from __future__ import annotations
 
 from .methods import _absent_fill as absent_fill
-from .methods import _aggregate as aggregate
 from .methods import _Aggregate as Aggregate
+from .methods import _aggregate as aggregate
 from .methods import _features as features
 from .methods import _fill_absent as fill_absent
 from .methods import _finalize as finalize

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cases import GOLDEN, render_all  # noqa: E402
+from cases import GOLDEN, render_all
 
 
 def main() -> None:
