@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..text import visible, visible_lines
+from ..text import visible
 from .errors import handle_errors
 from .options import run_scan, scan_options
 
@@ -47,22 +46,17 @@ def explain(target: str, cache_dir: str | None, class_index: int | None, fmt: st
     """
     from ..cache.record import plain
     from ..provenance import explain as explain_record
+    from ..report.render import render
 
     found = _records(target, cache_dir)
     if fmt == "json":
-        out = [
-            {
-                "path": p,
-                "record": _tensors_to_lists(r),
-                "explanation": explain_record(r, class_index),
-            }
-            for p, r in found
-        ]
-        click.echo(json.dumps(plain(out[0] if len(out) == 1 else out), indent=2))
-        return
-    for i, (path, record) in enumerate(found):
-        text = explain_record(_visible_strings(record), class_index)
-        click.echo(("\n" if i else "") + f"{visible(path)}\n{visible_lines(text)}")
+        out = [{"path": p, "record": _tensors_to_lists(r),
+                "explanation": explain_record(r, class_index)} for p, r in found]  # fmt: skip
+        data: Any = plain(out[0] if len(out) == 1 else out)
+    else:  # the text explains the record with its stored strings made visible
+        data = [{"path": p, "explanation": explain_record(_visible_strings(r), class_index)}
+                for p, r in found]  # fmt: skip
+    render(data, fmt, kind="explain")
 
 
 def _visible_strings(obj: Any) -> Any:

@@ -1,8 +1,9 @@
 """``render(data, fmt)``: every command's result in every format, written in one place.
 
-Each kind of result (``stats``, ``compare``, ``splits``, ``sampler``) has one renderer per
-format: JSON, CSV and Markdown are strings built by :mod:`.plain` and :mod:`.markdown`; the
-table is rich objects printed on a :func:`make_console`. Dataset text goes through
+Each kind of result (``stats``, ``compare``, ``splits``, ``sampler``, ``cache``, ``record``,
+``match``, ``explain``) has one renderer per format in :data:`RENDERERS`: JSON, CSV, Markdown
+and plain text are strings written as they are; a rich table is a list of rich objects and
+summary lines printed on a :func:`make_console`. Dataset text goes through
 :mod:`classweights.text` (``csv_cell``, ``markdown_escape``, ``visible``) in every format.
 """
 
@@ -242,6 +243,12 @@ RENDERERS: dict[str, dict[str, Renderer]] = {
         "markdown": lambda d, **_: record_markdown(d),
         "table": _record_table,
     },
+    "explain": {
+        "json": lambda d: to_json(d) + "\n",
+        "text": lambda d: "\n".join(
+            f"{visible(e['path'])}\n{visible_lines(e['explanation'])}\n" for e in d
+        ),
+    },
     "match": {
         "json": lambda d, **_: to_json(d) + "\n",
         "csv": _match_csv,
@@ -257,7 +264,7 @@ RENDERERS: dict[str, dict[str, Renderer]] = {
 
 
 def render(
-    data: dict[str, Any],
+    data: Any,
     fmt: str,
     *,
     kind: str = "stats",
