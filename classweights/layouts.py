@@ -289,7 +289,7 @@ def ids_to_paths(split_file: str | os.PathLike[str], root: str | os.PathLike[str
 # ---- the entry point ------------------------------------------------------------------------
 def resolve(source: Any, *, layout: str | None = None, split: str | None = None,
             split_file: Any = None, root: Any = None, suffix: str | None = None,
-            **settings: Any) -> Resolved:  # fmt: skip
+            defaults: Mapping[str, Any] | None = None, **settings: Any) -> Resolved:  # fmt: skip
     """The source and scan settings a layout or a split file stands for.
 
     Args:
@@ -299,6 +299,8 @@ def resolve(source: Any, *, layout: str | None = None, split: str | None = None,
         split_file: a text file of ids; masks are ``root / (id + suffix)``.
         root: the folder the ids of ``split_file`` live in (default: ``source``).
         suffix: appended to each id (default ``.png``).
+        defaults: the scan's default settings (``ScanSettings.defaults()``): a caller's value
+            equal to its default is "not given", so the preset's applies.
         settings: the caller's scan settings; a value other than the scan default wins over
             the preset's.
 
@@ -330,19 +332,19 @@ def resolve(source: Any, *, layout: str | None = None, split: str | None = None,
     if not path.is_dir():
         raise DatasetError(f"{path}: --layout {layout} needs the dataset's folder")
     if spec.name == "cityscapes":
-        preset = spec.build(path, split, {k: v for k, v in settings.items() if _given(settings, k)})
+        preset = spec.build(path, split, {k: v for k, v in settings.items() if _given(settings, k, defaults)})
     else:
         preset = spec.build(path, split)
     merged = dict(settings)
     used = []
-    given = {k for k in preset.settings if _given(merged, k)}
+    given = {k for k in preset.settings if _given(merged, k, defaults)}
     for k, v in preset.settings.items():
         if k in given:
             continue
         n = merged.get("num_classes")
-        if k == "classes" and _given(merged, "num_classes") and len(_names(v)) != n:
+        if k == "classes" and _given(merged, "num_classes", defaults) and len(_names(v)) != n:
             continue  # an explicit num_classes wins over the preset's names (and their count)
-        if k == "num_classes" and _given(merged, "classes"):
+        if k == "num_classes" and _given(merged, "classes", defaults):
             continue
         merged[k] = v
         used.append(k)
@@ -352,11 +354,9 @@ def resolve(source: Any, *, layout: str | None = None, split: str | None = None,
     return Resolved(preset.source, merged, note)
 
 
-def _given(settings: Mapping[str, Any], key: str) -> bool:
+def _given(settings: Mapping[str, Any], key: str, defaults: Mapping[str, Any] | None) -> bool:
     """The caller set ``key`` to something other than the scan default."""
-    from .scan.settings import ScanSettings  # the scan defaults: equal to them is "not given"
-
-    default = ScanSettings.defaults().get(key)
+    default = (defaults or {}).get(key)
     return settings.get(key, default) != default
 
 
@@ -378,15 +378,18 @@ def _short(v: Any) -> str:
     return f"<{len(v)} entries>" if isinstance(v, (Mapping, list)) else str(v)
 
 
-def apply(source: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """``(source, kwargs)`` with any layout / split-file keywords resolved and removed.
+def apply(
+    source: Any, kwargs: dict[str, Any], defaults: Mapping[str, Any] | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """``(source, kwargs)`` with any layout / split-file keywords resolved and removed
+    (``defaults``: the scan's defaults, see :func:`resolve`).
 
     Logs the one line that says what the layout set (INFO: shown with ``-v``)."""
     if not any(kwargs.get(k) is not None for k in SPLIT_KEYS):
         return source, {k: v for k, v in kwargs.items() if k not in SPLIT_KEYS}
     args = {k: kwargs.get(k) for k in SPLIT_KEYS}
     rest = {k: v for k, v in kwargs.items() if k not in SPLIT_KEYS}
-    r = resolve(source, **args, **rest)
+    r = resolve(source, **args, defaults=defaults, **rest)
     if r.note:
         log.info("%s", r.note)
     return r.source, r.settings

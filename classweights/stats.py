@@ -326,7 +326,13 @@ class ClassStats:
         )
 
     # ---- persistence ---------------------------------------------------------------------
-    def _meta(self) -> dict[str, Any]:
+    def to_meta(self) -> dict[str, Any]:
+        """Everything but the count arrays, as JSON-ready values (what :meth:`save` and the
+        cache store beside the arrays); :meth:`from_meta` reverses it.
+
+        >>> ClassStats.from_counts([[3, 1]]).to_meta()["num_classes"]
+        2
+        """
         return {
             "schema": SCHEMA_VERSION,
             "num_classes": self.num_classes,
@@ -342,7 +348,12 @@ class ClassStats:
         }
 
     @classmethod
-    def _from_meta(cls, meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> ClassStats:
+    def from_meta(cls, meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> ClassStats:
+        """Statistics from :meth:`to_meta`'s dict and the arrays named in :attr:`ARRAYS`.
+
+        Raises:
+            ClassWeightsError: the metadata has another schema version (rescan the dataset).
+        """
         if meta.get("schema") != SCHEMA_VERSION:
             raise ClassWeightsError(
                 f"statistics schema {meta.get('schema')!r} is not the supported {SCHEMA_VERSION}; "
@@ -376,7 +387,7 @@ class ClassStats:
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz")
-        meta = np.frombuffer(json.dumps(self._meta()).encode(), dtype=np.uint8)
+        meta = np.frombuffer(json.dumps(self.to_meta()).encode(), dtype=np.uint8)
         arrays = {k: getattr(self, k) for k in self.ARRAYS} | self.extras()
         return atomic_write(path, lambda fh: np.savez(fh, meta=meta, **arrays))
 
@@ -386,7 +397,7 @@ class ClassStats:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(z["meta"].tobytes().decode())
             names = cls.ARRAYS + tuple(k for k in cls.OPTIONAL_ARRAYS if k in z.files)
-            return cls._from_meta(meta, {k: z[k] for k in names})
+            return cls.from_meta(meta, {k: z[k] for k in names})
 
     def __repr__(self) -> str:
         kind = "multilabel " if self.multilabel else ""

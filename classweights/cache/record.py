@@ -20,6 +20,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import ClassWeightsError
+from ..records import read_pth
 from ..stats import ClassStats
 
 RECORD_SCHEMA = 2  # 2: a checksum over the whole record
@@ -144,19 +145,8 @@ def load_record(path: str | Path) -> dict[str, Any]:
     """
     import torch
 
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ClassWeightsError(f"{path}: no such weight file") from None
-    except Exception as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ClassWeightsError(
-            f"{path}: not a readable weight file (torch.load with weights_only=True refused it: "
-            f"{first[:200]})"
-        ) from None
-    if isinstance(obj, torch.Tensor):
-        return {"weights": obj}
-    if not isinstance(obj, dict) or not isinstance(obj.get("weights"), torch.Tensor):
+    obj = read_pth(path)
+    if not isinstance(obj["weights"], torch.Tensor):
         raise ClassWeightsError(f"{path}: holds no 'weights' tensor (found {type(obj).__name__})")
     if "checksum" in obj and obj["checksum"] != record_checksum(obj):
         raise ClassWeightsError(

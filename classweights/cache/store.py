@@ -159,7 +159,7 @@ class Store:
         final = self.entry_dir(fp.key)
         tmp = self.root / f".tmp-{fp.key}-{uuid.uuid4().hex[:8]}"
         arrays = {name: getattr(stats, name) for name in ARRAYS} | stats.extras()
-        stats_meta = stats._meta()
+        stats_meta = stats.to_meta()
         # sources are stored relative to the dataset root, so a copy of the dataset elsewhere
         # (same files, sizes, times: same key) gets its own paths back
         stats_meta["sources"] = [relative(s, fp.root) for s in stats.sources]
@@ -263,7 +263,7 @@ class Store:
             self._gone(entry)  # chunks deleted under us read as fill values: the checksum says so
             raise CacheCorrupt(f"cache entry {entry.path}: checksum mismatch (edited or damaged)")
         try:
-            stats = ClassStats._from_meta(entry.meta["stats"], arrays)
+            stats = ClassStats.from_meta(entry.meta["stats"], arrays)
         except Exception as e:  # pragma: no cover - the checksum covers the metadata
             raise CacheCorrupt(f"cache entry {entry.path}: unusable metadata ({e})") from None
         base = root if root is not None else entry.meta.get("root", "")

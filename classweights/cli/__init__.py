@@ -153,17 +153,12 @@ _examples_last(cli)
 
 
 def main() -> None:
-    """Console-script entry point: every user error is one line on stderr, exit code 2."""
+    """Console-script entry point: every error is one line on stderr (cli/errors.py codes)."""
+    from .errors import exit_code, message
+
     try:
         code = cli.main(prog_name="classweights", standalone_mode=False)
-    except click.UsageError as e:
-        where = e.ctx.command_path if e.ctx is not None else "classweights"
-        click.echo(f"error: {visible(e.format_message())} (see '{where} --help')", err=True)
-        sys.exit(2)
-    except click.ClickException as e:
-        click.echo(f"error: {visible(e.format_message())}", err=True)
-        sys.exit(e.exit_code)
-    except click.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+    except (click.ClickException, click.Abort) as e:
+        click.echo(message(e), err=True)
+        sys.exit(exit_code(e))
     sys.exit(code if isinstance(code, int) else 0)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..text import visible
-from .options import handle_errors
+from .errors import handle_errors
 
 _cache_dir = click.option(
     "--cache-dir",
@@ -62,7 +62,7 @@ def list_(cache_dir: str | None, fmt: str) -> None:
     """
     from ..cache import Store
     from ..cache.store import entry_age, entry_size
-    from ..report import cache_markdown, cache_table, make_console
+    from ..report.render import render
 
     store = Store(cache_dir)
     rows = []
@@ -73,12 +73,7 @@ def list_(cache_dir: str | None, fmt: str) -> None:
             "sampled": e.meta.get("sampled"), "methods": methods, "size": entry_size(e.path),
             "age_seconds": entry_age(e.meta), "corrupt": e.meta.get("corrupt"),
         })  # fmt: skip
-    if fmt == "json":
-        click.echo(json.dumps({"cache_dir": str(store.root), "entries": rows}, indent=2))
-    elif fmt == "markdown":
-        click.echo(cache_markdown(rows, _age), nl=False)
-    else:
-        make_console().print(cache_table(rows, str(store.root), _age))
+    render({"cache_dir": str(store.root), "entries": rows}, fmt, kind="cache", age=_age)
 
 
 @cache.command()
@@ -170,15 +165,10 @@ def show_file(file: str, fmt: str) -> None:
       classweights show w.pth --format markdown
     """
     from ..cache.record import load_record
-    from ..report import make_console, record_dict, record_markdown, record_table
+    from ..report import record_dict
+    from ..report.render import render
 
-    data = record_dict(load_record(file))
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2))
-    elif fmt == "markdown":
-        click.echo(record_markdown(data), nl=False)
-    else:
-        make_console().print(record_table(data, file))
+    render(record_dict(load_record(file)), fmt, kind="record", title=file)
 
 
 __all__: list[Any] = ["cache", "show_file"]

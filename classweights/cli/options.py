@@ -5,14 +5,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from ..errors import ClassWeightsError
 from ..text import visible, visible_lines
 
 
@@ -203,18 +201,9 @@ def emit(
     data: dict[str, Any], fmt: str, quiet: bool, title: str, extra: tuple[str, ...] = ()
 ) -> None:
     """The statistics (and weights) on stdout in ``fmt``; skipped files on stderr."""
-    from ..report import make_console, stats_markdown, stats_table, to_csv, to_json, totals_line
+    from ..report.render import render
 
-    if fmt == "json":
-        click.echo(to_json(data))
-    elif fmt == "csv":
-        click.echo(to_csv(data), nl=False)
-    elif fmt == "markdown":
-        click.echo(stats_markdown(data, extra=extra), nl=False)
-    else:
-        out = make_console()
-        out.print(stats_table(data, title=title, extra=extra))
-        out.print(totals_line(data), markup=False)
+    render(data, fmt, kind="stats", title=title, extra=extra)
     if fmt in ("table", "markdown"):
         for _path, err in [(s["path"], s["error"]) for s in data["dataset"]["skipped"]][:10]:
             note(f"skipped: {err}", quiet)  # one line each, control characters shown
@@ -304,34 +293,6 @@ def deliver(
         return False
     click.echo(export_text(fmt, w, **meta), nl=False)
     return True
-
-
-def handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return f(*args, **kwargs)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except ClassWeightsError as e:
-            if os.environ.get("CLASSWEIGHTS_DEBUG"):
-                raise
-            click.echo(f"error: {visible(e)}", err=True)
-            sys.exit(2)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-        except BrokenPipeError:  # `classweights ... | head`: the reader left; say nothing
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(1)
-        except Exception as e:
-            if os.environ.get("CLASSWEIGHTS_DEBUG"):
-                raise
-            why = f"{type(e).__name__}: {visible(e)}"
-            click.echo(f"error: {why} (set CLASSWEIGHTS_DEBUG=1 for the traceback)", err=True)
-            sys.exit(1)
-
-    return wrapper
 
 
 def _clip(value: str | None) -> tuple[float | None, float | None] | None:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import re
-import shlex
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..text import csv_cell, visible, visible_lines
-from .options import handle_errors, run_scan, scan_options
+from ..text import visible
+from .errors import handle_errors
+from .options import run_scan, scan_options
 
 
 def _records(target: str, cache_dir: str | None) -> list[tuple[str, dict[str, Any]]]:
@@ -50,22 +46,17 @@ def explain(target: str, cache_dir: str | None, class_index: int | None, fmt: st
     """
     from ..cache.record import plain
     from ..provenance import explain as explain_record
+    from ..report.render import render
 
     found = _records(target, cache_dir)
     if fmt == "json":
-        out = [
-            {
-                "path": p,
-                "record": _tensors_to_lists(r),
-                "explanation": explain_record(r, class_index),
-            }
-            for p, r in found
-        ]
-        click.echo(json.dumps(plain(out[0] if len(out) == 1 else out), indent=2))
-        return
-    for i, (path, record) in enumerate(found):
-        text = explain_record(_visible_strings(record), class_index)
-        click.echo(("\n" if i else "") + f"{visible(path)}\n{visible_lines(text)}")
+        out = [{"path": p, "record": _tensors_to_lists(r),
+                "explanation": explain_record(r, class_index)} for p, r in found]  # fmt: skip
+        data: Any = plain(out[0] if len(out) == 1 else out)
+    else:  # the text explains the record with its stored strings made visible
+        data = [{"path": p, "explanation": explain_record(_visible_strings(r), class_index)}
+                for p, r in found]  # fmt: skip
+    render(data, fmt, kind="explain")
 
 
 def _visible_strings(obj: Any) -> Any:
@@ -85,48 +76,6 @@ def _tensors_to_lists(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _tensors_to_lists(v) for k, v in obj.items()}
     return obj
-
-
-def _published(weights: str | None, weights_file: str | None) -> list[str]:
-    """The published values as strings (their digits are the precision)."""
-    if (weights is None) == (weights_file is None):
-        raise click.UsageError(
-            'give the published vector with --weights "w0,w1,..." or --weights-file FILE'
-        )
-    if weights_file is not None and weights_file.endswith(".npy"):
-        import numpy as np
-
-        arr = np.load(weights_file, allow_pickle=False).reshape(-1)
-        return [np.format_float_positional(v, unique=True, trim="-") for v in arr]
-    text = weights if weights is not None else Path(weights_file).read_text()  # type: ignore[arg-type]
-    if weights_file is not None and weights_file.endswith(".json"):
-        data = json.loads(text, parse_float=str, parse_int=str)
-        if isinstance(data, dict):
-            data = next((data[k] for k in ("weights", "class_weight", "weight") if k in data), None)
-        if not isinstance(data, list):
-            raise click.BadParameter(
-                f'{weights_file}: expected a JSON list of weights (or {{"weights": [...]}})'
-            )
-        return [str(v) for v in data]
-    values = [v for v in re.split(r"[\s,;\[\]()]+", text) if v]
-    if not values:
-        raise click.BadParameter("no numbers found in the published weights")
-    return values
-
-
-def _dataset_args(kw: dict[str, Any]) -> str:
-    """The dataset part of the reproducing command, from the flags given to `match`."""
-    args = [shlex.quote(p) for p in kw["paths"]]
-    valued = ("num_classes", "ignore_index", "remap", "classes", "palette", "glob_")
-    args += [
-        f"--{f.rstrip('_').replace('_', '-')} {shlex.quote(str(kw[f]))}"
-        for f in valued
-        if kw.get(f) is not None
-    ]
-    args += [f"--{f.replace('_', '-')}" for f in ("reduce_zero_label", "multilabel") if kw.get(f)]
-    if kw.get("sample"):
-        args.append(f"--sample {kw['sample']} --seed {kw['seed']}")
-    return " ".join(args)
 
 
 @click.command()
@@ -154,50 +103,17 @@ def match(**kw: Any) -> None:
       classweights match DATA --num-classes 11 --ignore-index 11 --weights "0.2595,0.1826,4.5640,..."
       classweights match gtFine/train --glob '**/*_labelTrainIds.png' --num-classes 19 --ignore-index 255 --weights-file mmseg.json
     """
+    from ..provenance import dataset_args, parse_published
     from ..provenance import match as match_weights
+    from ..report.render import render
 
-    published = _published(kw["weights"], kw["weights_file"])
+    published = parse_published(kw["weights"], kw["weights_file"])
+    flags = ("num_classes", "ignore_index", "remap", "classes", "palette", "reduce_zero_label",
+             "multilabel", "sample", "seed")  # fmt: skip
+    args = dataset_args(kw["paths"], glob=kw["glob_"], **{f: kw[f] for f in flags})
     stats, _ = run_scan(kw)  # cached statistics: no rescan on a warm cache
     found = match_weights(stats, published, decimals=kw["decimals"], top=kw["top"],
-                          include_void_variants=not kw["no_void"], dataset_args=_dataset_args(kw))  # fmt: skip
-    if kw["fmt"] == "json":
-        click.echo(json.dumps({"published": published, "fits": bool(found and found[0].fits),
-                               "candidates": [c.as_dict() for c in found]}, indent=2))  # fmt: skip
-    elif kw["fmt"] == "csv":
-        buf = io.StringIO()
-        out = csv.writer(buf, lineterminator="\n")
-        out.writerow("rank method options scale max_rel_error rmse fits command".split())
-        for i, c in enumerate(found, 1):
-            opts = ";".join(f"{k}={v}" for k, v in c.options.items())
-            out.writerow([i, c.method, csv_cell(opts), f"{c.scale:.6g}", f"{c.max_rel_error:.3g}",
-                          f"{c.rmse:.3g}", c.fits, csv_cell(c.command)])  # fmt: skip
-        click.echo(buf.getvalue(), nl=False)
-    else:
-        click.echo(visible_lines(_render(found, [visible(n) for n in stats.names])))
-
-
-def _render(found: list[Any], names: list[str]) -> str:
-    lines = []
-    for i, c in enumerate(found, 1):
-        worst = max(range(len(c.residuals)), key=c.residuals.__getitem__)
-        name = names[worst] if worst < len(names) else "the ignore label"
-        name = "" if name == str(worst) else f" {name}"
-        lines.append(f"{i}. {'FITS' if c.fits else 'no fit'}  {c.label}")
-        where = f" (class {worst}{name})" if c.max_rel_error > 0 else ""
-        lines.append(
-            f"   max relative error {100 * c.max_rel_error:.3g}%{where} after rounding, rmse {100 * c.rmse:.3g}% before"
-        )
-        if c.equivalent:
-            lines.append(
-                f"   same vector: {'; '.join(c.equivalent[:4])}"
-                + (" ..." if len(c.equivalent) > 4 else "")
-            )
-        lines.append(f"   {c.command}")
-    best = found[0] if found else None
-    if best is not None and best.fits:
-        lines.insert(0, "reproduced: the published weights are " + best.label + "\n")
-    elif best is not None:
-        lines.insert(0, f"nothing fits: the closest candidate is off by up to {100 * best.max_rel_error:.3g}% "
-                        "(the published numbers may come from another version or split of the labels, "
-                        "other ignore/void handling, crops or resizing, clipping, or a hand edit)\n")  # fmt: skip
-    return "\n".join(lines)
+                          include_void_variants=not kw["no_void"], dataset_args=args)  # fmt: skip
+    data = {"published": published, "fits": bool(found and found[0].fits),
+            "candidates": [c.as_dict() for c in found]}  # fmt: skip
+    render(data, kw["fmt"], kind="match", found=found, names=stats.names)

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from .options import handle_errors, note, run_scan, scan_options
+from .errors import handle_errors
+from .options import note, run_scan, scan_options
 
 
 def _command_line(kw: dict[str, Any]) -> str:

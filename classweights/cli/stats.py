@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from .errors import handle_errors
 from .options import (
     FORMATS,
     check_export,
@@ -14,7 +15,6 @@ from .options import (
     draw,
     emit,
     export_options,
-    handle_errors,
     plot_option,
     print_diagnosis,
     run_scan,
@@ -65,37 +65,20 @@ def compute(**kw: Any) -> None:
       classweights compute examples/masks --num-classes 19 --ignore-index 255 --method median_freq --export mmseg
       classweights compute examples/masks --num-classes 19 --ignore-index 255 --sample 20 --ci 0.95 --plot weights.svg
     """
-    from ..report import stats_dict
-    from ..weights import bootstrap_intervals, diagnose, method_weights
+    from ..results import weights_result
+    from ..weights import diagnose
 
     method, wkw = kw["method"], weight_kwargs(kw)
     export, _ = check_export(kw), check_plot(kw)
     stats, info, cache = scan_for_weights(kw, method, wkw)
-    w = method_weights(stats, method, **wkw)
-    extra: dict[str, Any] = {}
-    if kw["ci"] or info:
-        population = (stats.sample or {}).get("population")
-        lo, hi = (info["low"], info["high"]) if info else bootstrap_intervals(
-            stats, method, ci=kw["ci"], population=population, seed=kw["seed"], **wkw)  # fmt: skip
-        extra = {"weight_low": [float(v) for v in lo], "weight_high": [float(v) for v in hi],
-                 "±": [f"{(h - low) / 2:.4f}" for low, h in zip(lo, hi, strict=True)]}  # fmt: skip
+    w, data = weights_result(stats, method, wkw, ci=kw["ci"], seed=kw["seed"], auto=info or None,
+                             cache=cache)  # fmt: skip
     key = cache["key"] if cache else None
-    data = stats_dict(
-        stats, weights=w, method=method, extra_columns=extra, cache=cache, fingerprint=key
-    )
-    data["weight_options"] = dict(wkw)
-    if info:
-        data["auto_sample"] = {k: v for k, v in info.items() if k not in ("low", "high")}
     draw(data, kw, title=f"class weights: {method}")
     if deliver(export, kw, stats, w, method, wkw, key):
         return  # the snippet (or json/yaml) is all of stdout
-    emit(
-        data,
-        kw["fmt"],
-        kw["quiet"],
-        title=f"class weights: {method}",
-        extra=("±",) if extra else (),
-    )
+    extra = ("±",) if kw["ci"] or info else ()
+    emit(data, kw["fmt"], kw["quiet"], title=f"class weights: {method}", extra=extra)
     if kw["fmt"] == "table":
         print_diagnosis(
             diagnose(stats, w, method, clip=wkw["clip"], count=wkw["count"]), kw["quiet"]
@@ -123,29 +106,13 @@ def compare(**kw: Any) -> None:
       classweights compare examples/masks --num-classes 19 --ignore-index 255 --format markdown
       classweights compare examples/masks --num-classes 19 --ignore-index 255 --normalize sum --plot methods.png
     """
-    from ..report import (
-        compare_csv,
-        compare_markdown,
-        compare_table,
-        make_console,
-        stats_dict,
-        to_json,
-    )
-    from ..weights import compute_weights
-    from ..weights.options import OBJECT_METHODS, WEIGHT_METHODS
+    from ..report.render import render
+    from ..results import compare_result
 
     wkw = weight_kwargs(kw)
     check_plot(kw)
     stats, cache = run_scan(kw)
-    methods = WEIGHT_METHODS + (OBJECT_METHODS if stats.object_counts is not None else ())
-    table = {m: compute_weights(stats, m, **wkw).tolist() for m in methods if m != "manual"}
-    data = stats_dict(stats, cache=cache, fingerprint=cache["key"])
-    draw(data, kw, title=f"class weights by method (normalize={wkw['normalize']})", methods=table)
-    if kw["fmt"] == "json":
-        click.echo(to_json({**data, "weight_options": wkw, "methods": table}))
-    elif kw["fmt"] == "csv":
-        click.echo(compare_csv(stats, table), nl=False)
-    elif kw["fmt"] == "markdown":
-        click.echo(compare_markdown(stats, table, wkw["normalize"]), nl=False)
-    else:
-        make_console().print(compare_table(stats, table, wkw["normalize"]))
+    data = compare_result(stats, wkw, cache)
+    title = f"class weights by method (normalize={wkw['normalize']})"
+    draw(data, kw, title=title, methods=data["methods"])
+    render(data, kw["fmt"], kind="compare", stats=stats, normalize=wkw["normalize"])

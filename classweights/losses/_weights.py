@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..records import read_pth
 
 if TYPE_CHECKING:
     from ..stats import ClassStats
@@ -131,20 +132,7 @@ def _check_values(t: torch.Tensor, name: str, source: str) -> torch.Tensor:
 
 
 def _load_pth(path: Path, name: str) -> Any:
-    if not path.is_file():
-        raise ConfigError(f"{name} file {path} does not exist; pass a .pth path or the values")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for a corrupt file
-        raise ConfigError(f"cannot read {name} from {path}: {err}") from None
-    if isinstance(obj, dict):
-        if "weights" not in obj:
-            raise ConfigError(
-                f"{path} holds a dict with keys {sorted(map(str, obj))} but no 'weights' entry; "
-                "save a tensor or {'weights': tensor}"
-            )
-        obj = obj["weights"]
-    return obj
+    return read_pth(path, name)["weights"]
 
 
 def pos_weight_from_stats(stats: ClassStats, *, max_value: float | None = None) -> torch.Tensor:

@@ -25,5 +25,6 @@ from __future__ import annotations
 from ._explain import explain
 from ._fit import MATCH_TOLERANCE
 from ._match import Candidate, match
+from .published import dataset_args, parse_published
 
-__all__ = ["MATCH_TOLERANCE", "Candidate", "explain", "match"]
+__all__ = ["MATCH_TOLERANCE", "Candidate", "dataset_args", "explain", "match", "parse_published"]

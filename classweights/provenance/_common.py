@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..weights.methods import _Aggregate
+from ..weights.stages import Aggregate
 
 _FMT = "{:.6g}"
 
@@ -23,7 +23,7 @@ def _np(x: Any) -> NDArray[Any]:
     return np.asarray(x.numpy() if hasattr(x, "numpy") else x)
 
 
-def _aggregate(counts: Mapping[str, Any], median_denominator: str = "all") -> _Aggregate:
+def _aggregate(counts: Mapping[str, Any], median_denominator: str = "all") -> Aggregate:
     """The dataset counts of ``_raw_weights`` (0-d totals) from a record's ``counts``."""
 
     def f(key: str) -> NDArray[np.float64]:
@@ -33,7 +33,7 @@ def _aggregate(counts: Mapping[str, Any], median_denominator: str = "all") -> _A
     void_den = counts["void_image_pixels"]
     if lab:  # exact when stored; else equal to the above when there are no unknown pixels
         void_den = counts.get("void_image_labelled_pixels", void_den)
-    return _Aggregate(
+    return Aggregate(
         pixels=f("pixels"), labelled=f("labelled_pixels"), total=f("total_pixels"),
         images=f("images"), den=f("image_labelled_pixels" if lab else "image_pixels"),
         void_pixels=f("ignored_pixels"), void_den=np.asarray(float(_np(void_den))),

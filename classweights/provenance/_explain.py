@@ -13,17 +13,25 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ConfigError
-from ..weights.methods import _Aggregate, _fill_absent, _finalize, _raw_weights
-from ..weights.options import METHOD_INFO, WEIGHT_OPTIONS, _manual_vector, _Options, _options
+from ..weights.options import METHOD_INFO, WEIGHT_OPTIONS
+from ..weights.stages import (
+    Aggregate,
+    Options,
+    fill_absent,
+    finalize,
+    manual_vector,
+    parse_options,
+    raw_weights,
+)
 from ._common import _METHOD_KEYS, _aggregate, _norm_factor, _np, _num
 
 
-def _stored_options(record: Mapping[str, Any]) -> tuple[_Options | None, dict[str, Any]]:
+def _stored_options(record: Mapping[str, Any]) -> tuple[Options | None, dict[str, Any]]:
     stored = dict(record.get("options") or {})
     method = record.get("method")
     if method not in METHOD_INFO:
         return None, stored
-    return _options(method, **{k: v for k, v in stored.items() if k in WEIGHT_OPTIONS}), stored
+    return parse_options(method, **{k: v for k, v in stored.items() if k in WEIGHT_OPTIONS}), stored
 
 
 def _scan_settings(settings: Mapping[str, Any]) -> str:
@@ -43,7 +51,7 @@ def _scan_settings(settings: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _substitute(o: _Options, agg: _Aggregate, c: int, raw: float, names: Any) -> list[str]:
+def _substitute(o: Options, agg: Aggregate, c: int, raw: float, names: Any) -> list[str]:
     """The method's formula with class ``c``'s counts substituted, ending in the raw weight."""
     n, N, C = float(agg.pixels[c]), float(agg.labelled), agg.pixels.shape[-1]
     f = n / N if N else math.nan
@@ -93,7 +101,7 @@ def _substitute(o: _Options, agg: _Aggregate, c: int, raw: float, names: Any) ->
 
 
 def _derivation(
-    record: Mapping[str, Any], o: _Options, c: int, why: str
+    record: Mapping[str, Any], o: Options, c: int, why: str
 ) -> tuple[list[str], float]:
     """Step-by-step lines for class ``c`` and the final number they end in."""
     counts = record["counts"]
@@ -106,8 +114,8 @@ def _derivation(
     stub = SimpleNamespace(
         num_classes=agg.pixels.size, names=names or [str(i) for i in range(agg.pixels.size)]
     )
-    manual = _manual_vector(o.manual, stub) if o.method == "manual" else None
-    w, present = _raw_weights(agg, o, manual)
+    manual = manual_vector(o.manual, stub) if o.method == "manual" else None
+    w, present = raw_weights(agg, o, manual)
     if o.method == "power":
         with np.errstate(over="ignore"):
             w = np.exp(w)
@@ -115,7 +123,7 @@ def _derivation(
     lines = [f"worked example: {label}, {why}"]
     if not present[c]:
         final = float(
-            _fill_absent(_finalize(_raw_weights(agg, o, manual)[0], present, o), present, o.absent)[
+            fill_absent(finalize(raw_weights(agg, o, manual)[0], present, o), present, o.absent)[
                 c
             ]
         )
@@ -125,7 +133,7 @@ def _derivation(
     lines += _substitute(o, agg, c, value, names)
     if not np.all(np.isfinite(w[present])):
         lines.append("(raw weights exceed float64; the library normalises them in log space)")
-        final = float(_finalize(_raw_weights(agg, o, manual)[0], present, o)[c])
+        final = float(finalize(raw_weights(agg, o, manual)[0], present, o)[c])
         return lines, final
 
     def normalise(v: float, step: str) -> float:

@@ -10,8 +10,7 @@ from numpy.typing import NDArray
 
 from ..errors import ConfigError
 from ..stats import ClassStats
-from ..weights.methods import _Aggregate, _fill_absent, _raw_weights
-from ..weights.options import _Options, _options
+from ..weights.stages import Aggregate, Options, fill_absent, parse_options, raw_weights
 from ._common import _METHOD_KEYS, _aggregate, _norm_factor
 from ._fit import _Fitter
 
@@ -32,7 +31,7 @@ _ENET_C = (1.02, 1.10, 1.2)
 _POWERS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 
 
-def _grid(agg: _Aggregate, void_variants: bool) -> list[tuple[str, dict[str, Any]]]:
+def _grid(agg: Aggregate, void_variants: bool) -> list[tuple[str, dict[str, Any]]]:
     from ..weights.methods import suggest_beta
 
     grid: list[tuple[str, dict[str, Any]]] = [("inverse_freq", {}), ("sqrt_inv_freq", {})]
@@ -62,15 +61,15 @@ class _Matcher:
 
     def raw(self, method: str, opts: dict[str, Any]) -> tuple[NDArray, NDArray, float]:
         """Raw class weights (NaN where absent), present mask, and the void's raw weight."""
-        o = _options(method, normalize="none", **opts)
+        o = parse_options(method, normalize="none", **opts)
         agg = self.aggs[o.median_denominator]
         with np.errstate(all="ignore"):
-            w, present = _raw_weights(agg, o)
+            w, present = raw_weights(agg, o)
             if method == "power":
                 w = np.exp(np.minimum(w, 700.0))
             return w, present, self._void_raw(agg, o, w, present) if self.void else math.nan
 
-    def _void_raw(self, agg: _Aggregate, o: _Options, w: NDArray, present: NDArray) -> float:
+    def _void_raw(self, agg: Aggregate, o: Options, w: NDArray, present: NDArray) -> float:
         """The ignore label's weight by the same formula, from its own counts."""
         v, N = float(agg.void_pixels), float(agg.labelled)
         if v <= 0:
@@ -151,7 +150,7 @@ class _Matcher:
 
 
 def _fill_absent_raw(w: NDArray, present: NDArray, policy: str) -> NDArray:
-    return _fill_absent(np.where(present, w, np.nan), present, policy)
+    return fill_absent(np.where(present, w, np.nan), present, policy)
 
 
 def _refine(m: _Matcher, best: dict[str, Any], order: int) -> list[dict[str, Any]]:

@@ -10,7 +10,8 @@ from numpy.typing import ArrayLike
 
 from ..errors import ConfigError
 from ..stats import ClassStats
-from .factors import DRAW_MODES, Draw, _choice, _contains, _per_image
+from ..weights.stages import choice
+from .factors import DRAW_MODES, Draw, _contains, _per_image
 
 
 def exposure_summary(
@@ -58,7 +59,7 @@ def exposure_summary(
     >>> e["epoch_length"], [(c["before"], c["after"]) for c in e["classes"]]
     (6.0, [(4, 6.0), (1, 3.0)])
     """
-    _choice("draw", draw, DRAW_MODES)
+    choice("draw", draw, DRAW_MODES)
     w = _per_image(stats, weights, "weights")
     n = stats.num_images
     contains = _contains(stats).astype(np.float64)

@@ -13,6 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..errors import ConfigError
 from ..stats import ClassStats
+from ..weights.stages import choice
 
 SAMPLING_METHODS: tuple[str, ...] = ("repeat_factor", "class_presence")
 FREQUENCIES: tuple[str, ...] = ("images", "pixels")
@@ -23,12 +24,6 @@ SamplingMethod = Literal["repeat_factor", "class_presence"]
 Frequency = Literal["images", "pixels"]
 Reduce = Literal["sum", "max"]
 Draw = Literal["weighted", "repeat"]
-
-
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ConfigError(f"{name}={value!r} is not valid; expected one of: {', '.join(allowed)}")
-    return value
 
 
 def _threshold(threshold: Any) -> float:
@@ -91,7 +86,7 @@ def class_repeat_factors(
     [1.0, 2.0, 1.0]
     """
     t = _threshold(threshold)
-    _choice("frequency", frequency, FREQUENCIES)
+    choice("frequency", frequency, FREQUENCIES)
     if frequency == "images":
         n = stats.num_images
         f = stats.images / n if n else np.zeros(stats.num_classes)
@@ -219,7 +214,7 @@ def sampling_weights(
     >>> np.round(sw, 4).tolist()
     [15.5172, 0.5172, 0.5172, 0.5172]
     """
-    _choice("method", method, SAMPLING_METHODS)
+    choice("method", method, SAMPLING_METHODS)
     if method == "repeat_factor":
         if weight_kwargs:
             raise ConfigError(
@@ -227,7 +222,7 @@ def sampling_weights(
                 "method='class_presence' only; drop them or switch method"
             )
         return repeat_factors(stats, threshold, frequency)
-    _choice("reduce", reduce, REDUCE_MODES)
+    choice("reduce", reduce, REDUCE_MODES)
     out = _class_presence(stats, reduce, weight_method, weight_kwargs)
     if stats.num_images and not out.sum() > 0:
         raise ConfigError(

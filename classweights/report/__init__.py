@@ -51,7 +51,8 @@ __all__ = [
     "FORMATS", "SHORT_NAMES", "cache_markdown", "cache_table", "cell", "compare_csv",
     "compare_markdown", "compare_rows", "compare_table", "diagnosis_lines", "format_array",
     "make_console", "markdown_table", "pct", "progress_bar", "progress_enabled", "record_dict",
-    "record_markdown", "record_table", "set_color", "stats_dict", "stats_markdown", "stats_table",
+    "record_markdown", "record_table", "render", "set_color", "stats_dict", "stats_markdown",
+    "stats_table",
     "to_csv", "to_json", "totals_line",
 ]  # fmt: skip
 
@@ -251,3 +252,5 @@ def record_table(data: dict[str, Any], title: str) -> Table:
             cells.append(f"{data['counts']['pixels'][c]:,}")
         t.add_row(*cells, f"{w[c]:.4f}")
     return t
+
+from .render import render  # noqa: E402  (render.py uses the helpers above)

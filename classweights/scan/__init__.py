@@ -18,7 +18,6 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from ..compat import calculate_class_weights
 from ..counting import count_mask
 from ..errors import ConfigError
 from ..sources import Entry, discover
@@ -149,7 +148,6 @@ __all__: Sequence[str] = (
     "ClassStats",
     "ScanSettings",
     "VoidLabelWarning",
-    "calculate_class_weights",
     "count_images",
     "count_mask",
     "is_path_source",

@@ -270,7 +270,8 @@ class ScanSettings:
             return source, self
         from ..layouts import apply
 
-        source, merged = apply(source, {f: getattr(self, f) for f in self.fields()})
+        given = {f: getattr(self, f) for f in self.fields()}
+        source, merged = apply(source, given, ScanSettings.defaults())
         return source, ScanSettings(**merged)
 
     # ---- what the layers below need -----------------------------------------------------------

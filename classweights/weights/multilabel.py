@@ -14,8 +14,8 @@ from numpy.typing import NDArray
 
 from ..errors import ConfigError
 from ..stats import ClassStats
-from .methods import _absent_fill
-from .options import ABSENT_POLICIES, MULTILABEL_OPTIONS, ClassWeightsWarning, _choice
+from .options import ABSENT_POLICIES, MULTILABEL_OPTIONS, ClassWeightsWarning
+from .stages import absent_fill, choice
 
 
 def _pos_neg(stats: ClassStats) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -90,7 +90,7 @@ def pos_weight(
     >>> pos_weight(s, spatial_dims=2).shape
     (2, 1, 1)
     """
-    _choice("absent", absent, POS_WEIGHT_ABSENT)
+    choice("absent", absent, POS_WEIGHT_ABSENT)
     if max_value is not None and not (np.isfinite(max_value) and max_value > 0):
         raise ConfigError(f"max_value={max_value!r} is not valid; expected a finite number > 0")
     pos, neg = _pos_neg(stats)
@@ -99,7 +99,7 @@ def pos_weight(
         w = np.where(present, neg / np.where(present, pos, 1.0), np.nan)
     full = present & (neg == 0)
     w = np.where(full, 1.0, w)
-    fill = np.ones((1,)) if absent == "one" else _absent_fill(w, present, absent)
+    fill = np.ones((1,)) if absent == "one" else absent_fill(w, present, absent)
     w = np.where(present, w, fill)
     if max_value is not None:
         w = np.minimum(w, float(max_value))

@@ -19,22 +19,19 @@ from numpy.typing import NDArray
 
 from ..errors import ConfigError
 from ..stats import ClassStats
-from .methods import (
-    _Aggregate,
-    _aggregate,
-    _features,
-    _fill_absent,
-    _finalize,
-    _pipeline,
-    _raw_weights,
-)
-from .options import (
-    ClassWeightsWarning,
-    _choice,
-    _manual_vector,
-    _Options,
-    _options,
-    resolve_auto,
+from .options import ClassWeightsWarning, resolve_auto
+from .stages import (
+    Aggregate,
+    Options,
+    aggregate,
+    choice,
+    features,
+    fill_absent,
+    finalize,
+    manual_vector,
+    parse_options,
+    pipeline,
+    raw_weights,
 )
 
 _NORMAL = NormalDist()
@@ -50,16 +47,16 @@ def _multiplicities(rng: np.random.Generator, b: int, n: int) -> NDArray[np.floa
 
 
 def _replicate_weights(
-    stats: ClassStats, o: _Options, mult: NDArray[np.float64]
+    stats: ClassStats, o: Options, mult: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """``(B, C)`` weights of the replicates ``mult (B, N)``; NaN where a class is absent."""
-    manual = _manual_vector(o.manual, stats) if o.method == "manual" else None
-    w, present = _raw_weights(_aggregate(_features(stats, o), mult), o, manual)
-    return _finalize(w, present, o)
+    manual = manual_vector(o.manual, stats) if o.method == "manual" else None
+    w, present = raw_weights(aggregate(features(stats, o), mult), o, manual)
+    return finalize(w, present, o)
 
 
 def _check_ci(ci: float, n_boot: int, interval: str = "bca") -> None:
-    _choice("interval", interval, INTERVAL_KINDS)
+    choice("interval", interval, INTERVAL_KINDS)
     if not 0.0 < float(ci) < 1.0:
         raise ConfigError(f"ci={ci!r} is not valid; expected a level between 0 and 1 (e.g. 0.95)")
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
@@ -68,22 +65,22 @@ def _check_ci(ci: float, n_boot: int, interval: str = "bca") -> None:
         )
 
 
-def _jackknife_acceleration(stats: ClassStats, o: _Options, n: int) -> NDArray[np.float64]:
+def _jackknife_acceleration(stats: ClassStats, o: Options, n: int) -> NDArray[np.float64]:
     """BCa acceleration ``a_c = sum d**3 / (6 (sum d**2)**1.5)``, ``d = mean - theta_(i)``.
 
     Leave-one-out counts are ``total - row``, computed in row chunks in two passes (the
     mean first, then the central sums: power sums would cancel catastrophically).
     """
-    manual = _manual_vector(o.manual, stats) if o.method == "manual" else None
-    feats = _features(stats, o)
+    manual = manual_vector(o.manual, stats) if o.method == "manual" else None
+    feats = features(stats, o)
     totals = {k: v.sum(axis=0) for k, v in feats.items()}
     step = max(1, _CELLS_PER_CHUNK // max(1, sum(v[0].size for v in feats.values())))
 
     def leave_one_out():
         for s in range(0, n, step):
-            agg = _Aggregate(**{k: totals[k] - feats[k][s : s + step] for k in feats})
-            w, present = _raw_weights(agg, o, manual)
-            yield _finalize(w, present, o)
+            agg = Aggregate(**{k: totals[k] - feats[k][s : s + step] for k in feats})
+            w, present = raw_weights(agg, o, manual)
+            yield finalize(w, present, o)
 
     c = stats.num_classes
     total, count = np.zeros(c), np.zeros(c)
@@ -121,7 +118,7 @@ def _bca_levels(
 
 def _intervals(
     stats: ClassStats,
-    o: _Options,
+    o: Options,
     ci: float,
     n_boot: int,
     rng: np.random.Generator,
@@ -134,10 +131,10 @@ def _intervals(
     replicates: its interval then only describes the replicates that contain it.
     """
     o = resolve_auto(o, stats)  # one beta from the sample for every replicate
-    w, present, _ = _pipeline(stats, o)
+    w, present, _ = pipeline(stats, o)
     n = stats.num_images
     if n == 0:
-        w = _fill_absent(w, present, o.absent)
+        w = fill_absent(w, present, o.absent)
         return w, w.copy(), w.copy(), present, np.zeros_like(present)
     chunk = max(1, _CELLS_PER_CHUNK // n)
     reps = [
@@ -156,7 +153,7 @@ def _intervals(
         low[c], high[c] = np.quantile(col, levels[:, c])
     missing = np.isnan(wb).mean(axis=0)
     unresolved = present & (missing > alpha)
-    w = _fill_absent(w, present, o.absent)
+    w = fill_absent(w, present, o.absent)
     low = np.where(np.isnan(low), w, np.minimum(low, w))
     high = np.where(np.isnan(high), w, np.maximum(high, w))
     if population is not None:  # finite-population correction (sampling without replacement)
@@ -219,7 +216,7 @@ def bootstrap_intervals(
     ([0.454, 0.834, 1.548], [0.534, 0.953, 1.69])
     """
     _check_ci(ci, n_boot, interval)
-    o = _options(method, **weight_kwargs)
+    o = parse_options(method, **weight_kwargs)
     if population is not None and (
         not isinstance(population, (int, np.integer)) or population < stats.num_images
     ):
@@ -301,7 +298,7 @@ def auto_sample(
     (29, 2, True, 0.04)
     """
     _check_ci(ci, n_boot, interval)
-    o = _options(method, **weight_kwargs)
+    o = parse_options(method, **weight_kwargs)
     if not float(tolerance) > 0.0:
         raise ConfigError(f"tolerance={tolerance!r} is not valid; expected > 0 (e.g. 0.05)")
     if not float(growth) > 1.0:
