@@ -129,10 +129,10 @@ def diagnosis_html(d: dict[str, Any]) -> str:
 def class_table_html(d: dict[str, Any]) -> str:
     methods, extras = d["methods"], d["extra_columns"]
     vol = d.get("volumes")
-    vcols = [h for _, h, _ in vol["columns"]] if vol else []
+    vcols = [h for _, h, _, _ in vol["columns"]] if vol else []
     head = ["id", "class", "pixels", "share", "images", "% images", *extras, *vcols,
             *[SHORT.get(m, m) for m in methods]]  # fmt: skip
-    titles = [""] * (6 + len(extras) + len(vcols)) + methods
+    titles = [""] * (6 + len(extras)) + [t for *_, t in (vol or {}).get("columns", [])] + methods
     ths = "".join(f'<th title="{escape(t)}">{escape(h)}</th>'
                   for h, t in zip(head, titles, strict=True))  # fmt: skip
     rows = []

@@ -206,7 +206,7 @@ def size_bars(lows: Sequence[int], counts: Sequence[int], unit: str) -> str:
         y = top + BARS * (1 - f)
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" class="grid"/>'
                    f'<text class="tick" x="{left - 4}" y="{y + 3:.1f}" text-anchor="end">'
-                   f"{_num(peak * f) if f else '0'}</text>")  # fmt: skip
+                   f"{size_label(round(peak * f))}</text>")  # fmt: skip
     for b, (low, n) in enumerate(zip(lows, counts, strict=True)):
         x = left + b * BIN
         h = BARS * n / peak

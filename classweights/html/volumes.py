@@ -26,18 +26,20 @@ from .svg import size_bars, size_grid
 CSS = ("table.spacing{font-size:12.5px}table.spacing th{position:static;cursor:default}"
        "table.spacing th,table.spacing td{padding:1px 8px}")  # fmt: skip
 
-#: Class-table columns ``(field, header, number kind)`` in the order shown, when present.
+#: Class-table columns ``(field, header, number kind, hover text)`` in the order shown, when
+#: present; ``{unit}`` is voxels (volumes) or pixels (2-D masks).
 COLUMNS = (
-    ("volume_mm3", "volume mm³", "num"),
-    ("objects", "objects", "int"),
-    ("objects_per_image", "objects / image", "float"),
-    ("object_min", "min object", "num"),
-    ("object_median", "median object", "num"),
-    ("object_p90", "p90 object", "num"),
-    ("object_max", "max object", "num"),
-    ("object_median_mm3", "median object mm³", "num"),
-    ("images_with_small_objects", "images with small objects", "int"),
-)
+    ("volume_mm3", "volume mm³", "num", "labelled volume: voxels x voxel volume, summed"),
+    ("objects", "objects", "int", "connected components of the class, all images"),
+    ("objects_per_image", "objects / image", "float", "objects per image holding the class"),
+    ("object_min", "min object", "num", "smallest object, {unit}"),
+    ("object_median", "median object", "num", "median object size, {unit}"),
+    ("object_p90", "p90 object", "num", "90th percentile of object sizes, {unit}"),
+    ("object_max", "max object", "num", "largest object, {unit}"),
+    ("object_median_mm3", "median object mm³", "num", "median object volume, mm³"),
+    ("images_with_small_objects", "small-object images", "int",
+     "images holding an object below {small} {unit}"),
+)  # fmt: skip
 
 
 def volume_data(stats: ClassStats) -> dict[str, Any] | None:
@@ -50,7 +52,8 @@ def volume_data(stats: ClassStats) -> dict[str, Any] | None:
         return None
     unit = "voxels" if stats.shape is not None else "pixels"
     first = rows[0] if rows else {}
-    cols = [(k, h, kind) for k, h, kind in COLUMNS
+    small = ds.get("objects", {}).get("small_below")
+    cols = [(k, h, kind, tip.format(unit=unit, small=small)) for k, h, kind, tip in COLUMNS
             if k in first and (k != "volume_mm3" or first[k] is not None)]  # fmt: skip
     hist = None
     if stats.object_counts is not None:
@@ -139,4 +142,4 @@ def objects_html(d: dict[str, Any]) -> str:
 def class_cells(v: dict[str, Any], c: int) -> list[str]:
     """The class table's volume and object cells of class ``c``."""
     row = v["rows"][c]
-    return [cell(f"v:{k}:{c}", row[k], kind) for k, _, kind in v["columns"]]
+    return [cell(f"v:{k}:{c}", row[k], kind) for k, _, kind, _ in v["columns"]]
