@@ -186,3 +186,25 @@ def test_browser_opens_the_volume_page_without_errors(volumes, tmp_path):
     assert 'data-ready="1"' in r.stdout
     assert [line for line in r.stderr.splitlines() if ":CONSOLE" in line] == []
     assert json.dumps(NAMES[2])[1:-1] not in r.stdout  # the hostile name never became markup
+
+
+def test_150_classes_with_a_million_objects_stay_small_and_complete(tmp_path):
+    rng = np.random.default_rng(0)
+    n, c = 30_000, 150
+    counts = np.where(rng.random((n, c)) < 0.1, rng.integers(1, 50_000, (n, c)), 0)
+    per_image = np.where(counts > 0, rng.integers(1, 6, (n, c)), 0)
+    sizes = rng.integers(1, 2**20, int(per_image.sum()))
+    base = cw.ClassStats.from_counts(counts, class_names=[f"class {k}" for k in range(c)])
+    stats = cw.ClassStats(
+        num_classes=c, ignore_index=None, counts=base.counts, image_total=base.image_total,
+        image_ignored=base.image_ignored, image_unknown=base.image_unknown,
+        sources=[f"img_{i:06d}.png" for i in range(n)], class_names=base.class_names,
+        object_counts=per_image.astype(np.uint8), object_sizes=sizes,
+    )  # fmt: skip
+    out = cw.report_html(stats, tmp_path / "big.html")
+    assert out.stat().st_size < 4_000_000
+    bars, cells = histogram(Page(out.read_text()))
+    assert sum(bars.values()) == sizes.size == sum(cells.values())
+    assert {k for k, _ in cells} == set(range(c))  # one row per class
+    for low, count in bars.items():
+        assert count == int(((sizes >= low) & (sizes < 2 * low)).sum())
