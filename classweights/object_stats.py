@@ -48,12 +48,16 @@ def object_summary(stats: Any, small: int = 10) -> list[dict[str, Any]]:
     image, cls, size = component_table(stats)
     vox = stats.voxel_volume
     has_mm3 = vox is not None and bool(np.isfinite(vox).any())
+    images = stats.images  # a property counted over the whole table: once, not per class
+    order = np.argsort(cls, kind="stable")  # each class's components as one slice
+    image, size = image[order], size[order]
+    bounds = np.searchsorted(cls[order], np.arange(stats.num_classes + 1))
     out = []
     for k in range(stats.num_classes):
-        sel = cls == k
+        sel = slice(bounds[k], bounds[k + 1])
         s = size[sel]
         row: dict[str, Any] = {"objects": int(s.size), "images_with_small": 0}
-        row["mean_objects_per_image"] = float(s.size / stats.images[k]) if stats.images[k] else 0.0
+        row["mean_objects_per_image"] = float(s.size / images[k]) if images[k] else 0.0
         row |= _dist(s.astype(np.float64), "")
         if has_mm3:
             known = s.size and np.isfinite(vox[image[sel]]).all()

@@ -221,7 +221,3 @@ def _label_runs(starts, run_cls, d, h, w, full):
     if _LABEL_RUNS is None:  # numba compiles on first use, not at import
         _LABEL_RUNS = _kernel()
     return _LABEL_RUNS(starts, run_cls, d, h, w, full)
-
-
-# ---- statistics from the stored table -------------------------------------------------------
-
