@@ -119,36 +119,62 @@ def count_task(task: Sequence[Unit], opts: CountOptions) -> Packed | list[ImageC
 
 @dataclass
 class Packed:
-    """The per-image results of a task as one compact table."""
+    """The per-image results of a task as one compact table (with the volume rows and the
+    components of each image when the scan has them)."""
 
     sources: list[str]
     totals: NDArray[np.int64]
     lengths: NDArray[np.int64]  # distinct raw values per image
     values: NDArray[np.int64]  # all images' raw values, concatenated
     counts: NDArray[np.int64]
+    # 3-D volumes: (spacing, shape) of every image, as `ImageCount` holds them; None: all 2-D
+    volumes: list[tuple[Any, Any]] | None = None
+    # objects: components per image (-1: none looked for), their classes and sizes, concatenated
+    object_lengths: NDArray[np.int64] | None = None
+    object_classes: NDArray[np.int64] | None = None
+    object_sizes: NDArray[np.int64] | None = None
 
     @classmethod
     def pack(cls, items: list[ImageCount | Failure]) -> Packed | None:
         if not all(type(it) is ImageCount and not it.notes and not it.unknown_colors
                    for it in items):  # fmt: skip
             return None
-        return cls(
+        packed = cls(
             [it.source for it in items],
             np.array([it.total for it in items], np.int64),
             np.array([it.values.size for it in items], np.int64),
             np.concatenate([it.values for it in items]) if items else np.zeros(0, np.int64),
             np.concatenate([it.counts for it in items]) if items else np.zeros(0, np.int64),
         )
+        if any(it.spacing is not None or it.shape is not None for it in items):
+            packed.volumes = [(it.spacing, it.shape) for it in items]
+        objs = [it.objects for it in items]
+        if any(o is not None for o in objs):
+            found = [o for o in objs if o is not None]
+            packed.object_lengths = np.array([-1 if o is None else o[0].size for o in objs])
+            packed.object_classes = np.concatenate([o[0] for o in found]).astype(np.int64)
+            packed.object_sizes = np.concatenate([o[1] for o in found]).astype(np.int64)
+        return packed
 
     def unpack(self) -> list[ImageCount | Failure]:
         cuts = np.cumsum(self.lengths)[:-1]
-        return [
+        out: list[ImageCount | Failure] = [
             ImageCount(s, v, c, int(t))
             for s, t, v, c in zip(
                 self.sources, self.totals.tolist(), np.split(self.values, cuts),
-                np.split(self.counts, cuts),
+                np.split(self.counts, cuts), strict=True,
             )
         ]  # fmt: skip
+        if self.volumes is not None:
+            for it, (spacing, shape) in zip(out, self.volumes, strict=True):
+                it.spacing, it.shape = spacing, shape  # type: ignore[union-attr]
+        if self.object_lengths is not None:
+            ends = np.cumsum(np.maximum(self.object_lengths, 0))
+            for it, k, end in zip(out, self.object_lengths.tolist(), ends.tolist(), strict=True):
+                if k >= 0:
+                    sl = slice(end - k, end)
+                    it.objects = (self.object_classes[sl], self.object_sizes[sl])  # type: ignore
+        return out
 
 
 def partition(units: Sequence[Unit], per_task: int) -> list[list[Unit]]:

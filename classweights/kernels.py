@@ -28,6 +28,9 @@ def _jit(func):
         return njit(nogil=True)(func)
 
 
+#: The package's one Numba decorator, for kernels that live beside their room (objects.py).
+kernel = _jit
+
 _B8 = np.uint64(0x0101010101010101)
 _B16 = np.uint64(0x0001000100010001)
 _M8 = np.uint64(0xFF)

@@ -21,6 +21,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import ConfigError
+from .object_stats import component_table, image_offsets, object_summary, take_sizes
+
+__all__ = [
+    "ObjectOptions", "component_table", "components", "find_objects", "image_offsets",
+    "object_options", "object_summary", "take_sizes",
+]  # fmt: skip
 
 CONNECTIVITIES = ("full", "face")
 
@@ -113,7 +119,7 @@ def components(
 # (by one more column each way for diagonal contact) and share a class are joined in a
 # union-find. 2-D masks are one plane; 3-D also joins the rows of the previous plane.
 def _kernel():
-    from .kernels import _jit
+    from .kernels import kernel as _jit
 
     @_jit
     def find(parent, x):  # pragma: no cover - compiled
@@ -215,66 +221,3 @@ def _label_runs(starts, run_cls, d, h, w, full):
     if _LABEL_RUNS is None:  # numba compiles on first use, not at import
         _LABEL_RUNS = _kernel()
     return _LABEL_RUNS(starts, run_cls, d, h, w, full)
-
-
-# ---- statistics from the stored table -------------------------------------------------------
-def image_offsets(object_counts: NDArray[Any]) -> NDArray[np.int64]:
-    """Start of each image's block in ``object_sizes`` (``N + 1`` offsets)."""
-    per_image = object_counts.sum(axis=1, dtype=np.int64)
-    return np.concatenate([[0], np.cumsum(per_image)]).astype(np.int64)
-
-
-def take_sizes(
-    object_counts: NDArray[Any], object_sizes: NDArray[np.int64], rows: NDArray[np.int64]
-) -> NDArray[np.int64]:
-    """The ``object_sizes`` blocks of the images ``rows`` (repeats allowed), in that order."""
-    off = image_offsets(object_counts)
-    starts, stops = off[rows], off[rows + 1]
-    lengths = stops - starts
-    if not lengths.sum():
-        return np.zeros(0, np.int64)
-    idx = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return object_sizes[idx + np.arange(int(lengths.sum()))]
-
-
-def component_table(stats: Any) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """``(image, class, size)`` of every component of a ``ClassStats`` scanned with objects."""
-    oc = np.asarray(stats.object_counts, np.int64)
-    n, c = oc.shape
-    image = np.repeat(np.arange(n), oc.sum(axis=1))
-    cls = np.repeat(np.tile(np.arange(c), n), oc.ravel())
-    return image, cls, np.asarray(stats.object_sizes, np.int64)
-
-
-def object_summary(stats: Any, small: int = 10) -> list[dict[str, Any]]:
-    """Per class: components, size distribution and images holding a component below ``small``.
-
-    Sizes are in voxels (pixels in 2-D), ``None`` for a class without objects. ``*_mm3``
-    fields exist when some image has a spacing; they are ``None`` unless every image holding
-    the class has one (the size times that image's voxel volume). Every row has the same keys.
-    """
-    image, cls, size = component_table(stats)
-    vox = stats.voxel_volume
-    has_mm3 = vox is not None and bool(np.isfinite(vox).any())
-    out = []
-    for k in range(stats.num_classes):
-        sel = cls == k
-        s = size[sel]
-        row: dict[str, Any] = {"objects": int(s.size), "images_with_small": 0}
-        row["mean_objects_per_image"] = float(s.size / stats.images[k]) if stats.images[k] else 0.0
-        row |= _dist(s.astype(np.float64), "")
-        if has_mm3:
-            known = s.size and np.isfinite(vox[image[sel]]).all()
-            row |= _dist(s * vox[image[sel]] if known else s[:0].astype(np.float64), "_mm3")
-        if s.size:
-            row["images_with_small"] = int(np.unique(image[sel][s < small]).size)
-        out.append(row)
-    return out
-
-
-def _dist(s: NDArray[np.float64], suffix: str) -> dict[str, float | None]:
-    names = ("min", "median", "p90", "max")
-    if not s.size:
-        return {f"{name}{suffix}": None for name in names}
-    q = np.percentile(s, [0, 50, 90, 100])
-    return {f"{name}{suffix}": float(v) for name, v in zip(names, q, strict=True)}

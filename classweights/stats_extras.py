@@ -20,7 +20,7 @@ def subset_extras(s: ClassStats, idx: NDArray[Any]) -> dict[str, Any]:
     if s.shape is not None:
         out |= {"shape": s.shape[idx], "spacing": s.spacing[idx]}
     if s.object_counts is not None:
-        from .objects import take_sizes
+        from .object_stats import take_sizes
 
         out["object_counts"] = s.object_counts[idx]
         out["object_sizes"] = take_sizes(s.object_counts, s.object_sizes, np.asarray(idx))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import os
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ def _contracts() -> list[dict]:
 def test_every_room_has_a_layer():
     """A new module or package under classweights/ must be placed in the layers contract."""
     layered = next(c for c in _contracts() if c["type"] == "layers")
-    named = {m.strip() for layer in layered["layers"] for m in layer.split("|")}
+    named = {m.strip() for layer in layered["layers"] for m in re.split(r"[|:]", layer)}
     rooms = {
         f"classweights.{p.stem}"
         for p in (ROOT / "classweights").iterdir()

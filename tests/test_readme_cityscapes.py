@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _examples():
-    """(kind, code) of every README example that names gtFine/train."""
-    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    """(kind, code) of every README (and docs/ guide) example that names gtFine/train."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    lines = [line for p in pages for line in p.read_text(encoding="utf-8").splitlines()]
     out = []
     i = 0
     while i < len(lines):

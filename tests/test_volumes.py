@@ -223,3 +223,25 @@ def test_label_shares_match_monai_label_stats(tmp_path):
         assert st["labels"] == [0, 1, 2]
         theirs = [x["foreground_percentage"] for x in st["label"]]
         assert np.allclose(s.counts[i] / s.image_total[i], theirs, rtol=1e-6)
+
+
+def test_layout_nnunet_reads_nifti_volumes_names_and_caches(tmp_path):
+    """Issues 20 and 22: `--layout nnunet` on a real labelsTr/*.nii.gz tree with dataset.json."""
+    from classweights.cache import cached_scan
+
+    root, vols = _nnunet(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the float32 volume is read as integers, with a note
+        s = cw.scan(root, layout="nnunet", workers=1)
+        first, info = cached_scan(root, layout="nnunet", cache_dir=tmp_path / "c")
+        again, info2 = cached_scan(root, layout="nnunet", cache_dir=tmp_path / "c")
+        w = cw.load_weights(root, layout="nnunet", method="inverse_freq", normalize="none",
+                            cache_dir=tmp_path / "c")  # fmt: skip
+    rows = _naive_rows(vols, 3)
+    assert s.class_names == ["background", "liver", "tumour"]
+    assert np.array_equal(s.counts, rows)
+    assert np.allclose(s.spacing, SPACINGS)
+    assert np.array_equal(first.counts, rows) and np.array_equal(again.counts, rows)
+    assert info.hit is False and info2.hit is True
+    n = rows.sum(0)
+    assert np.allclose(w.numpy(), n.sum() / (3 * n))  # sklearn's "balanced" formula

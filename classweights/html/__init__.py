@@ -5,7 +5,9 @@ given a second split, its drift.
 The page fetches nothing when opened (inline SVG, an inline style sheet, a small inline script
 for sorting and the heat-map readout; a Content-Security-Policy forbids any request), prints,
 and escapes every text taken from the dataset. Rooms: :mod:`.data` computes the numbers from a
-``ClassStats`` (no mask is read), :mod:`.svg` draws, :mod:`.page` writes the markup.
+``ClassStats`` (no mask is read), :mod:`.svg` draws, :mod:`.page` writes the markup, and
+:mod:`.volumes` adds volumes and objects (columns, spacing, size histogram) when the scan has
+them.
 
 >>> from classweights import ClassStats
 >>> from classweights.html import render_html

@@ -35,10 +35,10 @@ class OptionalColumn:
     """A per-class column shown only when the statistics carry it.
 
     ``values(stats)`` returns ``C`` numbers, or ``None`` when ``stats`` lacks the data (the
-    column is then left out). Object statistics (connected components per class) and
-    physical volumes (mm³ from voxel spacing) are planned fields of ``ClassStats``; when they
-    land, their columns are added to :data:`OPTIONAL_COLUMNS` and show up in the class table
-    with no other change. Callers can also pass ``extra_columns`` to :func:`page_data`.
+    column is then left out). Volumes (mm³) and objects (connected components) have their
+    own columns, overview rows and histogram in :mod:`classweights.html.volumes`, from the
+    fields ``stats --format json`` shows; this registry is for further columns. Callers can
+    also pass ``extra_columns`` to :func:`page_data`.
     """
 
     key: str
@@ -47,7 +47,7 @@ class OptionalColumn:
     digits: int = 4
 
 
-#: Registry of optional per-class columns (empty until ClassStats stores objects/volumes).
+#: Registry of further optional per-class columns (volumes and objects: see ``.volumes``).
 OPTIONAL_COLUMNS: tuple[OptionalColumn, ...] = ()
 
 
@@ -87,6 +87,9 @@ def page_data(
         "diagnosis": {**diag, "named": {k: [names[i] for i in diag[k]] for k in named}},
         "compare": None,
     }
+    from .volumes import volume_data
+
+    data["volumes"] = volume_data(stats)  # None for plain 2-D scans: nothing is shown
     if compare is not None:
         from ..splits import compare_splits
 

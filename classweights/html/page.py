@@ -32,11 +32,14 @@ def pct(share: float) -> str:
 
 
 def fmt(value: Any, kind: str) -> str:
-    """The text of a number: ``int`` (1,234), ``pct`` (12.34%) or ``float`` (4 digits)."""
+    """The text of a number: ``int`` (1,234), ``pct`` (12.34%), ``float`` (4 digits) or ``num``
+    (1,234.5)."""
     if kind == "pct":
         return pct(value)
     if kind == "float":
         return f"{value:.4g}"
+    if kind == "num":  # sizes and volumes: thousands separators, one decimal when fractional
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
     return f"{value:,}"
 
 
@@ -60,7 +63,7 @@ def json_island(element_id: str, data: Any) -> str:
     return f'<script type="application/json" id="{element_id}">{text}</script>'
 
 
-def _section(sid: str, title: str, body: str, note: str = "") -> str:
+def section(sid: str, title: str, body: str, note: str = "") -> str:
     lead = f'<p class="note">{note}</p>' if note else ""
     return f'<section id="{sid}"><h2>{escape(title)}</h2>{lead}{body}</section>'
 
@@ -93,8 +96,12 @@ def overview_html(d: dict[str, Any]) -> str:
         ("made by", f"<code>{escape(o['command'] or 'classweights.report_html(...)')}</code>"
          f" · classweights {escape(o['version'])}"),
     ]  # fmt: skip
+    if d.get("volumes"):
+        from .volumes import overview_rows
+
+        rows[8:8] = overview_rows(d["volumes"])  # after "classes"
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
-    return _section("overview", "Overview", f'<dl class="grid">{dl}</dl>')
+    return section("overview", "Overview", f'<dl class="grid">{dl}</dl>')
 
 
 def diagnosis_html(d: dict[str, Any]) -> str:
@@ -116,14 +123,16 @@ def diagnosis_html(d: dict[str, Any]) -> str:
     body = "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
     if hints:
         body += f'<h3>Hints</h3><ul class="hints">{hints}</ul>'
-    return _section("diagnosis", "Imbalance diagnosis", body)
+    return section("diagnosis", "Imbalance diagnosis", body)
 
 
 def class_table_html(d: dict[str, Any]) -> str:
     methods, extras = d["methods"], d["extra_columns"]
-    head = ["id", "class", "pixels", "share", "images", "% images", *extras,
+    vol = d.get("volumes")
+    vcols = [h for _, h, _, _ in vol["columns"]] if vol else []
+    head = ["id", "class", "pixels", "share", "images", "% images", *extras, *vcols,
             *[SHORT.get(m, m) for m in methods]]  # fmt: skip
-    titles = [""] * (6 + len(extras)) + methods
+    titles = [""] * (6 + len(extras)) + [t for *_, t in (vol or {}).get("columns", [])] + methods
     ths = "".join(f'<th title="{escape(t)}">{escape(h)}</th>'
                   for h, t in zip(head, titles, strict=True))  # fmt: skip
     rows = []
@@ -138,6 +147,10 @@ def class_table_html(d: dict[str, Any]) -> str:
             cell(f"image_frac:{c}", r["image_frac"], "pct"),
         ]
         tds += [cell(f"x:{k}:{c}", r["extra"][k], "float") for k in extras]
+        if vol:
+            from .volumes import class_cells
+
+            tds += class_cells(vol, c)
         tds += [cell(f"w:{m}:{c}", r["weights"][m], "float") for m in methods]
         rows.append(f'<tr class="{"absent" if r["pixels"] == 0 else ""}">{"".join(tds)}</tr>')
     opts = ", ".join(f"{k}={v}" for k, v in d["weight_options"].items())
@@ -148,7 +161,7 @@ def class_table_html(d: dict[str, Any]) -> str:
         body += f'<ul class="note">{notes}</ul>'
     note = ("Click a header to sort. Share: of the labelled pixels. Weights of every method "
             f"({escape(opts)}); hover a method for its full name.")  # fmt: skip
-    return _section("classes", "Classes", body, note)
+    return section("classes", "Classes", body, note)
 
 
 def charts_html(d: dict[str, Any]) -> str:
@@ -167,7 +180,7 @@ def charts_html(d: dict[str, Any]) -> str:
         f'<h3>Share and images per class</h3><div class="scroll">{classes}</div>'
         f'<h3>Weights of each method (common log axis)</h3><div class="scroll">{weights}</div>'
     )
-    return _section("charts", "Charts", body, "Hover a bar for its exact value.")
+    return section("charts", "Charts", body, "Hover a bar for its exact value.")
 
 
 def cooccurrence_html(d: dict[str, Any]) -> str:
@@ -195,7 +208,7 @@ def cooccurrence_html(d: dict[str, Any]) -> str:
         "Images holding both classes (diagonal: images holding the class), from the "
         "per-image table."
     )
-    return _section("cooccurrence", "Class co-occurrence", body, note)
+    return section("cooccurrence", "Class co-occurrence", body, note)
 
 
 def _img_table(rows: list[dict[str, Any]], cols: list[tuple[str, str, str]], name: str) -> str:
@@ -259,7 +272,7 @@ def odd_html(d: dict[str, Any]) -> str:
                      + _more(sz["more"]))  # fmt: skip
     note = f"File names relative to {escape(d['source_root'])}. " if d["source_root"] else ""
     note += "Image size is its pixel count (the statistics keep no height and width)."
-    return _section("odd", "Odd images", "".join(parts), note)
+    return section("odd", "Odd images", "".join(parts), note)
 
 
 def compare_html(d: dict[str, Any]) -> str:
@@ -292,26 +305,37 @@ def compare_html(d: dict[str, Any]) -> str:
     body = (head_p + f'<div class="scroll"><table class="sortable"><thead><tr>{ths}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>'
             f'<div class="scroll">{chart}</div>')  # fmt: skip
-    return _section("compare", f"Split drift: {la} vs {lb}", body)
+    return section("compare", f"Split drift: {la} vs {lb}", body)
 
 
 def render_page(d: dict[str, Any], title: str = "classweights dataset report") -> str:
     """The whole page (a ``str``), from :func:`~classweights.html.data.page_data`."""
     sections = [overview_html(d), diagnosis_html(d), class_table_html(d), charts_html(d),
                 cooccurrence_html(d), odd_html(d)]  # fmt: skip
+    has_objects = bool(d.get("volumes") and d["volumes"]["histogram"] is not None)
+    if has_objects:
+        from .volumes import objects_html
+
+        sections.insert(4, objects_html(d))  # after the charts
     if d["compare"] is not None:
         sections.insert(3, compare_html(d))
     nav = "".join(f'<a href="#{sid}">{label}</a>' for sid, label in
                   (("overview", "overview"), ("diagnosis", "diagnosis"), ("classes", "classes"),
                    *([("compare", "split drift")] if d["compare"] else []), ("charts", "charts"),
+                   *([("objects", "object sizes")] if has_objects else []),
                    ("cooccurrence", "co-occurrence"), ("odd", "odd images")))  # fmt: skip
     subtitle = escape(", ".join(d["overview"]["paths"]) or "")
+    css = CSS
+    if d.get("volumes"):
+        from .volumes import CSS as VOLUME_CSS
+
+        css += VOLUME_CSS
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
+        f"<title>{escape(title)}</title><style>{css}</style></head><body>"
         f'<header><h1>{escape(title)}</h1><p class="sub">{subtitle}</p><nav>{nav}</nav></header>'
         f"<main>{''.join(sections)}</main><script>{SCRIPT}</script></body></html>\n"
     )

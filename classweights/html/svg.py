@@ -172,3 +172,95 @@ def heat_map(co: NDArray[np.int64], names: Sequence[str]) -> str:
     out.append(f'<text x="{266 + 18 * len(HEAT)}" y="{ly + 10}" class="tick">'
                f"{top_count:,}</text></svg>")  # fmt: skip
     return "".join(out)
+
+
+# ---- object sizes: log2-binned histograms ----------------------------------------------------
+BIN = 40  # px per size bin
+BARS = 150  # px height of the overall histogram's bars
+
+
+def size_label(low: int) -> str:
+    """A bin's lower edge, short: ``512``, ``8,192``, ``65.5k``, ``1.05M``."""
+    if low < 10_000:
+        return f"{low:,}"
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if low >= div:
+            return f"{low / div:.3g}{suffix}"
+    return str(low)
+
+
+def _bin_range(low: int, unit: str) -> str:
+    return f"{low:,} {unit}" if low == 1 else f"{low:,} to {2 * low - 1:,} {unit}"
+
+
+def size_bars(lows: Sequence[int], counts: Sequence[int], unit: str) -> str:
+    """All objects per log₂ size bin as vertical bars (a linear count axis); every bar carries
+    its exact count (``data-n``, ``<title>``) and shows it above the bar."""
+    left, top, bottom = 46, 20, 40
+    width = left + len(lows) * BIN + 10
+    height = top + BARS + bottom
+    peak = max(max(counts, default=0), 1)
+    out = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
+           ' role="img" aria-label="objects per size">']  # fmt: skip
+    for f in (0, 0.5, 1):
+        y = top + BARS * (1 - f)
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" class="grid"/>'
+                   f'<text class="tick" x="{left - 4}" y="{y + 3:.1f}" text-anchor="end">'
+                   f"{size_label(round(peak * f))}</text>")  # fmt: skip
+    for b, (low, n) in enumerate(zip(lows, counts, strict=True)):
+        x = left + b * BIN
+        h = BARS * n / peak
+        tip = f"{_bin_range(low, unit)}: {n:,} objects"
+        out.append(f'<rect class="hbar" data-n="{n}" data-low="{low}" x="{x + 4}" '
+                   f'y="{top + BARS - h:.1f}" width="{BIN - 8}" height="{h:.1f}" '
+                   f'fill="{COLOURS[0]}"><title>{tip}</title></rect>')  # fmt: skip
+        if n:
+            out.append(f'<text class="tick" x="{x + BIN / 2}" y="{top + BARS - h - 3:.1f}" '
+                       f'text-anchor="middle">{size_label(n)}</text>')  # fmt: skip
+        out.append(f'<text class="tick" x="{x + BIN / 2}" y="{top + BARS + 13}" '
+                   f'text-anchor="middle">{size_label(low)}</text>')  # fmt: skip
+    out.append(f'<text class="tick" x="{left}" y="{height - 6}">object size ({escape(unit)}), '
+               "bins start at the label</text></svg>")  # fmt: skip
+    return "".join(out)
+
+
+def size_grid(
+    names: Sequence[str], ids: Sequence[int], lows: Sequence[int],
+    counts: Sequence[Sequence[int]], unit: str,
+) -> str:  # fmt: skip
+    """One row per class, one cell per log₂ size bin, coloured by count (log scale) with the
+    count written in it; a class's total at the row's end. Grows downwards with the classes."""
+    head = 30
+    width = LABEL + len(lows) * BIN + 70
+    height = head + len(names) * ROW + 6
+    grid = np.asarray(counts, np.int64).reshape(len(names), len(lows))
+    lv = heat_bucket(grid)
+    out = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
+           ' role="img" aria-label="objects per size and class">']  # fmt: skip
+    for b, low in enumerate(lows):
+        out.append(f'<text class="tick" x="{LABEL + b * BIN + BIN / 2}" y="{head - 8}" '
+                   f'text-anchor="middle">{size_label(low)}</text>')  # fmt: skip
+    out.append(f'<text class="ph" x="{LABEL + len(lows) * BIN + 8}" y="{head - 8}">total</text>')
+    for r, (name, c) in enumerate(zip(names, ids, strict=True)):
+        y = head + r * ROW
+        if r % 2:
+            out.append(f'<rect x="0" y="{y}" width="{width}" height="{ROW}" fill="#f6f7f9"/>')
+        out.append(f'<text x="{LABEL - 6}" y="{y + ROW - 4}" text-anchor="end">'
+                   f"<title>{escape(name)}</title>{escape(_trim(name))}</text>")  # fmt: skip
+        for b, low in enumerate(lows):
+            n = int(grid[r, b])
+            if not n:
+                continue
+            x = LABEL + b * BIN
+            ink = "#fff" if lv[r, b] >= 4 else "#222"
+            tip = f"{escape(name)}: {_bin_range(low, unit)}: {n:,} objects"
+            out.append(f'<rect class="hcell" data-c="{c}" data-low="{low}" data-n="{n}" '
+                       f'x="{x + 1}" y="{y + 1}" width="{BIN - 2}" height="{ROW - 2}" '
+                       f'fill="{HEAT[lv[r, b]]}"><title>{tip}</title></rect>'
+                       f'<text x="{x + BIN / 2}" y="{y + ROW - 4}" text-anchor="middle" '
+                       f'font-size="9" fill="{ink}" pointer-events="none">{size_label(n)}'
+                       "</text>")  # fmt: skip
+        out.append(f'<text x="{LABEL + len(lows) * BIN + 8}" y="{y + ROW - 4}">'
+                   f"{int(grid[r].sum()):,}</text>")  # fmt: skip
+    out.append("</svg>")
+    return "".join(out)

@@ -26,7 +26,7 @@ def volume_fields(stats: ClassStats) -> tuple[dict[str, Any], list[dict[str, Any
         for c, row in enumerate(rows):
             row["volume_mm3"] = None if vol is None else float(vol[c])
     if stats.object_counts is not None:
-        from ..objects import object_summary
+        from ..object_stats import object_summary
 
         ds["objects"] = {
             "connectivity": stats.settings.get("objects", "full"),
