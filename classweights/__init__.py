@@ -25,7 +25,6 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .compat import calculate_class_weights
     from .scan import scan
     from .scan.settings import ScanSettings
     from .stats import ClassStats
