@@ -309,33 +309,23 @@ def _clip(value: str | None) -> tuple[float | None, float | None] | None:
 
 def weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options of :func:`classweights.compute_weights`."""
-    from ..weights.multilabel import MULTILABEL_METHODS
-    from ..weights.options import (
-        ABSENT_POLICIES,
-        COUNT_MODES,
-        ENET_SHARES,
-        MEDIAN_DENOMINATORS,
-        MEDIAN_OVER,
-        NORMALIZE_MODES,
-        OBJECT_METHODS,
-        WEIGHT_METHODS,
-        WeightOptions,
-    )
+    from ..weights import MULTILABEL_METHODS
+    from ..weights import options as o
 
-    d = WeightOptions.defaults()  # the defaults are the options' own, never re-typed here
+    d = o.WeightOptions.defaults()  # the defaults are the options' own, never re-typed here
     opts = [
-        click.option("--method", type=click.Choice(WEIGHT_METHODS + OBJECT_METHODS + MULTILABEL_METHODS), default=WeightOptions.method, show_default=True, help="pos_weight / focal_alpha: per-class vectors of sigmoid losses (multi-label), exported as BCEWithLogitsLoss(pos_weight=...) shaped (C, 1, 1); inv_object_size needs --objects."),
+        click.option("--method", type=click.Choice(o.WEIGHT_METHODS + o.OBJECT_METHODS + MULTILABEL_METHODS), default=o.WeightOptions.method, show_default=True, help="pos_weight / focal_alpha: per-class vectors of sigmoid losses (multi-label), exported as BCEWithLogitsLoss(pos_weight=...) shaped (C, 1, 1); inv_object_size needs --objects."),
         click.option("--values", metavar="W1,W2,...|FILE", help="manual: the weights, comma-separated (one per class) or a JSON/YAML file (a list, or {class id or name: weight})."),
-        click.option("--normalize", type=click.Choice(NORMALIZE_MODES), default=d["normalize"], show_default=True),
+        click.option("--normalize", type=click.Choice(o.NORMALIZE_MODES), default=d["normalize"], show_default=True),
         click.option("--clip", metavar="LO,HI", help="Clip weights after normalising, e.g. 0.1,10."),
         click.option("--renormalize", is_flag=True, help="Normalise again after clipping."),
-        click.option("--absent", type=click.Choice(ABSENT_POLICIES), default=d["absent"], show_default=True, help="Weight of classes with no pixels."),
+        click.option("--absent", type=click.Choice(o.ABSENT_POLICIES), default=d["absent"], show_default=True, help="Weight of classes with no pixels."),
         click.option("--beta", default=d["beta"], show_default=True, help="effective_num: beta in [0, 1), or auto = 1 - 1/(largest class count)."),
-        click.option("--count", type=click.Choice(COUNT_MODES), default=d["count"], show_default=True, help="effective_num: count pixels or images."),
-        click.option("--median-over", type=click.Choice(MEDIAN_OVER), default=d["median_over"], show_default=True, help="median_freq: 'all' counts the ignore label as a class (SegNet)."),
-        click.option("--median-denominator", type=click.Choice(MEDIAN_DENOMINATORS), default=d["median_denominator"], show_default=True, help="median_freq: pixels of images containing c."),
+        click.option("--count", type=click.Choice(o.COUNT_MODES), default=d["count"], show_default=True, help="effective_num: count pixels or images."),
+        click.option("--median-over", type=click.Choice(o.MEDIAN_OVER), default=d["median_over"], show_default=True, help="median_freq: 'all' counts the ignore label as a class (SegNet)."),
+        click.option("--median-denominator", type=click.Choice(o.MEDIAN_DENOMINATORS), default=d["median_denominator"], show_default=True, help="median_freq: pixels of images containing c."),
         click.option("--enet-c", type=float, default=d["enet_c"], show_default=True),
-        click.option("--enet-share", type=click.Choice(ENET_SHARES), default=d["enet_share"], show_default=True),
+        click.option("--enet-share", type=click.Choice(o.ENET_SHARES), default=d["enet_share"], show_default=True),
         click.option("--power", type=float, default=d["power"], show_default=True, help="power: exponent p."),
         click.option("--ci", type=float, help="Bootstrap confidence level of each weight, e.g. 0.95."),
         click.option("--tolerance", type=float, default=0.05, show_default=True, help="--sample auto: target half-width relative to the weight."),
