@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _examples():
     """(kind, code) of every README (and docs/ guide) example that names gtFine/train."""
-    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    pages = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "cli.md")]
     lines = [line for p in pages for line in p.read_text(encoding="utf-8").splitlines()]
     out = []
     i = 0

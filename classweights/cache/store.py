@@ -2,7 +2,8 @@
 
 Layout of an entry ``<cache dir>/<key>/``::
 
-    stats.zarr/        zarr group: the per-image table and totals (arrays), metadata in attrs
+    stats/<name>.npy   the per-image table and totals, one plain array each (no zarr to import:
+                       a cold one-shot command stays fast)
     meta.json          schema, key, lineage, dataset, settings, listing, created, versions,
                        checksum (blake2b of the arrays and the metadata)
     weights/<name>.pth one weight record per method and options (plain dict of tensors)
@@ -152,8 +153,6 @@ class Store:
         self, fp: Fingerprint, stats: ClassStats, extra: dict[str, Any] | None = None
     ) -> Entry:
         """Write the statistics of ``fp`` as a new entry (atomic; an existing entry wins)."""
-        import zarr
-
         from .. import __version__
 
         final = self.entry_dir(fp.key)
@@ -179,7 +178,6 @@ class Store:
             "versions": {
                 "classweights": __version__,
                 "numpy": np.__version__,
-                "zarr": zarr.__version__,
             },
             **(extra or {}),
         }
@@ -187,10 +185,9 @@ class Store:
         self.sweep()
         try:
             tmp.mkdir(parents=True)
-            group = zarr.open_group(str(tmp / "stats.zarr"), mode="w")
+            (tmp / "stats").mkdir()
             for name, a in arrays.items():
-                group.create_array(name, data=np.ascontiguousarray(a))
-            group.attrs["classweights"] = {"key": fp.key, "schema": SCHEMA_VERSION}
+                np.save(tmp / "stats" / f"{name}.npy", np.ascontiguousarray(a), allow_pickle=False)
             (tmp / "weights").mkdir()
             with open(tmp / "meta.json", "w") as fh:
                 json.dump(meta, fh)
@@ -249,18 +246,16 @@ class Store:
         self, entry: Entry, root: str | None = None, paths: list[str] | None = None
     ) -> ClassStats:
         """Load an entry's statistics, verifying the checksum; sources are re-rooted at ``root``."""
-        import zarr
-
+        folder = entry.path / "stats"
         try:
-            group = zarr.open_group(str(entry.path / "stats.zarr"), mode="r")
-            names = ARRAYS + tuple(k for k in OPTIONAL_ARRAYS if k in group)
-            arrays = {name: np.asarray(group[name][...]) for name in names}
+            names = ARRAYS + tuple(k for k in OPTIONAL_ARRAYS if (folder / f"{k}.npy").is_file())
+            arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in names}
         except Exception as e:
             self._gone(entry)
             raise CacheCorrupt(f"cache entry {entry.path}: unreadable statistics ({e})") from None
         meta = {k: v for k, v in entry.meta.items() if k != "checksum"}
         if _checksum(arrays, meta) != entry.meta.get("checksum"):
-            self._gone(entry)  # chunks deleted under us read as fill values: the checksum says so
+            self._gone(entry)
             raise CacheCorrupt(f"cache entry {entry.path}: checksum mismatch (edited or damaged)")
         try:
             stats = ClassStats.from_meta(entry.meta["stats"], arrays)

@@ -190,8 +190,7 @@ def test_cache_entry_edited_by_hand(data, expected, tmp_path, edit):
         meta.write_text(meta.read_text()[:-10])
         match = rf"cache entry {entry}: unreadable metadata"
     elif edit == "array_chunk":
-        counts = entry / "stats.zarr" / "counts"
-        chunk = next(p for p in counts.rglob("*") if p.is_file() and p.name != "zarr.json")
+        chunk = entry / "stats" / "counts.npy"
         chunk.write_bytes(chunk.read_bytes()[::-1])
         match = rf"cache entry {entry}: (checksum mismatch|unreadable statistics)"
     else:
@@ -219,7 +218,7 @@ def test_symlink_inside_the_cache_pointing_outside(data, tmp_path):
     (precious / "keep.txt").write_text("keep")
     os.symlink(precious, cache / "feedface")  # looks like an entry key
     os.symlink(precious, Path(info.path) / "weights" / "escape")  # inside an entry
-    os.symlink(precious / "keep.txt", Path(info.path) / "stats.zarr" / "file-link")
+    os.symlink(precious / "keep.txt", Path(info.path) / "stats" / "file-link")
     os.symlink(precious, cache / ".tmp-feedface-00000000")  # looks like a stale temp folder
     old = time.time() - 7200
     os.utime(cache / ".tmp-feedface-00000000", (old, old), follow_symlinks=False)
@@ -288,7 +287,7 @@ def test_stale_temp_folders_are_swept_fresh_ones_kept(data, tmp_path):
     cache.mkdir()
     old = time.time() - 2 * 3600
     for name in (".tmp-abc-11111111", ".trash-abc-22222222"):
-        (cache / name / "stats.zarr").mkdir(parents=True)
+        (cache / name / "stats").mkdir(parents=True)
         (cache / name / "meta.json").write_text("{}")
         os.utime(cache / name, (old, old))
     (cache / ".tmp-def-33333333").mkdir()  # a live writer's folder (fresh): kept
