@@ -215,7 +215,7 @@ def method_options(method: str) -> tuple[str, ...]:
     >>> method_options("focal_alpha")
     ('spatial_dims',)
     """
-    _choice("method", method, (*WEIGHT_METHODS, *MULTILABEL_OPTIONS))
+    _choice("method", method, (*WEIGHT_METHODS, *OBJECT_METHODS, *MULTILABEL_OPTIONS))
     return MULTILABEL_OPTIONS.get(method, WEIGHT_OPTIONS)
 
 
