@@ -223,9 +223,11 @@ def test_csv_and_markdown_with_an_object_free_class(tmp_path):
 
 def test_load_weights_with_the_object_method(tmp_path):
     """The object-aware method is validated up front like the others and served by the loader."""
+    torch = pytest.importorskip("torch")
     m = np.zeros((4, 4), np.uint8)
     m[0, 0] = m[3, 3] = 1
     np.save(tmp_path / "m.npy", m[None])
     w = cw.load_weights(tmp_path / "m.npy", method="inv_object_size", normalize="none",
-                        num_classes=2, objects=True, cache_dir=tmp_path / "c")  # fmt: skip
+                        num_classes=2, objects=True, cache_dir=tmp_path / "c",
+                        dtype=torch.float64)  # fmt: skip
     assert w.tolist() == [1 / 14, 2 / 2]  # class 0: one region of 14 px; class 1: two of 1 px
