@@ -18,21 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import ClassWeightsError
-from .stats_extras import merge_extras, same_extras, spacing_summary, subset_extras
+from .stats_extras import compact_uint, merge_extras, same_extras, spacing_summary, subset_extras
 
 SCHEMA_VERSION = 1
-
-
-def compact_uint(max_value: int) -> np.dtype:
-    """Smallest unsigned dtype that holds ``max_value`` (uint16, uint32 or uint64).
-
-    >>> compact_uint(1024 * 2048), compact_uint(5)
-    (dtype('uint32'), dtype('uint16'))
-    """
-    for dt in (np.uint16, np.uint32):
-        if max_value <= np.iinfo(dt).max:
-            return np.dtype(dt)
-    return np.dtype(np.uint64)
 
 
 @dataclass

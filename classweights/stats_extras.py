@@ -42,15 +42,21 @@ def merge_extras(a: ClassStats, b: ClassStats) -> dict[str, Any]:
         out["spacing"] = np.concatenate([p[1] for p in pad])
     if a.object_counts is not None and b.object_counts is not None:
         oc = np.concatenate([a.object_counts.astype(np.int64), b.object_counts.astype(np.int64)])
-        out["object_counts"] = oc.astype(_compact(int(oc.max(initial=0))))
+        out["object_counts"] = oc.astype(compact_uint(int(oc.max(initial=0))))
         out["object_sizes"] = np.concatenate([a.object_sizes, b.object_sizes])
     return out
 
 
-def _compact(max_value: int) -> np.dtype:
-    from .stats import compact_uint
+def compact_uint(max_value: int) -> np.dtype:
+    """Smallest unsigned dtype that holds ``max_value`` (uint16, uint32 or uint64).
 
-    return compact_uint(max_value)
+    >>> compact_uint(1024 * 2048), compact_uint(5)
+    (dtype('uint32'), dtype('uint16'))
+    """
+    for dt in (np.uint16, np.uint32):
+        if max_value <= np.iinfo(dt).max:
+            return np.dtype(dt)
+    return np.dtype(np.uint64)
 
 
 def spacing_summary(spacing: NDArray[np.float64] | None) -> dict[str, list[float]] | None:
@@ -93,6 +99,6 @@ class ExtraRows:
                 keep = cls < num_classes
                 counts[i] = np.bincount(cls[keep], minlength=num_classes)
                 sizes.append(size[keep])
-            out["object_counts"] = counts.astype(_compact(int(counts.max(initial=0))))
+            out["object_counts"] = counts.astype(compact_uint(int(counts.max(initial=0))))
             out["object_sizes"] = np.concatenate(sizes).astype(np.int64)
         return out
