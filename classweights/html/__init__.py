@@ -31,21 +31,11 @@ __all__ = ["OPTIONAL_COLUMNS", "OptionalColumn", "page_data", "render_html", "re
 
 
 def render_html(
-    stats: ClassStats,
-    *,
-    compare: ClassStats | None = None,
-    labels: tuple[str, str] = ("train", "val"),
-    command: str | None = None,
-    fingerprint: str | None = None,
-    weight_options: Mapping[str, Any] | None = None,
-    extra_columns: Mapping[str, Sequence[float]] | None = None,
-    title: str = "classweights dataset report",
+    stats: ClassStats, *, title: str = "classweights dataset report", **options: Any
 ) -> str:
-    """The report page as a string (see :func:`report_html` for the arguments)."""
-    data = page_data(stats, compare=compare, labels=labels, command=command,
-                     fingerprint=fingerprint, weight_options=weight_options,
-                     extra_columns=extra_columns)  # fmt: skip
-    return render_page(data, title=title)
+    """The report page as a string; ``options`` are :func:`report_html`'s (``compare``,
+    ``labels``, ``command``, ``fingerprint``, ``weight_options``, ``extra_columns``)."""
+    return render_page(page_data(stats, **options), title=title)
 
 
 def report_html(

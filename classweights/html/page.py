@@ -13,22 +13,12 @@ import json
 from html import escape
 from typing import Any
 
+from ..report.plain import pct
 from .assets import CSS, SCRIPT
 from .svg import bar_panels, heat_map, log_domain
 
 SHORT = {"inverse_freq": "inv", "sqrt_inv_freq": "sqrt", "effective_num": "eff.num",
          "median_freq": "median", "log_count": "log", "uniform": "unif"}  # fmt: skip
-
-
-def pct(share: float) -> str:
-    """A share as a percentage that never shows a present class as 0.00%.
-
-    >>> pct(0.2814), pct(3.2e-05), pct(0.0)
-    ('28.14%', '0.0032%', '0.00%')
-    """
-    if 0 < share < 1e-4:
-        return f"{100 * share:.2g}%"
-    return f"{100 * share:.2f}%"
 
 
 def fmt(value: Any, kind: str) -> str:

@@ -10,7 +10,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import numpy as np
 
 from ..errors import DatasetError, DuplicateWarning, MaskReadError
 from .arrays import check_chunk_files, npy_header

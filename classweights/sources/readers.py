@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from ..errors import MaskReadError
 from .arrays import NpzMember, check_pixels
-from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, open_binary, url_fs
+from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, url_fs
 from .strict import check_png_data, open_strict, tiff_stored_values
 from .traps import check_one_hot, check_one_hot_stream, colour_array, one_image
 from .volumes import Volume, is_volume_path, read_volume
