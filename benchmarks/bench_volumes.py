@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,17 +32,10 @@ import numpy as np
 import classweights as cw
 from classweights.synthetic import street_scene, write_pngs
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_scan import median_time  # noqa: E402  (one timing helper for the benchmarks)
+
 ROOT = Path(tempfile.gettempdir()) / "classweights-bench"
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up (JIT, page cache)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def volumes(n: int, shape: tuple[int, int, int]) -> Path:

@@ -46,3 +46,19 @@ def kernels(request):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CLASSWEIGHTS_JIT", "0" if request.param == "numpy" else "1")
         yield request.param
+
+
+@pytest.fixture(scope="module")
+def inproc_client():
+    """A real two-worker Dask LocalCluster in this process (tests that need one importorskip
+    ``distributed`` first)."""
+    import distributed
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0",
+            silence_logs=40,
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):  # fmt: skip
+        yield c

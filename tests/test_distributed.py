@@ -46,18 +46,6 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def inproc_client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0",
-            silence_logs=40,
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):  # fmt: skip
-        yield c
-
-
-@pytest.fixture(scope="module")
 def local_scan():
     return cw.scan(EXAMPLES, **OPTS)
 

@@ -57,23 +57,11 @@ def _scipy_counts(vols, num_classes):
     return out
 
 
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0",
-            silence_logs=40,
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):  # fmt: skip
-        yield c
-
-
 @pytest.mark.parametrize("kind", list(DATASETS))
-def test_dask_scan_of_volumes_equals_local_scan(tmp_path, client, kind):
+def test_dask_scan_of_volumes_equals_local_scan(tmp_path, inproc_client, kind):
     root, vols = DATASETS[kind](tmp_path)
     local = _scan(root)
-    on_dask = _scan(root, client=client)
+    on_dask = _scan(root, client=inproc_client)
     assert on_dask == local  # counts, per-image table, spacing, shape, object counts and sizes
     assert on_dask.shape.tolist() == [list(v.shape) for v in vols]
     assert np.allclose(on_dask.spacing, SPACINGS)
@@ -96,12 +84,12 @@ def test_sampled_volume_scan_is_the_subset_of_the_full_scan(tmp_path, kind):
     assert np.allclose(part.spacing, [SPACINGS[i] for i in rows])
 
 
-def test_dask_scan_of_2d_objects_equals_local_scan(client):
+def test_dask_scan_of_2d_objects_equals_local_scan(inproc_client):
     # 40 masks: several images per task, so components travel in the packed tables
     from pathlib import Path
 
     examples = Path(__file__).resolve().parents[1] / "examples" / "masks"
     opts = {"num_classes": 19, "ignore_index": 255, "objects": True}
     local = cw.scan(examples, **opts)
-    assert cw.scan(examples, **opts, client=client) == local
+    assert cw.scan(examples, **opts, client=inproc_client) == local
     assert local.object_counts.sum() > 0
