@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from .errors import ClassWeightsError, MaskReadError
 from .objects import find_objects
-from .sources import Entry, ReadOptions, read_entry
+from .sources import Entry, ReadOptions, Scratch, read_entry
 from .sources.volumes import Volume
 
 
@@ -196,12 +196,18 @@ def _count_multilabel(mask: Any, source: str, opts: CountOptions) -> ImageCount:
 Unit = list[tuple[Entry, list[int]]]
 
 
-def count_unit(unit: Unit, opts: CountOptions) -> list[ImageCount | Failure]:
-    """Read and count every image of a unit of work; a failing entry becomes a `Failure`."""
+def count_unit(
+    unit: Unit, opts: CountOptions, scratch: Scratch | None = None
+) -> list[ImageCount | Failure]:
+    """Read and count every image of a unit of work; a failing entry becomes a `Failure`.
+
+    ``scratch``: this thread's decode buffer (`classweights.sources.Scratch`), reused per mask.
+    """
     out: list[ImageCount | Failure] = []
     for entry, indices in unit:
         try:
-            out.extend(count_mask(m, sid, opts) for sid, m in read_entry(entry, indices, opts.read))
+            masks = read_entry(entry, indices, opts.read, scratch)
+            out.extend(count_mask(m, sid, opts) for sid, m in masks)
         except ClassWeightsError as e:
             out.append(Failure(entry.path, str(e)))
         except Exception as e:  # a reader's own exception: name the file, keep the reason

@@ -116,9 +116,9 @@ def test_a_worker_killed_mid_scan_still_gives_the_exact_result(client, local_sca
 
         d._fast_count_unit = d.count_unit
 
-        def slow(unit, opts):
+        def slow(*args):
             time.sleep(0.15)
-            return d._fast_count_unit(unit, opts)
+            return d._fast_count_unit(*args)
 
         d.count_unit = slow
 

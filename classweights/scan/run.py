@@ -11,6 +11,7 @@ from typing import Any
 
 from ..counting import CountOptions, Failure, ImageCount, count_mask, count_unit
 from ..errors import ClassWeightsError
+from ..sources import Scratch, ThreadScratch
 from .collect import Collector
 
 ProgressFn = Callable[[int, int], None]
@@ -33,8 +34,9 @@ def run_units(
     """Count path units on ``workers`` threads (at most 4 per worker in flight)."""
     if workers == 1:
         done = 0
+        scratch = Scratch()
         for u in units:
-            collector.add_batch(count_unit(u, opts))
+            collector.add_batch(count_unit(u, opts, scratch))
             done += sum(len(ix) for _, ix in u)
             if progress:
                 progress(done, total)
@@ -42,10 +44,15 @@ def run_units(
     window: deque[Future] = deque()
     sizes: deque[int] = deque()
     done = 0
+    per_thread = ThreadScratch()  # one decode buffer per pool thread, freed with the run
+
+    def count(u: Any) -> list[ImageCount | Failure]:
+        return count_unit(u, opts, per_thread.get())
+
     with _make_executor(parallel, workers) as pool:
         try:
             for u in units:
-                window.append(pool.submit(count_unit, u, opts))
+                window.append(pool.submit(count, u))
                 sizes.append(sum(len(ix) for _, ix in u))
                 if len(window) >= 4 * workers:
                     _drain(window, collector)

@@ -26,6 +26,7 @@ from .entries import (
 )
 from .memory import is_torch_dataset, iter_items, iter_torch_dataset, mask_from_item
 from .readers import png_header, read_entry, read_image
+from .scratch import Scratch, ThreadScratch
 
 __all__ = [
     "ARRAY_EXTS",
@@ -49,6 +50,8 @@ __all__ = [
     "png_header",
     "read_entry",
     "read_image",
+    "Scratch",
+    "ThreadScratch",
     "url_fs",
     "walk_masks",
     "zarr_entries",

@@ -19,20 +19,25 @@ from numpy.typing import NDArray
 from ..errors import MaskReadError
 from .arrays import NpzMember, check_pixels
 from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, url_fs
+from .scratch import Scratch
 from .strict import check_png_data, open_strict, tiff_stored_values
 from .traps import check_one_hot, check_one_hot_stream, colour_array, one_image
 from .volumes import Volume, is_volume_path, read_volume
 
 
 def read_entry(
-    entry: Entry, indices: Sequence[int], opts: ReadOptions
+    entry: Entry, indices: Sequence[int], opts: ReadOptions, scratch: Scratch | None = None
 ) -> Iterator[tuple[str, Any]]:
-    """Yield ``(source_id, mask)`` for the given image indices of an entry."""
+    """Yield ``(source_id, mask)`` for the given image indices of an entry.
+
+    With a ``scratch``, a PNG mask may be decoded into its buffer: that mask is valid only until
+    the next one is read (the counting path, done with each mask before the next).
+    """
     if entry.kind == "image":
         if is_volume_path(entry.path):  # NIfTI / NRRD: a 3-D volume with its spacing
             yield entry.path, read_volume(entry.path, opts)
         else:
-            yield entry.path, read_image(entry.path, opts)
+            yield entry.path, read_image(entry.path, opts, scratch)
     elif entry.kind == "perclass":
         yield entry.path, _read_perclass(entry, opts)
     elif entry.kind == "npz":  # streamed image by image: never the whole member in memory
@@ -132,8 +137,9 @@ def png_header(data: bytes) -> tuple[int, int, int, int] | None:
     return w, h, depth, ctype
 
 
-def read_image(path: str, opts: ReadOptions) -> NDArray[Any]:
-    """Decode one mask image file into an integer array (H x W, or H x W x 3 for colour)."""
+def read_image(path: str, opts: ReadOptions, scratch: Scratch | None = None) -> NDArray[Any]:
+    """Decode one mask image file into an integer array (H x W, or H x W x 3 for colour);
+    into ``scratch``'s buffer where it can (see `read_entry`)."""
     try:
         if is_url(path):
             fs, p = url_fs(path)
@@ -157,7 +163,8 @@ def read_image(path: str, opts: ReadOptions) -> NDArray[Any]:
             _no_colour_table(path, "RGB" if ctype == 2 else "RGBA")
         check_png_chunks(data, path)
         if depth >= 8 and ctype in (0, 2, 4, 6):  # no palette: imagecodecs is exact (Pillow
-            arr = _imagecodecs_png(data)  # keeps only the high byte of 16-bit grey+alpha)
+            arr = _imagecodecs_png(data, _png_out(scratch, head))  # keeps only the high
+            # byte of 16-bit grey+alpha)
             if arr is not None and arr.shape[:2] == (h, w):  # libpng refuses short data
                 grey = ctype in (0, 4) and arr.ndim == 3  # grey+alpha, or grey with tRNS
                 return _finish(arr[..., 0] if grey else arr, path, opts)
@@ -222,10 +229,28 @@ def check_png_chunks(data: bytes, path: str) -> None:
         pos = stop + 4
 
 
-def _imagecodecs_png(data: bytes) -> NDArray[Any] | None:
+_PNG_CHANNELS = {0: (), 2: (3,), 4: (2,), 6: (4,)}  # colour type -> trailing axis (no palette)
+
+
+def _png_out(scratch: Scratch | None, head: tuple[int, int, int, int]) -> NDArray[Any] | None:
+    """The array ``png_decode`` will fill, in the scratch buffer (None: a fresh one)."""
+    w, h, depth, ctype = head
+    if scratch is None or ctype not in _PNG_CHANNELS or depth not in (8, 16):
+        return None
+    return scratch.array((h, w, *_PNG_CHANNELS[ctype]), np.uint8 if depth == 8 else np.uint16)
+
+
+def _imagecodecs_png(data: bytes, out: NDArray[Any] | None = None) -> NDArray[Any] | None:
     try:
         import imagecodecs
-
+    except ImportError:
+        return None
+    if out is not None:
+        try:
+            return imagecodecs.png_decode(data, out=out)
+        except Exception:  # e.g. grey with a tRNS chunk decodes to two channels: a fresh array
+            pass
+    try:
         return imagecodecs.png_decode(data)
     except Exception:  # fall back to Pillow, which gives the error message
         return None
