@@ -35,6 +35,9 @@ def unknown_label_fix(
     >>> unknown_label_fix([150], num_classes=150, ignore_index=255, remap=None,
     ...                   reduce_zero_label=False, zero_seen=True)
     'labels run 1..150 with 0 present (ADE20K-style: 0 = other); pass --reduce-zero-label'
+    >>> unknown_label_fix([-1], num_classes=3, ignore_index=None, remap=None,
+    ...                   reduce_zero_label=False, zero_seen=True)  # doctest: +ELLIPSIS
+    'pass --ignore-index -1 (a negative label is usually void), or --remap TABLE ...'
     """
     vals = sorted(set(int(v) for v in values))
     if not vals:
@@ -60,10 +63,14 @@ def unknown_label_fix(
             "--remap TABLE, or --unknown ignore"
         )
     parts = []
+    negative = [v for v in others if v < 0]
+    above = [v for v in others if v >= 0]
     if 255 in vals and ignore_index is None:
         parts.append("--ignore-index 255")
-    if others:
-        parts.append(f"--num-classes {max(others) + 1} (the largest label is {max(others)})")
+    elif len(negative) == 1 and ignore_index is None:  # -1 / -100: the usual void of arrays
+        parts.append(f"--ignore-index {negative[0]} (a negative label is usually void)")
+    if above:
+        parts.append(f"--num-classes {max(above) + 1} (the largest label is {max(above)})")
     return (
         f"pass {' and '.join(parts)}, or --remap TABLE to map raw values to classes, or "
         "--unknown ignore to count them as unknown"

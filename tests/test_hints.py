@@ -81,3 +81,19 @@ def test_instance_ids_are_named_as_such(tmp_path):
     with pytest.raises(cw.UnknownLabelError) as e:
         cw.scan(tmp_path, num_classes=19, ignore_index=255)
     assert "look like instance ids" in str(e.value) and "--num-classes" not in str(e.value)
+
+
+def test_a_negative_label_suggests_it_as_ignore_index_not_a_class_count(tmp_path):
+    """-1 is the usual void of label arrays; "--num-classes 0" (its max + 1) was suggested."""
+    np.save(tmp_path / "a.npy", np.array([[0, 1, 2, -1]], np.int16))
+    with pytest.raises(cw.UnknownLabelError) as e:
+        cw.scan(tmp_path, num_classes=3)
+    msg = str(e.value)
+    assert "pass --ignore-index -1 (a negative label is usually void)" in msg
+    assert "--num-classes" not in msg
+    np.save(tmp_path / "a.npy", np.array([[0, 1, 5, -1]], np.int16))
+    with pytest.raises(cw.UnknownLabelError) as e:
+        cw.scan(tmp_path, num_classes=3)
+    assert "--ignore-index -1 (a negative label is usually void) and --num-classes 6" in str(e.value)
+    s = cw.scan(tmp_path, num_classes=6, ignore_index=-1)  # the fix works as printed
+    assert s.pixels.tolist() == [1, 1, 0, 0, 0, 1]

@@ -450,9 +450,9 @@ def test_grey_png_with_a_transparent_colour_reads_its_labels(tmp_path):
 def _hand_tiff(m: np.ndarray, bits: int, photometric: int) -> bytes:
     """An uncompressed little-endian grey TIFF with ``bits`` per sample, written by hand."""
     h, w = m.shape
-    per = 8 // bits
-    data = b""
-    for r in m:
+    per = max(1, 8 // bits)
+    data = m.astype("<u2").tobytes() if bits == 16 else b""
+    for r in m if bits < 16 else ():
         packed = np.zeros((w * bits + 7) // 8, np.uint8)
         for i, v in enumerate(r):
             packed[i // per] |= int(v) << (8 - bits * (i % per + 1))
@@ -465,10 +465,11 @@ def _hand_tiff(m: np.ndarray, bits: int, photometric: int) -> bytes:
     return b"II*\x00" + struct.pack("<I", 8) + body + b"\x00" * 4 + data
 
 
-@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+@pytest.mark.parametrize("bits", [1, 2, 4, 8, 16])
 @pytest.mark.parametrize("photometric", [0, 1])
 def test_grey_tiff_reads_stored_labels(tmp_path, bits, photometric):
-    """Pillow scales 2/4-bit grey and inverts WhiteIsZero; the labels are the stored values."""
+    """Pillow scales 2/4-bit grey and inverts 1/8-bit WhiteIsZero (not 16-bit); the labels are
+    the stored values at every depth."""
     m = mask(4, 16, seed=18, high=min(1 << bits, 5))
     (tmp_path / "g.tif").write_bytes(_hand_tiff(m, bits, photometric))
     check_stats(cw.scan(tmp_path / "g.tif", num_classes=5), [m], 5)
