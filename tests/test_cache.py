@@ -107,7 +107,7 @@ def test_incremental_rescan_equals_a_full_scan(data, cache, edit, monkeypatch):
     import classweights.sources.readers as readers
 
     original = readers.read_image
-    monkeypatch.setattr(readers, "read_image", lambda p, o: read.append(p) or original(p, o))
+    monkeypatch.setattr(readers, "read_image", lambda p, *a: read.append(p) or original(p, *a))
     s, info = cached_scan(data, cache_dir=cache, **KW)
     n_read = len(read)
     assert info.incremental is not None and not info.hit
@@ -117,7 +117,10 @@ def test_incremental_rescan_equals_a_full_scan(data, cache, edit, monkeypatch):
     assert len(Store(cache).entries()) == 1  # the entry was re-keyed, not duplicated
 
 
-def test_verify_catches_same_size_same_time_rewrite(tmp_path, cache):
+def test_a_same_size_same_time_rewrite_is_a_new_key(tmp_path, cache):
+    """A file rewritten with its old size and its modification time set back (``touch -r``,
+    an archive extracted over the folder) changes the key by its change time, without --verify.
+    """
     d = tmp_path / "arrays"
     d.mkdir()
     for i in range(3):
@@ -129,7 +132,9 @@ def test_verify_catches_same_size_same_time_rewrite(tmp_path, cache):
     np.save(f, np.full((8, 8), 7, np.uint8))  # same size, other labels
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the same time
     assert f.stat().st_size == st.st_size and f.stat().st_mtime_ns == st.st_mtime_ns
-    assert cached_scan(d, cache_dir=cache, **KW)[1].key == k_plain  # invisible without verify
+    s, info = cached_scan(d, cache_dir=cache, **KW)
+    assert info.key != k_plain and not info.hit and s.pixels[7] == 64 and s.pixels[1] == 0
+    assert info.incremental is not None and info.incremental["rescanned_files"] == 1
     s, info = cached_scan(d, cache_dir=cache, verify=True, **KW)
     assert info.key != k_verify and not info.hit and s.pixels[7] == 64
 
@@ -170,7 +175,7 @@ def test_read_only_cache_dir_falls_back_with_a_warning(data, tmp_path):
 
 def test_sources_are_re_rooted_for_a_copy(data, cache, tmp_path):
     copy = tmp_path / "copy"
-    shutil.copytree(data, copy)  # same sizes and mtimes: same key
+    shutil.copytree(data, copy, copy_function=os.link)  # cp -al: the same files, the same key
     cached_scan(data, cache_dir=cache, **KW)
     s, info = cached_scan(copy, cache_dir=cache, **KW)
     assert info.hit and s.sources[0].startswith(str(copy)) and s == cw.scan(copy, **KW)

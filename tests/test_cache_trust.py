@@ -95,13 +95,24 @@ def test_load_weights_first_on_the_second_twin(tmp_path, cache):
     np.testing.assert_allclose(w, _weights(b), rtol=1e-6)
 
 
-def test_a_true_copy_elsewhere_is_still_a_hit(tmp_path, cache):
+def test_the_same_files_elsewhere_are_a_hit_a_byte_copy_is_scanned_once(tmp_path, cache):
     a = tmp_path / "a"
     _write(a, _masks(1), "tif")
+    # hard links (cp -al) and a moved folder are the same files: served (after the probe);
+    # making a link changes a file's change time, so the links come before the first scan
+    shutil.copytree(a, tmp_path / "linked", copy_function=os.link)
     cached_scan(a, cache_dir=cache, **KW)
-    shutil.copytree(a, tmp_path / "copy")  # copy2: same times, same bytes
+    s, info = cached_scan(tmp_path / "linked", cache_dir=cache, **KW)
+    assert info.hit and s == cw.scan(tmp_path / "linked", **KW)
+    a.rename(tmp_path / "moved")
+    s, info = cached_scan(tmp_path / "moved", cache_dir=cache, **KW)
+    assert info.hit and s == cw.scan(tmp_path / "moved", **KW)
+    # a byte copy (copy2: same names, sizes and modification times) has new change times:
+    # nothing vouches for its bytes, so it is scanned once, then served from its own entry
+    shutil.copytree(tmp_path / "moved", tmp_path / "copy")
     s, info = cached_scan(tmp_path / "copy", cache_dir=cache, **KW)
-    assert info.hit and s == cw.scan(tmp_path / "copy", **KW)
+    assert not info.hit and s == cw.scan(tmp_path / "copy", **KW)
+    assert cached_scan(tmp_path / "copy", cache_dir=cache, **KW)[1].hit
 
 
 def test_folder_replaced_at_the_same_path(tmp_path, cache):

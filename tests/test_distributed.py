@@ -212,7 +212,8 @@ def test_file_listing_for_fingerprints(memory_dataset):
         (p.replace(str(local), root), size) for p, size, _ in here
     ]
     assert any(p.endswith("masks.zarr/zarr.json") for p, _, _ in remote)  # every store file
-    assert all(isinstance(v, int) for _, _, v in here)  # st_mtime_ns
+    stats = {p: os.stat(p) for p, _, _ in here}  # modification and change time of local files
+    assert all(v == f"{stats[p].st_mtime_ns}:{stats[p].st_ctime_ns}" for p, _, v in here)
     assert all(isinstance(v, str) and v for _, _, v in remote)  # etag / mtime / ukey
     fsspec.filesystem("memory").pipe(f"{root}/png/scene_0000_labelTrainIds.png", b"changed")
     again = file_listing(discover(f"{root}/png"))

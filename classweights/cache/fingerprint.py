@@ -1,6 +1,7 @@
 """The dataset fingerprint: what a cache key is made of.
 
-A key hashes the file list (paths relative to the dataset root, sizes, modification times;
+A key hashes the file list (paths relative to the dataset root, sizes, local files' modification
+and change times (`classweights.sources.file_version`) or remote etags;
 with ``verify`` also an xxhash of every file's bytes), every scan setting that changes a count,
 the schema version and the classweights version (a release that reads or counts differently
 never serves counts made by an older one). Any change gives a new key, so a changed dataset is
@@ -34,11 +35,11 @@ class Fingerprint:
     key: str
     lineage: str
     root: str
-    listing: tuple[tuple[str, int, int | str], ...]  # (relative path, size, mtime_ns or etag)
+    listing: tuple[tuple[str, int, int | str], ...]  # (relative path, size, version)
     settings: dict[str, Any]
     #: the dataset root's ``[path, device, inode, ctime]`` when fingerprinted (identity.place)
     place: tuple[Any, ...] = ()
-    #: with ``verify``: the ``(relative path, size, mtime)`` rows seen when the bytes were hashed,
+    #: with ``verify``: the ``(relative path, size, version)`` rows seen when the bytes were hashed,
     #: so a file changed during the scan is noticed as in the default mode
     stamps: tuple[tuple[str, int, int | str], ...] | None = None
 
@@ -96,7 +97,7 @@ def listing(
 ) -> list[tuple[str, int, int | str]]:
     """``(relative path, size, version)`` of every file behind the entries.
 
-    The version is the modification time (ns) of local files and the etag (or mtime) of
+    The version is ``"mtime_ns:ctime_ns"`` of local files and the etag (or mtime) of
     remote ones; with ``verify`` local files are hashed (xxhash) instead.
     """
     return [

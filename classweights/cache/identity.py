@@ -1,8 +1,9 @@
 """Is a cached entry really of this dataset? Where it lives, and a sample of its bytes.
 
-A key hashes the listing (relative names, sizes, modification times) and the settings, so two
-folders whose files agree on all three (archives extracted with normalised timestamps,
-fixed-size formats such as ``.npy`` or uncompressed TIFF) share a key. An entry therefore
+A key hashes the listing (relative names, sizes, and versions: a local file's modification and
+change times, a remote file's etag) and the settings, so two datasets agree on all of them only
+when they are the same local files reached another way (a moved folder, a bind mount, hard
+links) or remote data with equal listings. An entry therefore
 remembers the *place* it was made from (absolute root, and the root folder's device, inode and
 change time) and a *probe*: the xxhash of a seeded sample of at most :data:`PROBE_FILES` of its
 files. A hit from the same place is served at once; a hit from anywhere else is served only

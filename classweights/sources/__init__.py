@@ -9,7 +9,14 @@ Local paths use plain ``open``/``os.walk`` and never import fsspec.
 
 from __future__ import annotations
 
-from .discover import discover, file_entries, file_listing, walk_masks, zarr_entries
+from .discover import (
+    discover,
+    file_entries,
+    file_listing,
+    file_version,
+    walk_masks,
+    zarr_entries,
+)
 from .entries import (
     ARRAY_EXTS,
     DEFAULT_MAX_PIXELS,
@@ -40,6 +47,7 @@ __all__ = [
     "discover",
     "file_entries",
     "file_listing",
+    "file_version",
     "is_torch_dataset",
     "is_url",
     "is_zarr_dir",

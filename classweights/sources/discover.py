@@ -91,7 +91,7 @@ def _discover_one(
     if glob:
         found = sorted(p.glob(glob), key=lambda f: f.parts)
         items = [(str(f), is_zarr_dir(f)) for f in found if f.is_file() or is_zarr_dir(f)]
-        stats: dict[str, tuple[int, int]] = {}
+        stats: dict[str, tuple[int, str]] = {}
     else:
         items, stats = walk_masks(os.path.abspath(p))
     names = [f for f, _ in items]
@@ -119,8 +119,8 @@ def _discover_one(
 _ARRAY_SUFFIXES = ARRAY_EXTS + tuple(e.upper() for e in ARRAY_EXTS)
 
 
-def walk_masks(root: str) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, int]]]:
-    """Mask files and zarr stores under ``root``, with each file's size and mtime.
+def walk_masks(root: str) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, str]]]:
+    """Mask files and zarr stores under ``root``, with each file's size and `file_version`.
 
     One ``scandir`` per folder and one ``stat`` per file (kept for the fingerprint, so a warm
     cache lookup stats each file once). Depth first with every folder's children in name
@@ -129,7 +129,7 @@ def walk_masks(root: str) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, 
     it names it.
     """
     items: list[tuple[str, bool]] = []
-    stats: dict[str, tuple[int, int]] = {}
+    stats: dict[str, tuple[int, str]] = {}
 
     def visit(folder: str) -> None:
         try:
@@ -147,7 +147,7 @@ def walk_masks(root: str) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, 
                 items.append((c.path, False))
                 try:
                     st = c.stat()
-                    stats[c.path] = (st.st_size, st.st_mtime_ns)
+                    stats[c.path] = (st.st_size, file_version(st))
                 except OSError:
                     pass  # a broken link: reading it will name it
 
@@ -342,7 +342,7 @@ def _perclass_entries(files: list[Path], class_names: Sequence[str] | None) -> l
 def file_listing(entries: Sequence[Entry]) -> list[tuple[str, int, int | str]]:
     """Every file behind the entries as ``(path, size, version)``, for dataset fingerprints.
 
-    ``version`` is ``st_mtime_ns`` for local files and, for URLs, the store's etag (or its
+    ``version`` is `file_version` (modification and change time) for local files and, for URLs, the store's etag (or its
     modification time, or fsspec's ``ukey``) taken from the listing made by :func:`discover`.
     A zarr store lists every file inside it. Each file appears once, in entry order.
 
@@ -368,7 +368,26 @@ def file_listing(entries: Sequence[Entry]) -> list[tuple[str, int, int | str]]:
     return out
 
 
-def _local_listing(e: Entry) -> Iterator[tuple[str, int, int]]:
+def file_version(st: os.stat_result) -> str:
+    """A local file's version for fingerprints: ``"mtime_ns:ctime_ns"``.
+
+    The modification time alone can be set back (``touch -r``, ``tar``/``rsync -a`` restoring an
+    archive's times), so a file rewritten with its old size and time would keep its old key;
+    the change time is set by the kernel on every write or metadata change and cannot be set
+    back. A copy of a dataset therefore gets new versions (and is scanned once), a move or
+    rename within a file system keeps them.
+
+    >>> import os, tempfile
+    >>> f = os.path.join(tempfile.mkdtemp(), "m.npy"); _ = open(f, "wb").write(b"a")
+    >>> before = file_version(os.stat(f)); st = os.stat(f)
+    >>> _ = open(f, "wb").write(b"b"); os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    >>> os.stat(f).st_mtime_ns == st.st_mtime_ns, file_version(os.stat(f)) == before
+    (True, False)
+    """
+    return f"{st.st_mtime_ns}:{st.st_ctime_ns}"
+
+
+def _local_listing(e: Entry) -> Iterator[tuple[str, int, int | str]]:
     if e.kind == "zarr":
         files = sorted(Path(d) / n for d, _, names in os.walk(e.path) for n in names)
     elif e.kind == "perclass":
@@ -381,7 +400,7 @@ def _local_listing(e: Entry) -> Iterator[tuple[str, int, int]]:
         except OSError:  # gone or a broken link: a stamp no real file has, so the key changes
             yield str(f), -1, -1
             continue
-        yield str(f), st.st_size, st.st_mtime_ns
+        yield str(f), st.st_size, file_version(st)
 
 
 def _remote():
