@@ -382,3 +382,25 @@ def test_quick_fingerprint_equals_the_full_one(tmp_path):
         assert quick == full
     np.save(tmp_path / "d" / "x.npy", np.zeros((2, 2), np.uint8))  # arrays: the full path only
     assert quick_fingerprint([str(tmp_path / "d")], settings) is None
+
+
+def test_the_cache_room_lists_describes_and_clears_without_the_cli(data, cache, tmp_path):
+    """`cache list|show|clear` are library calls; the CLI only prints them."""
+    from classweights.cache import clear_entries, describe_entry, list_entries, parse_age
+
+    load_weights(data, "inverse_freq", cache_dir=cache, **KW)
+    listed = list_entries(cache)
+    (row,) = listed["entries"]
+    assert listed["cache_dir"] == str(cache) and row["images"] == 12
+    assert row["methods"] == ["inverse_freq"] and row["corrupt"] is None
+    on_disk = sum(f.stat().st_size for f in (cache / row["key"]).rglob("*") if f.is_file())
+    assert row["size"] == on_disk
+    meta = describe_entry(row["key"][:6], cache)  # a unique prefix
+    assert meta["key"] == row["key"] and meta["files"] == 12 and "listing" not in meta
+    assert describe_entry("ffffffffffffffff", cache) is None
+    assert parse_age("2w") == 14 * 86400
+    with pytest.raises(cw.ConfigError, match="exactly one"):
+        clear_entries(cache, key=row["key"], all=True)
+    assert clear_entries(cache, older_than=3600.0)[1] == []  # made seconds ago: kept
+    assert clear_entries(cache, older_than=0.0)[1] == [row["key"]]
+    assert list_entries(cache)["entries"] == []

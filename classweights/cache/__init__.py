@@ -10,11 +10,13 @@ exists, only the added and changed files are read and the per-image table is pat
 
 One job per module: `loader` (the cached scan), `weights` (weight records, ``load_weights``),
 `incremental` (patching the previous entry), `fingerprint` and `identity` (the key and
-which dataset an entry is of), `store` (entries on disk, locks), `record` (``.pth`` records).
+which dataset an entry is of), `store` (entries on disk, locks), `record` (``.pth`` records),
+`admin` (what ``classweights cache list|show|clear`` show and do).
 """
 
 from __future__ import annotations
 
+from .admin import clear_entries, describe_entry, list_entries, parse_age
 from .loader import CacheInfo, CacheWarning, Listing, cached_scan
 from .store import CacheCorrupt, Entry, EntryRemoved, LockTimeout, Store, default_cache_dir
 from .weights import compute_named, find_records, load_weights, weight_file_name
@@ -29,6 +31,10 @@ __all__ = [
     "LockTimeout",
     "Store",
     "cached_scan",
+    "clear_entries",
+    "describe_entry",
+    "list_entries",
+    "parse_age",
     "compute_named",
     "default_cache_dir",
     "find_records",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import click
@@ -27,13 +26,6 @@ def _age(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:.0f}{unit}"
     return f"{seconds:.0f}s"
-
-
-def _duration(text: str) -> float:
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text or "")
-    if not m:
-        raise click.BadParameter(f"{text!r}: expected a duration such as 30d, 12h or 90m")
-    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
 
 
 @click.group()
@@ -60,20 +52,10 @@ def list_(cache_dir: str | None, fmt: str) -> None:
       classweights cache list
       classweights cache list --format json
     """
-    from ..cache import Store
-    from ..cache.store import entry_age, entry_size
+    from ..cache.admin import list_entries
     from ..report.render import render
 
-    store = Store(cache_dir)
-    rows = []
-    for e in store.entries():
-        methods = sorted({p.stem.rsplit("-", 1)[0] for p in (e.path / "weights").glob("*.pth")})
-        rows.append({
-            "key": e.meta["key"], "dataset": e.meta.get("dataset", []), "images": e.meta.get("images"),
-            "sampled": e.meta.get("sampled"), "methods": methods, "size": entry_size(e.path),
-            "age_seconds": entry_age(e.meta), "corrupt": e.meta.get("corrupt"),
-        })  # fmt: skip
-    render({"cache_dir": str(store.root), "entries": rows}, fmt, kind="cache", age=_age)
+    render(list_entries(cache_dir), fmt, kind="cache", age=_age)
 
 
 @cache.command()
@@ -89,15 +71,11 @@ def show(key: str, cache_dir: str | None) -> None:
       classweights cache show KEY
       classweights cache show 3fa9      (a unique prefix of the key)
     """
-    from ..cache import Store
+    from ..cache.admin import describe_entry
 
-    store = Store(cache_dir)
-    entry = store.entry(store.resolve_key(key))  # a unique prefix of a key is enough
-    if entry is None:
+    meta = describe_entry(key, cache_dir)  # a unique prefix of a key is enough
+    if meta is None:
         raise click.UsageError(f"no cache entry {visible(key)}")
-    meta = {k: v for k, v in entry.meta.items() if k not in ("listing", "stats")}
-    meta["files"] = len(entry.meta.get("listing", []))
-    meta["weights"] = sorted(p.name for p in (entry.path / "weights").glob("*.pth"))
     click.echo(json.dumps(meta, indent=2))
 
 
@@ -115,25 +93,18 @@ def clear(key: str | None, all_: bool, older_than: str | None, cache_dir: str | 
       classweights cache clear --older-than 30d
       classweights cache clear --all
     """
-    from ..cache import Store
-    from ..cache.store import entry_age
+    from ..cache.admin import clear_entries, parse_age
+    from ..errors import ConfigError
 
     if sum(x is not None and x is not False for x in (key, all_ or None, older_than)) != 1:
         raise click.UsageError("give exactly one of KEY, --all or --older-than AGE")
-    store = Store(cache_dir)
-    if key:
-        victims = [key]
-    else:
-        limit = _duration(older_than) if older_than else None
-        victims = [
-            e.path.name for e in store.entries() if limit is None or entry_age(e.meta) > limit
-        ]
-        if all_:  # links placed in the cache folder are removed as links, never followed
-            victims += [p.name for p in store.root.glob("*") if p.is_symlink()]
-    for k in victims:
-        store.remove(k)
+    try:
+        age = parse_age(older_than) if older_than else None
+    except ConfigError as e:
+        raise click.BadParameter(str(e), param_hint="'--older-than'") from None
+    root, victims = clear_entries(cache_dir, key=key, all=all_, older_than=age)
     entries = f"{len(victims)} entr{'y' if len(victims) == 1 else 'ies'}"
-    click.echo(f"removed {entries} from {visible(store.root)}", err=True)
+    click.echo(f"removed {entries} from {visible(root)}", err=True)
 
 
 @cache.command()
