@@ -39,10 +39,11 @@ def list_entries(cache_dir: Any = None) -> dict[str, Any]:
     rows = []
     for e in store.entries():
         methods = sorted({p.stem.rsplit("-", 1)[0] for p in (e.path / "weights").glob("*.pth")})
+        meta = e.meta
         rows.append({
-            "key": e.meta["key"], "dataset": e.meta.get("dataset", []), "images": e.meta.get("images"),
-            "sampled": e.meta.get("sampled"), "methods": methods, "size": entry_size(e.path),
-            "age_seconds": entry_age(e.meta), "corrupt": e.meta.get("corrupt"),
+            "key": meta["key"], "dataset": meta.get("dataset", []), "images": meta.get("images"),
+            "sampled": meta.get("sampled"), "methods": methods, "size": entry_size(e.path),
+            "age_seconds": entry_age(meta), "corrupt": meta.get("corrupt"),
         })  # fmt: skip
     return {"cache_dir": str(store.root), "entries": rows}
 
