@@ -16,13 +16,70 @@ share no class.
 from __future__ import annotations
 
 import math
-from typing import Any
+import os
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .errors import ClassWeightsError
+from .errors import ClassWeightsError, ConfigError
 from .stats import ClassStats
+
+
+class Side(NamedTuple):
+    """One side of a comparison: its label, the paths to scan and the layout split (if any)."""
+
+    label: str
+    paths: tuple[str, ...]
+    split: str | None
+
+
+def split_sides(
+    paths: Sequence[str], *, layout: str | None = None, split: str | None = None
+) -> tuple[Side, Side]:
+    """The two sides ``compare-splits`` scans: two folders, or with a layout one dataset folder
+    and two of its splits (``split="A,B"``; train and val by default).
+
+    >>> split_sides(["train/", "val/"])[1]
+    Side(label='val/', paths=('val/',), split=None)
+    >>> [(s.label, s.split) for s in split_sides(["cityscapes/"], layout="cityscapes")]
+    [('train', 'train'), ('val', 'val')]
+    >>> split_sides(["VOC2012/"], layout="voc", split="train, trainval")[1].split
+    'trainval'
+    """
+    paths = [str(p) for p in paths]
+    if layout and len(paths) == 1:
+        names = [n.strip() for n in (split or "train,val").split(",")]
+        if len(names) != 2 or not all(names):
+            raise ConfigError(
+                f"--split {split!r}: give two of the layout's splits to compare, e.g. "
+                "--split train,val"
+            )
+        return Side(names[0], (paths[0],), names[0]), Side(names[1], (paths[0],), names[1])
+    if len(paths) != 2 or (split and "," in split):
+        raise ConfigError(
+            f"expected two splits to compare, got {len(paths)} path{'s' * (len(paths) != 1)}: "
+            "give TRAIN VAL folders, or one dataset folder with --layout (its train and val "
+            "splits, or --split A,B)"
+        )
+    return Side(paths[0], (paths[0],), split), Side(paths[1], (paths[1],), split)
+
+
+def compare_side(
+    compare: str, paths: Sequence[str], *, layout: str | None = None, split: str | None = None
+) -> Side:
+    """The second side of ``report --compare VAL``: a folder, or with a layout the name of
+    another split of the same dataset (when no file or folder of that name exists).
+
+    >>> compare_side("val", ["cityscapes/"], layout="cityscapes", split="train")
+    Side(label='val', paths=('cityscapes/',), split='val')
+    >>> compare_side("data/val", ["data/train"], split=None)
+    Side(label='data/val', paths=('data/val',), split=None)
+    """
+    if layout and not os.path.exists(compare) and os.sep not in compare and "/" not in compare:
+        return Side(compare, tuple(str(p) for p in paths), compare)
+    return Side(compare, (compare,), split)
 
 
 def js_divergence(p: ArrayLike, q: ArrayLike) -> float:

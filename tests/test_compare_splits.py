@@ -162,3 +162,47 @@ def test_cli_needs_exactly_two_splits(two_splits):
     r = CliRunner().invoke(cli, ["compare-splits", str(root / "train"), "--num-classes", "5"])
     assert r.exit_code == 2
     assert "expected two splits" in r.output
+
+
+def test_one_dataset_folder_with_a_layout_compares_its_train_and_val(tmp_path):
+    """`compare-splits ROOT --layout cityscapes` = train vs val of that tree, counted exactly."""
+    from test_layouts import _cityscapes_tree
+
+    from classweights.labels import CITYSCAPES_TRAIN_IDS
+
+    root, masks = _cityscapes_tree(tmp_path, np.random.default_rng(11), train_ids=True)
+    r = CliRunner().invoke(cli, ["compare-splits", str(root), "--layout", "cityscapes",
+                                 "--format", "json", "--no-cache"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output[r.output.index("{"):])
+    assert data["labels"] == ["train", "val"]
+    assert data["images"] == [4, 2]
+    for side, split in (("a", "train"), ("b", "val")):  # a naive loop over the written labelIds
+        want = np.zeros(19, np.int64)
+        for m in masks[split]:
+            for v in m.ravel():
+                t = CITYSCAPES_TRAIN_IDS.get(int(v), 255)
+                if t != 255:
+                    want[t] += 1
+        assert [row[f"pixels_{side}"] for row in data["classes"]] == want.tolist()
+    args = ["compare-splits", str(root), "--layout", "cityscapes", "--no-cache"]
+    r = CliRunner().invoke(cli, [*args, "--split", "val,train", "--format", "json"])
+    assert json.loads(r.output[r.output.index("{"):])["labels"] == ["val", "train"]
+    r = CliRunner().invoke(cli, [*args, "--split", "train"])
+    assert r.exit_code == 2
+    assert "give two of the layout's splits" in r.output
+
+
+def test_report_compare_takes_a_split_name_with_a_layout(tmp_path):
+    from test_layouts import _cityscapes_tree
+
+    root, _ = _cityscapes_tree(tmp_path, np.random.default_rng(12), train_ids=True)
+    out = tmp_path / "r.html"
+    r = CliRunner().invoke(cli, ["report", str(root), "--layout", "cityscapes", "--split", "train",
+                                 "--compare", "val", "-o", str(out), "--no-cache"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    import re
+
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", out.read_text()))
+    assert f"Split drift: {root} (train) vs val" in text
+    assert re.search(r"\(train\): 4 images · val: 2 images", text), text[:2000]

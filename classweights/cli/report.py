@@ -43,7 +43,8 @@ def writable(path: Path) -> None:
     "compare_path",
     metavar="VAL",
     type=click.Path(),
-    help="A second split scanned with the same options: adds the drift view.",
+    help="A second split scanned with the same options: adds the drift view (with --layout, "
+    "the name of another split of the dataset, e.g. val).",
 )
 @click.option("--normalize", type=click.Choice(("mean", "sum", "max", "none")), default="mean",
               show_default=True, help="Normalisation of every method's weights.")  # fmt: skip
@@ -60,17 +61,21 @@ def report(**kw: Any) -> None:
     Examples:
       classweights report examples/masks --num-classes 19 --ignore-index 255 -o report.html
       classweights report train/ --compare val/ --num-classes 19 --ignore-index 255
+      classweights report cityscapes/ --layout cityscapes --split train --compare val
     """
     from ..html import report_html
+    from ..splits import compare_side
 
     writable(Path(kw["output"]))
     stats, cache = run_scan(kw)
-    other = None
+    other, label = None, ""
     if kw["compare_path"]:
-        other, _ = run_scan({**kw, "paths": (kw["compare_path"],)})
-    train = ", ".join(kw["paths"])
+        side = compare_side(kw["compare_path"], kw["paths"], layout=kw["layout"], split=kw["split"])
+        other, _ = run_scan({**kw, "paths": side.paths, "split": side.split})
+        label = side.label
+    train = ", ".join(kw["paths"]) + (f" ({kw['split']})" if kw["layout"] and kw["split"] else "")
     path = report_html(
-        stats, kw["output"], compare=other, labels=(train, kw["compare_path"] or ""),
+        stats, kw["output"], compare=other, labels=(train, label),
         command=_command_line(kw), fingerprint=cache.get("key"),
         weight_options={"normalize": kw["normalize"]}, title=kw["title"],
     )  # fmt: skip

@@ -19,20 +19,21 @@ def compare_splits_command(**kw: Any) -> None:
     Per class: share in TRAIN and VAL, their ratio, images, classes missing from one side;
     and the Jensen-Shannon divergence (bits) of the class shares.
 
-    Both splits are scanned with the same options (each through the cache).
+    Both splits are scanned with the same options (each through the cache). With --layout,
+    one dataset folder is enough: its train and val splits (--split A,B for others).
 
     \b
     Examples:
       classweights compare-splits train/ val/ --num-classes 19 --ignore-index 255
       classweights compare-splits train/ val/ --num-classes 19 --ignore-index 255 --format markdown
+      classweights compare-splits cityscapes/ --layout cityscapes
+      classweights compare-splits VOC2012/ --layout voc --split train,val
     """
     from ..report.render import render
-    from ..splits import compare_splits
+    from ..splits import compare_splits, split_sides
 
-    if len(kw["paths"]) != 2:
-        raise click.UsageError(f"expected two splits (TRAIN VAL), got {len(kw['paths'])} paths")
-    train, val = kw["paths"]
-    a, _ = run_scan({**kw, "paths": (train,)})
-    b, _ = run_scan({**kw, "paths": (val,)})
-    data = compare_splits(a, b, labels=(train, val))
+    a_side, b_side = split_sides(kw["paths"], layout=kw["layout"], split=kw["split"])
+    a, _ = run_scan({**kw, "paths": a_side.paths, "split": a_side.split})
+    b, _ = run_scan({**kw, "paths": b_side.paths, "split": b_side.split})
+    data = compare_splits(a, b, labels=(a_side.label, b_side.label))
     render(data, kw["fmt"], kind="splits")
