@@ -9,7 +9,8 @@ what a cache entry means.
 
 | layout | files (under the path given) | label space |
 |---|---|---|
-| ``voc`` | ``SegmentationClass/<id>.png``, ids: ``ImageSets/Segmentation/<split>.txt`` | 21, 255 |
+| ``voc`` | ``SegmentationClass/<id>.png``, ids: ``ImageSets/Segmentation/<split>.txt``; SBD |
+|  | (``aug``, ``trainaug``) also from ``SegmentationClassAug/`` | 21, 255 |
 | ``cityscapes`` | ``gtFine/<split>/**/*_labelTrainIds.png``, else ``*_labelIds.png`` | 19 |
 | ``ade20k`` | ``annotations/{training,validation}/*.png`` | 150, reduce-zero-label |
 | ``camvid`` | ``<split>annot/*.png``, or ``LabeledApproved_full/*_L.png`` (32 colours) | 11 |
@@ -24,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,9 +113,28 @@ def _voc(root: Path, split: str | None) -> Resolved:
     settings = {"classes": "pascal-voc", "ignore_index": 255}
     if split is None:
         return Resolved(str(seg), settings | {"glob": "*.png"}, f"{seg}/*.png")
-    listing = seg.parent / "ImageSets" / "Segmentation" / f"{split}.txt"
-    files = ids_to_paths(listing, seg, ".png")
-    return Resolved(files, settings, f"{len(files)} ids of {listing}")
+    sets = seg.parent / "ImageSets" / "Segmentation"
+    if split not in ("aug", "trainaug"):
+        files = ids_to_paths(sets / f"{split}.txt", seg, ".png")
+        return Resolved(files, settings, f"{len(files)} ids of {sets / f'{split}.txt'}")
+    # SBD ("aug"), as mmsegmentation's voc_aug.py lays it out: SegmentationClassAug/ holds SBD's
+    # masks, aug.txt the SBD ids outside VOC train and val; trainaug = VOC train + aug (10,582),
+    # each id from VOC's own masks where VOC has them (mmseg's voc12aug train set)
+    aug = seg.parent / "SegmentationClassAug"
+    if not aug.is_dir():
+        raise DatasetError(
+            f"{seg.parent}: no SegmentationClassAug/ folder for --layout voc --split {split} "
+            "(make it from SBD with mmsegmentation's tools/dataset_converters/voc_aug.py)"
+        )
+    voc = seg.parent / "SegmentationClass"
+    if split == "aug":
+        files = ids_to_paths(sets / "aug.txt", aug, ".png")
+        return Resolved(files, settings, f"{len(files)} ids of {sets / 'aug.txt'}")
+    if (sets / "trainaug.txt").is_file():
+        files = ids_to_paths(sets / "trainaug.txt", [voc, aug], ".png")
+        return Resolved(files, settings, f"{len(files)} ids of {sets / 'trainaug.txt'}")
+    files = ids_to_paths(sets / "train.txt", voc, ".png") + ids_to_paths(sets / "aug.txt", aug)
+    return Resolved(files, settings, f"{len(files)} ids of train.txt + aug.txt in {sets}")
 
 
 def _cityscapes(root: Path, split: str | None, explicit: Mapping[str, Any]) -> Resolved:
@@ -247,7 +267,7 @@ def _nnunet_labels(labels: Mapping[str, Any], meta: Path) -> tuple[dict[int, str
 
 
 LAYOUTS: dict[str, Layout] = {
-    "voc": Layout("voc", ("train", "val", "trainval"), _voc),
+    "voc": Layout("voc", ("train", "val", "trainval", "aug", "trainaug"), _voc),
     "cityscapes": Layout("cityscapes", ("train", "val", "test"), _cityscapes),
     "ade20k": Layout("ade20k", ("train", "val"), _ade20k),
     "camvid": Layout("camvid", ("train", "val", "test"), _camvid),
@@ -259,31 +279,47 @@ LAYOUTS: dict[str, Layout] = {
 
 
 # ---- split files ----------------------------------------------------------------------------
-def ids_to_paths(split_file: str | os.PathLike[str], root: str | os.PathLike[str],
+def ids_to_paths(split_file: str | os.PathLike[str],
+                 root: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
                  suffix: str = ".png") -> list[str]:  # fmt: skip
     """Mask paths of a split file of ids (mmseg's ``ann_file`` + ``seg_map_suffix``).
 
     Each non-empty line is an id (``2007_000032``) or a relative path without the suffix; the
-    mask is ``root / (id + suffix)``.
+    mask is ``root / (id + suffix)``; with several roots, in the first that has it (mmseg's
+    ``ann_dir`` lists: VOC's ``SegmentationClass`` before SBD's ``SegmentationClassAug``).
 
     Raises:
         DatasetError: the split file is missing, lists nothing, or names ids without a mask.
     """
-    split_file, root = Path(split_file), Path(root)
+    roots = [Path(root)] if isinstance(root, (str, os.PathLike)) else [Path(r) for r in root]
+    files = []
+    missing = []
+    for i in read_ids(split_file):
+        found = next((r / f"{i}{suffix}" for r in roots if (r / f"{i}{suffix}").is_file()), None)
+        if found is None:
+            missing.append(roots[0] / f"{i}{suffix}")
+        else:
+            files.append(found)
+    if missing:
+        where = " or ".join(str(r) for r in roots)
+        raise DatasetError(
+            f"{split_file} lists {len(missing)} id(s) without a mask under {where}, first: "
+            f"{missing[0].name}; check --root and --suffix (masks are ROOT/ID{suffix})"
+        )
+    return [str(f) for f in files]
+
+
+def read_ids(split_file: str | os.PathLike[str]) -> list[str]:
+    """The ids of a split file: one per line, blank lines and ``#`` comments skipped, extra
+    columns ignored (``<id> <flag>`` lists)."""
+    split_file = Path(split_file)
     if not split_file.is_file():
         raise DatasetError(f"{split_file}: no such split file")
     ids = [ln.strip() for ln in split_file.read_text(encoding="utf-8").splitlines()]
     ids = [i.split()[0] for i in ids if i and not i.startswith("#")]
     if not ids:
         raise DatasetError(f"{split_file}: lists no ids")
-    files = [root / f"{i}{suffix}" for i in ids]
-    missing = [f for f in files if not f.is_file()]
-    if missing:
-        raise DatasetError(
-            f"{split_file} lists {len(missing)} id(s) without a mask under {root}, first: "
-            f"{missing[0].name}; check --root and --suffix (masks are ROOT/ID{suffix})"
-        )
-    return [str(f) for f in files]
+    return ids
 
 
 # ---- the entry point ------------------------------------------------------------------------

@@ -67,6 +67,34 @@ def test_voc_split_with_a_missing_mask_names_it(tmp_path):
         cw.scan(root, layout="voc", split="train")
 
 
+def test_voc_aug_and_trainaug_read_sbd_as_mmseg_lays_it_out(tmp_path):
+    """SBD masks (mode L, no void border) in SegmentationClassAug/, aug.txt = SBD ids outside VOC
+    train/val; trainaug = VOC train (VOC's own masks) + aug, with or without trainaug.txt."""
+    rng = np.random.default_rng(4)
+    root, masks = _voc_tree(tmp_path, rng)
+    sets = root / "ImageSets" / "Segmentation"
+    with pytest.raises(cw.DatasetError, match="no SegmentationClassAug/ .*voc_aug.py"):
+        cw.scan(root, layout="voc", split="trainaug")
+    aug_dir = root / "SegmentationClassAug"
+    aug_dir.mkdir()
+    sbd_ids = ["2008_000100", "2008_000101", "2008_000102"]
+    sbd = _masks(rng, 3, [0, 2, 7, 20])
+    for i, m in zip(sbd_ids, sbd, strict=True):
+        save_png(aug_dir / f"{i}.png", m)
+    # SBD also annotates a VOC train image, differently: VOC's mask must win for it
+    save_png(aug_dir / "2007_000001.png", np.full_like(masks[1], 9))
+    (sets / "aug.txt").write_text("\n".join(sbd_ids) + "\n")
+    _check(cw.scan(root, layout="voc", split="aug"), sbd, 21, ignore_index=255)
+    both = cw.scan(root, layout="voc", split="trainaug")  # train.txt + aug.txt
+    _check(both, masks[:3] + sbd, 21, ignore_index=255)
+    (sets / "trainaug.txt").write_text("\n".join(["2007_000000", "2007_000001", "2007_000002",
+                                                   *sbd_ids]) + "\n")  # fmt: skip
+    listed = cw.scan(root, layout="voc", split="trainaug")
+    _check(listed, masks[:3] + sbd, 21, ignore_index=255)
+    assert listed.sources[1].endswith("SegmentationClass/2007_000001.png")
+    assert listed.sources[3].endswith("SegmentationClassAug/2008_000100.png")
+
+
 # ---- cityscapes -----------------------------------------------------------------------------
 def _cityscapes_tree(tmp_path, rng, train_ids=False):
     masks = {}
