@@ -318,6 +318,11 @@ def _parse_colour(c: Any) -> tuple[int, int, int]:
         raise ConfigError(f"cannot read colour {c!r}; use [r, g, b] or '#rrggbb'") from None
 
 
+#: The most classes a scan counts: the per-image table keeps one int64 per class and image, and
+#: the largest real label spaces are a few thousand (ADE20K-full: 3,688).
+MAX_CLASSES = 1 << 16
+
+
 @dataclass(frozen=True)
 class LabelSpace:
     """How raw mask values become class ids.
@@ -336,6 +341,12 @@ class LabelSpace:
         n, ig = self.num_classes, self.ignore_index
         if n is not None and (not isinstance(n, (int, np.integer)) or n < 1):
             raise ConfigError(f"num_classes must be a whole number >= 1, got {n!r}")
+        if n is not None and n > MAX_CLASSES:
+            raise ConfigError(
+                f"num_classes={n:,} is above the {MAX_CLASSES:,} a scan counts (the per-image "
+                "table keeps a count of every class for every image); label values that large "
+                "are instance ids or packed colours: map them to classes with --remap"
+            )
         if ig is not None and n is not None and 0 <= ig < n:
             raise ConfigError(
                 f"ignore_index={ig} lies inside the class range 0..{n - 1}: the ignore label is "

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from ..counting import Failure, ImageCount, MaskWarning
 from ..errors import DatasetError, MaskReadError, UnknownLabelError
-from ..labels import IGNORED, UNKNOWN, LabelSpace
+from ..labels import IGNORED, MAX_CLASSES, UNKNOWN, LabelSpace
 from ..stats import ClassStats, compact_uint
 from ..stats_extras import ExtraRows
 from .settings import ScanSettings
@@ -227,15 +227,22 @@ class Collector:
 
     def _infer_classes(self) -> int:
         ig = self.space.ignore_index
-        top = -1
+        top, where = -1, ""
         probe = LabelSpace(None, ig, self.space.remap, self.space.reduce_zero_label)
-        for values, _ in self.raw:
+        for (values, _), src in zip(self.raw, self.sources, strict=True):
             values = values[values != UNKNOWN_VALUE]
             cls = values if self.multilabel else probe.map_values(values)
             cls = cls[cls >= 0]
-            if cls.size:
-                top = max(top, int(cls.max()))
+            if cls.size and int(cls.max()) > top:
+                top, where = int(cls.max()), src
         n = top + 1 if top >= 0 else 1
+        if n > MAX_CLASSES:  # before a table of images x (top + 1) int64 is allocated
+            raise DatasetError(
+                f"{where}: holds label {top:,}; inferring {n:,} classes from it is above the "
+                f"{MAX_CLASSES:,} a scan counts. Pass --num-classes K (labels from K on are "
+                "reported, with a hint), or --remap TABLE; values this large are instance ids "
+                "or a wrong dtype"
+            )
         log.warning("num_classes not given; inferred %d from the largest label seen (%d)", n, top)
         return n
 

@@ -229,3 +229,20 @@ def test_many_unknown_colours_keep_exact_totals():
     ref = dict(zip((f"#{v:06x}" for v in ref_colors), ref_counts.tolist()))
     assert all(ref[k] == v for k, v in listed.items())
     assert sum(c.unknown_colors.values()) == a.shape[0] * a.shape[1]
+
+
+@pytest.mark.parametrize(("dtype", "value"), [("uint32", 4_000_000_000), ("int64", 2**62)])
+def test_a_huge_label_cannot_size_the_table(tmp_path, dtype, value):
+    """One pixel of label 4e9 made the inferred table 4e9 classes wide (32 GB per image row):
+    refused with the file named, before anything is allocated; an explicit count too."""
+    a = np.zeros((8, 8), dtype)
+    a[0, 0] = value
+    np.save(tmp_path / "m.npy", a)
+    r = cli("stats", tmp_path)
+    one_line_error(r, tmp_path / "m.npy", f"holds label {value:,}", "above the 65,536",
+                   "--num-classes K")  # fmt: skip
+    r = cli("stats", tmp_path, "--num-classes", 100_000)
+    one_line_error(r, "num_classes=100,000 is above the 65,536")
+    r = cli("stats", tmp_path, "--num-classes", 3, "--unknown", "ignore", "--format", "json")
+    assert r.returncode == 0, r.stderr  # the way out the message names: counted, value reported
+    assert json.loads(r.stdout)["dataset"]["unknown_pixels"] == 1
