@@ -160,7 +160,7 @@ def quick_fingerprint(paths: Sequence[str], settings: dict[str, Any]) -> Fingerp
     root = os.path.abspath(paths[0])
     if not os.path.isdir(root) or is_zarr_dir(Path(root)):
         return None
-    items, stats = walk_masks(root)
+    items, stats, _ = walk_masks(root)
     cut = len(root) + 1
     files = []
     for f, store in items:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 import zipfile
@@ -26,6 +27,8 @@ from .entries import (
 )
 from .traps import check_tree, colour_array
 from .volumes import VOLUME_EXTS
+
+log = logging.getLogger("classweights.sources")
 
 
 def discover(
@@ -90,10 +93,15 @@ def _discover_one(
         return file_entries(p, multilabel)
     if glob:
         found = sorted(p.glob(glob), key=lambda f: f.parts)
+        if not any(hidden(part) for part in Path(glob).parts):  # unless the glob names them
+            kept = [f for f in found if not any(hidden(x) for x in f.relative_to(p).parts)]
+            _log_hidden(p, len(found) - len(kept))
+            found = kept
         items = [(str(f), is_zarr_dir(f)) for f in found if f.is_file() or is_zarr_dir(f)]
         stats: dict[str, tuple[int, str]] = {}
     else:
-        items, stats = walk_masks(os.path.abspath(p))
+        items, stats, skipped = walk_masks(os.path.abspath(p))
+        _log_hidden(p, skipped)
     names = [f for f, _ in items]
     if glob and not names and not glob.startswith("**"):
         _check_glob_depth(p, glob)
@@ -119,8 +127,28 @@ def _discover_one(
 _ARRAY_SUFFIXES = ARRAY_EXTS + tuple(e.upper() for e in ARRAY_EXTS)
 
 
-def walk_masks(root: str) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, str]]]:
-    """Mask files and zarr stores under ``root``, with each file's size and `file_version`.
+def hidden(name: str) -> bool:
+    """A name a folder walk never takes: dot-files and dot-folders (``.git``, macOS's ``._*``
+    AppleDouble files, ``.ipynb_checkpoints``) and ``__MACOSX`` (zip archives made on a Mac),
+    as Hugging Face ``datasets`` skips them.
+
+    >>> [hidden(n) for n in ("._a.png", ".git", "__MACOSX", "a.png", "_a.png")]
+    [True, True, True, False, False]
+    """
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def _log_hidden(root: Path, n: int) -> None:
+    if n:
+        log.info("%s: skipped %d hidden file(s)/folder(s) (dot-names, __MACOSX/); name them "
+                 "in --glob to count them", root, n)  # fmt: skip
+
+
+def walk_masks(
+    root: str,
+) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, str]], int]:
+    """Mask files and zarr stores under ``root``, with each file's size and `file_version`,
+    and how many `hidden` names were passed over.
 
     One ``scandir`` per folder and one ``stat`` per file (kept for the fingerprint, so a warm
     cache lookup stats each file once). Depth first with every folder's children in name
@@ -130,6 +158,7 @@ def walk_masks(root: str) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, 
     """
     items: list[tuple[str, bool]] = []
     stats: dict[str, tuple[int, str]] = {}
+    skipped = 0
 
     def visit(folder: str) -> None:
         try:
@@ -140,8 +169,11 @@ def walk_masks(root: str) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, 
         if folder != root and any(c.name in STORE_MARKERS for c in children):
             items.append((folder, True))
             return
+        nonlocal skipped
         for c in children:
-            if c.is_dir(follow_symlinks=False):
+            if hidden(c.name):
+                skipped += 1
+            elif c.is_dir(follow_symlinks=False):
                 visit(c.path)
             elif c.name.lower().endswith(_MASK_EXTS):
                 items.append((c.path, False))
@@ -152,7 +184,7 @@ def walk_masks(root: str) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, 
                     pass  # a broken link: reading it will name it
 
     visit(root)
-    return items, stats
+    return items, stats, skipped
 
 
 _MASK_EXTS = IMAGE_EXTS + ARRAY_EXTS + VOLUME_EXTS

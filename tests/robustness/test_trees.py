@@ -249,3 +249,32 @@ def test_non_utf8_file_name(tmp_path):
     save_png(os.fsdecode(raw), m)
     s = cw.scan(tmp_path, num_classes=5)
     check_stats(s, [m], 5)
+
+
+def test_hidden_files_and_mac_archive_leftovers_are_not_masks(tmp_path):
+    """A zip made on a Mac holds __MACOSX/._*.png (AppleDouble, not PNG): the first scan of
+    such a tree failed on them; checkpoints and VCS folders could add copies of masks."""
+    import zarr
+
+    m = mask(seed=1)
+    (tmp_path / "masks").mkdir()
+    save_png(tmp_path / "masks" / "a.png", m)
+    apple_double = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(60)
+    (tmp_path / "__MACOSX" / "masks").mkdir(parents=True)
+    (tmp_path / "__MACOSX" / "masks" / "._a.png").write_bytes(apple_double)
+    (tmp_path / "masks" / "._a.png").write_bytes(apple_double)
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    save_png(tmp_path / ".ipynb_checkpoints" / "a-checkpoint.png", np.full_like(m, 4))
+    s = cw.scan(tmp_path, num_classes=5)
+    check_stats(s, [m], 5)
+    assert s.sources == [str(tmp_path / "masks" / "a.png")]
+    v2 = np.stack([mask(seed=2), mask(seed=3)])
+    store = tmp_path / "arrays" / "store"
+    z = zarr.create_array(store, shape=v2.shape, dtype=v2.dtype, zarr_format=2)
+    z[...] = v2  # a zarr v2 store: its .zarray marker is a dot-name, and still found
+    (tmp_path / "arrays" / ".DS_Store").write_bytes(b"Bud1")
+    check_stats(cw.scan(tmp_path / "arrays", num_classes=5), list(v2), 5)
+    g = cw.scan(tmp_path, num_classes=5, glob="**/*.png")
+    check_stats(g, [m], 5)
+    named = cw.scan(tmp_path, num_classes=5, glob=".ipynb_checkpoints/*.png")  # asked for
+    check_stats(named, [np.full_like(m, 4)], 5)
