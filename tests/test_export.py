@@ -172,3 +172,42 @@ def test_pure_functions(tmp_path):
     assert not list((tmp_path / "sub").glob("*.tmp"))
     with pytest.raises(ValueError, match="choose one of"):
         snippet("caffe", [1.0])
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".npy", ".json", ".yaml"])
+def test_every_file_export_feeds_the_losses(tmp_path, expected, suffix):
+    """`compute -o w.npy` (or .json/.yaml) and then `weight="w.npy"` in a loss: only .pth was
+    read, and the message for the others repeated torch's advice to unpickle them."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    from classweights.losses import CrossEntropyLoss
+
+    path = tmp_path / f"w{suffix}"
+    invoke("-o", str(path))
+    loss = CrossEntropyLoss(weight=str(path), ignore_index=255)
+    np.testing.assert_allclose(loss.weight.numpy(), expected, rtol=1e-6)
+    logits, target = torch.randn(2, 19, 4, 4), torch.randint(0, 19, (2, 4, 4))
+    target[0, 0] = 255
+    want = F.cross_entropy(logits, target, weight=torch.tensor(expected, dtype=torch.float32),
+                           ignore_index=255)  # fmt: skip
+    torch.testing.assert_close(loss(logits, target), want)
+
+
+def test_a_weight_file_that_is_not_one_is_named_with_the_formats(tmp_path):
+    pytest.importorskip("torch")
+    import pickle
+
+    from classweights.errors import ConfigError
+    from classweights.losses import CrossEntropyLoss
+
+    (tmp_path / "w.json").write_text('{"method": "x"}')
+    with pytest.raises(ConfigError, match=r"w\.json: expected a list of weights or a mapping"):
+        CrossEntropyLoss(weight=str(tmp_path / "w.json"))
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ConfigError, match=r"o\.npy: not a readable \.npy weight file"):
+        CrossEntropyLoss(weight=str(tmp_path / "o.npy"))
+    (tmp_path / "p.pth").write_bytes(pickle.dumps({"weights": [1.0, 2.0]}))
+    with pytest.raises(ConfigError) as e:
+        CrossEntropyLoss(weight=str(tmp_path / "p.pth"))
+    assert "never unpickled" in str(e.value) and "weights_only` set to `False" not in str(e.value)

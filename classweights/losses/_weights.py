@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..records import read_pth
+from ..records import read_weight_file
 
 if TYPE_CHECKING:
     from ..stats import ClassStats
@@ -65,8 +65,9 @@ def as_weight_tensor(
 
     Args:
         weight: ``None``, a 1-D tensor, a NumPy array, a list/tuple of numbers, or a path to a
-            ``.pth`` file holding a tensor or a dict with a ``"weights"`` tensor (read with
-            ``torch.load(path, weights_only=True)``). With ``allow_scalar``, a plain number.
+            weight file as ``classweights compute -o`` writes it: ``.pth`` (a tensor or a dict
+            with a ``"weights"`` tensor, read with ``torch.load(path, weights_only=True)``),
+            ``.npy``, ``.json`` or ``.yaml``. With ``allow_scalar``, a plain number.
         expected_len: the number of classes ``C`` the vector must have, or ``None`` to accept
             any length.
         name: the argument name used in error messages.
@@ -132,7 +133,7 @@ def _check_values(t: torch.Tensor, name: str, source: str) -> torch.Tensor:
 
 
 def _load_pth(path: Path, name: str) -> Any:
-    return read_pth(path, name)["weights"]
+    return read_weight_file(path, name)["weights"]
 
 
 def pos_weight_from_stats(stats: ClassStats, *, max_value: float | None = None) -> torch.Tensor:
