@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from .errors import ClassWeightsError, MaskReadError
 from .objects import find_objects
-from .sources import Entry, ReadOptions, Scratch, read_entry
+from .sources import Entry, ReadOptions, Scratch, read_entry, read_stacks
 from .sources.volumes import Volume
 
 
@@ -196,6 +196,39 @@ def _count_multilabel(mask: Any, source: str, opts: CountOptions) -> ImageCount:
 Unit = list[tuple[Entry, list[int]]]
 
 
+def _stackable(opts: CountOptions) -> bool:
+    """Whether consecutive masks of an array stack may be counted in one kernel call."""
+    plain = opts.objects is None and opts.color_keys is None and not opts.read.multilabel
+    return opts.jit and plain
+
+
+def count_stack(sources: list[str], stack: NDArray[Any], opts: CountOptions) -> list[ImageCount]:
+    """Count a ``(k, H, W)`` stack of masks: one Numba call for uint8/uint16 stacks (the
+    per-image Python work of `count_mask` made small masks GIL-bound: 2 threads were slower
+    than 1), `count_mask` per image otherwise. Same results as `count_mask` on each image.
+    """
+    from .kernels import histogram_stack
+
+    step = 16 if stack.dtype.itemsize > 1 else len(sources)  # uint16: 512 KB of bins an image
+    out: list[ImageCount] = []
+    for a in range(0, len(sources), step):
+        part, names = stack[a : a + step], sources[a : a + step]
+        hist = histogram_stack(part)
+        if hist is None:
+            out.extend(count_mask(m, s, opts) for s, m in zip(names, part, strict=True))
+            continue
+        rows, values = np.nonzero(hist)
+        counts = hist[rows, values]
+        cuts = np.searchsorted(rows, np.arange(1, len(names)))
+        total = int(part[0].size)
+        out.extend(
+            ImageCount(s, v, c, total)
+            for s, v, c in zip(names, np.split(values.astype(np.int64), cuts),
+                               np.split(counts, cuts), strict=True)
+        )  # fmt: skip
+    return out
+
+
 def count_unit(
     unit: Unit, opts: CountOptions, scratch: Scratch | None = None
 ) -> list[ImageCount | Failure]:
@@ -206,6 +239,10 @@ def count_unit(
     out: list[ImageCount | Failure] = []
     for entry, indices in unit:
         try:
+            if _stackable(opts) and (stacks := read_stacks(entry, indices, opts.read)):
+                for ids, block in stacks:
+                    out.extend(count_stack(ids, block, opts))
+                continue
             masks = read_entry(entry, indices, opts.read, scratch)
             out.extend(count_mask(m, sid, opts) for sid, m in masks)
         except ClassWeightsError as e:

@@ -144,6 +144,41 @@ def _hist_colors(rgb, keys, hist, ukeys, ucounts):  # pragma: no cover - compile
             ucounts[slot] += 1
 
 
+@_jit
+def _hist_stack(words, per_image, tail, hist, wide):  # pragma: no cover - compiled
+    # image i is words[i * per_image:(i + 1) * per_image]; one call for a whole stack, so the
+    # per-image Python work (and the GIL) of counting small masks one by one is gone
+    for i in range(hist.shape[0]):
+        w = words[i * per_image : (i + 1) * per_image]
+        if wide:
+            _hist_u16(w, tail, hist[i])
+        else:
+            _hist_u8(w, tail, hist[i])
+
+
+def histogram_stack(stack: NDArray[np.generic]) -> NDArray[np.int64] | None:
+    """``(k, 256)`` or ``(k, 65536)`` counts of each image of a C-contiguous ``(k, ...)`` uint8 or
+    uint16 stack, or None when an image is not a whole number of 64-bit words (or the buffer is
+    not aligned): count those one by one.
+
+    >>> h = histogram_stack(np.array([[0] * 8, [3] * 7 + [0]], np.uint8))
+    >>> h[:, [0, 3]].tolist()
+    [[8, 0], [1, 7]]
+    """
+    a = np.asarray(stack)
+    if a.dtype not in (np.uint8, np.uint16) or not a.dtype.isnative or a.ndim < 2:
+        return None
+    per = a[0].size
+    if not a.flags.c_contiguous or (per * a.itemsize) % 8 or a.ctypes.data % 8:
+        return None
+    words = a.reshape(-1).view(np.uint64)
+    wide = a.dtype == np.uint16
+    hist = np.zeros((a.shape[0], 65536 if wide else 256), np.int64)
+    tail = np.zeros(0, a.dtype)
+    _hist_stack(words, per * a.itemsize // 8, tail, hist, wide)
+    return hist
+
+
 def _split_words(flat: NDArray[np.generic]) -> tuple[NDArray[np.uint64], NDArray[np.generic]]:
     """View the 8-byte-aligned body of a contiguous 1-D array as uint64 words, plus its tail."""
     per_word = 8 // flat.itemsize

@@ -1,6 +1,7 @@
 """Every input kind, written as real files, counted and compared with the naive reference."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -300,6 +301,37 @@ def test_an_npz_member_is_read_in_one_pass(tmp_path, monkeypatch, compressed):
     s = cw.scan(tmp_path / "m.npz", num_classes=4, workers=2)
     assert len(opened) == 1
     assert reads == sorted(reads)  # forward only
-    assert len(reads) == 101  # one read per image, and image 0 once more for the one-hot check
+    # image 0 for the one-hot check, then one read per image (NumPy counting) or per block of
+    # 64 images (the Numba stack kernel)
+    assert len(reads) in (101, 3)
     want = np.stack([np.bincount(m.ravel(), minlength=4) for m in stack])
     np.testing.assert_array_equal(s.counts, want)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "shape"),
+    [(np.uint8, (150, 8, 16)), (np.uint8, (70, 5, 7)), (np.uint16, (40, 6, 8)),
+     (np.int32, (20, 4, 4)), (np.bool_, (20, 4, 4))],
+)  # fmt: skip
+@pytest.mark.parametrize("kind", ["npy", "npz", "npz_compressed"])
+def test_stacks_counted_a_block_at_a_time_equal_numpy(tmp_path, dtype, shape, kind):
+    """Consecutive masks of an .npy/.npz stack are counted in one kernel call (uint8/uint16,
+    whole 64-bit words per image), else one by one: per-image rows equal NumPy's either way,
+    for whole stacks, blocks of 64, 16-image uint16 parts, and samples (not consecutive)."""
+    rng = np.random.default_rng(7)
+    high = 2 if dtype == np.bool_ else 3000 if dtype == np.uint16 else 19
+    stack = rng.integers(0, high, shape).astype(dtype)
+    f = tmp_path / ("m.npy" if kind == "npy" else "m.npz")
+    if kind == "npy":
+        np.save(f, stack)
+    else:
+        (np.savez_compressed if kind == "npz_compressed" else np.savez)(f, masks=stack)
+    c = int(stack.max()) + 1
+    want = np.stack([np.bincount(m.ravel().astype(np.int64), minlength=c) for m in stack])
+    for workers in (1, 2):
+        s = cw.scan(f, num_classes=c, workers=workers)
+        np.testing.assert_array_equal(s.counts, want)
+        assert s.image_total.tolist() == [math.prod(shape[1:])] * shape[0]
+    sampled = cw.scan(f, num_classes=c, sample=7, seed=3)
+    rows = [int(src.rsplit("[", 1)[1][:-1]) for src in sampled.sources]
+    np.testing.assert_array_equal(sampled.counts, want[rows])

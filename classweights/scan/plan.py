@@ -76,7 +76,8 @@ def _units(entries: Sequence[Entry], picked: NDArray[np.int64] | None) -> Iterat
         # stacks: at most 16 images per unit; an .npz member is one unit, read in one pass (a
         # compressed stream cannot seek: units of 16 each decompressed it from its start, so a
         # 1,000-image member took 9x as long as the same .npy, and the cost grew with n^2)
-        step = max(1, len(local)) if e.kind == "npz" else 16
+        # an .npy stack: 64 consecutive images, counted in one kernel call (`count_stack`)
+        step = max(1, len(local)) if e.kind == "npz" else 64 if e.kind == "npy" else 16
         for s in range(0, len(local), step):
             chunk = local[s : s + step]
             current.append((e, chunk))

@@ -32,7 +32,7 @@ from .entries import (
     url_fs,
 )
 from .memory import is_torch_dataset, iter_items, iter_torch_dataset, mask_from_item
-from .readers import png_header, read_entry, read_image
+from .readers import png_header, read_entry, read_image, read_stacks
 from .scratch import Scratch, ThreadScratch
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "png_header",
     "read_entry",
     "read_image",
+    "read_stacks",
     "Scratch",
     "ThreadScratch",
     "url_fs",

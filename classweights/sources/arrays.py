@@ -113,6 +113,17 @@ class NpzMember:
         order = "F" if self._fortran else "C"
         return np.frombuffer(buf, self.dtype).reshape(shape, order=order)
 
+    @property
+    def fortran(self) -> bool:
+        """Stored in Fortran order: first-axis slices are not contiguous in the stream."""
+        return self._fortran
+
+    def block(self, start: int, count: int) -> NDArray[Any]:
+        """Images ``start .. start + count - 1`` (C order) as one ``(count, ...)`` array."""
+        per_image = self.shape[1:]
+        size = math.prod(per_image) * self.dtype.itemsize
+        return self._read(start * size, (count, *per_image))
+
     def __getitem__(self, i: int) -> NDArray[Any]:
         if self._fortran:  # a first-axis slice is not contiguous: read the whole array once
             return np.asarray(self)[i]

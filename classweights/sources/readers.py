@@ -7,6 +7,7 @@ the decoder.
 
 from __future__ import annotations
 
+import math
 import struct
 import zipfile
 import zlib
@@ -87,6 +88,59 @@ def _runs(indices: Sequence[int], longest: int | None = None) -> Iterator[tuple[
             j += 1
         yield idx[i], idx[j] + 1
         i = j + 1
+
+
+#: Pixels of one block of an ``.npz`` member read at once by `read_stacks` (64 MiB of uint32).
+STACK_BLOCK_PIXELS = 1 << 24
+
+
+def read_stacks(
+    entry: Entry, indices: Sequence[int], opts: ReadOptions
+) -> Iterator[tuple[list[str], NDArray[Any]]] | None:
+    """The images ``indices`` of an ``.npy`` or ``.npz`` stack as ``(k, H, W)`` blocks with their
+    source ids, when they are consecutive plain masks (each block counted in one kernel call);
+    None for anything else (read those with `read_entry`). The checks are `read_entry`'s.
+
+    An ``.npy`` block is a view of the memory map; an ``.npz`` member is read forward in blocks
+    of at most 64 images and :data:`STACK_BLOCK_PIXELS` pixels.
+    """
+    if (
+        entry.kind not in ("npy", "npz") or opts.multilabel or opts.rgb or len(indices) < 2
+        or is_url(entry.path) or list(indices) != list(range(indices[0], indices[-1] + 1))
+    ):  # fmt: skip
+        return None
+    if entry.kind == "npy":
+        arr = _open_array(entry)
+        if arr.ndim != 3 or entry.n < 2 or colour_array(arr.shape):
+            return None
+        check_pixels(arr.shape, entry, opts)
+        check_one_hot(arr, _name(entry))
+        ids = [entry.source_id(i) for i in indices]
+        return iter([(ids, arr[indices[0] : indices[-1] + 1])])
+    return _npz_blocks(entry, list(indices), opts)
+
+
+def _npz_blocks(
+    entry: Entry, indices: list[int], opts: ReadOptions
+) -> Iterator[tuple[list[str], NDArray[Any]]] | None:
+    member = NpzMember(entry.path, entry.key)
+    if member.ndim != 3 or entry.n < 2 or colour_array(member.shape) or member.fortran:
+        member.close()
+        return None
+
+    def blocks() -> Iterator[tuple[list[str], NDArray[Any]]]:
+        with member:
+            check_pixels(member.shape, entry, opts)  # from the header, before decompressing
+            if indices[0] == 0:
+                check_one_hot_stream(member, _name(entry))
+            per = max(1, math.prod(member.shape[1:]))
+            k = max(1, min(64, STACK_BLOCK_PIXELS // per))
+            for a in range(0, len(indices), k):
+                part = indices[a : a + k]
+                ids = [entry.source_id(i) for i in part]
+                yield ids, member.block(part[0], len(part))
+
+    return blocks()
 
 
 def _open_array(entry: Entry) -> Any:
