@@ -335,3 +335,18 @@ def test_stacks_counted_a_block_at_a_time_equal_numpy(tmp_path, dtype, shape, ki
     sampled = cw.scan(f, num_classes=c, sample=7, seed=3)
     rows = [int(src.rsplit("[", 1)[1][:-1]) for src in sampled.sources]
     np.testing.assert_array_equal(sampled.counts, want[rows])
+
+
+@pytest.mark.parametrize("chunks", [(1, 5, 6), (7, 5, 6), (64, 5, 6)])
+def test_zarr_stacks_counted_a_block_at_a_time_equal_numpy(tmp_path, chunks):
+    zarr = pytest.importorskip("zarr")
+    stack = np.random.default_rng(9).integers(0, 12, (45, 5, 6), dtype=np.uint8)
+    z = zarr.create_array(tmp_path / "m.zarr", shape=stack.shape, dtype=stack.dtype, chunks=chunks)
+    z[...] = stack
+    want = np.stack([np.bincount(m.ravel(), minlength=12) for m in stack])
+    for workers in (1, 2):
+        np.testing.assert_array_equal(cw.scan(tmp_path / "m.zarr", num_classes=12,
+                                              workers=workers).counts, want)  # fmt: skip
+    s = cw.scan(tmp_path / "m.zarr", num_classes=12, sample=9, seed=1)
+    rows = [int(src.rsplit("[", 1)[1][:-1]) for src in s.sources]
+    np.testing.assert_array_equal(s.counts, want[rows])

@@ -67,14 +67,21 @@ def read_entry(
         if entry.n == 1 and colour_array(arr.shape):
             yield entry.source_id(0), one_image(arr[...], _name(entry), opts.rgb)
             return
-        if indices and indices[0] == 0:  # once per store: patches cost a chunk read each
-            check_one_hot(arr, _name(entry))
-        for start, stop in _runs(indices, max(1, opts.max_pixels // per_image)):
-            block = np.asarray(arr[start:stop])
-            for j in range(stop - start):
+        for start, block in _zarr_runs(arr, entry, indices, opts, per_image):
+            for j in range(len(block)):
                 yield entry.source_id(start + j), _volume_or_mask(block[j], arr.ndim, opts)
     else:  # pragma: no cover - guarded by discover()
         raise MaskReadError(f"{entry.path}: unknown entry kind {entry.kind}")
+
+
+def _zarr_runs(
+    arr: Any, entry: Entry, indices: Sequence[int], opts: ReadOptions, per_image: int
+) -> Iterator[tuple[int, NDArray[Any]]]:
+    """``(first index, block)`` for each run of consecutive images of a zarr stack."""
+    if indices and indices[0] == 0:  # once per store: patches cost a chunk read each
+        check_one_hot(arr, _name(entry))
+    for start, stop in _runs(indices, max(1, opts.max_pixels // per_image)):
+        yield start, np.asarray(arr[start:stop])
 
 
 def _runs(indices: Sequence[int], longest: int | None = None) -> Iterator[tuple[int, int]]:
@@ -97,17 +104,31 @@ STACK_BLOCK_PIXELS = 1 << 24
 def read_stacks(
     entry: Entry, indices: Sequence[int], opts: ReadOptions
 ) -> Iterator[tuple[list[str], NDArray[Any]]] | None:
-    """The images ``indices`` of an ``.npy`` or ``.npz`` stack as ``(k, H, W)`` blocks with their
-    source ids, when they are consecutive plain masks (each block counted in one kernel call);
-    None for anything else (read those with `read_entry`). The checks are `read_entry`'s.
+    """The images ``indices`` of an ``.npy``, ``.npz`` or zarr stack as ``(k, H, W)`` blocks
+    with their source ids, when they are consecutive plain masks (each block counted in one
+    kernel call); None for anything else (read those with `read_entry`). The checks are
+    `read_entry`'s.
 
     An ``.npy`` block is a view of the memory map; an ``.npz`` member is read forward in blocks
-    of at most 64 images and :data:`STACK_BLOCK_PIXELS` pixels.
+    of at most 64 images and :data:`STACK_BLOCK_PIXELS` pixels; zarr runs as `read_entry` reads
+    them (local or remote stores).
     """
     if (
-        entry.kind not in ("npy", "npz") or opts.multilabel or opts.rgb or len(indices) < 2
-        or is_url(entry.path) or list(indices) != list(range(indices[0], indices[-1] + 1))
+        entry.kind not in ("npy", "npz", "zarr") or opts.multilabel or opts.rgb
+        or len(indices) < 2 or list(indices) != list(range(indices[0], indices[-1] + 1))
     ):  # fmt: skip
+        return None
+    if entry.kind == "zarr":
+        import zarr
+
+        node = zarr.open(entry.path, mode="r")
+        arr = node[entry.key] if entry.key else node
+        if arr.ndim != 3 or entry.n < 2 or colour_array(arr.shape):
+            return None
+        per_image = check_pixels(arr.shape, entry, opts)
+        runs = _zarr_runs(arr, entry, indices, opts, per_image)
+        return (([entry.source_id(a + j) for j in range(len(b))], b) for a, b in runs)
+    if is_url(entry.path):
         return None
     if entry.kind == "npy":
         arr = _open_array(entry)
