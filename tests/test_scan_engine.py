@@ -209,3 +209,17 @@ def test_batched_collection_matches_naive(tmp_path, workers, remap, reduce, unkn
     s = cw.scan(tmp_path, unknown=unknown, workers=workers, **kw)
     check_stats(s, masks, **kw)
     check_stats(cw.scan(masks, unknown=unknown, workers=workers, **kw), masks, **kw)
+
+
+def test_the_last_images_are_units_of_one_so_no_worker_waits_on_a_long_last_unit(tmp_path):
+    from classweights.scan import plan
+    from classweights.scan.settings import ScanSettings
+    from classweights.sources import Entry
+
+    entries = [Entry("image", str(tmp_path / f"{i}.png")) for i in range(30)]
+    units, total, _ = plan.units(ScanSettings(workers=2), entries)
+    sizes = [sum(len(ix) for _, ix in u) for u in units]
+    assert total == 30 and sum(sizes) == 30
+    assert sizes == [4] * 5 + [2] + [1] * 8  # the last 4 x workers = 8 images one by one
+    flat = [e.path for u in plan.units(ScanSettings(workers=2), entries)[0] for e, _ in u]
+    assert flat == [e.path for e in entries]  # in file order

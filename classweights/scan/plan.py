@@ -59,12 +59,16 @@ def units(
     population = sum(e.n for e in entries)
     picked = pick(settings, population)
     total = population if picked is None else len(picked)
-    return _units(entries, picked), total, picked
+    # the last images go one per unit, so that no worker idles while another ends on a unit
+    # of four (a 0.2 s scan on 2 workers kept 1.87 cores busy; decode-only keeps 1.98)
+    return _units(entries, picked, total - 4 * settings.worker_count), total, picked
 
 
-def _units(entries: Sequence[Entry], picked: NDArray[np.int64] | None) -> Iterator[Unit]:
+def _units(
+    entries: Sequence[Entry], picked: NDArray[np.int64] | None, singles_from: int | None = None
+) -> Iterator[Unit]:
     current: Unit = []
-    size = start = j = 0
+    size = start = j = done = 0
     for e in entries:
         if picked is None:
             local = list(range(e.n))
@@ -82,7 +86,8 @@ def _units(entries: Sequence[Entry], picked: NDArray[np.int64] | None) -> Iterat
             chunk = local[s : s + step]
             current.append((e, chunk))
             size += len(chunk)
-            if size >= 4:
+            done += len(chunk)
+            if size >= 4 or (singles_from is not None and done >= singles_from):
                 yield current
                 current, size = [], 0
     if current:
