@@ -350,3 +350,15 @@ def test_zarr_stacks_counted_a_block_at_a_time_equal_numpy(tmp_path, chunks):
     s = cw.scan(tmp_path / "m.zarr", num_classes=12, sample=9, seed=1)
     rows = [int(src.rsplit("[", 1)[1][:-1]) for src in s.sources]
     np.testing.assert_array_equal(s.counts, want[rows])
+
+
+@pytest.mark.parametrize("layout", ["fortran", "big_endian"])
+def test_stacks_the_block_kernel_cannot_take_are_counted_one_by_one(tmp_path, layout):
+    stack = np.random.default_rng(8).integers(0, 300, (20, 6, 8)).astype(np.uint16)
+    if layout == "fortran":
+        stored = np.asfortranarray(stack)
+    else:
+        stored = stack.astype(">u2")
+    np.save(tmp_path / "m.npy", stored)
+    want = np.stack([np.bincount(m.ravel(), minlength=300) for m in stack])
+    np.testing.assert_array_equal(cw.scan(tmp_path / "m.npy", num_classes=300).counts, want)
