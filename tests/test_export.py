@@ -211,3 +211,26 @@ def test_a_weight_file_that_is_not_one_is_named_with_the_formats(tmp_path):
     with pytest.raises(ConfigError) as e:
         CrossEntropyLoss(weight=str(tmp_path / "p.pth"))
     assert "never unpickled" in str(e.value) and "weights_only` set to `False" not in str(e.value)
+
+
+def test_show_reads_every_export_and_refuses_a_bad_one_in_one_line(tmp_path, expected):
+    pytest.importorskip("torch")
+    for suffix in (".pth", ".npy", ".json", ".yaml"):
+        path = tmp_path / f"w{suffix}"
+        invoke("-o", str(path))
+        r = CliRunner().invoke(cli, ["show", str(path), "--format", "json"])
+        assert r.exit_code == 0, r.output
+        np.testing.assert_allclose(json.loads(r.stdout)["weights"], expected, rtol=1e-6)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"weights": [1, "x"], "class_names": ["a"]}')
+    r = CliRunner().invoke(cli, ["show", str(bad)])
+    assert r.exit_code == 2
+    assert r.output.strip().splitlines() == [
+        f"error: {bad}: 'weights' is not a list of finite numbers (one per class); re-export "
+        "it with `classweights compute -o`"
+    ]
+    odd = tmp_path / "odd.json"  # names that do not fit are dropped, text stays text
+    odd.write_text('{"weights": [1, 2], "class_names": ["a"], "method": "[red]x"}')
+    r = CliRunner().invoke(cli, ["show", str(odd), "--format", "json"])
+    data = json.loads(r.stdout)
+    assert data["class_names"] is None and data["method"] == "[red]x"

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import ClassWeightsError
-from ..records import read_pth
+from ..records import read_pth, read_weight_file
 from ..stats import ClassStats
 
 RECORD_SCHEMA = 2  # 2: a checksum over the whole record
@@ -154,3 +154,35 @@ def load_record(path: str | Path) -> dict[str, Any]:
             "recompute it (or delete the file)"
         )
     return obj
+
+
+def load_any_record(path: str | Path) -> dict[str, Any]:
+    """Any export of ``classweights compute -o`` as a record to show: a ``.pth`` through
+    :func:`load_record` (checksum verified); ``.npy``, ``.json`` and ``.yaml`` with their
+    weights checked to be a 1-D vector of finite numbers, and their class names kept only when
+    they are one string per weight.
+
+    Raises:
+        ClassWeightsError: the file is unreadable or its weights are not such a vector.
+    """
+    if Path(path).suffix.lower() not in (".npy", ".json", ".yaml", ".yml"):
+        return load_record(path)
+    data = read_weight_file(path)
+    try:
+        w = np.asarray(data["weights"], dtype=np.float64)
+    except (TypeError, ValueError):
+        w = None
+    if w is None or w.ndim != 1 or not w.size or not np.isfinite(w).all():
+        raise ClassWeightsError(
+            f"{path}: 'weights' is not a list of finite numbers (one per class); re-export it "
+            "with `classweights compute -o`"
+        )
+    names = data.get("class_names")
+    ok = isinstance(names, list) and len(names) == w.size and all(isinstance(n, str) for n in names)
+    options = data.get("options")
+    return {
+        "method": str(data["method"]) if data.get("method") is not None else "?",
+        "options": options if isinstance(options, dict) else {},
+        "class_names": names if ok else None,
+        "weights": w,
+    }

@@ -127,19 +127,19 @@ def path(cache_dir: str | None) -> None:
 @_format
 @handle_errors
 def show_file(file: str, fmt: str) -> None:
-    """Show a saved weight file (.pth): method, options and weights.
+    """Show a saved weight file (.pth, .npy, .json, .yaml): method, options and weights.
 
     \b
     Examples:
       classweights compute examples/masks --num-classes 19 --ignore-index 255 -o w.pth
       classweights show w.pth
-      classweights show w.pth --format markdown
+      classweights show w.json --format markdown
     """
-    from ..cache.record import load_record
+    from ..cache.record import load_any_record
     from ..report import record_dict
     from ..report.render import render
 
-    render(record_dict(load_record(file)), fmt, kind="record", title=file)
+    render(record_dict(load_any_record(file)), fmt, kind="record", title=file)
 
 
 __all__: list[Any] = ["cache", "show_file"]
