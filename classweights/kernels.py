@@ -158,8 +158,8 @@ def _hist_stack(words, per_image, tail, hist, wide):  # pragma: no cover - compi
 
 def histogram_stack(stack: NDArray[np.generic]) -> NDArray[np.int64] | None:
     """``(k, 256)`` or ``(k, 65536)`` counts of each image of a C-contiguous ``(k, ...)`` uint8 or
-    uint16 stack, or None when an image is not a whole number of 64-bit words (or the buffer is
-    not aligned): count those one by one.
+    uint16 stack, or None when an image is empty or not a whole number of 64-bit words (or the
+    buffer is not aligned): count those one by one.
 
     >>> h = histogram_stack(np.array([[0] * 8, [3] * 7 + [0]], np.uint8))
     >>> h[:, [0, 3]].tolist()
@@ -168,8 +168,8 @@ def histogram_stack(stack: NDArray[np.generic]) -> NDArray[np.int64] | None:
     a = np.asarray(stack)
     if a.dtype not in (np.uint8, np.uint16) or not a.dtype.isnative or a.ndim < 2:
         return None
-    per = a[0].size
-    if not a.flags.c_contiguous or (per * a.itemsize) % 8 or a.ctypes.data % 8:
+    per = a[0].size if a.shape[0] else 0
+    if not per or not a.flags.c_contiguous or (per * a.itemsize) % 8 or a.ctypes.data % 8:
         return None
     words = a.reshape(-1).view(np.uint64)
     wide = a.dtype == np.uint16

@@ -362,3 +362,9 @@ def test_stacks_the_block_kernel_cannot_take_are_counted_one_by_one(tmp_path, la
     np.save(tmp_path / "m.npy", stored)
     want = np.stack([np.bincount(m.ravel(), minlength=300) for m in stack])
     np.testing.assert_array_equal(cw.scan(tmp_path / "m.npy", num_classes=300).counts, want)
+
+
+def test_a_stack_of_empty_masks_is_refused_on_the_block_path_too(tmp_path):
+    np.save(tmp_path / "m.npy", np.zeros((5, 0, 8), np.uint8))
+    with pytest.raises(cw.MaskReadError, match="holds no pixels"):
+        cw.scan(tmp_path / "m.npy", num_classes=2)
