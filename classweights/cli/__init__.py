@@ -47,7 +47,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "sampler", "sampler",
         "Per-image sampling weights, aligned with the scan's (sorted) file order.",
     ),
-    "show": ("cache", "show_file", "Show a saved weight file (.pth): method, options and weights."),
+    "show": ("cache", "show_file", "Show a saved weight file (.pth, .npy, .json, .yaml): method, options and weights."),
     "stats": ("stats", "stats", "Per-class pixels, share, and images containing each class."),
 }  # fmt: skip
 
