@@ -375,6 +375,9 @@ def test_quick_fingerprint_equals_the_full_one(tmp_path):
     (tmp_path / "d" / "z.png").write_bytes(
         (tmp_path / "d" / "a" / "scene_0000_labelTrainIds.png").read_bytes()
     )
+    (tmp_path / "d" / "a" / "._z.png").write_bytes(b"\x00\x05\x16\x07")  # passed over by both
+    (tmp_path / "d" / ".git").mkdir()
+    (tmp_path / "d" / ".git" / "y.png").write_bytes(b"junk")
     for kw in (KW, {"num_classes": 20, "ignore_index": 255, "sample": 3}):
         settings, _ = scan_settings(**kw)
         quick = quick_fingerprint([str(tmp_path / "d")], settings)
