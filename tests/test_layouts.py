@@ -13,7 +13,7 @@ from naive import naive_counts
 
 import classweights as cw
 from classweights.labels import CELEBAMASK_HQ as names
-from classweights.labels import CITYSCAPES_TRAIN_IDS, _voc_colors
+from classweights.labels import CITYSCAPES_TRAIN_IDS, voc_colors
 
 
 def _masks(rng, n, values, shape=(12, 16)):
@@ -33,7 +33,7 @@ def _voc_tree(tmp_path, rng):
     (root / "SegmentationClass").mkdir(parents=True)
     (root / "SegmentationObject").mkdir()
     (root / "ImageSets" / "Segmentation").mkdir(parents=True)
-    pal = [v for c in _voc_colors(256) for v in c]
+    pal = [v for c in voc_colors(256) for v in c]
     ids = [f"2007_{i:06d}" for i in range(5)]
     masks = _masks(rng, 5, [0, 1, 5, 15, 20, 255])
     for i, m in zip(ids, masks):
@@ -246,7 +246,7 @@ def test_mapillary_v12_palette_indices_and_config(tmp_path):
     d = tmp_path / "mapillary" / "training" / "labels"
     d.mkdir(parents=True)
     masks = _masks(rng, 3, [0, 13, 27, 64, 65])
-    pal = [v for c in _voc_colors(256) for v in c]
+    pal = [v for c in voc_colors(256) for v in c]
     for i, m in enumerate(masks):
         save_png(d / f"img{i}.png", m, mode="P", palette=pal)
     s = cw.scan(tmp_path / "mapillary", layout="mapillary", split="train")

@@ -9,14 +9,7 @@ Local paths use plain ``open``/``os.walk`` and never import fsspec.
 
 from __future__ import annotations
 
-from .discover import (
-    discover,
-    file_entries,
-    file_listing,
-    file_version,
-    walk_masks,
-    zarr_entries,
-)
+from .discover import discover, file_entries, zarr_entries
 from .entries import (
     ARRAY_EXTS,
     DEFAULT_MAX_PIXELS,
@@ -34,6 +27,7 @@ from .entries import (
 from .memory import is_torch_dataset, iter_items, iter_torch_dataset, mask_from_item
 from .readers import png_header, read_entry, read_image, read_stacks
 from .scratch import Scratch, ThreadScratch
+from .walk import file_listing, file_version, walk_masks
 
 __all__ = [
     "ARRAY_EXTS",

@@ -25,17 +25,20 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, DatasetError
+from ..errors import ConfigError, DatasetError
+from .split_files import ids_to_paths
+from .split_files import read_ids as read_ids  # re-exported
+from .tables import CAMVID32_TO_11, CAMVID_VOID, COCO_STUFF_REMAP, MAPILLARY_V12
+from .tables import COCO_STUFF_UNUSED as COCO_STUFF_UNUSED  # re-exported
 
 log = logging.getLogger(__name__)
 
 SPLIT_KEYS = ("layout", "split", "split_file", "root", "suffix")
-
 
 
 @dataclass
@@ -52,44 +55,6 @@ class Layout:
     name: str
     splits: tuple[str, ...]
     build: Callable[..., Resolved]  # (folder, split) or (folder, split, explicit settings)
-
-
-# ---- presets --------------------------------------------------------------------------------
-CAMVID32_TO_11: dict[tuple[int, int, int], int] = {
-    # SegNet's grouping of the 32 CamVid classes into 11 (void (0, 0, 0) -> ignore)
-    (128, 128, 128): 0,  # Sky
-    (0, 128, 64): 1, (128, 0, 0): 1, (64, 192, 0): 1, (64, 0, 64): 1, (192, 0, 128): 1,
-    (192, 192, 128): 2, (0, 0, 64): 2,  # Column_Pole, TrafficCone
-    (128, 64, 128): 3, (128, 0, 192): 3, (192, 0, 64): 3,  # Road, LaneMkgsDriv/NonDriv
-    (0, 0, 192): 4, (64, 192, 128): 4, (128, 128, 192): 4,  # Sidewalk, ParkingBlock, Shoulder
-    (128, 128, 0): 5, (192, 192, 0): 5,  # Tree, VegetationMisc
-    (192, 128, 128): 6, (128, 128, 64): 6, (0, 64, 64): 6,  # SignSymbol, Misc_Text, TrafficLight
-    (64, 64, 128): 7,  # Fence
-    (64, 0, 128): 8, (64, 128, 192): 8, (192, 128, 192): 8, (192, 64, 128): 8, (128, 64, 64): 8,
-    (64, 64, 0): 9, (192, 128, 64): 9, (64, 0, 192): 9, (64, 128, 64): 9,  # Pedestrian, ...
-    (0, 128, 192): 10, (192, 0, 192): 10,  # Bicyclist, MotorcycleScooter
-}  # fmt: skip
-CAMVID_VOID = 11
-
-# COCO-Stuff 164k stuffthingmaps ids 0..181: these 11 thing ids are never used
-COCO_STUFF_UNUSED = (11, 25, 28, 29, 44, 65, 67, 68, 70, 82, 90)
-COCO_STUFF_REMAP = {
-    k: (255 if k in COCO_STUFF_UNUSED else k - sum(u < k for u in COCO_STUFF_UNUSED))
-    for k in range(182)
-}
-
-MAPILLARY_V12 = [
-    "Bird", "Ground Animal", "Curb", "Fence", "Guard Rail", "Barrier", "Wall", "Bike Lane",
-    "Crosswalk - Plain", "Curb Cut", "Parking", "Pedestrian Area", "Rail Track", "Road",
-    "Service Lane", "Sidewalk", "Bridge", "Building", "Tunnel", "Person", "Bicyclist",
-    "Motorcyclist", "Other Rider", "Lane Marking - Crosswalk", "Lane Marking - General",
-    "Mountain", "Sand", "Sky", "Snow", "Terrain", "Vegetation", "Water", "Banner", "Bench",
-    "Bike Rack", "Billboard", "Catch Basin", "CCTV Camera", "Fire Hydrant", "Junction Box",
-    "Mailbox", "Manhole", "Phone Booth", "Pothole", "Street Light", "Pole", "Traffic Sign Frame",
-    "Utility Pole", "Traffic Light", "Traffic Sign (Back)", "Traffic Sign (Front)", "Trash Can",
-    "Bicycle", "Boat", "Bus", "Car", "Caravan", "Motorcycle", "On Rails", "Other Vehicle",
-    "Trailer", "Truck", "Wheeled Slow", "Car Mount", "Ego Vehicle",
-]  # fmt: skip  (index 65 = "Unlabeled", the void label)
 
 
 def _find(root: Path, names: tuple[str, ...], what: str, layout: str) -> Path:
@@ -140,8 +105,10 @@ def _voc(root: Path, split: str | None) -> Resolved:
 def _cityscapes(root: Path, split: str | None, explicit: Mapping[str, Any]) -> Resolved:
     base = root / "gtFine" if split is None and (root / "gtFine").is_dir() else root
     if split is not None and root.name != split:
-        gt = root if root.name.startswith("gt") else _find(
-            root, ("gtFine", "gtCoarse"), "gtFine", "cityscapes"
+        gt = (
+            root
+            if root.name.startswith("gt")
+            else _find(root, ("gtFine", "gtCoarse"), "gtFine", "cityscapes")
         )
         base = gt / split
         if not base.is_dir():
@@ -279,49 +246,6 @@ LAYOUTS: dict[str, Layout] = {
 
 
 # ---- split files ----------------------------------------------------------------------------
-def ids_to_paths(split_file: str | os.PathLike[str],
-                 root: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-                 suffix: str = ".png") -> list[str]:  # fmt: skip
-    """Mask paths of a split file of ids (mmseg's ``ann_file`` + ``seg_map_suffix``).
-
-    Each non-empty line is an id (``2007_000032``) or a relative path without the suffix; the
-    mask is ``root / (id + suffix)``; with several roots, in the first that has it (mmseg's
-    ``ann_dir`` lists: VOC's ``SegmentationClass`` before SBD's ``SegmentationClassAug``).
-
-    Raises:
-        DatasetError: the split file is missing, lists nothing, or names ids without a mask.
-    """
-    roots = [Path(root)] if isinstance(root, (str, os.PathLike)) else [Path(r) for r in root]
-    files = []
-    missing = []
-    for i in read_ids(split_file):
-        found = next((r / f"{i}{suffix}" for r in roots if (r / f"{i}{suffix}").is_file()), None)
-        if found is None:
-            missing.append(roots[0] / f"{i}{suffix}")
-        else:
-            files.append(found)
-    if missing:
-        where = " or ".join(str(r) for r in roots)
-        raise DatasetError(
-            f"{split_file} lists {len(missing)} id(s) without a mask under {where}, first: "
-            f"{missing[0].name}; check --root and --suffix (masks are ROOT/ID{suffix})"
-        )
-    return [str(f) for f in files]
-
-
-def read_ids(split_file: str | os.PathLike[str]) -> list[str]:
-    """The ids of a split file: one per line, blank lines and ``#`` comments skipped, extra
-    columns ignored (``<id> <flag>`` lists)."""
-    split_file = Path(split_file)
-    if not split_file.is_file():
-        raise DatasetError(f"{split_file}: no such split file")
-    ids = [ln.strip() for ln in split_file.read_text(encoding="utf-8").splitlines()]
-    ids = [i.split()[0] for i in ids if i and not i.startswith("#")]
-    if not ids:
-        raise DatasetError(f"{split_file}: lists no ids")
-    return ids
-
-
 # ---- the entry point ------------------------------------------------------------------------
 def resolve(source: Any, *, layout: str | None = None, split: str | None = None,
             split_file: Any = None, root: Any = None, suffix: str | None = None,
@@ -368,7 +292,9 @@ def resolve(source: Any, *, layout: str | None = None, split: str | None = None,
     if not path.is_dir():
         raise DatasetError(f"{path}: --layout {layout} needs the dataset's folder")
     if spec.name == "cityscapes":
-        preset = spec.build(path, split, {k: v for k, v in settings.items() if _given(settings, k, defaults)})
+        preset = spec.build(
+            path, split, {k: v for k, v in settings.items() if _given(settings, k, defaults)}
+        )
     else:
         preset = spec.build(path, split)
     merged = dict(settings)
@@ -397,7 +323,7 @@ def _given(settings: Mapping[str, Any], key: str, defaults: Mapping[str, Any] | 
 
 
 def _names(classes: Any) -> list[str]:
-    from .labels import resolve_class_names
+    from ..labels import resolve_class_names
 
     return resolve_class_names(classes) or []
 

@@ -1,0 +1,151 @@
+"""Walking folders and listing files: which names a scan takes, and each file's version.
+
+`walk_masks` is the one folder walk (discovery and the cache's quick fingerprint share it);
+`file_listing` gives every file behind the entries with its size and version, for the cache key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from ..errors import DatasetError
+from .entries import ARRAY_EXTS, IMAGE_EXTS, STORE_MARKERS, Entry, is_url, url_fs
+from .volumes import VOLUME_EXTS
+
+log = logging.getLogger("classweights.sources")
+
+MASK_EXTS = IMAGE_EXTS + ARRAY_EXTS + VOLUME_EXTS
+
+
+def hidden(name: str) -> bool:
+    """A name a folder walk never takes: dot-files and dot-folders (``.git``, macOS's ``._*``
+    AppleDouble files, ``.ipynb_checkpoints``) and ``__MACOSX`` (zip archives made on a Mac),
+    as Hugging Face ``datasets`` skips them.
+
+    >>> [hidden(n) for n in ("._a.png", ".git", "__MACOSX", "a.png", "_a.png")]
+    [True, True, True, False, False]
+    """
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def log_hidden(root: Path, n: int) -> None:
+    if n:
+        log.info("%s: skipped %d hidden file(s)/folder(s) (dot-names, __MACOSX/); name them "
+                 "in --glob to count them", root, n)  # fmt: skip
+
+
+def walk_masks(
+    root: str,
+) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, str]], int]:
+    """Mask files and zarr stores under ``root``, with each file's size and `file_version`,
+    and how many `hidden` names were passed over.
+
+    One ``scandir`` per folder and one ``stat`` per file (kept for the fingerprint, so a warm
+    cache lookup stats each file once). Depth first with every folder's children in name
+    order, which is the order ``sorted()`` gives the full paths' parts. Symlinked folders are
+    not entered (no loops); a symlinked file is taken, and a broken one is kept so that reading
+    it names it.
+    """
+    items: list[tuple[str, bool]] = []
+    stats: dict[str, tuple[int, str]] = {}
+    skipped = 0
+
+    def visit(folder: str) -> None:
+        try:
+            with os.scandir(folder) as it:
+                children = sorted(it, key=lambda c: c.name)
+        except OSError as e:
+            raise DatasetError(f"{folder}: cannot list the folder ({e.strerror or e})") from None
+        if folder != root and any(c.name in STORE_MARKERS for c in children):
+            items.append((folder, True))
+            return
+        nonlocal skipped
+        for c in children:
+            if hidden(c.name):
+                skipped += 1
+            elif c.is_dir(follow_symlinks=False):
+                visit(c.path)
+            elif c.name.lower().endswith(MASK_EXTS):
+                items.append((c.path, False))
+                try:
+                    st = c.stat()
+                    stats[c.path] = (st.st_size, file_version(st))
+                except OSError:
+                    pass  # a broken link: reading it will name it
+
+    visit(root)
+    return items, stats, skipped
+
+
+def file_listing(entries: Sequence[Entry]) -> list[tuple[str, int, int | str]]:
+    """Every file behind the entries as ``(path, size, version)``, for dataset fingerprints.
+
+    ``version`` is `file_version` (modification and change time) for local files and, for URLs, the store's etag (or its
+    modification time, or fsspec's ``ukey``) taken from the listing made by :func:`discover`.
+    A zarr store lists every file inside it. Each file appears once, in entry order.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp(); f = os.path.join(d, "m.png"); _ = open(f, "wb").write(b"x" * 3)
+    >>> [(os.path.basename(p), size) for p, size, _ in file_listing([Entry("image", f)])]
+    [('m.png', 3)]
+    """
+    out: list[tuple[str, int, int | str]] = []
+    seen: set[str] = set()
+    for e in entries:
+        if e.listing:
+            rows: Iterable[tuple[str, int, int | str]] = e.listing
+        elif is_url(e.path):
+            fs, _ = url_fs(e.path)
+            rows = _remote().remote_listing(e, fs)
+        else:
+            rows = _local_listing(e)
+        for row in rows:
+            if row[0] not in seen:
+                seen.add(row[0])
+                out.append(row)
+    return out
+
+
+def file_version(st: os.stat_result) -> str:
+    """A local file's version for fingerprints: ``"mtime_ns:ctime_ns"``.
+
+    The modification time alone can be set back (``touch -r``, ``tar``/``rsync -a`` restoring an
+    archive's times), so a file rewritten with its old size and time would keep its old key;
+    the change time is set by the kernel on every write or metadata change and cannot be set
+    back. A copy of a dataset therefore gets new versions (and is scanned once), a move or
+    rename within a file system keeps them.
+
+    >>> import os, tempfile
+    >>> f = os.path.join(tempfile.mkdtemp(), "m.npy"); _ = open(f, "wb").write(b"a")
+    >>> before = file_version(os.stat(f)); st = os.stat(f)
+    >>> _ = open(f, "wb").write(b"b"); os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    >>> os.stat(f).st_mtime_ns == st.st_mtime_ns, file_version(os.stat(f)) == before
+    (True, False)
+    """
+    return f"{st.st_mtime_ns}:{st.st_ctime_ns}"
+
+
+def _local_listing(e: Entry) -> Iterator[tuple[str, int, int | str]]:
+    if e.kind == "zarr":
+        files = sorted(Path(d) / n for d, _, names in os.walk(e.path) for n in names)
+    elif e.kind == "perclass":
+        files = [Path(f) for _, f in e.files]
+    else:
+        files = [Path(e.path)]
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:  # gone or a broken link: a stamp no real file has, so the key changes
+            yield str(f), -1, -1
+            continue
+        yield str(f), st.st_size, file_version(st)
+
+
+def _remote():
+    """The URL twin of discovery (imported on first URL only)."""
+    from . import remote
+
+    return remote
