@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -40,6 +39,9 @@ import numpy as np
 import classweights as cw
 from classweights.kernels import count_values
 from classweights.synthetic import write_pngs
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import linked_copies, median_time  # noqa: E402  (used by the other scripts too)
 
 H, W, C = 1024, 2048, 19
 
@@ -50,16 +52,6 @@ def dataset(n: int) -> Path:
         print(f"generating {n} masks of {H}x{W} in {root} ...", file=sys.stderr)
         write_pngs(root, n, H, W, seed=0)
     return root
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up (JIT, page cache)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def decode_only(files: list[Path], workers: int) -> None:
@@ -104,17 +96,6 @@ def rss_child(folder: Path, workers: int) -> tuple[float, int]:
     return float(mb), int(n)
 
 
-def linked_copies(src: Path, copies: int) -> Path:
-    dst = src.parent / f"{src.name}_x{copies}"
-    files = sorted(src.glob("*.png"))
-    if len(list(dst.glob("*.png"))) != copies * len(files):
-        dst.mkdir(exist_ok=True)
-        for k in range(copies):
-            for f in files:
-                target = dst / f"{k:03d}_{f.name}"
-                if not target.exists():
-                    os.link(f, target)
-    return dst
 
 
 def kernel_only(masks: list[np.ndarray]) -> None:

@@ -31,6 +31,9 @@ from pathlib import Path
 from classweights.kernels_numpy import JIT_MIN_PIXELS
 from classweights.synthetic import write_pngs
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import linked_copies  # noqa: E402
+
 BINCOUNT_SCRIPT = """
 import sys
 from pathlib import Path
@@ -49,18 +52,6 @@ def dataset(name: str, n: int, h: int, w: int) -> Path:
         print(f"generating {n} masks of {h}x{w} in {root} ...", file=sys.stderr)
         write_pngs(root, n, h, w, seed=0)
     return root
-
-
-def linked(src: Path, copies: int) -> Path:
-    dst = src.parent / f"{src.name}_x{copies}"
-    files = sorted(src.glob("*.png"))
-    dst.mkdir(exist_ok=True)
-    for k in range(copies):
-        for f in files:
-            target = dst / f"{k:03d}_{f.name}"
-            if not target.exists():
-                os.link(f, target)
-    return dst
 
 
 def main() -> None:
@@ -116,7 +107,7 @@ def main() -> None:
         print(f"{name:<46} {t:9.3f} {t / base:12.2f}")
 
     if args.large_copies:
-        big = linked(dataset("city_100", 100, 1024, 2048), args.large_copies)
+        big = linked_copies(dataset("city_100", 100, 1024, 2048), args.large_copies)
         n_big = 100 * args.large_copies
         large = {
             "Pillow + np.bincount script, large": [py, "-c", BINCOUNT_SCRIPT, str(big)],

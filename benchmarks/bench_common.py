@@ -1,0 +1,32 @@
+"""Helpers the benchmark scripts share (no numba import: `bench_startup.py` times cold starts)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up (JIT, page cache)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def linked_copies(src: Path, copies: int) -> Path:
+    dst = src.parent / f"{src.name}_x{copies}"
+    files = sorted(src.glob("*.png"))
+    if len(list(dst.glob("*.png"))) != copies * len(files):
+        dst.mkdir(exist_ok=True)
+        for k in range(copies):
+            for f in files:
+                target = dst / f"{k:03d}_{f.name}"
+                if not target.exists():
+                    os.link(f, target)
+    return dst
