@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up (JIT, page cache)
+def median_time(fn: Callable[[], object], repeats: int, warmup: bool = True) -> float:
+    """Median wall time of ``repeats`` calls, after one untimed call unless ``warmup=False``."""
+    if warmup:
+        fn()  # JIT, page cache
     times = []
     for _ in range(repeats):
         t = time.perf_counter()

@@ -9,9 +9,8 @@ Prints the median build time of the page (from counts: no mask is read), its par
 from __future__ import annotations
 
 import argparse
-import statistics
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,9 @@ import numpy as np
 import classweights as cw
 from classweights.html import page_data
 from classweights.html.page import render_page
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import median_time  # noqa: E402
 
 
 def synthetic(n: int, c: int, seed: int = 0) -> cw.ClassStats:
@@ -35,15 +37,6 @@ def synthetic(n: int, c: int, seed: int = 0) -> cw.ClassStats:
     )
 
 
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=30_000)
@@ -52,11 +45,11 @@ def main() -> None:
     a = ap.parse_args()
     stats = synthetic(a.images, a.classes)
     out = Path(tempfile.mkdtemp()) / "report.html"
-    save = median_time(lambda: stats.save(out.with_suffix(".npz")), a.repeats)
-    data = median_time(lambda: page_data(stats), a.repeats)
+    save = median_time(lambda: stats.save(out.with_suffix(".npz")), a.repeats, warmup=False)
+    data = median_time(lambda: page_data(stats), a.repeats, warmup=False)
     d = page_data(stats)
-    markup = median_time(lambda: render_page(d), a.repeats)
-    total = median_time(lambda: cw.report_html(stats, out), a.repeats)
+    markup = median_time(lambda: render_page(d), a.repeats, warmup=False)
+    total = median_time(lambda: cw.report_html(stats, out), a.repeats, warmup=False)
     print(f"{a.images:,} images x {a.classes} classes, median of {a.repeats}")
     print("| step | s | vs saving the statistics |\n|---|---:|---:|")
     for name, t in (("save ClassStats (.npz), baseline", save), ("page numbers", data),
