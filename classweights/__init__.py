@@ -26,9 +26,9 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .scan import scan
-    from .scan.settings import ScanSettings
+    from .scan.settings import ScanSettings as ScanSettings
     from .stats import ClassStats
-    from .weights.options import WeightOptions
+    from .weights.options import WeightOptions as WeightOptions
 
 __version__ = "0.1.0"
 

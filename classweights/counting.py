@@ -97,8 +97,16 @@ def _count_volume(vol: Volume, source: str, opts: CountOptions) -> ImageCount:
     # NIfTI volumes are Fortran-ordered: ravel in memory order (a view), not a 40 ms transpose
     values, counts = _kernels(opts).count_values(a.ravel(order="K"), opts.size_hint)
     objs = find_objects(a, values, opts.objects) if opts.objects is not None else None
-    return ImageCount(source, values, counts, int(a.size), notes=notes, spacing=vol.spacing,
-                      shape=tuple(int(x) for x in a.shape), objects=objs)  # fmt: skip
+    return ImageCount(
+        source,
+        values,
+        counts,
+        int(a.size),
+        notes=notes,
+        spacing=vol.spacing,
+        shape=tuple(int(x) for x in a.shape),
+        objects=objs,
+    )
 
 
 def _kernels(opts: CountOptions) -> Any:
@@ -158,7 +166,7 @@ def _count_colors(a: NDArray[Any], source: str, opts: CountOptions) -> ImageCoun
 
     hist, ukeys, ucounts = count_colors(a, opts.color_keys, MAX_UNKNOWN_COLORS)
     keep = hist[:-1] > 0
-    unknown = {f"#{int(v):06x}": int(c) for v, c in zip(ukeys, ucounts)}
+    unknown = {f"#{int(v):06x}": int(c) for v, c in zip(ukeys, ucounts, strict=True)}
     rest = int(hist[-1]) - int(ucounts.sum())
     if rest:  # more distinct unknown colours than are listed one by one
         unknown[OTHER_COLORS] = rest
@@ -223,9 +231,10 @@ def count_stack(sources: list[str], stack: NDArray[Any], opts: CountOptions) -> 
         total = int(part[0].size)
         out.extend(
             ImageCount(s, v, c, total)
-            for s, v, c in zip(names, np.split(values.astype(np.int64), cuts),
-                               np.split(counts, cuts), strict=True)
-        )  # fmt: skip
+            for s, v, c in zip(
+                names, np.split(values.astype(np.int64), cuts), np.split(counts, cuts), strict=True
+            )
+        )
     return out
 
 

@@ -99,11 +99,14 @@ def _client(distributed: Any, scheduler: str | None, local_workers: int | None) 
         raise ConfigError(f"--dask-local needs at least 1 worker, got {local_workers}")
     with (
         distributed.LocalCluster(
-            n_workers=local_workers, threads_per_worker=1, processes=True,
-            dashboard_address=":0", silence_logs=logging.ERROR,
+            n_workers=local_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
         ) as cluster,
         distributed.Client(cluster) as client,
-    ):  # fmt: skip
+    ):
         log.info("local Dask cluster: %d workers, %s", local_workers, client.dashboard_link)
         yield client
 
@@ -141,8 +144,9 @@ class Packed:
 
     @classmethod
     def pack(cls, items: list[ImageCount | Failure]) -> Packed | None:
-        if not all(type(it) is ImageCount and not it.notes and not it.unknown_colors
-                   for it in items):  # fmt: skip
+        if not all(
+            type(it) is ImageCount and not it.notes and not it.unknown_colors for it in items
+        ):
             return None
         packed = cls(
             [it.source for it in items],
@@ -166,10 +170,13 @@ class Packed:
         out: list[ImageCount | Failure] = [
             ImageCount(s, v, c, int(t))
             for s, t, v, c in zip(
-                self.sources, self.totals.tolist(), np.split(self.values, cuts),
-                np.split(self.counts, cuts), strict=True,
+                self.sources,
+                self.totals.tolist(),
+                np.split(self.values, cuts),
+                np.split(self.counts, cuts),
+                strict=True,
             )
-        ]  # fmt: skip
+        ]
         if self.volumes is not None:
             for it, (spacing, shape) in zip(out, self.volumes, strict=True):
                 it.spacing, it.shape = spacing, shape  # type: ignore[union-attr]

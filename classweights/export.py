@@ -220,7 +220,7 @@ def snippet(
             "# per-pixel sample weights: model.fit(x, y, sample_weight=sample_weight(y)); "
             "Keras 3's\n# class_weight= does not take N x H x W targets. "
             f"{void} labels weigh 0.\nimport numpy as np\n\nCLASS_WEIGHTS = np.array([\n"
-            f"{_items(w, class_names, ' ' * 4, False)}\n], dtype=\"float32\")\n\n\n"
+            f'{_items(w, class_names, " " * 4, False)}\n], dtype="float32")\n\n\n'
             "def sample_weight(labels):\n"
             "    # label batch (N, H, W) of class ids -> weight map (N, H, W), float32\n"
             '    labels = np.asarray(labels).astype("int64")\n'
@@ -295,8 +295,16 @@ def to_text(fmt: str, mapping: dict[str, Any]) -> str:
 
         return yaml.safe_dump(mapping, sort_keys=False, default_flow_style=None)
     if fmt in SNIPPETS:
-        return snippet(fmt, mapping["weights"], ignore_index=mapping.get("ignore_index"),
-                       class_names=mapping.get("class_names"), method=mapping.get("method")) + "\n"  # fmt: skip
+        return (
+            snippet(
+                fmt,
+                mapping["weights"],
+                ignore_index=mapping.get("ignore_index"),
+                class_names=mapping.get("class_names"),
+                method=mapping.get("method"),
+            )
+            + "\n"
+        )
     raise ConfigError(
         f"{fmt!r} is not a text export; choose one of json, yaml, {', '.join(SNIPPETS)}"
     )
@@ -344,9 +352,17 @@ def write_export(
 def _text(fmt: str, mapping: dict[str, Any], stats: Any) -> str:
     """:func:`to_text`, with the pixel counts a snippet needs (mmseg's rescaling)."""
     if fmt in SNIPPETS and stats is not None:
-        return snippet(fmt, mapping["weights"], ignore_index=mapping.get("ignore_index"),
-                       class_names=mapping.get("class_names"), method=mapping.get("method"),
-                       pixels=np.asarray(stats.pixels)) + "\n"  # fmt: skip
+        return (
+            snippet(
+                fmt,
+                mapping["weights"],
+                ignore_index=mapping.get("ignore_index"),
+                class_names=mapping.get("class_names"),
+                method=mapping.get("method"),
+                pixels=np.asarray(stats.pixels),
+            )
+            + "\n"
+        )
     return to_text(fmt, mapping)
 
 

@@ -24,9 +24,15 @@ from .errors import ConfigError
 from .object_stats import component_table, image_offsets, object_summary, take_sizes
 
 __all__ = [
-    "ObjectOptions", "component_table", "components", "find_objects", "image_offsets",
-    "object_options", "object_summary", "take_sizes",
-]  # fmt: skip
+    "ObjectOptions",
+    "component_table",
+    "components",
+    "find_objects",
+    "image_offsets",
+    "object_options",
+    "object_summary",
+    "take_sizes",
+]
 
 CONNECTIVITIES = ("full", "face")
 
@@ -49,8 +55,10 @@ def object_options(objects: Any, space: Any, multilabel: bool, rgb: bool) -> Obj
             f"objects={objects!r} is not one of True, False, {', '.join(CONNECTIVITIES)}"
         )
     if multilabel or rgb:
-        raise ConfigError("objects are found in index masks and volumes only, not in multi-label "
-                          "or colour masks; drop --objects")  # fmt: skip
+        raise ConfigError(
+            "objects are found in index masks and volumes only, not in multi-label "
+            "or colour masks; drop --objects"
+        )
     return ObjectOptions(space, conn)
 
 

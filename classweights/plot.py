@@ -18,9 +18,11 @@ from .text import visible
 
 PLOT_FORMATS = ("png", "svg", "pdf")
 SHORT = {
-    "inverse_freq": "inverse freq", "sqrt_inv_freq": "sqrt inv freq", "effective_num": "effective num",
+    "inverse_freq": "inverse freq",
+    "sqrt_inv_freq": "sqrt inv freq",
+    "effective_num": "effective num",
     "median_freq": "median freq",
-}  # fmt: skip
+}
 
 
 def plot_format(path: str | os.PathLike[str]) -> str:
@@ -33,7 +35,8 @@ def plot_format(path: str | os.PathLike[str]) -> str:
     if fmt not in PLOT_FORMATS:
         raise ConfigError(
             f"--plot {os.fspath(path)!r}: cannot tell the image format from the suffix "
-            f"{Path(path).suffix or '(none)'!r}; use a name ending in {', '.join('.' + f for f in PLOT_FORMATS)}"
+            f"{Path(path).suffix or '(none)'!r}; use a name ending in "
+            + ", ".join("." + f for f in PLOT_FORMATS)
         )
     return fmt
 
@@ -68,9 +71,12 @@ def plot_classes(
     if methods is None and any(r.get("weight") is not None for r in classes):
         methods = {data.get("method") or "weight": [r["weight"] for r in classes]}
     order = sorted(range(len(classes)), key=lambda c: (-classes[c]["share"], c))
-    names = [visible(f"{classes[c]['id']} {classes[c]['name']}")
-             if classes[c]["name"] != str(classes[c]["id"]) else str(classes[c]["id"])
-             for c in order]  # fmt: skip
+    names = [
+        visible(f"{classes[c]['id']} {classes[c]['name']}")
+        if classes[c]["name"] != str(classes[c]["id"])
+        else str(classes[c]["id"])
+        for c in order
+    ]
     ys = list(range(len(order)))
     n_panels = 3 if methods else 2
     height = min(60.0, 1.6 + 0.26 * len(order))
@@ -86,8 +92,15 @@ def plot_classes(
         ax_share.set_xlim(min(present) / 3, 1.5)
     for y, s in zip(ys, shares, strict=True):
         if s <= 0:
-            ax_share.text(0.02, y, "absent", transform=ax_share.get_yaxis_transform(),
-                          va="center", fontsize=8, color="#888888")  # fmt: skip
+            ax_share.text(
+                0.02,
+                y,
+                "absent",
+                transform=ax_share.get_yaxis_transform(),
+                va="center",
+                fontsize=8,
+                color="#888888",
+            )
     ax_share.set_xlabel("share of labelled pixels (log)")
     # class names are data: drawn as written, never as mathtext ($...$)
     ax_share.set_yticks(ys, names, fontsize=8 if len(order) <= 40 else 6, parse_math=False)
@@ -133,8 +146,13 @@ def _weights_panel(
     ax.set_xlabel("class weight" + (" (log)" if log else ""))
     ax.grid(axis="x", alpha=0.3)
     if k > 1:
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.09 * 19 / max(len(ys), 19) - 0.04),
-                  ncol=min(k, 4), frameon=False)  # fmt: skip
+        ax.legend(
+            fontsize=7,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.09 * 19 / max(len(ys), 19) - 0.04),
+            ncol=min(k, 4),
+            frameon=False,
+        )
     else:
         ax.set_title(SHORT.get(next(iter(methods)), next(iter(methods))), fontsize=9)
 

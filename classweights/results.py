@@ -43,10 +43,18 @@ def weights_result(
     extra: dict[str, Any] = {}
     if ci or auto:
         population = (stats.sample or {}).get("population")
-        lo, hi = (auto["low"], auto["high"]) if auto else bootstrap_intervals(
-            stats, method, ci=ci, population=population, seed=seed, **options)  # fmt: skip
-        extra = {"weight_low": [float(v) for v in lo], "weight_high": [float(v) for v in hi],
-                 "±": [f"{(h - low) / 2:.4f}" for low, h in zip(lo, hi, strict=True)]}  # fmt: skip
+        lo, hi = (
+            (auto["low"], auto["high"])
+            if auto
+            else bootstrap_intervals(
+                stats, method, ci=ci, population=population, seed=seed, **options
+            )
+        )
+        extra = {
+            "weight_low": [float(v) for v in lo],
+            "weight_high": [float(v) for v in hi],
+            "±": [f"{(h - low) / 2:.4f}" for low, h in zip(lo, hi, strict=True)],
+        }
     key = cache["key"] if cache else None
     data = stats_dict(
         stats, weights=w, method=method, extra_columns=extra, cache=cache, fingerprint=key
@@ -63,7 +71,6 @@ def compare_result(
     """Every method's weights (``methods``: name -> list) with the class statistics; the
     object-aware methods too when the scan found objects."""
     methods = WEIGHT_METHODS + (OBJECT_METHODS if stats.object_counts is not None else ())
-    table = {m: compute_weights(stats, m, **options).tolist() for m in methods
-             if m != "manual"}  # fmt: skip
+    table = {m: compute_weights(stats, m, **options).tolist() for m in methods if m != "manual"}
     data = stats_dict(stats, cache=cache, fingerprint=cache["key"] if cache else None)
     return {**data, "weight_options": options, "methods": table}

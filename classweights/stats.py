@@ -163,7 +163,8 @@ class ClassStats:
 
     @property
     def image_labelled_pixels(self) -> NDArray[np.int64]:
-        """``(C,)`` labelled (not ignored, not unknown) pixels of the images containing each class."""
+        """``(C,)`` labelled (not ignored, not unknown) pixels of the images containing each
+        class."""
         return (self.counts > 0).T.astype(np.int64) @ self.image_labelled
 
     @property
@@ -395,4 +396,3 @@ class ClassStats:
             f"ignored={self.ignored_pixels}, unknown={self.unknown_pixels}"
             f"{', sampled' if self.sampled else ''})"
         )
-

@@ -35,9 +35,12 @@ def merge_extras(a: ClassStats, b: ClassStats) -> dict[str, Any]:
     """Volume rows of both sides (2-D rows padded); objects only when both sides have them."""
     out: dict[str, Any] = {}
     if a.shape is not None or b.shape is not None:
-        pad = [(s.shape, s.spacing) if s.shape is not None else
-               (np.zeros((s.num_images, 3), np.int64), np.full((s.num_images, 3), np.nan))
-               for s in (a, b)]  # fmt: skip
+        pad = [
+            (s.shape, s.spacing)
+            if s.shape is not None
+            else (np.zeros((s.num_images, 3), np.int64), np.full((s.num_images, 3), np.nan))
+            for s in (a, b)
+        ]
         out["shape"] = np.concatenate([p[0] for p in pad])
         out["spacing"] = np.concatenate([p[1] for p in pad])
     if a.object_counts is not None and b.object_counts is not None:
@@ -70,8 +73,10 @@ def spacing_summary(spacing: NDArray[np.float64] | None) -> dict[str, list[float
     sp = spacing[np.isfinite(spacing).all(axis=1)]
     if not sp.size:
         return None
-    return {k: f(sp, axis=0).tolist() for k, f in
-            (("median", np.median), ("min", np.min), ("max", np.max))}  # fmt: skip
+    return {
+        k: f(sp, axis=0).tolist()
+        for k, f in (("median", np.median), ("min", np.min), ("max", np.max))
+    }
 
 
 class ExtraRows:

@@ -20,12 +20,21 @@ VOID = 255
 
 # object class -> (probability an image has it, mean count, relative size)
 _OBJECTS = {
-    CAR: (0.9, 4, 0.12), PERSON: (0.6, 4, 0.05), POLE: (0.9, 5, 0.02), SIGN: (0.7, 3, 0.03),
-    LIGHT: (0.5, 2, 0.02), BICYCLE: (0.3, 2, 0.04), RIDER: (0.15, 1, 0.05),
-    TRUCK: (0.08, 1, 0.15), BUS: (0.05, 1, 0.18), TRAIN: (0.02, 1, 0.2),
-    MOTO: (0.06, 1, 0.05), WALL: (0.3, 1, 0.15), FENCE: (0.4, 1, 0.12),
+    CAR: (0.9, 4, 0.12),
+    PERSON: (0.6, 4, 0.05),
+    POLE: (0.9, 5, 0.02),
+    SIGN: (0.7, 3, 0.03),
+    LIGHT: (0.5, 2, 0.02),
+    BICYCLE: (0.3, 2, 0.04),
+    RIDER: (0.15, 1, 0.05),
+    TRUCK: (0.08, 1, 0.15),
+    BUS: (0.05, 1, 0.18),
+    TRAIN: (0.02, 1, 0.2),
+    MOTO: (0.06, 1, 0.05),
+    WALL: (0.3, 1, 0.15),
+    FENCE: (0.4, 1, 0.12),
     TERRAIN: (0.5, 1, 0.15),
-}  # fmt: skip
+}
 
 
 def street_scene(height: int, width: int, rng: np.random.Generator) -> NDArray[np.uint8]:

@@ -40,11 +40,18 @@ def list_entries(cache_dir: Any = None) -> dict[str, Any]:
     for e in store.entries():
         methods = sorted({p.stem.rsplit("-", 1)[0] for p in (e.path / "weights").glob("*.pth")})
         meta = e.meta
-        rows.append({
-            "key": meta["key"], "dataset": meta.get("dataset", []), "images": meta.get("images"),
-            "sampled": meta.get("sampled"), "methods": methods, "size": entry_size(e.path),
-            "age_seconds": entry_age(meta), "corrupt": meta.get("corrupt"),
-        })  # fmt: skip
+        rows.append(
+            {
+                "key": meta["key"],
+                "dataset": meta.get("dataset", []),
+                "images": meta.get("images"),
+                "sampled": meta.get("sampled"),
+                "methods": methods,
+                "size": entry_size(e.path),
+                "age_seconds": entry_age(meta),
+                "corrupt": meta.get("corrupt"),
+            }
+        )
     return {"cache_dir": str(store.root), "entries": rows}
 
 
@@ -63,9 +70,12 @@ def describe_entry(key: str, cache_dir: Any = None) -> dict[str, Any] | None:
 
 
 def clear_entries(
-    cache_dir: Any = None, *, key: str | None = None, all: bool = False,
+    cache_dir: Any = None,
+    *,
+    key: str | None = None,
+    all: bool = False,
     older_than: float | None = None,
-) -> tuple[str, list[str]]:  # fmt: skip
+) -> tuple[str, list[str]]:
     """Remove one entry (``key``), every entry (``all``, with any link placed in the cache
     folder, removed as a link), or those older than ``older_than`` seconds: exactly one of the
     three. Returns the cache folder and the names removed."""
@@ -76,9 +86,10 @@ def clear_entries(
         victims = [key]
     else:
         victims = [
-            e.path.name for e in store.entries()
+            e.path.name
+            for e in store.entries()
             if older_than is None or entry_age(e.meta) > older_than
-        ]  # fmt: skip
+        ]
         if all:
             victims += [p.name for p in store.root.glob("*") if p.is_symlink()]
     for k in victims:

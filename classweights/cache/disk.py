@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import time
@@ -24,20 +25,16 @@ def rmtree_no_follow(path: Path) -> None:
 
 
 def _unlink(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def entry_size(path: Path) -> int:
     total = 0
     for dirpath, _, filenames in os.walk(path, followlinks=False):
         for n in filenames:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(dirpath, n)).st_size
-            except OSError:
-                pass
     return total
 
 

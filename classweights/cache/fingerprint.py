@@ -60,7 +60,7 @@ def dataset_root(paths: Sequence[str]) -> str:
             return (
                 urls[0] if not urls[0].lower().endswith(_FILE_EXTS) else urls[0].rsplit("/", 1)[0]
             )
-        return os.path.commonprefix(urls).rsplit("/", 1)[0]
+        return os.path.commonprefix(urls).rsplit("/", 1)[0]  # noqa: RUF071 (URL prefixes)
     absolute = [os.path.abspath(p) for p in paths if not is_url(p)]
     if len(absolute) == 1:
         p = absolute[0]
@@ -172,9 +172,13 @@ def quick_fingerprint(paths: Sequence[str], settings: dict[str, Any]) -> Fingerp
 
 
 def _fingerprint(
-    paths: Sequence[str], root: str, files: list[tuple[str, int, int | str]],
-    settings: dict[str, Any], verify: bool, where: list[Any],
-) -> Fingerprint:  # fmt: skip
+    paths: Sequence[str],
+    root: str,
+    files: list[tuple[str, int, int | str]],
+    settings: dict[str, Any],
+    verify: bool,
+    where: list[Any],
+) -> Fingerprint:
     from .. import __version__
 
     counting = counting_settings(settings) | {"verify": verify, "version": __version__}

@@ -54,10 +54,11 @@ def incremental(
     # are read again, so the tallies are exactly those of the freshly read files
     unknown_rows = {old.sources[i] for i in np.flatnonzero(old.image_unknown)}
     stale = [
-        e for e in entries
+        e
+        for e in entries
         if any(relative(f, fp.root) in changed for f in entry_files(e))
         or (unknown_rows and any(e.source_id(i) in unknown_rows for i in range(e.n)))
-    ]  # fmt: skip
+    ]
     stale_ids = {id(e) for e in stale}
     old_rows = {s: i for i, s in enumerate(old.sources)}
     fresh = rescan(paths, stale) if stale else None
@@ -72,9 +73,12 @@ def incremental(
             elif src is old:  # not in the old table (e.g. skipped then): rescan everything
                 return None, None
     stats = _assemble(old, fresh, order)
-    return stats, {"reused_images": sum(1 for s, _ in order if s is old),
-                   "rescanned_files": len(stale), "removed_files": len(removed),
-                   "previous": prev.key}  # fmt: skip
+    return stats, {
+        "reused_images": sum(1 for s, _ in order if s is old),
+        "rescanned_files": len(stale),
+        "removed_files": len(removed),
+        "previous": prev.key,
+    }
 
 
 def _same_bytes(meta: dict[str, Any], fp: Fingerprint, changed: set[str]) -> bool:
@@ -104,15 +108,20 @@ def _assemble(
     # every row with unknown pixels was rescanned (see _incremental): the tallies are fresh's
     unknown = dict(fresh.unknown_values) if fresh is not None else {}
     return ClassStats(
-        num_classes=old.num_classes, ignore_index=old.ignore_index,
+        num_classes=old.num_classes,
+        ignore_index=old.ignore_index,
         counts=counts.astype(compact_uint(int(counts.max(initial=0)))),
-        image_total=take("image_total"), image_ignored=take("image_ignored"),
-        image_unknown=take("image_unknown"), sources=[s.sources[i] for s, i in order],
-        class_names=old.class_names, multilabel=old.multilabel,
+        image_total=take("image_total"),
+        image_ignored=take("image_ignored"),
+        image_unknown=take("image_unknown"),
+        sources=[s.sources[i] for s, i in order],
+        class_names=old.class_names,
+        multilabel=old.multilabel,
         unknown_values={k: v for k, v in unknown.items() if v},
-        skipped=(fresh.skipped if fresh else []), settings=dict(fresh.settings if fresh else old.settings),
+        skipped=(fresh.skipped if fresh else []),
+        settings=dict(fresh.settings if fresh else old.settings),
         **_extras(order),
-    )  # fmt: skip
+    )
 
 
 def _extras(order: list[tuple[ClassStats, int]]) -> dict[str, np.ndarray]:

@@ -115,11 +115,24 @@ def cached_scan(
     """
     settings = ScanSettings.from_kwargs(settings, **scan_kwargs)  # a typo fails here, first
     source, settings = settings.locate(source)  # a layout / split file: concrete settings
-    stats, info = _cached_scan(source, settings, client, cache_dir, use_cache, verify, refresh,
-                               lock_timeout, progress, listing)  # fmt: skip
+    stats, info = _cached_scan(
+        source,
+        settings,
+        client,
+        cache_dir,
+        use_cache,
+        verify,
+        refresh,
+        lock_timeout,
+        progress,
+        listing,
+    )
     if info.hit:
-        log.info("statistics of %d images read from the cache (entry %s); no mask was read",
-                 stats.num_images, info.key)  # fmt: skip
+        log.info(
+            "statistics of %d images read from the cache (entry %s); no mask was read",
+            stats.num_images,
+            info.key,
+        )
     elif info.path is not None:
         done = "updated incrementally" if info.incremental else "scanned"
         log.info("%s %d images; cached as %s", done, stats.num_images, info.key)
@@ -129,9 +142,17 @@ def cached_scan(
 
 
 def _cached_scan(
-    source: Any, settings: ScanSettings, client: Any, cache_dir: Any, use_cache: bool,
-    verify: bool, refresh: bool, lock_timeout: float, progress: Any, listing: Listing | None,
-) -> tuple[ClassStats, CacheInfo]:  # fmt: skip
+    source: Any,
+    settings: ScanSettings,
+    client: Any,
+    cache_dir: Any,
+    use_cache: bool,
+    verify: bool,
+    refresh: bool,
+    lock_timeout: float,
+    progress: Any,
+    listing: Listing | None,
+) -> tuple[ClassStats, CacheInfo]:
     # the scan room's `scan`, looked up per call (tests count the scans); `classweights.scan`
     # itself is the function, so the module is imported by name
     scan_room = import_module("classweights.scan")
@@ -139,8 +160,9 @@ def _cached_scan(
     warn_void_label = scan_room.warn_void_label
 
     def scan(source: Any, entries: Any = None) -> ClassStats:
-        return scan_room.scan(source, settings=settings, client=client, progress=progress,
-                        entries=entries)  # fmt: skip
+        return scan_room.scan(
+            source, settings=settings, client=client, progress=progress, entries=entries
+        )
 
     paths = source_paths(source)
     names = settings.names
@@ -152,11 +174,12 @@ def _cached_scan(
     entries, fp = listing.entries, listing.fingerprint
     store = Store(cache_dir)
     if not store.writable():
-        warnings.warn(f"the cache folder {store.root} is not writable; scanning without the cache",
-                      CacheWarning, stacklevel=3)  # fmt: skip
-        return scan(source, entries), CacheInfo(
-            fp.key, None, False
+        warnings.warn(
+            f"the cache folder {store.root} is not writable; scanning without the cache",
+            CacheWarning,
+            stacklevel=3,
         )
+        return scan(source, entries), CacheInfo(fp.key, None, False)
     fp = _resolve(store, fp)
     if not refresh:
         stats = _read(store, fp, paths)
@@ -180,8 +203,9 @@ def _cached_scan(
                 warnings.warn(
                     f"files of {', '.join(paths)} changed while they were scanned; the statistics "
                     "are returned but not cached (rerun once the dataset is stable)",
-                    CacheWarning, stacklevel=3,
-                )  # fmt: skip
+                    CacheWarning,
+                    stacklevel=3,
+                )
                 return _named(stats, names), CacheInfo(fp.key, None, False, inc)
             if refresh:
                 store.remove(fp.key)
@@ -199,8 +223,11 @@ def _cached_scan(
             warnings.warn(f"{what}; scanning without the cache ({fix})", CacheWarning, stacklevel=3)
             stats = scan(paths, entries)
         else:
-            warnings.warn(f"{what}; the statistics were computed but not cached ({fix})",
-                          CacheWarning, stacklevel=3)  # fmt: skip
+            warnings.warn(
+                f"{what}; the statistics were computed but not cached ({fix})",
+                CacheWarning,
+                stacklevel=3,
+            )
         return _named(stats, names), CacheInfo(fp.key, None, False, inc)
     return _named(stats, names), CacheInfo(fp.key, str(entry.path), False, inc)
 

@@ -84,7 +84,7 @@ def weight_record(
             "sample": plain(stats.sample),
         },
         "version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     return seal(record)
 

@@ -141,8 +141,10 @@ class Store:
                 f"process is gone, delete {locks / (key + '.lock')}"
             ) from None
         try:
-            owner.write_text(f"pid {os.getpid()} on {socket.gethostname()} since "
-                             f"{_dt.datetime.now().isoformat(timespec='seconds')}")  # fmt: skip
+            owner.write_text(
+                f"pid {os.getpid()} on {socket.gethostname()} since "
+                f"{_dt.datetime.now().isoformat(timespec='seconds')}"
+            )
             yield
         finally:
             owner.unlink(missing_ok=True)
@@ -174,7 +176,7 @@ class Store:
             "stats": stats_meta,
             "images": stats.num_images,
             "sampled": stats.sampled,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "versions": {
                 "classweights": __version__,
                 "numpy": np.__version__,
@@ -263,8 +265,11 @@ class Store:
             raise CacheCorrupt(f"cache entry {entry.path}: unusable metadata ({e})") from None
         base = root if root is not None else entry.meta.get("root", "")
         where = paths if paths is not None else entry.meta.get("dataset", [])
-        return replace(stats, sources=[_rejoin(base, s) for s in stats.sources],
-                       settings=stats.settings | {"paths": where})  # fmt: skip
+        return replace(
+            stats,
+            sources=[_rejoin(base, s) for s in stats.sources],
+            settings=stats.settings | {"paths": where},
+        )
 
     @staticmethod
     def _gone(entry: Entry) -> None:
@@ -295,7 +300,8 @@ class Store:
         rmtree_no_follow(trash)
 
     def sweep(self, max_age: float = STALE_SECONDS) -> list[str]:
-        """Remove ``.tmp-*`` and ``.trash-*`` folders left by killed processes, older than ``max_age`` s.
+        """Remove ``.tmp-*`` and ``.trash-*`` folders left by killed processes, older than
+        ``max_age`` s.
 
         Returns the names removed. Links are unlinked, never followed.
         """
@@ -332,9 +338,10 @@ class Store:
         if (self.root / prefix).is_dir() or not self.root.is_dir():
             return prefix
         hits = sorted(
-            p.name for p in self.root.iterdir()
+            p.name
+            for p in self.root.iterdir()
             if p.is_dir() and p.name.startswith(prefix) and p.name not in ("locks", "lineage")
-        )  # fmt: skip
+        )
         if len(hits) > 1:
             shown = ", ".join(hits[:4]) + (", ..." if len(hits) > 4 else "")
             raise ClassWeightsError(

@@ -87,9 +87,16 @@ def load_weights(
         if record is not None:
             return record["weights"].reshape(shape).to(device=device, dtype=dtype)
     stats, info = cached_scan(
-        source, settings=settings, client=client, cache_dir=cache_dir, verify=verify,
-        refresh=refresh, lock_timeout=lock_timeout, progress=progress, listing=listing,
-    )  # fmt: skip
+        source,
+        settings=settings,
+        client=client,
+        cache_dir=cache_dir,
+        verify=verify,
+        refresh=refresh,
+        lock_timeout=lock_timeout,
+        progress=progress,
+        listing=listing,
+    )
     weights = compute_named(stats, method, options)
     record = weight_record(stats, weights, method, options, fingerprint=info.key)
     if info.path is not None and (Path(info.path) / "meta.json").exists():  # not removed meanwhile
@@ -97,8 +104,11 @@ def load_weights(
             _stamp(record, Path(info.path) / "meta.json")
             save_record(record, Path(info.path) / "weights" / f"{name}.pth")
         except OSError as e:
-            warnings.warn(f"could not write weights into the cache folder {info.path} ({e})",
-                          CacheWarning, stacklevel=2)  # fmt: skip
+            warnings.warn(
+                f"could not write weights into the cache folder {info.path} ({e})",
+                CacheWarning,
+                stacklevel=2,
+            )
     return record["weights"].reshape(shape).to(device=device, dtype=dtype)
 
 
@@ -114,10 +124,12 @@ def _settings_and_options(
     if unknown:
         what = "option" if method in MULTILABEL_OPTIONS else "weight option"
         raise unknown_keywords(
-            what, unknown, (*ScanSettings.fields(), *valid),
+            what,
+            unknown,
+            (*ScanSettings.fields(), *valid),
             expected=f"a scan setting ({', '.join(ScanSettings.fields())}) or an option of "
             f"method={method!r} ({', '.join(valid)})",
-        )  # fmt: skip
+        )
     settings = ScanSettings.from_kwargs(**scan_kwargs)
     check_method_options(method, options)
     return settings, options
@@ -181,8 +193,11 @@ def _record_at(path: Path, key: str) -> dict[str, Any] | None:
             warnings.warn(f"{e}; recomputing it", CacheWarning, stacklevel=4)
         return None
     if record.get("schema") != RECORD_SCHEMA or "checksum" not in record:
-        warnings.warn(f"{path}: not a checksummed weight record of this version; recomputing it",
-                      CacheWarning, stacklevel=4)  # fmt: skip
+        warnings.warn(
+            f"{path}: not a checksummed weight record of this version; recomputing it",
+            CacheWarning,
+            stacklevel=4,
+        )
         return None
     if record.get("dataset", {}).get("fingerprint") != key:
         warnings.warn(

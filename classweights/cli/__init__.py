@@ -28,28 +28,42 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "cache": ("cache", "cache", "Inspect and clean the cache of statistics and weights."),
     "compare": ("stats", "compare", "Every weight method side by side, from one scan."),
     "compare-splits": (
-        "splits", "compare_splits_command",
+        "splits",
+        "compare_splits_command",
         "Class shares of two splits side by side (train vs val drift).",
     ),
     "compute": (
-        "stats", "compute", "Class weights with one method, shown with the class statistics."
+        "stats",
+        "compute",
+        "Class weights with one method, shown with the class statistics.",
     ),
     "explain": (
-        "provenance", "explain",
+        "provenance",
+        "explain",
         "How a weight file (or every weight file of a cache KEY) was made.",
     ),
     "match": (
-        "provenance", "match",
+        "provenance",
+        "match",
         "Which method and convention produced published class weights, on this dataset.",
     ),
-    "report": ("report", "report", "A dataset report as one self-contained HTML file (opens offline, fetches nothing)."),
+    "report": (
+        "report",
+        "report",
+        "A dataset report as one self-contained HTML file (opens offline, fetches nothing).",
+    ),
     "sampler": (
-        "sampler", "sampler",
+        "sampler",
+        "sampler",
         "Per-image sampling weights, aligned with the scan's (sorted) file order.",
     ),
-    "show": ("cache", "show_file", "Show a saved weight file (.pth, .npy, .json, .yaml): method, options and weights."),
+    "show": (
+        "cache",
+        "show_file",
+        "Show a saved weight file (.pth, .npy, .json, .yaml): method, options and weights.",
+    ),
     "stats": ("stats", "stats", "Per-class pixels, share, and images containing each class."),
-}  # fmt: skip
+}
 
 
 class _LazyGroup(click.Group):
@@ -100,7 +114,8 @@ def cli(verbose: int, color: bool | None) -> None:
     """Exact class statistics, class weights and losses for segmentation datasets.
 
     Data goes to stdout, progress and diagnostics to stderr. Exit codes: 0 success, 1 failure
-    during work, 2 bad usage or input. Shell completion: eval "$(_CLASSWEIGHTS_COMPLETE=bash_source classweights)"
+    during work, 2 bad usage or input. Shell completion:
+    eval "$(_CLASSWEIGHTS_COMPLETE=bash_source classweights)"
     (zsh_source, fish_source for zsh and fish).
 
     \b

@@ -16,9 +16,12 @@ _cache_dir = click.option(
     help="Cache folder (default: $CLASSWEIGHTS_CACHE or the user cache dir).",
 )
 _format = click.option(
-    "--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
     show_default=True,
-)  # fmt: skip
+)
 
 
 def _age(seconds: float) -> str:

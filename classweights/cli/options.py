@@ -51,28 +51,104 @@ def scan_options(
         click.option("--ignore-index", type=int, help="Label value to ignore, e.g. 255."),
         click.option("--remap", help="Remap table: preset (cityscapes) or JSON/YAML file."),
         click.option("--reduce-zero-label", is_flag=True, help="ADE20K: 0 -> ignore, k -> k-1."),
-        click.option("--classes", help="Class names: preset (cityscapes, camvid, pascal-voc, ade20k, celebamask-hq) or file."),
+        click.option(
+            "--classes",
+            help="Class names: preset (cityscapes, camvid, pascal-voc, ade20k, celebamask-hq) "
+            "or file.",
+        ),
         click.option("--palette", help="Colour table for RGB masks: preset or JSON/YAML file."),
-        click.option("--glob", "glob_", metavar="PATTERN", help="Files to take inside folders, e.g. '**/*_labelTrainIds.png'."),
-        click.option("--multilabel", is_flag=True, help="C x H x W 0/1 masks or one binary PNG per class."),
-        click.option("--sample", help="Scan a seeded sample: a count (1000), a fraction (0.1), or 'auto' (compute: until --tolerance holds)."),
-        click.option("--seed", type=int, default=d["seed"], show_default=True, help="Sampling seed."),
+        click.option(
+            "--glob",
+            "glob_",
+            metavar="PATTERN",
+            help="Files to take inside folders, e.g. '**/*_labelTrainIds.png'.",
+        ),
+        click.option(
+            "--multilabel", is_flag=True, help="C x H x W 0/1 masks or one binary PNG per class."
+        ),
+        click.option(
+            "--sample",
+            help="Scan a seeded sample: a count (1000), a fraction (0.1), or 'auto' (compute: "
+            "until --tolerance holds).",
+        ),
+        click.option(
+            "--seed", type=int, default=d["seed"], show_default=True, help="Sampling seed."
+        ),
         click.option("--workers", type=int, help="Parallel workers (default: CPU count)."),
-        click.option("--unknown", type=click.Choice(UNKNOWN_POLICIES), default=d["unknown"], show_default=True, help="Labels that are neither a class nor ignored."),
-        click.option("--on-error", type=click.Choice(ERROR_POLICIES), default=d["on_error"], show_default=True, help="Unreadable files."),
-        click.option("--max-pixels", type=int, default=d["max_pixels"], show_default=True, help="Refuse images larger than this."),
-        click.option("--objects", is_flag=True, help="Also count connected components (objects) per class and their sizes."),
-        click.option("--connectivity", type=click.Choice(["full", "face"]), default="full", show_default=True, help="--objects neighbours: full (8 in 2-D, 26 in 3-D) or face (4 / 6)."),
-        click.option("--cache-dir", type=click.Path(), help="Cache folder (default: $CLASSWEIGHTS_CACHE or the user cache dir)."),
+        click.option(
+            "--unknown",
+            type=click.Choice(UNKNOWN_POLICIES),
+            default=d["unknown"],
+            show_default=True,
+            help="Labels that are neither a class nor ignored.",
+        ),
+        click.option(
+            "--on-error",
+            type=click.Choice(ERROR_POLICIES),
+            default=d["on_error"],
+            show_default=True,
+            help="Unreadable files.",
+        ),
+        click.option(
+            "--max-pixels",
+            type=int,
+            default=d["max_pixels"],
+            show_default=True,
+            help="Refuse images larger than this.",
+        ),
+        click.option(
+            "--objects",
+            is_flag=True,
+            help="Also count connected components (objects) per class and their sizes.",
+        ),
+        click.option(
+            "--connectivity",
+            type=click.Choice(["full", "face"]),
+            default="full",
+            show_default=True,
+            help="--objects neighbours: full (8 in 2-D, 26 in 3-D) or face (4 / 6).",
+        ),
+        click.option(
+            "--cache-dir",
+            type=click.Path(),
+            help="Cache folder (default: $CLASSWEIGHTS_CACHE or the user cache dir).",
+        ),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the cache."),
-        click.option("--verify", is_flag=True, help="Hash file contents into the cache key (catches same-size, same-time rewrites)."),
+        click.option(
+            "--verify",
+            is_flag=True,
+            help="Hash file contents into the cache key (catches same-size, same-time rewrites).",
+        ),
         click.option("--refresh", is_flag=True, help="Rescan even if the cache has the result."),
-        click.option("--scheduler", metavar="ADDRESS", help="Run the scan on a Dask cluster, e.g. tcp://host:8786."),
-        click.option("--dask-local", type=int, metavar="N", help="Run the scan on a local Dask cluster of N worker processes."),
-        click.option("--format", "fmt", type=click.Choice(formats), default="table", show_default=True, help="Output on stdout" + (" (markdown: a GitHub table for READMEs and pull requests)." if "markdown" in formats else ".")),
+        click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="Run the scan on a Dask cluster, e.g. tcp://host:8786.",
+        ),
+        click.option(
+            "--dask-local",
+            type=int,
+            metavar="N",
+            help="Run the scan on a local Dask cluster of N worker processes.",
+        ),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(formats),
+            default="table",
+            show_default=True,
+            help="Output on stdout"
+            + (
+                " (markdown: a GitHub table for READMEs and pull requests)."
+                if "markdown" in formats
+                else "."
+            ),
+        ),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar or diagnostics."),
-        click.option("-v", "--verbose", count=True, help="More diagnostics on stderr (-vv for debug)."),
-    ]  # fmt: skip
+        click.option(
+            "-v", "--verbose", count=True, help="More diagnostics on stderr (-vv for debug)."
+        ),
+    ]
     for opt in reversed(opts):
         f = opt(f)
     return layout_options(f)
@@ -83,12 +159,31 @@ def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
     from ..layouts import LAYOUTS
 
     opts = [
-        click.option("--layout", type=click.Choice(list(LAYOUTS)), help="Dataset layout: PATH is the dataset's folder; sets glob, split, remap, ignore index and class names (explicit flags win)."),
-        click.option("--split", help="The layout's split: train, val (test, trainval where the dataset has them)."),
-        click.option("--split-file", type=click.Path(dir_okay=False), help="Text file of ids (mmseg ann_file): masks are ROOT/ID+SUFFIX."),
-        click.option("--root", type=click.Path(file_okay=False), help="--split-file: folder of the masks (default: PATH)."),
-        click.option("--suffix", help="--split-file: appended to each id (default .png; mmseg seg_map_suffix)."),
-    ]  # fmt: skip
+        click.option(
+            "--layout",
+            type=click.Choice(list(LAYOUTS)),
+            help="Dataset layout: PATH is the dataset's folder; sets glob, split, remap, "
+            "ignore index and class names (explicit flags win).",
+        ),
+        click.option(
+            "--split",
+            help="The layout's split: train, val (test, trainval where the dataset has them).",
+        ),
+        click.option(
+            "--split-file",
+            type=click.Path(dir_okay=False),
+            help="Text file of ids (mmseg ann_file): masks are ROOT/ID+SUFFIX.",
+        ),
+        click.option(
+            "--root",
+            type=click.Path(file_okay=False),
+            help="--split-file: folder of the masks (default: PATH).",
+        ),
+        click.option(
+            "--suffix",
+            help="--split-file: appended to each id (default .png; mmseg seg_map_suffix).",
+        ),
+    ]
     for opt in reversed(opts):
         f = opt(f)
     return f
@@ -145,10 +240,15 @@ def run_scan(kw: dict[str, Any], **extra: Any) -> Any:
     settings = cli_settings(kw, **extra)
     with cluster_client(kw) as client, progress_bar(progress_enabled(kw["quiet"])) as progress:
         stats, info = cached_scan(
-            list(kw["paths"]), settings=settings, progress=progress, client=client,
-            cache_dir=kw["cache_dir"], use_cache=not kw["no_cache"], verify=kw["verify"],
+            list(kw["paths"]),
+            settings=settings,
+            progress=progress,
+            client=client,
+            cache_dir=kw["cache_dir"],
+            use_cache=not kw["no_cache"],
+            verify=kw["verify"],
             refresh=kw["refresh"],
-        )  # fmt: skip
+        )
     return stats, info.as_dict()
 
 
@@ -217,9 +317,12 @@ def note(message: str, quiet: bool) -> None:
 
 # ---- pictures and exports ----------------------------------------------------------------
 plot_option = click.option(
-    "--plot", metavar="FILE.png|svg", type=click.Path(dir_okay=False),
-    help="Also draw the classes (share on a log axis, weights, images) to a PNG/SVG/PDF (needs classweights[plot]).",
-)  # fmt: skip
+    "--plot",
+    metavar="FILE.png|svg",
+    type=click.Path(dir_okay=False),
+    help="Also draw the classes (share on a log axis, weights, images) to a PNG/SVG/PDF "
+    "(needs classweights[plot]).",
+)
 
 
 def check_plot(kw: dict[str, Any]) -> None:
@@ -246,9 +349,12 @@ def export_options(f: Callable[..., Any]) -> Callable[..., Any]:
     from ..export import EXPORT_FORMATS
 
     f = click.option(
-        "-o", "--output", type=click.Path(dir_okay=False),
-        help="Write the weights to FILE (format from --export, else from the suffix: .pth record, .npy, .json, .yaml).",
-    )(f)  # fmt: skip
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False),
+        help="Write the weights to FILE (format from --export, else from the suffix: .pth "
+        "record, .npy, .json, .yaml).",
+    )(f)
     return click.option(
         "--export",
         type=click.Choice(EXPORT_FORMATS),
@@ -314,22 +420,86 @@ def weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
     d = o.WeightOptions.defaults()  # the defaults are the options' own, never re-typed here
     opts = [
-        click.option("--method", type=click.Choice(o.WEIGHT_METHODS + o.OBJECT_METHODS + MULTILABEL_METHODS), default=o.WeightOptions.method, show_default=True, help="pos_weight / focal_alpha: per-class vectors of sigmoid losses (multi-label), exported as BCEWithLogitsLoss(pos_weight=...) shaped (C, 1, 1); inv_object_size needs --objects."),
-        click.option("--values", metavar="W1,W2,...|FILE", help="manual: the weights, comma-separated (one per class) or a JSON/YAML file (a list, or {class id or name: weight})."),
-        click.option("--normalize", type=click.Choice(o.NORMALIZE_MODES), default=d["normalize"], show_default=True),
-        click.option("--clip", metavar="LO,HI", help="Clip weights after normalising, e.g. 0.1,10."),
+        click.option(
+            "--method",
+            type=click.Choice(o.WEIGHT_METHODS + o.OBJECT_METHODS + MULTILABEL_METHODS),
+            default=o.WeightOptions.method,
+            show_default=True,
+            help="pos_weight / focal_alpha: per-class vectors of sigmoid losses "
+            "(multi-label), exported as BCEWithLogitsLoss(pos_weight=...) shaped (C, 1, 1); "
+            "inv_object_size needs --objects.",
+        ),
+        click.option(
+            "--values",
+            metavar="W1,W2,...|FILE",
+            help="manual: the weights, comma-separated (one per class) or a JSON/YAML file (a "
+            "list, or {class id or name: weight}).",
+        ),
+        click.option(
+            "--normalize",
+            type=click.Choice(o.NORMALIZE_MODES),
+            default=d["normalize"],
+            show_default=True,
+        ),
+        click.option(
+            "--clip", metavar="LO,HI", help="Clip weights after normalising, e.g. 0.1,10."
+        ),
         click.option("--renormalize", is_flag=True, help="Normalise again after clipping."),
-        click.option("--absent", type=click.Choice(o.ABSENT_POLICIES), default=d["absent"], show_default=True, help="Weight of classes with no pixels."),
-        click.option("--beta", default=d["beta"], show_default=True, help="effective_num: beta in [0, 1), or auto = 1 - 1/(largest class count)."),
-        click.option("--count", type=click.Choice(o.COUNT_MODES), default=d["count"], show_default=True, help="effective_num: count pixels or images."),
-        click.option("--median-over", type=click.Choice(o.MEDIAN_OVER), default=d["median_over"], show_default=True, help="median_freq: 'all' counts the ignore label as a class (SegNet)."),
-        click.option("--median-denominator", type=click.Choice(o.MEDIAN_DENOMINATORS), default=d["median_denominator"], show_default=True, help="median_freq: pixels of images containing c."),
+        click.option(
+            "--absent",
+            type=click.Choice(o.ABSENT_POLICIES),
+            default=d["absent"],
+            show_default=True,
+            help="Weight of classes with no pixels.",
+        ),
+        click.option(
+            "--beta",
+            default=d["beta"],
+            show_default=True,
+            help="effective_num: beta in [0, 1), or auto = 1 - 1/(largest class count).",
+        ),
+        click.option(
+            "--count",
+            type=click.Choice(o.COUNT_MODES),
+            default=d["count"],
+            show_default=True,
+            help="effective_num: count pixels or images.",
+        ),
+        click.option(
+            "--median-over",
+            type=click.Choice(o.MEDIAN_OVER),
+            default=d["median_over"],
+            show_default=True,
+            help="median_freq: 'all' counts the ignore label as a class (SegNet).",
+        ),
+        click.option(
+            "--median-denominator",
+            type=click.Choice(o.MEDIAN_DENOMINATORS),
+            default=d["median_denominator"],
+            show_default=True,
+            help="median_freq: pixels of images containing c.",
+        ),
         click.option("--enet-c", type=float, default=d["enet_c"], show_default=True),
-        click.option("--enet-share", type=click.Choice(o.ENET_SHARES), default=d["enet_share"], show_default=True),
-        click.option("--power", type=float, default=d["power"], show_default=True, help="power: exponent p."),
-        click.option("--ci", type=float, help="Bootstrap confidence level of each weight, e.g. 0.95."),
-        click.option("--tolerance", type=float, default=0.05, show_default=True, help="--sample auto: target half-width relative to the weight."),
-    ]  # fmt: skip
+        click.option(
+            "--enet-share",
+            type=click.Choice(o.ENET_SHARES),
+            default=d["enet_share"],
+            show_default=True,
+        ),
+        click.option(
+            "--power", type=float, default=d["power"], show_default=True, help="power: exponent p."
+        ),
+        click.option(
+            "--ci", type=float, help="Bootstrap confidence level of each weight, e.g. 0.95."
+        ),
+        click.option(
+            "--tolerance",
+            type=float,
+            default=0.05,
+            show_default=True,
+            help="--sample auto: target half-width relative to the weight.",
+        ),
+    ]
     for opt in reversed(opts):
         f = opt(f)
     return f
@@ -386,9 +556,13 @@ def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tu
     with progress_bar(progress_enabled(kw["quiet"]), "sampling") as progress:
         stats, info = auto_sample(
             lambda rows: scan(paths, settings=settings, indices=rows, progress=progress),
-            population, tolerance=kw["tolerance"], ci=kw["ci"] or 0.95, seed=kw["seed"],
-            method=method, **wkw,
-        )  # fmt: skip
+            population,
+            tolerance=kw["tolerance"],
+            ci=kw["ci"] or 0.95,
+            seed=kw["seed"],
+            method=method,
+            **wkw,
+        )
     return stats, info, None
 
 

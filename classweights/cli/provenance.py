@@ -50,12 +50,20 @@ def explain(target: str, cache_dir: str | None, class_index: int | None, fmt: st
 
     found = _records(target, cache_dir)
     if fmt == "json":
-        out = [{"path": p, "record": _tensors_to_lists(r),
-                "explanation": explain_record(r, class_index)} for p, r in found]  # fmt: skip
+        out = [
+            {
+                "path": p,
+                "record": _tensors_to_lists(r),
+                "explanation": explain_record(r, class_index),
+            }
+            for p, r in found
+        ]
         data: Any = plain(out[0] if len(out) == 1 else out)
     else:  # the text explains the record with its stored strings made visible
-        data = [{"path": p, "explanation": explain_record(_visible_strings(r), class_index)}
-                for p, r in found]  # fmt: skip
+        data = [
+            {"path": p, "explanation": explain_record(_visible_strings(r), class_index)}
+            for p, r in found
+        ]
     render(data, fmt, kind="explain")
 
 
@@ -102,18 +110,36 @@ def match(**kw: Any) -> None:
     Examples:
       classweights match DATA --num-classes 11 --ignore-index 11 --weights "0.2595,0.1826,4.5640,..."
       classweights match gtFine/train --glob '**/*_labelTrainIds.png' --num-classes 19 --ignore-index 255 --weights-file mmseg.json
-    """
+    """  # noqa: E501 (commands stay one line: they are copied)
     from ..provenance import dataset_args, parse_published
     from ..provenance import match as match_weights
     from ..report.render import render
 
     published = parse_published(kw["weights"], kw["weights_file"])
-    flags = ("num_classes", "ignore_index", "remap", "classes", "palette", "reduce_zero_label",
-             "multilabel", "sample", "seed")  # fmt: skip
+    flags = (
+        "num_classes",
+        "ignore_index",
+        "remap",
+        "classes",
+        "palette",
+        "reduce_zero_label",
+        "multilabel",
+        "sample",
+        "seed",
+    )
     args = dataset_args(kw["paths"], glob=kw["glob_"], **{f: kw[f] for f in flags})
     stats, _ = run_scan(kw)  # cached statistics: no rescan on a warm cache
-    found = match_weights(stats, published, decimals=kw["decimals"], top=kw["top"],
-                          include_void_variants=not kw["no_void"], dataset_args=args)  # fmt: skip
-    data = {"published": published, "fits": bool(found and found[0].fits),
-            "candidates": [c.as_dict() for c in found]}  # fmt: skip
+    found = match_weights(
+        stats,
+        published,
+        decimals=kw["decimals"],
+        top=kw["top"],
+        include_void_variants=not kw["no_void"],
+        dataset_args=args,
+    )
+    data = {
+        "published": published,
+        "fits": bool(found and found[0].fits),
+        "candidates": [c.as_dict() for c in found],
+    }
     render(data, kw["fmt"], kind="match", found=found, names=stats.names)

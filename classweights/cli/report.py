@@ -36,8 +36,14 @@ def writable(path: Path) -> None:
 
 @click.command()
 @scan_options(formats=("table",))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default="report.html",
-              show_default=True, help="The HTML file to write.")  # fmt: skip
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default="report.html",
+    show_default=True,
+    help="The HTML file to write.",
+)
 @click.option(
     "--compare",
     "compare_path",
@@ -46,8 +52,13 @@ def writable(path: Path) -> None:
     help="A second split scanned with the same options: adds the drift view (with --layout, "
     "the name of another split of the dataset, e.g. val).",
 )
-@click.option("--normalize", type=click.Choice(("mean", "sum", "max", "none")), default="mean",
-              show_default=True, help="Normalisation of every method's weights.")  # fmt: skip
+@click.option(
+    "--normalize",
+    type=click.Choice(("mean", "sum", "max", "none")),
+    default="mean",
+    show_default=True,
+    help="Normalisation of every method's weights.",
+)
 @click.option("--title", default="classweights dataset report", help="Page title.")
 @handle_errors
 def report(**kw: Any) -> None:
@@ -75,10 +86,15 @@ def report(**kw: Any) -> None:
         label = side.label
     train = ", ".join(kw["paths"]) + (f" ({kw['split']})" if kw["layout"] and kw["split"] else "")
     path = report_html(
-        stats, kw["output"], compare=other, labels=(train, label),
-        command=_command_line(kw), fingerprint=cache.get("key"),
-        weight_options={"normalize": kw["normalize"]}, title=kw["title"],
-    )  # fmt: skip
+        stats,
+        kw["output"],
+        compare=other,
+        labels=(train, label),
+        command=_command_line(kw),
+        fingerprint=cache.get("key"),
+        weight_options={"normalize": kw["normalize"]},
+        title=kw["title"],
+    )
     note(f"wrote {path}", kw["quiet"])
 
 

@@ -24,9 +24,12 @@ def class_weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
         p for p in params if p.name not in ("method", "ci", "tolerance")
     )
     return click.option(
-        "--weight-method", type=click.Choice(WEIGHT_METHODS), default="sqrt_inv_freq",
-        show_default=True, help="class_presence: class-weight method summed (or maxed) per image.",
-    )(f)  # fmt: skip
+        "--weight-method",
+        type=click.Choice(WEIGHT_METHODS),
+        default="sqrt_inv_freq",
+        show_default=True,
+        help="class_presence: class-weight method summed (or maxed) per image.",
+    )(f)
 
 
 @click.command()
@@ -96,9 +99,10 @@ def sampler(**kw: Any) -> None:
         raise ConfigError("--export npy writes a binary file; pass --output FILE.npy")
     method, export, output = kw["method"], kw["export"], kw["output"]
     opts = (
-        {"threshold": kw["threshold"], "frequency": kw["frequency"]} if method == "repeat_factor"
+        {"threshold": kw["threshold"], "frequency": kw["frequency"]}
+        if method == "repeat_factor"
         else {"reduce": kw["reduce"], "weight_method": kw["weight_method"], **weight_kwargs(kw)}
-    )  # fmt: skip
+    )
     stats, cache = run_scan(kw)
     data = sampler_report(stats, method, opts, draw=kw["draw"], cache=cache)
     if export and output:
@@ -110,5 +114,10 @@ def sampler(**kw: Any) -> None:
         click.echo(export_text(data, export), nl=False)
         if kw["fmt"] != "table":
             return
-    render(data, kw["fmt"], kind="sampler", stderr=bool(export and not output),
-           quiet=kw["quiet"] and bool(export and not output))  # fmt: skip
+    render(
+        data,
+        kw["fmt"],
+        kind="sampler",
+        stderr=bool(export and not output),
+        quiet=kw["quiet"] and bool(export and not output),
+    )

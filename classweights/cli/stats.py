@@ -37,7 +37,7 @@ def stats(**kw: Any) -> None:
       classweights stats examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes
       classweights stats examples/masks --num-classes 19 --ignore-index 255 --format markdown
       classweights stats examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes --plot classes.png
-    """
+    """  # noqa: E501 (commands stay one line: they are copied)
     from ..report import stats_dict
     from ..weights import diagnose
 
@@ -64,15 +64,16 @@ def compute(**kw: Any) -> None:
       classweights compute examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes -o weights.pth
       classweights compute examples/masks --num-classes 19 --ignore-index 255 --method median_freq --export mmseg
       classweights compute examples/masks --num-classes 19 --ignore-index 255 --sample 20 --ci 0.95 --plot weights.svg
-    """
+    """  # noqa: E501 (commands stay one line: they are copied)
     from ..results import weights_result
     from ..weights import diagnose
 
     method, wkw = kw["method"], weight_kwargs(kw)
     export, _ = check_export(kw), check_plot(kw)
     stats, info, cache = scan_for_weights(kw, method, wkw)
-    w, data = weights_result(stats, method, wkw, ci=kw["ci"], seed=kw["seed"], auto=info or None,
-                             cache=cache)  # fmt: skip
+    w, data = weights_result(
+        stats, method, wkw, ci=kw["ci"], seed=kw["seed"], auto=info or None, cache=cache
+    )
     key = cache["key"] if cache else None
     draw(data, kw, title=f"class weights: {method}")
     if deliver(export, kw, stats, w, method, wkw, key):
@@ -84,7 +85,10 @@ def compute(**kw: Any) -> None:
             diagnose(stats, w, method, clip=wkw["clip"], count=wkw["count"]), kw["quiet"]
         )
         if info:
-            make = f"{info['images_read']} of {info['population']} images read in {info['rounds']} rounds"
+            make = (
+                f"{info['images_read']} of {info['population']} images read in "
+                f"{info['rounds']} rounds"
+            )
             rel = 100 * info["max_rel_halfwidth"]
             print_diagnosis(
                 {"hints": [f"--sample auto: {make}; widest half-width {rel:.1f}% of its weight"]},
@@ -105,7 +109,7 @@ def compare(**kw: Any) -> None:
       classweights compare examples/masks --num-classes 19 --ignore-index 255 --classes cityscapes
       classweights compare examples/masks --num-classes 19 --ignore-index 255 --format markdown
       classweights compare examples/masks --num-classes 19 --ignore-index 255 --normalize sum --plot methods.png
-    """
+    """  # noqa: E501 (commands stay one line: they are copied)
     from ..report.render import render
     from ..results import compare_result
 

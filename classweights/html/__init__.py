@@ -75,7 +75,14 @@ def report_html(
     """
     from ..atomic import atomic_write
 
-    page = render_html(stats, compare=compare, labels=labels, command=command,
-                       fingerprint=fingerprint, weight_options=weight_options,
-                       extra_columns=extra_columns, title=title)  # fmt: skip
+    page = render_html(
+        stats,
+        compare=compare,
+        labels=labels,
+        command=command,
+        fingerprint=fingerprint,
+        weight_options=weight_options,
+        extra_columns=extra_columns,
+        title=title,
+    )
     return atomic_write(Path(path), lambda fh: fh.write(page.encode("utf-8")))

@@ -178,8 +178,14 @@ def never_together(co: NDArray[np.int64], names: Sequence[str]) -> list[dict[str
     for i in np.flatnonzero(present):
         partners = [int(j) for j in np.flatnonzero(present & (co[i] == 0)) if j != i]
         if partners:
-            rows.append({"id": int(i), "name": names[i], "never": partners,
-                         "never_names": [names[j] for j in partners]})  # fmt: skip
+            rows.append(
+                {
+                    "id": int(i),
+                    "name": names[i],
+                    "never": partners,
+                    "never_names": [names[j] for j in partners],
+                }
+            )
     return rows
 
 
@@ -228,9 +234,20 @@ def odd_images(stats: ClassStats, root: str) -> dict[str, Any]:
     void = np.flatnonzero(frac < NEARLY_VOID)
     void = void[np.argsort(frac[void], kind="stable")]
     shown, more = _capped(void)
-    voids = {"rows": [img(i, labelled=int(labelled[i]), ignored=int(stats.image_ignored[i]),
-                          unknown=int(stats.image_unknown[i]), labelled_frac=float(frac[i]))
-                      for i in shown], "more": more, "total": len(void)}  # fmt: skip
+    voids = {
+        "rows": [
+            img(
+                i,
+                labelled=int(labelled[i]),
+                ignored=int(stats.image_ignored[i]),
+                unknown=int(stats.image_unknown[i]),
+                labelled_frac=float(frac[i]),
+            )
+            for i in shown
+        ],
+        "more": more,
+        "total": len(void),
+    }
 
     counts = np.asarray(stats.counts)
     top = counts.argmax(axis=1) if stats.num_classes else np.zeros(len(total), int)
@@ -239,9 +256,21 @@ def odd_images(stats: ClassStats, root: str) -> dict[str, Any]:
     dom = np.flatnonzero((labelled > 0) & (top_frac > DOMINANT))
     dom = dom[np.argsort(-top_frac[dom], kind="stable")]
     shown, more = _capped(dom)
-    dominant = {"rows": [img(i, cls=int(top[i]), name=names[top[i]], cls_pixels=int(top_n[i]),
-                             labelled=int(labelled[i]), share=float(top_frac[i]))
-                         for i in shown], "more": more, "total": len(dom)}  # fmt: skip
+    dominant = {
+        "rows": [
+            img(
+                i,
+                cls=int(top[i]),
+                name=names[top[i]],
+                cls_pixels=int(top_n[i]),
+                labelled=int(labelled[i]),
+                share=float(top_frac[i]),
+            )
+            for i in shown
+        ],
+        "more": more,
+        "total": len(dom),
+    }
 
     pixels = stats.pixels
     present = np.flatnonzero(pixels > 0)
@@ -251,15 +280,27 @@ def odd_images(stats: ClassStats, root: str) -> dict[str, Any]:
         holders = np.flatnonzero(counts[:, c] > 0)
         holders = holders[np.argsort(-counts[holders, c].astype(np.int64), kind="stable")]
         shown, more = _capped(holders, RARE_IMAGES_PER_CLASS)
-        rare.append({"cls": int(c), "name": names[c], "pixels": int(pixels[c]),
-                     "images": len(holders), "more": more,
-                     "rows": [img(i, cls_pixels=int(counts[i, c])) for i in shown]})  # fmt: skip
+        rare.append(
+            {
+                "cls": int(c),
+                "name": names[c],
+                "pixels": int(pixels[c]),
+                "images": len(holders),
+                "more": more,
+                "rows": [img(i, cls_pixels=int(counts[i, c])) for i in shown],
+            }
+        )
 
     sizes, freq = np.unique(total, return_counts=True)
     majority = int(sizes[np.argmax(freq)]) if len(sizes) else 0
     other = np.flatnonzero(total != majority)
     shown, more = _capped(other)
-    size = {"majority": majority, "majority_images": int(freq.max(initial=0)),
-            "distinct": len(sizes), "total": len(other), "more": more,
-            "rows": [img(i) for i in shown]}  # fmt: skip
+    size = {
+        "majority": majority,
+        "majority_images": int(freq.max(initial=0)),
+        "distinct": len(sizes),
+        "total": len(other),
+        "more": more,
+        "rows": [img(i) for i in shown],
+    }
     return {"void": voids, "dominant": dominant, "rarest": rare, "size": size}

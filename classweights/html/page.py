@@ -17,8 +17,14 @@ from ..report.plain import pct
 from .assets import CSS, SCRIPT
 from .svg import bar_panels, heat_map, log_domain
 
-SHORT = {"inverse_freq": "inv", "sqrt_inv_freq": "sqrt", "effective_num": "eff.num",
-         "median_freq": "median", "log_count": "log", "uniform": "unif"}  # fmt: skip
+SHORT = {
+    "inverse_freq": "inv",
+    "sqrt_inv_freq": "sqrt",
+    "effective_num": "eff.num",
+    "median_freq": "median",
+    "log_count": "log",
+    "uniform": "unif",
+}
 
 
 def fmt(value: Any, kind: str) -> str:
@@ -37,8 +43,10 @@ def cell(key: str, value: Any, kind: str = "int", tag: str = "td") -> str:
     """A number with its exact value (``data-v``) and its key (``data-k``) for tests."""
     if value is None:
         return f'<{tag} class="num" data-k="{escape(key)}">—</{tag}>'
-    return (f'<{tag} class="num" data-k="{escape(key)}" data-v="{value!r}" data-f="{kind}">'
-            f"{fmt(value, kind)}</{tag}>")  # fmt: skip
+    return (
+        f'<{tag} class="num" data-k="{escape(key)}" data-v="{value!r}" data-f="{kind}">'
+        f"{fmt(value, kind)}</{tag}>"
+    )
 
 
 def figure(key: str, value: Any, kind: str = "int") -> str:
@@ -63,8 +71,10 @@ def overview_html(d: dict[str, Any]) -> str:
     sample = "no: every image was read"
     if o["sampled"]:
         s = o["sample"] or {}
-        sample = escape(f"yes: {s.get('images', '?')} of {s.get('population', '?')} images "
-                        f"(seed {s.get('seed', '?')})")  # fmt: skip
+        sample = escape(
+            f"yes: {s.get('images', '?')} of {s.get('population', '?')} images "
+            f"(seed {s.get('seed', '?')})"
+        )
     unknown = figure("ov:unknown_pixels", o["unknown_pixels"])
     if o["unknown_values"]:
         shown = list(o["unknown_values"].items())[:8]
@@ -75,17 +85,25 @@ def overview_html(d: dict[str, Any]) -> str:
         ("images", figure("ov:images", o["images"])),
         ("pixels", figure("ov:pixels", o["pixels"])),
         ("labelled", figure("ov:labelled_pixels", o["labelled_pixels"])),
-        ("ignored" + (f" ({o['ignore_index']})" if o["ignore_index"] is not None else ""),
-         figure("ov:ignored_pixels", o["ignored_pixels"])),
+        (
+            "ignored" + (f" ({o['ignore_index']})" if o["ignore_index"] is not None else ""),
+            figure("ov:ignored_pixels", o["ignored_pixels"]),
+        ),
         ("unknown", unknown),
-        ("classes", figure("ov:num_classes", o["num_classes"])
-         + (" (multi-label)" if o["multilabel"] else "")),
+        (
+            "classes",
+            figure("ov:num_classes", o["num_classes"])
+            + (" (multi-label)" if o["multilabel"] else ""),
+        ),
         ("sampled", sample),
         ("skipped files", figure("ov:skipped", o["skipped"])),
         ("fingerprint", f"<code>{escape(o['fingerprint'] or '—')}</code>"),
-        ("made by", f"<code>{escape(o['command'] or 'classweights.report_html(...)')}</code>"
-         f" · classweights {escape(o['version'])}"),
-    ]  # fmt: skip
+        (
+            "made by",
+            f"<code>{escape(o['command'] or 'classweights.report_html(...)')}</code>"
+            f" · classweights {escape(o['version'])}",
+        ),
+    ]
     if d.get("volumes"):
         from .volumes import overview_rows
 
@@ -104,9 +122,12 @@ def diagnosis_html(d: dict[str, Any]) -> str:
         "(1 balanced, 0 one class)",
         f"ignored share of all pixels: {figure('dg:ignored_share', g['ignored_share'], 'pct')}",
         f"present classes: {figure('dg:present_classes', g['present_classes'])}",
-    ]  # fmt: skip
-    for key, label in (("absent_classes", "absent"), ("rare_classes", "rare (< 1 % of pixels)"),
-                       ("rare_in_images", "in < 1 % of the images")):  # fmt: skip
+    ]
+    for key, label in (
+        ("absent_classes", "absent"),
+        ("rare_classes", "rare (< 1 % of pixels)"),
+        ("rare_in_images", "in < 1 % of the images"),
+    ):
         if named[key]:
             items.append(f"{label}: {escape(', '.join(named[key]))}")
     hints = "".join(f"<li>{escape(h)}</li>" for h in g["hints"])
@@ -120,11 +141,21 @@ def class_table_html(d: dict[str, Any]) -> str:
     methods, extras = d["methods"], d["extra_columns"]
     vol = d.get("volumes")
     vcols = [h for _, h, _, _ in vol["columns"]] if vol else []
-    head = ["id", "class", "pixels", "share", "images", "% images", *extras, *vcols,
-            *[SHORT.get(m, m) for m in methods]]  # fmt: skip
+    head = [
+        "id",
+        "class",
+        "pixels",
+        "share",
+        "images",
+        "% images",
+        *extras,
+        *vcols,
+        *[SHORT.get(m, m) for m in methods],
+    ]
     titles = [""] * (6 + len(extras)) + [t for *_, t in (vol or {}).get("columns", [])] + methods
-    ths = "".join(f'<th title="{escape(t)}">{escape(h)}</th>'
-                  for h, t in zip(head, titles, strict=True))  # fmt: skip
+    ths = "".join(
+        f'<th title="{escape(t)}">{escape(h)}</th>' for h, t in zip(head, titles, strict=True)
+    )
     rows = []
     for r in d["classes"]:
         c = r["id"]
@@ -145,12 +176,16 @@ def class_table_html(d: dict[str, Any]) -> str:
         rows.append(f'<tr class="{"absent" if r["pixels"] == 0 else ""}">{"".join(tds)}</tr>')
     opts = ", ".join(f"{k}={v}" for k, v in d["weight_options"].items())
     notes = "".join(f"<li>{escape(n)}</li>" for n in d["weight_notes"])
-    body = (f'<div class="scroll"><table class="sortable"><thead><tr>{ths}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>')  # fmt: skip
+    body = (
+        f'<div class="scroll"><table class="sortable"><thead><tr>{ths}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
     if notes:
         body += f'<ul class="note">{notes}</ul>'
-    note = ("Click a header to sort. Share: of the labelled pixels. Weights of every method "
-            f"({escape(opts)}); hover a method for its full name.")  # fmt: skip
+    note = (
+        "Click a header to sort. Share: of the labelled pixels. Weights of every method "
+        f"({escape(opts)}); hover a method for its full name."
+    )
     return section("classes", "Classes", body, note)
 
 
@@ -158,14 +193,25 @@ def charts_html(d: dict[str, Any]) -> str:
     names = [r["name"] for r in d["classes"]]
     share = [r["share"] for r in d["classes"]]
     images = [r["images"] for r in d["classes"]]
-    classes = bar_panels(names, [("share of labelled pixels", share, True, None),
-                                 ("images containing the class", images, False, None)],
-                         label="class share and images per class")  # fmt: skip
+    classes = bar_panels(
+        names,
+        [
+            ("share of labelled pixels", share, True, None),
+            ("images containing the class", images, False, None),
+        ],
+        label="class share and images per class",
+    )
     wvals = [w for r in d["classes"] for w in r["weights"].values()]
     dom = log_domain(wvals)
     weights = bar_panels(
-        names, [(SHORT.get(m, m), [r["weights"][m] for r in d["classes"]], True, dom)
-                for m in d["methods"]], label="weights per method", panel=150)  # fmt: skip
+        names,
+        [
+            (SHORT.get(m, m), [r["weights"][m] for r in d["classes"]], True, dom)
+            for m in d["methods"]
+        ],
+        label="weights per method",
+        panel=150,
+    )
     body = (
         f'<h3>Share and images per class</h3><div class="scroll">{classes}</div>'
         f'<h3>Weights of each method (common log axis)</h3><div class="scroll">{weights}</div>'
@@ -177,8 +223,10 @@ def cooccurrence_html(d: dict[str, Any]) -> str:
     co = d["cooccurrence"]
     names = [r["name"] for r in d["classes"]]
     island = json_island("cooc-data", {"names": names, "counts": co.tolist()})
-    body = (f'<p id="cooc-readout" class="readout">Hover a cell: class &times; class: images.</p>'
-            f'<div class="scroll">{heat_map(co, names)}</div>{island}')  # fmt: skip
+    body = (
+        f'<p id="cooc-readout" class="readout">Hover a cell: class &times; class: images.</p>'
+        f'<div class="scroll">{heat_map(co, names)}</div>{island}'
+    )
     never = d["never_together"]
     if never:
         items = []
@@ -186,8 +234,10 @@ def cooccurrence_html(d: dict[str, Any]) -> str:
             shown = r["never_names"][:40]
             more = len(r["never_names"]) - len(shown)
             tail = f" and {more} more" if more else ""
-            items.append(f'<li data-id="{r["id"]}"><b>{escape(r["name"])}</b> never with: '
-                         f"{escape(', '.join(shown))}{tail}</li>")  # fmt: skip
+            items.append(
+                f'<li data-id="{r["id"]}"><b>{escape(r["name"])}</b> never with: '
+                f"{escape(', '.join(shown))}{tail}</li>"
+            )
         body += (
             '<h3>Classes that never appear together</h3><div class="longlist">'
             f'<ul class="never">{"".join(items)}</ul></div>'
@@ -208,11 +258,16 @@ def _img_table(rows: list[dict[str, Any]], cols: list[tuple[str, str, str]], nam
         tds = [f'<td class="path">{escape(r["source"])}</td>']
         for _h, key, kind in cols:
             v = r[key]
-            tds.append(f"<td>{escape(v)}</td>" if isinstance(v, str) else
-                       cell(f"{name}:{key}:{r['index']}", v, kind))  # fmt: skip
+            tds.append(
+                f"<td>{escape(v)}</td>"
+                if isinstance(v, str)
+                else cell(f"{name}:{key}:{r['index']}", v, kind)
+            )
         body.append(f"<tr>{''.join(tds)}</tr>")
-    return (f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table></div>")  # fmt: skip
+    return (
+        f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def _n(n: int, noun: str) -> str:
@@ -231,9 +286,13 @@ def odd_html(d: dict[str, Any]) -> str:
         f"<h3>All or nearly all void ({_n(v['total'], 'image')}: labelled &lt; 5 % of pixels)</h3>"
     ]
     if v["rows"]:
-        cols = [("pixels", "pixels", "int"), ("labelled", "labelled", "int"),
-                ("labelled %", "labelled_frac", "pct"), ("ignored", "ignored", "int"),
-                ("unknown", "unknown", "int")]  # fmt: skip
+        cols = [
+            ("pixels", "pixels", "int"),
+            ("labelled", "labelled", "int"),
+            ("labelled %", "labelled_frac", "pct"),
+            ("ignored", "ignored", "int"),
+            ("unknown", "unknown", "int"),
+        ]
         parts.append(_img_table(v["rows"], cols, "void") + _more(v["more"]))
     parts.append(
         f"<h3>One class over 95 % of the labelled pixels ({_n(dm['total'], 'image')})</h3>"
@@ -248,18 +307,23 @@ def odd_html(d: dict[str, Any]) -> str:
         parts.append(_img_table(dm["rows"], cols, "dominant") + _more(dm["more"]))
     parts.append('<h3>Images holding the rarest classes</h3><div class="cards">')
     for r in o["rarest"]:
-        parts.append(f"<div><h4>{escape(r['name'])}: {r['pixels']:,} pixels in {r['images']:,} "
-                     f"image{'s' if r['images'] != 1 else ''}</h4>")  # fmt: skip
+        parts.append(
+            f"<div><h4>{escape(r['name'])}: {r['pixels']:,} pixels in {r['images']:,} "
+            f"image{'s' if r['images'] != 1 else ''}</h4>"
+        )
         cols = [("pixels of the class", "cls_pixels", "int"), ("image pixels", "pixels", "int")]
         parts.append(_img_table(r["rows"], cols, f"rare{r['cls']}") + _more(r["more"]) + "</div>")
     parts.append("</div>")
     common = f"{sz['majority']:,} pixels ({_n(sz['majority_images'], 'image')})"
     distinct = _n(sz["distinct"], "distinct size")
-    parts.append(f"<h3>Size differs from the majority ({_n(sz['total'], 'image')})</h3>"
-                 f"<p>The most common size is {common}; {distinct}.</p>")  # fmt: skip
+    parts.append(
+        f"<h3>Size differs from the majority ({_n(sz['total'], 'image')})</h3>"
+        f"<p>The most common size is {common}; {distinct}.</p>"
+    )
     if sz["rows"]:
-        parts.append(_img_table(sz["rows"], [("pixels", "pixels", "int")], "size")
-                     + _more(sz["more"]))  # fmt: skip
+        parts.append(
+            _img_table(sz["rows"], [("pixels", "pixels", "int")], "size") + _more(sz["more"])
+        )
     note = f"File names relative to {escape(d['source_root'])}. " if d["source_root"] else ""
     note += "Image size is its pixel count (the statistics keep no height and width)."
     return section("odd", "Odd images", "".join(parts), note)
@@ -268,40 +332,65 @@ def odd_html(d: dict[str, Any]) -> str:
 def compare_html(d: dict[str, Any]) -> str:
     cmp = d["compare"]
     la, lb = cmp["labels"]
-    head = ["id", "class", f"share {la}", f"share {lb}", f"{lb}/{la}", f"images {la}",
-            f"images {lb}", "missing from"]  # fmt: skip
+    head = [
+        "id",
+        "class",
+        f"share {la}",
+        f"share {lb}",
+        f"{lb}/{la}",
+        f"images {la}",
+        f"images {lb}",
+        "missing from",
+    ]
     ths = "".join(f"<th>{escape(h)}</th>" for h in head)
     rows = []
     for r in cmp["classes"]:
         c = r["id"]
         miss = {"a": la, "b": lb, "both": "both", None: ""}[r["missing_from"]]
-        rows.append("<tr>" + cell(f"cmp:id:{c}", c) + f"<td>{escape(r['name'])}</td>"
-                    + cell(f"cmp:share_a:{c}", r["share_a"], "pct")
-                    + cell(f"cmp:share_b:{c}", r["share_b"], "pct")
-                    + cell(f"cmp:ratio:{c}", r["ratio"], "float")
-                    + cell(f"cmp:images_a:{c}", r["images_a"])
-                    + cell(f"cmp:images_b:{c}", r["images_b"])
-                    + f"<td>{escape(miss)}</td></tr>")  # fmt: skip
+        rows.append(
+            "<tr>"
+            + cell(f"cmp:id:{c}", c)
+            + f"<td>{escape(r['name'])}</td>"
+            + cell(f"cmp:share_a:{c}", r["share_a"], "pct")
+            + cell(f"cmp:share_b:{c}", r["share_b"], "pct")
+            + cell(f"cmp:ratio:{c}", r["ratio"], "float")
+            + cell(f"cmp:images_a:{c}", r["images_a"])
+            + cell(f"cmp:images_b:{c}", r["images_b"])
+            + f"<td>{escape(miss)}</td></tr>"
+        )
     names = [r["name"] for r in cmp["classes"]]
     sa, sb = [r["share_a"] for r in cmp["classes"]], [r["share_b"] for r in cmp["classes"]]
     dom = log_domain(sa + sb)
-    chart = bar_panels(names, [(f"share {la}", sa, True, dom), (f"share {lb}", sb, True, dom)],
-                       label="class share in each split")  # fmt: skip
+    chart = bar_panels(
+        names,
+        [(f"share {la}", sa, True, dom), (f"share {lb}", sb, True, dom)],
+        label="class share in each split",
+    )
     js = figure("cmp:js", cmp["js_divergence_bits"], "float")
     na, nb = figure("cmp:images:a", cmp["images"][0]), figure("cmp:images:b", cmp["images"][1])
-    head_p = (f"<p>Jensen-Shannon divergence of the class shares: <b>{js} bits</b> "
-              f"(0 identical, 1 disjoint) · {escape(la)}: {na} images · {escape(lb)}: {nb} "
-              "images</p>")  # fmt: skip
-    body = (head_p + f'<div class="scroll"><table class="sortable"><thead><tr>{ths}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>'
-            f'<div class="scroll">{chart}</div>')  # fmt: skip
+    head_p = (
+        f"<p>Jensen-Shannon divergence of the class shares: <b>{js} bits</b> "
+        f"(0 identical, 1 disjoint) · {escape(la)}: {na} images · {escape(lb)}: {nb} "
+        "images</p>"
+    )
+    body = (
+        head_p + f'<div class="scroll"><table class="sortable"><thead><tr>{ths}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        f'<div class="scroll">{chart}</div>'
+    )
     return section("compare", f"Split drift: {la} vs {lb}", body)
 
 
 def render_page(d: dict[str, Any], title: str = "classweights dataset report") -> str:
     """The whole page (a ``str``), from :func:`~classweights.html.data.page_data`."""
-    sections = [overview_html(d), diagnosis_html(d), class_table_html(d), charts_html(d),
-                cooccurrence_html(d), odd_html(d)]  # fmt: skip
+    sections = [
+        overview_html(d),
+        diagnosis_html(d),
+        class_table_html(d),
+        charts_html(d),
+        cooccurrence_html(d),
+        odd_html(d),
+    ]
     has_objects = bool(d.get("volumes") and d["volumes"]["histogram"] is not None)
     if has_objects:
         from .volumes import objects_html
@@ -309,11 +398,19 @@ def render_page(d: dict[str, Any], title: str = "classweights dataset report") -
         sections.insert(4, objects_html(d))  # after the charts
     if d["compare"] is not None:
         sections.insert(3, compare_html(d))
-    nav = "".join(f'<a href="#{sid}">{label}</a>' for sid, label in
-                  (("overview", "overview"), ("diagnosis", "diagnosis"), ("classes", "classes"),
-                   *([("compare", "split drift")] if d["compare"] else []), ("charts", "charts"),
-                   *([("objects", "object sizes")] if has_objects else []),
-                   ("cooccurrence", "co-occurrence"), ("odd", "odd images")))  # fmt: skip
+    nav = "".join(
+        f'<a href="#{sid}">{label}</a>'
+        for sid, label in (
+            ("overview", "overview"),
+            ("diagnosis", "diagnosis"),
+            ("classes", "classes"),
+            *([("compare", "split drift")] if d["compare"] else []),
+            ("charts", "charts"),
+            *([("objects", "object sizes")] if has_objects else []),
+            ("cooccurrence", "co-occurrence"),
+            ("odd", "odd images"),
+        )
+    )
     subtitle = escape(", ".join(d["overview"]["paths"]) or "")
     css = CSS
     if d.get("volumes"):

@@ -20,8 +20,17 @@ LABEL = 170  # px for the class names column
 PANEL = 220  # px per bar panel
 HEAD = 34  # px for the panel titles and axis ticks
 GAP = 44  # px between panels
-COLOURS = ("#3b6ea8", "#d9822b", "#4f9a5b", "#b5475a", "#7a5ca8", "#8c6d31", "#c95fa8",
-           "#5a8a9a", "#777777")  # fmt: skip
+COLOURS = (
+    "#3b6ea8",
+    "#d9822b",
+    "#4f9a5b",
+    "#b5475a",
+    "#7a5ca8",
+    "#8c6d31",
+    "#c95fa8",
+    "#5a8a9a",
+    "#777777",
+)
 #: Sequential colours of the heat map, light to dark (zero cells are not drawn).
 HEAT = ("#e8f0f8", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b")
 
@@ -83,14 +92,18 @@ def bar_panels(
     n = len(names)
     width = LABEL + len(panels) * (panel + GAP) + 10
     height = HEAD + n * ROW + 6
-    out = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
-           f' role="img" aria-label="{escape(label)}">']  # fmt: skip
+    out = [
+        f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
+        f' role="img" aria-label="{escape(label)}">'
+    ]
     for r, name in enumerate(names):
         y = HEAD + r * ROW
         if r % 2:
             out.append(f'<rect x="0" y="{y}" width="{width}" height="{ROW}" fill="#f6f7f9"/>')
-        out.append(f'<text x="{LABEL - 6}" y="{y + ROW - 4}" text-anchor="end">'
-                   f"<title>{escape(name)}</title>{escape(_trim(name))}</text>")  # fmt: skip
+        out.append(
+            f'<text x="{LABEL - 6}" y="{y + ROW - 4}" text-anchor="end">'
+            f"<title>{escape(name)}</title>{escape(_trim(name))}</text>"
+        )
     for p, (title, values, log, domain) in enumerate(panels):
         x0 = LABEL + p * (panel + GAP)
         dom = domain or (log_domain(values) if log else (0.0, max([*values, 0.0]) or 1.0))
@@ -98,17 +111,21 @@ def bar_panels(
         out.append(f'<text class="ph" x="{x0}" y="12">{escape(title)} ({axis})</text>')
         for t in _ticks(dom, log, panel):
             tx = x0 + _x(t, dom, log, panel) if (log or t > 0) else x0
-            out.append(f'<line x1="{tx:.1f}" y1="{HEAD - 6}" x2="{tx:.1f}" y2="{height - 4}" '
-                       f'class="grid"/><text class="tick" x="{tx:.1f}" y="{HEAD - 9}" '
-                       f'text-anchor="middle">{_tick_label(t, log)}</text>')  # fmt: skip
+            out.append(
+                f'<line x1="{tx:.1f}" y1="{HEAD - 6}" x2="{tx:.1f}" y2="{height - 4}" '
+                f'class="grid"/><text class="tick" x="{tx:.1f}" y="{HEAD - 9}" '
+                f'text-anchor="middle">{_tick_label(t, log)}</text>'
+            )
         colour = COLOURS[p % len(COLOURS)]
         for r, v in enumerate(values):
             w = _x(v, dom, log, panel)
             y = HEAD + r * ROW + 3
             if w > 0:
                 tip = f"{escape(names[r])}: {_num(v)}"
-                out.append(f'<rect x="{x0}" y="{y}" width="{max(w, 1):.1f}" height="{ROW - 6}" '
-                           f'fill="{colour}"><title>{tip}</title></rect>')  # fmt: skip
+                out.append(
+                    f'<rect x="{x0}" y="{y}" width="{max(w, 1):.1f}" height="{ROW - 6}" '
+                    f'fill="{colour}"><title>{tip}</title></rect>'
+                )
             elif v == 0:
                 out.append(f'<text class="zero" x="{x0 + 2}" y="{y + ROW - 7}">0</text>')
     out.append("</svg>")
@@ -135,42 +152,55 @@ def heat_map(co: NDArray[np.int64], names: Sequence[str]) -> str:
     left = top = min(LABEL, int(0.62 * font * max((len(_trim(n)) for n in names), default=1)) + 12)
     size = c * cell
     width, height = max(left + size + 10, 480), top + size + 40
-    out = [f'<svg id="cooc" class="chart" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" data-left="{left}" data-top="{top}" '
-           f'data-cell="{cell}" role="img" aria-label="class co-occurrence">']  # fmt: skip
+    out = [
+        f'<svg id="cooc" class="chart" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" data-left="{left}" data-top="{top}" '
+        f'data-cell="{cell}" role="img" aria-label="class co-occurrence">'
+    ]
     for i, name in enumerate(names):
         y = top + i * cell + cell / 2 + font / 3
-        out.append(f'<text x="{left - 4}" y="{y:.1f}" text-anchor="end" font-size="{font}">'
-                   f"{escape(_trim(name))}</text>")  # fmt: skip
+        out.append(
+            f'<text x="{left - 4}" y="{y:.1f}" text-anchor="end" font-size="{font}">'
+            f"{escape(_trim(name))}</text>"
+        )
         x = left + i * cell + cell / 2 + font / 3
-        out.append(f'<text transform="translate({x:.1f},{top - 4}) rotate(-90)" '
-                   f'font-size="{font}">{escape(_trim(name))}</text>')  # fmt: skip
-    out.append(f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="#fff" '
-               'stroke="#ccc"/>')  # fmt: skip
+        out.append(
+            f'<text transform="translate({x:.1f},{top - 4}) rotate(-90)" '
+            f'font-size="{font}">{escape(_trim(name))}</text>'
+        )
+    out.append(
+        f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="#fff" stroke="#ccc"/>'
+    )
     lv = heat_bucket(co)
     for k, colour in enumerate(HEAT):
         ii, jj = np.nonzero(lv == k)
         if len(ii):
-            d = "".join(f"M{left + j * cell} {top + i * cell}h{cell}v{cell}h-{cell}z"
-                        for i, j in zip(ii.tolist(), jj.tolist(), strict=True))  # fmt: skip
+            d = "".join(
+                f"M{left + j * cell} {top + i * cell}h{cell}v{cell}h-{cell}z"
+                for i, j in zip(ii.tolist(), jj.tolist(), strict=True)
+            )
             out.append(f'<path fill="{colour}" d="{d}"/>')
     if cell >= 20:  # few classes: the counts fit inside the cells
         for i in range(c):
             for j in range(c):
                 if co[i, j]:
                     ink = "#fff" if lv[i, j] >= 4 else "#222"
-                    out.append(f'<text x="{left + j * cell + cell / 2}" y="{top + i * cell + 16}" '
-                               f'text-anchor="middle" font-size="9" fill="{ink}">'
-                               f"{co[i, j]}</text>")  # fmt: skip
+                    out.append(
+                        f'<text x="{left + j * cell + cell / 2}" y="{top + i * cell + 16}" '
+                        f'text-anchor="middle" font-size="9" fill="{ink}">'
+                        f"{co[i, j]}</text>"
+                    )
     top_count = max(int(co.max(initial=0)), 1)
     ly = top + size + 14
-    out.append(f'<text x="10" y="{ly + 10}" class="tick">images with both classes (log '
-               "colour scale): 1</text>")  # fmt: skip
+    out.append(
+        f'<text x="10" y="{ly + 10}" class="tick">images with both classes (log '
+        "colour scale): 1</text>"
+    )
     for k, colour in enumerate(HEAT):
-        out.append(f'<rect x="{260 + 18 * k}" y="{ly}" width="18" height="12" '
-                   f'fill="{colour}"/>')  # fmt: skip
-    out.append(f'<text x="{266 + 18 * len(HEAT)}" y="{ly + 10}" class="tick">'
-               f"{top_count:,}</text></svg>")  # fmt: skip
+        out.append(f'<rect x="{260 + 18 * k}" y="{ly}" width="18" height="12" fill="{colour}"/>')
+    out.append(
+        f'<text x="{266 + 18 * len(HEAT)}" y="{ly + 10}" class="tick">{top_count:,}</text></svg>'
+    )
     return "".join(out)
 
 
@@ -200,34 +230,49 @@ def size_bars(lows: Sequence[int], counts: Sequence[int], unit: str) -> str:
     width = left + len(lows) * BIN + 10
     height = top + BARS + bottom
     peak = max(max(counts, default=0), 1)
-    out = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
-           ' role="img" aria-label="objects per size">']  # fmt: skip
+    out = [
+        f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
+        ' role="img" aria-label="objects per size">'
+    ]
     for f in (0, 0.5, 1):
         y = top + BARS * (1 - f)
-        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" class="grid"/>'
-                   f'<text class="tick" x="{left - 4}" y="{y + 3:.1f}" text-anchor="end">'
-                   f"{size_label(round(peak * f))}</text>")  # fmt: skip
+        out.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" class="grid"/>'
+            f'<text class="tick" x="{left - 4}" y="{y + 3:.1f}" text-anchor="end">'
+            f"{size_label(round(peak * f))}</text>"
+        )
     for b, (low, n) in enumerate(zip(lows, counts, strict=True)):
         x = left + b * BIN
         h = BARS * n / peak
         tip = f"{_bin_range(low, unit)}: {n:,} objects"
-        out.append(f'<rect class="hbar" data-n="{n}" data-low="{low}" x="{x + 4}" '
-                   f'y="{top + BARS - h:.1f}" width="{BIN - 8}" height="{h:.1f}" '
-                   f'fill="{COLOURS[0]}"><title>{tip}</title></rect>')  # fmt: skip
+        out.append(
+            f'<rect class="hbar" data-n="{n}" data-low="{low}" x="{x + 4}" '
+            f'y="{top + BARS - h:.1f}" width="{BIN - 8}" height="{h:.1f}" '
+            f'fill="{COLOURS[0]}"><title>{tip}</title></rect>'
+        )
         if n:
-            out.append(f'<text class="tick" x="{x + BIN / 2}" y="{top + BARS - h - 3:.1f}" '
-                       f'text-anchor="middle">{size_label(n)}</text>')  # fmt: skip
-        out.append(f'<text class="tick" x="{x + BIN / 2}" y="{top + BARS + 13}" '
-                   f'text-anchor="middle">{size_label(low)}</text>')  # fmt: skip
-    out.append(f'<text class="tick" x="{left}" y="{height - 6}">object size ({escape(unit)}), '
-               "bins start at the label</text></svg>")  # fmt: skip
+            out.append(
+                f'<text class="tick" x="{x + BIN / 2}" y="{top + BARS - h - 3:.1f}" '
+                f'text-anchor="middle">{size_label(n)}</text>'
+            )
+        out.append(
+            f'<text class="tick" x="{x + BIN / 2}" y="{top + BARS + 13}" '
+            f'text-anchor="middle">{size_label(low)}</text>'
+        )
+    out.append(
+        f'<text class="tick" x="{left}" y="{height - 6}">object size ({escape(unit)}), '
+        "bins start at the label</text></svg>"
+    )
     return "".join(out)
 
 
 def size_grid(
-    names: Sequence[str], ids: Sequence[int], lows: Sequence[int],
-    counts: Sequence[Sequence[int]], unit: str,
-) -> str:  # fmt: skip
+    names: Sequence[str],
+    ids: Sequence[int],
+    lows: Sequence[int],
+    counts: Sequence[Sequence[int]],
+    unit: str,
+) -> str:
     """One row per class, one cell per log₂ size bin, coloured by count (log scale) with the
     count written in it; a class's total at the row's end. Grows downwards with the classes."""
     head = 30
@@ -235,18 +280,24 @@ def size_grid(
     height = head + len(names) * ROW + 6
     grid = np.asarray(counts, np.int64).reshape(len(names), len(lows))
     lv = heat_bucket(grid)
-    out = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
-           ' role="img" aria-label="objects per size and class">']  # fmt: skip
+    out = [
+        f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
+        ' role="img" aria-label="objects per size and class">'
+    ]
     for b, low in enumerate(lows):
-        out.append(f'<text class="tick" x="{LABEL + b * BIN + BIN / 2}" y="{head - 8}" '
-                   f'text-anchor="middle">{size_label(low)}</text>')  # fmt: skip
+        out.append(
+            f'<text class="tick" x="{LABEL + b * BIN + BIN / 2}" y="{head - 8}" '
+            f'text-anchor="middle">{size_label(low)}</text>'
+        )
     out.append(f'<text class="ph" x="{LABEL + len(lows) * BIN + 8}" y="{head - 8}">total</text>')
     for r, (name, c) in enumerate(zip(names, ids, strict=True)):
         y = head + r * ROW
         if r % 2:
             out.append(f'<rect x="0" y="{y}" width="{width}" height="{ROW}" fill="#f6f7f9"/>')
-        out.append(f'<text x="{LABEL - 6}" y="{y + ROW - 4}" text-anchor="end">'
-                   f"<title>{escape(name)}</title>{escape(_trim(name))}</text>")  # fmt: skip
+        out.append(
+            f'<text x="{LABEL - 6}" y="{y + ROW - 4}" text-anchor="end">'
+            f"<title>{escape(name)}</title>{escape(_trim(name))}</text>"
+        )
         for b, low in enumerate(lows):
             n = int(grid[r, b])
             if not n:
@@ -254,13 +305,17 @@ def size_grid(
             x = LABEL + b * BIN
             ink = "#fff" if lv[r, b] >= 4 else "#222"
             tip = f"{escape(name)}: {_bin_range(low, unit)}: {n:,} objects"
-            out.append(f'<rect class="hcell" data-c="{c}" data-low="{low}" data-n="{n}" '
-                       f'x="{x + 1}" y="{y + 1}" width="{BIN - 2}" height="{ROW - 2}" '
-                       f'fill="{HEAT[lv[r, b]]}"><title>{tip}</title></rect>'
-                       f'<text x="{x + BIN / 2}" y="{y + ROW - 4}" text-anchor="middle" '
-                       f'font-size="9" fill="{ink}" pointer-events="none">{size_label(n)}'
-                       "</text>")  # fmt: skip
-        out.append(f'<text x="{LABEL + len(lows) * BIN + 8}" y="{y + ROW - 4}">'
-                   f"{int(grid[r].sum()):,}</text>")  # fmt: skip
+            out.append(
+                f'<rect class="hcell" data-c="{c}" data-low="{low}" data-n="{n}" '
+                f'x="{x + 1}" y="{y + 1}" width="{BIN - 2}" height="{ROW - 2}" '
+                f'fill="{HEAT[lv[r, b]]}"><title>{tip}</title></rect>'
+                f'<text x="{x + BIN / 2}" y="{y + ROW - 4}" text-anchor="middle" '
+                f'font-size="9" fill="{ink}" pointer-events="none">{size_label(n)}'
+                "</text>"
+            )
+        out.append(
+            f'<text x="{LABEL + len(lows) * BIN + 8}" y="{y + ROW - 4}">'
+            f"{int(grid[r].sum()):,}</text>"
+        )
     out.append("</svg>")
     return "".join(out)

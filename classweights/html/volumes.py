@@ -23,8 +23,10 @@ from .page import cell, figure, section
 from .svg import size_bars, size_grid
 
 #: Style added to the page only when it shows volumes or objects (the spacing table).
-CSS = ("table.spacing{font-size:12.5px}table.spacing th{position:static;cursor:default}"
-       "table.spacing th,table.spacing td{padding:1px 8px}")  # fmt: skip
+CSS = (
+    "table.spacing{font-size:12.5px}table.spacing th{position:static;cursor:default}"
+    "table.spacing th,table.spacing td{padding:1px 8px}"
+)
 
 #: Class-table columns ``(field, header, number kind, hover text)`` in the order shown, when
 #: present; ``{unit}`` is voxels (volumes) or pixels (2-D masks).
@@ -37,9 +39,13 @@ COLUMNS = (
     ("object_p90", "p90 object", "num", "90th percentile of object sizes, {unit}"),
     ("object_max", "max object", "num", "largest object, {unit}"),
     ("object_median_mm3", "median object mm³", "num", "median object volume, mm³"),
-    ("images_with_small_objects", "small-object images", "int",
-     "images holding an object below {small} {unit}"),
-)  # fmt: skip
+    (
+        "images_with_small_objects",
+        "small-object images",
+        "int",
+        "images holding an object below {small} {unit}",
+    ),
+)
 
 
 def volume_data(stats: ClassStats) -> dict[str, Any] | None:
@@ -53,8 +59,11 @@ def volume_data(stats: ClassStats) -> dict[str, Any] | None:
     unit = "voxels" if stats.shape is not None else "pixels"
     first = rows[0] if rows else {}
     small = ds.get("objects", {}).get("small_below")
-    cols = [(k, h, kind, tip.format(unit=unit, small=small)) for k, h, kind, tip in COLUMNS
-            if k in first and (k != "volume_mm3" or first[k] is not None)]  # fmt: skip
+    cols = [
+        (k, h, kind, tip.format(unit=unit, small=small))
+        for k, h, kind, tip in COLUMNS
+        if k in first and (k != "volume_mm3" or first[k] is not None)
+    ]
     hist = None
     if stats.object_counts is not None:
         hist = size_histogram(stats)
@@ -81,8 +90,11 @@ def size_histogram(stats: ClassStats) -> dict[str, Any]:
     lo, hi = int(b.min()), int(b.max())
     grid = np.zeros((stats.num_classes, hi - lo + 1), np.int64)
     np.add.at(grid, (cls, b - lo), 1)
-    return {"lows": [2**k for k in range(lo, hi + 1)], "overall": grid.sum(axis=0).tolist(),
-            "counts": grid.tolist()}  # fmt: skip
+    return {
+        "lows": [2**k for k in range(lo, hi + 1)],
+        "overall": grid.sum(axis=0).tolist(),
+        "counts": grid.tolist(),
+    }
 
 
 # ---- markup ----------------------------------------------------------------------------------
@@ -101,8 +113,13 @@ def overview_rows(v: dict[str, Any]) -> list[tuple[str, str]]:
     if obj:
         conn = {"full": "full: 8 in 2-D, 26 in 3-D", "face": "face: 4 in 2-D, 6 in 3-D"}
         how = conn.get(obj["connectivity"], str(obj["connectivity"]))
-        rows.append(("objects", figure("ov:objects", obj["objects"]) + escape(
-            f" (connectivity {how}; small: below {obj['small_below']} {v['unit']})")))  # fmt: skip
+        rows.append(
+            (
+                "objects",
+                figure("ov:objects", obj["objects"])
+                + escape(f" (connectivity {how}; small: below {obj['small_below']} {v['unit']})"),
+            )
+        )
     return rows
 
 
@@ -110,12 +127,17 @@ def spacing_table(sp: dict[str, list[float]]) -> str:
     axes = len(sp["median"])
     head = "".join(f"<th>axis {a}</th>" for a in range(axes))
     body = "".join(
-        f"<tr><td>{k}</td>" + "".join(f"<td>{figure(f'sp:{k}:{a}', float(sp[k][a]), 'float')}"
-                                      "</td>" for a in range(axes)) + "</tr>"
+        f"<tr><td>{k}</td>"
+        + "".join(
+            f"<td>{figure(f'sp:{k}:{a}', float(sp[k][a]), 'float')}</td>" for a in range(axes)
+        )
+        + "</tr>"
         for k in ("median", "min", "max")
-    )  # fmt: skip
-    return (f'<table class="spacing"><thead><tr><th></th>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")  # fmt: skip
+    )
+    return (
+        f'<table class="spacing"><thead><tr><th></th>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 def objects_html(d: dict[str, Any]) -> str:
@@ -126,16 +148,19 @@ def objects_html(d: dict[str, Any]) -> str:
         return section("objects", "Object sizes", "<p>No objects were found.</p>")
     names = [r["name"] for r in d["classes"]]
     keep = [c for c, row in enumerate(h["counts"]) if sum(row)]
-    grid = size_grid([names[c] for c in keep], keep, h["lows"], [h["counts"][c] for c in keep],
-                     unit)  # fmt: skip
+    grid = size_grid(
+        [names[c] for c in keep], keep, h["lows"], [h["counts"][c] for c in keep], unit
+    )
     body = (
         f"<h3>All classes ({figure('hist:total', sum(h['overall']))} objects)</h3>"
         f'<div class="scroll">{size_bars(h["lows"], h["overall"], unit)}</div>'
         "<h3>Per class (classes with objects)</h3>"
         f'<div class="scroll">{grid}</div>'
     )
-    note = (f"Connected components per size, in {unit}, on log₂ bins (a bin holds sizes from "
-            "its label up to twice it). Hover a bar or cell for its exact count.")  # fmt: skip
+    note = (
+        f"Connected components per size, in {unit}, on log₂ bins (a bin holds sizes from "
+        "its label up to twice it). Hover a bar or cell for its exact count."
+    )
     return section("objects", "Object sizes", body, note)
 
 

@@ -205,9 +205,9 @@ def _whole(x: Any, what: str, bounds: tuple[int, int]) -> int:
     classweights.errors.ConfigError: the label of 3 is 0.9, not a whole number; labels are integers
     """
     value: int | None = None
-    if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
-        value = int(x)
-    elif isinstance(x, str) and _DECIMAL.fullmatch(x.strip()):
+    if (isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))) or (
+        isinstance(x, str) and _DECIMAL.fullmatch(x.strip())
+    ):
         value = int(x)
     if value is None:
         shown = repr(x) if len(repr(x)) <= 40 else f"a {type(x).__name__}"

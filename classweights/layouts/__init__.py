@@ -114,24 +114,36 @@ def _cityscapes(root: Path, split: str | None, explicit: Mapping[str, Any]) -> R
         if not base.is_dir():
             raise DatasetError(f"{gt}: no {split}/ folder for --layout cityscapes --split {split}")
     glob = explicit.get("glob")
-    train_ids = "labelTrainIds" in glob if glob else (
-        next(base.glob("**/*_labelTrainIds.png"), None) is not None)  # fmt: skip
+    train_ids = (
+        "labelTrainIds" in glob
+        if glob
+        else (next(base.glob("**/*_labelTrainIds.png"), None) is not None)
+    )
     if train_ids:
         settings = {"glob": "**/*_labelTrainIds.png", "classes": "cityscapes", "ignore_index": 255}
     else:
         settings = {
-            "glob": "**/*_labelIds.png", "remap": "cityscapes", "classes": "cityscapes",
+            "glob": "**/*_labelIds.png",
+            "remap": "cityscapes",
+            "classes": "cityscapes",
             "ignore_index": 255,
-        }  # fmt: skip
+        }
     return Resolved(str(base), settings, f"{base}/{settings['glob']}")
 
 
 def _ade20k(root: Path, split: str | None) -> Resolved:
-    ann = _find(root, ("annotations",), "annotations", "ade20k") if root.name not in (
-        "training", "validation") else root  # fmt: skip
+    ann = (
+        _find(root, ("annotations",), "annotations", "ade20k")
+        if root.name not in ("training", "validation")
+        else root
+    )
     folder = ann / {"train": "training", "val": "validation"}[split] if split else ann
-    settings = {"glob": "*.png", "reduce_zero_label": True, "ignore_index": 255,
-                "classes": "ade20k"}  # fmt: skip
+    settings = {
+        "glob": "*.png",
+        "reduce_zero_label": True,
+        "ignore_index": 255,
+        "classes": "ade20k",
+    }
     return Resolved(str(folder), settings, f"{folder}/*.png")
 
 
@@ -142,9 +154,11 @@ def _camvid(root: Path, split: str | None) -> Resolved:
         folder = root if root.name == "LabeledApproved_full" else colour
         table = {f"#{r:02x}{g:02x}{b:02x}": v for (r, g, b), v in CAMVID32_TO_11.items()}
         settings = {
-            "glob": "*_L.png", "classes": "camvid", "ignore_index": CAMVID_VOID,
+            "glob": "*_L.png",
+            "classes": "camvid",
+            "ignore_index": CAMVID_VOID,
             "palette": table | {"#000000": CAMVID_VOID},
-        }  # fmt: skip
+        }
         return Resolved(str(folder), settings, f"{folder}/*_L.png (32 colours merged to 11)")
     folder = root
     if split is not None and root.name != f"{split}annot":
@@ -157,8 +171,7 @@ def _coco_stuff(root: Path, split: str | None) -> Resolved:
     folder = root
     if split is not None and root.name != f"{split}2017":
         folder = _find(root, (f"{split}2017",), f"{split}2017", "coco-stuff")
-    settings = {"glob": "*.png", "remap": COCO_STUFF_REMAP, "num_classes": 171,
-                "ignore_index": 255}  # fmt: skip
+    settings = {"glob": "*.png", "remap": COCO_STUFF_REMAP, "num_classes": 171, "ignore_index": 255}
     return Resolved(str(folder), settings, f"{folder}/*.png (ids 0..181 -> 171 classes)")
 
 
@@ -174,8 +187,11 @@ def _mapillary(root: Path, split: str | None) -> Resolved:
         name = {"train": "training", "val": "validation"}[split]
         folder = _find(root, (name,), name, "mapillary")
     if folder.name != "labels":
-        folder = folder / "labels" if (folder / "labels").is_dir() else _find(
-            folder, ("labels",), "labels", "mapillary")  # fmt: skip
+        folder = (
+            folder / "labels"
+            if (folder / "labels").is_dir()
+            else _find(folder, ("labels",), "labels", "mapillary")
+        )
     names = list(MAPILLARY_V12)
     configs = (root / "config.json", root / "config_v1.2.json")
     config = next((p for p in configs if p.is_file()), None)
@@ -183,8 +199,11 @@ def _mapillary(root: Path, split: str | None) -> Resolved:
         labels = json.loads(config.read_text(encoding="utf-8")).get("labels", [])
         names = [str(lab.get("readable", lab.get("name"))) for lab in labels][:-1] or names
     settings = {"glob": "*.png", "classes": names, "ignore_index": len(names)}
-    return Resolved(str(folder), settings, f"{folder}/*.png ({len(names)} classes, "
-                    f"{len(names)} = Unlabeled ignored)")  # fmt: skip
+    return Resolved(
+        str(folder),
+        settings,
+        f"{folder}/*.png ({len(names)} classes, {len(names)} = Unlabeled ignored)",
+    )
 
 
 def _nnunet(root: Path, split: str | None) -> Resolved:
@@ -247,9 +266,17 @@ LAYOUTS: dict[str, Layout] = {
 
 # ---- split files ----------------------------------------------------------------------------
 # ---- the entry point ------------------------------------------------------------------------
-def resolve(source: Any, *, layout: str | None = None, split: str | None = None,
-            split_file: Any = None, root: Any = None, suffix: str | None = None,
-            defaults: Mapping[str, Any] | None = None, **settings: Any) -> Resolved:  # fmt: skip
+def resolve(
+    source: Any,
+    *,
+    layout: str | None = None,
+    split: str | None = None,
+    split_file: Any = None,
+    root: Any = None,
+    suffix: str | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    **settings: Any,
+) -> Resolved:
     """The source and scan settings a layout or a split file stands for.
 
     Args:

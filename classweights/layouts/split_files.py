@@ -9,9 +9,11 @@ from pathlib import Path
 from ..errors import DatasetError
 
 
-def ids_to_paths(split_file: str | os.PathLike[str],
-                 root: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-                 suffix: str = ".png") -> list[str]:  # fmt: skip
+def ids_to_paths(
+    split_file: str | os.PathLike[str],
+    root: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    suffix: str = ".png",
+) -> list[str]:
     """Mask paths of a split file of ids (mmseg's ``ann_file`` + ``seg_map_suffix``).
 
     Each non-empty line is an id (``2007_000032``) or a relative path without the suffix; the

@@ -129,8 +129,9 @@ def check_label_range(
     if not host_checks(y):
         bad = valid & ((y < 0) | (y >= c))
         torch._assert_async(
-            ~bad.any(), f"target holds labels outside 0..{c - 1} (C={c}) that are not "
-            f"ignore_index={ignore_index}; set ignore_index to the void label or remap labels"
+            ~bad.any(),
+            f"target holds labels outside 0..{c - 1} (C={c}) that are not "
+            f"ignore_index={ignore_index}; set ignore_index to the void label or remap labels",
         )
         return
     if not y.numel():

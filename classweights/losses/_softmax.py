@@ -40,6 +40,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import torch
+
 from ._functional import _TINY, DiceStats, LabelTarget, compiling, flat, host_checks
 
 

@@ -314,9 +314,13 @@ def _build(name: str, params: dict[str, Any], *, weight: Any, stats: Any) -> nn.
                 f"{key} got unknown argument(s) {unknown}; valid arguments: "
                 f"{', '.join(sorted(accepted))}"
             )
-        if weight is not None and "weight" in accepted:
-            if params.get("weight") is None and params.get("class_weights") is None:
-                params["weight"] = weight
+        if (
+            weight is not None
+            and "weight" in accepted
+            and params.get("weight") is None
+            and params.get("class_weights") is None
+        ):
+            params["weight"] = weight
         if "pos_weight" in accepted:
             _fill_pos_weight(key, params, stats)
     try:

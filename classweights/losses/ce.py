@@ -12,10 +12,10 @@ term for term, and differ where PyTorch returns NaN or broadcasts on the wrong a
 Cross entropy delegates to ``F.cross_entropy`` (ATen's fused log-softmax + NLL, exact
 double backward) with ``reduction="sum"`` and divides by ``sum weight[y]`` itself, which
 is how the all-ignored batch stays finite; BCE likewise delegates to
-``F.binary_cross_entropy_with_logits`` with the ignore mask folded into its ``weight``. No loss asks the GPU a question: label checks
-run on the host for CPU tensors and as device-side asserts otherwise (``validate=False``
-skips them), so a training step has no host-device sync and compiles with
-``torch.compile(fullgraph=True)``.
+``F.binary_cross_entropy_with_logits`` with the ignore mask folded into its ``weight``. No loss
+asks the GPU a question: label checks run on the host for CPU tensors and as device-side
+asserts otherwise (``validate=False`` skips them), so a training step has no host-device sync
+and compiles with ``torch.compile(fullgraph=True)``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
 import torch.nn.functional as F
 
 from ._functional import (

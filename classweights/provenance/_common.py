@@ -34,10 +34,14 @@ def _aggregate(counts: Mapping[str, Any], median_denominator: str = "all") -> Ag
     if lab:  # exact when stored; else equal to the above when there are no unknown pixels
         void_den = counts.get("void_image_labelled_pixels", void_den)
     return Aggregate(
-        pixels=f("pixels"), labelled=f("labelled_pixels"), total=f("total_pixels"),
-        images=f("images"), den=f("image_labelled_pixels" if lab else "image_pixels"),
-        void_pixels=f("ignored_pixels"), void_den=np.asarray(float(_np(void_den))),
-    )  # fmt: skip
+        pixels=f("pixels"),
+        labelled=f("labelled_pixels"),
+        total=f("total_pixels"),
+        images=f("images"),
+        den=f("image_labelled_pixels" if lab else "image_pixels"),
+        void_pixels=f("ignored_pixels"),
+        void_den=np.asarray(float(_np(void_den))),
+    )
 
 
 def _norm_factor(
@@ -55,6 +59,8 @@ def _norm_factor(
 
 
 _METHOD_KEYS = {
-    "effective_num": ("beta", "count"), "median_freq": ("median_over", "median_denominator"),
-    "enet": ("enet_c", "enet_share"), "power": ("power",),
-}  # fmt: skip
+    "effective_num": ("beta", "count"),
+    "median_freq": ("median_over", "median_denominator"),
+    "enet": ("enet_c", "enet_share"),
+    "power": ("power",),
+}

@@ -57,8 +57,10 @@ def _substitute(o: Options, agg: Aggregate, c: int, raw: float, names: Any) -> l
     f = n / N if N else math.nan
     m = o.method
     if m == "inverse_freq":
-        return [f"n_c = {n:.0f} pixels; N = {N:.0f} labelled pixels; C = {C}",
-                f"w_c = N / (C * n_c) = {N:.0f} / ({C} * {n:.0f}) = {_num(raw)}"]  # fmt: skip
+        return [
+            f"n_c = {n:.0f} pixels; N = {N:.0f} labelled pixels; C = {C}",
+            f"w_c = N / (C * n_c) = {N:.0f} / ({C} * {n:.0f}) = {_num(raw)}",
+        ]
     share = [f"f_c = n_c / N = {n:.0f} / {N:.0f} = {_num(f)}"]
     if m == "sqrt_inv_freq":
         return [*share, f"w_c = 1 / sqrt(f_c) = 1 / sqrt({_num(f)}) = {_num(raw)}"]
@@ -67,32 +69,44 @@ def _substitute(o: Options, agg: Aggregate, c: int, raw: float, names: Any) -> l
     if m == "effective_num":
         k = n if o.count == "pixels" else float(agg.images[c])
         x = math.exp(k * math.log(o.beta)) if o.beta > 0 else 0.0
-        return [f"n_c = {k:.0f} {o.count} containing the class; beta = {o.beta!r}",
-                f"beta**n_c = exp(n_c ln beta) = exp({k:.0f} * ln {o.beta!r}) = {_num(x)}",
-                f"w_c = (1 - beta) / (1 - beta**n_c) = {_num(1 - o.beta)} / {_num(1 - x)} = {_num(raw)}"]  # fmt: skip
+        return [
+            f"n_c = {k:.0f} {o.count} containing the class; beta = {o.beta!r}",
+            f"beta**n_c = exp(n_c ln beta) = exp({k:.0f} * ln {o.beta!r}) = {_num(x)}",
+            f"w_c = (1 - beta) / (1 - beta**n_c) = {_num(1 - o.beta)} / {_num(1 - x)} = "
+            f"{_num(raw)}",
+        ]
     if m == "median_freq":
         den = float(agg.den[c])
         freq = n / den
         present = agg.pixels > 0
         pool = list(agg.pixels[present] / agg.den[present])
         where = f"the {int(present.sum())} present classes"
-        lines = [f"n_c = {n:.0f}; P_c = {den:.0f} ({o.median_denominator} pixels of the images containing the class)",
-                 f"freq_c = n_c / P_c = {n:.0f} / {den:.0f} = {_num(freq)}"]  # fmt: skip
+        lines = [
+            f"n_c = {n:.0f}; P_c = {den:.0f} ({o.median_denominator} pixels of the images "
+            f"containing the class)",
+            f"freq_c = n_c / P_c = {n:.0f} / {den:.0f} = {_num(freq)}",
+        ]
         if o.median_over == "all" and float(agg.void_pixels) > 0:
             vf = float(agg.void_pixels) / float(agg.void_den)
             pool.append(vf)
             where += " and the ignore label"
             lines.append(
-                f"ignore label: freq = {float(agg.void_pixels):.0f} / {float(agg.void_den):.0f} = {_num(vf)}"
+                f"ignore label: freq = {float(agg.void_pixels):.0f} / "
+                f"{float(agg.void_den):.0f} = {_num(vf)}"
             )
         med = float(np.median(pool))
-        return [*lines, f"median(freq) over {where} = {_num(med)}",
-                f"w_c = median(freq) / freq_c = {_num(med)} / {_num(freq)} = {_num(raw)}"]  # fmt: skip
+        return [
+            *lines,
+            f"median(freq) over {where} = {_num(med)}",
+            f"w_c = median(freq) / freq_c = {_num(med)} / {_num(freq)} = {_num(raw)}",
+        ]
     if m == "enet":
         d = N if o.enet_share == "labelled" else float(agg.total)
         p = n / d
-        return [f"p_c = n_c / {o.enet_share} pixels = {n:.0f} / {d:.0f} = {_num(p)}",
-                f"w_c = 1 / ln(c + p_c) = 1 / ln({o.enet_c:g} + {_num(p)}) = {_num(raw)}"]  # fmt: skip
+        return [
+            f"p_c = n_c / {o.enet_share} pixels = {n:.0f} / {d:.0f} = {_num(p)}",
+            f"w_c = 1 / ln(c + p_c) = 1 / ln({o.enet_c:g} + {_num(p)}) = {_num(raw)}",
+        ]
     if m == "log_count":
         return [f"w_c = 1 / ln(1 + n_c) = 1 / ln(1 + {n:.0f}) = {_num(raw)}"]
     if m == "uniform":
@@ -100,9 +114,7 @@ def _substitute(o: Options, agg: Aggregate, c: int, raw: float, names: Any) -> l
     return [f"w_c = {_num(raw)} (given by the user)"]
 
 
-def _derivation(
-    record: Mapping[str, Any], o: Options, c: int, why: str
-) -> tuple[list[str], float]:
+def _derivation(record: Mapping[str, Any], o: Options, c: int, why: str) -> tuple[list[str], float]:
     """Step-by-step lines for class ``c`` and the final number they end in."""
     counts = record["counts"]
     names = record.get("class_names") or None
@@ -123,9 +135,7 @@ def _derivation(
     lines = [f"worked example: {label}, {why}"]
     if not present[c]:
         final = float(
-            fill_absent(finalize(raw_weights(agg, o, manual)[0], present, o), present, o.absent)[
-                c
-            ]
+            fill_absent(finalize(raw_weights(agg, o, manual)[0], present, o), present, o.absent)[c]
         )
         lines.append(f"the class has no pixels: absent={o.absent!r} gives it {_num(final)}")
         return lines, final
@@ -176,7 +186,8 @@ def explain(record: Mapping[str, Any], class_index: int | None = None) -> str:
     >>> from classweights.stats import ClassStats
     >>> from classweights.weights import compute_weights
     >>> s = ClassStats.from_counts([[600, 300, 100]])
-    >>> rec = {"method": "inverse_freq", "options": {"normalize": "mean"}, "counts": stats_counts(s),
+    >>> rec = {"method": "inverse_freq", "options": {"normalize": "mean"},
+    ...        "counts": stats_counts(s),
     ...        "weights": compute_weights(s, "inverse_freq", normalize="mean")}
     >>> text = explain(rec)
     >>> print(text[text.index("worked example"):].split(chr(10) * 2)[0])
@@ -221,8 +232,10 @@ def explain(record: Mapping[str, Any], class_index: int | None = None) -> str:
         lines += ["", steps[0], *("  " + s for s in steps[1:])]
         lines.append(f"  weight = {_num(final)}   (stored: {_num(weights[c])})")
         if not math.isclose(final, weights[c], rel_tol=1e-9, abs_tol=1e-12):
-            lines.append("  warning: the stored weight differs from the recomputation from the stored "
-                         "counts; the file was edited or made by another version")  # fmt: skip
+            lines.append(
+                "  warning: the stored weight differs from the recomputation from the stored "
+                "counts; the file was edited or made by another version"
+            )
     lines.append("")
     ds = record.get("dataset") or {}
     if record.get("num_classes") is not None:

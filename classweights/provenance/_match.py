@@ -58,11 +58,21 @@ class Candidate:
         return f"{self.method} {opts}{void}{scale}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "options": self.options, "scale": self.scale,
-                "max_rel_error": self.max_rel_error, "rmse": self.rmse, "fits": self.fits,
-                "void": self.void, "command": self.command, "equivalent": self.equivalent,
-                "refined": self.refined, "scale_note": self.scale_note,
-                "predicted": self.predicted, "residuals": self.residuals}  # fmt: skip
+        return {
+            "method": self.method,
+            "options": self.options,
+            "scale": self.scale,
+            "max_rel_error": self.max_rel_error,
+            "rmse": self.rmse,
+            "fits": self.fits,
+            "void": self.void,
+            "command": self.command,
+            "equivalent": self.equivalent,
+            "refined": self.refined,
+            "scale_note": self.scale_note,
+            "predicted": self.predicted,
+            "residuals": self.residuals,
+        }
 
 
 def _command(c: dict[str, Any], dataset_args: str) -> str:
@@ -172,8 +182,16 @@ def match(
         if family:
             best = min(family, key=lambda c: (c["err"], c["rmse"]))
             found += _refine(m, best, len(grid))
-    found.sort(key=lambda c: (not c["fits"], round(c["err"], 12), c["scale"] != 1.0, c["refined"],
-                              float(f"{c['rmse']:.8g}"), c["order"]))  # fmt: skip
+    found.sort(
+        key=lambda c: (
+            not c["fits"],
+            round(c["err"], 12),
+            c["scale"] != 1.0,
+            c["refined"],
+            float(f"{c['rmse']:.8g}"),
+            c["order"],
+        )
+    )
     args = dataset_args if dataset_args is not None else _dataset_args(stats)
     result: list[Candidate] = []
     for c in found:
@@ -186,11 +204,19 @@ def match(
             None,
         )
         cand = Candidate(
-            method=c["method"], options=c["options"], scale=c["scale"], max_rel_error=c["err"],
-            rmse=c["rmse"], fits=c["fits"], predicted=c["pred"].tolist(),
-            residuals=c["res"].tolist(), void=c["void"], command=_command(c, args),
-            refined=c["refined"], scale_note=c["scale_note"],
-        )  # fmt: skip
+            method=c["method"],
+            options=c["options"],
+            scale=c["scale"],
+            max_rel_error=c["err"],
+            rmse=c["rmse"],
+            fits=c["fits"],
+            predicted=c["pred"].tolist(),
+            residuals=c["res"].tolist(),
+            void=c["void"],
+            command=_command(c, args),
+            refined=c["refined"],
+            scale_note=c["scale_note"],
+        )
         if twin is not None:
             if len(twin.equivalent) < 8 and cand.label not in twin.equivalent:
                 twin.equivalent.append(cand.label)

@@ -136,17 +136,29 @@ class _Matcher:
         x = s * vec
         pred = self.fitter.rounded(x)
         absent_opt = {} if np.all(present) else {"absent": absent}
-        return {"method": method, "options": {**opts, "normalize": normalize, **absent_opt},
-                "scale": float(scale), "err": err, "rmse": rmse, "fits": fits, "void": void,
-                "pred": pred, "res": np.abs(pred - self.fitter.y) / self.fitter.den,
-                "order": order, "refined": refined, "scale_note": note}  # fmt: skip
+        return {
+            "method": method,
+            "options": {**opts, "normalize": normalize, **absent_opt},
+            "scale": float(scale),
+            "err": err,
+            "rmse": rmse,
+            "fits": fits,
+            "void": void,
+            "pred": pred,
+            "res": np.abs(pred - self.fitter.y) / self.fitter.den,
+            "order": order,
+            "refined": refined,
+            "scale_note": note,
+        }
 
     def _other_normalisations(self, w: NDArray, present: NDArray) -> list[tuple[str, float]]:
         wp = w[present]
         share = (self.aggs["all"].pixels / float(self.aggs["all"].labelled))[present]
-        return [("the weights sum to 1 (L1)", 1.0 / wp.sum()),
-                ("the smallest weight is 1", 1.0 / wp.min()),
-                ("the mean weight per labelled pixel is 1", 1.0 / float(share @ wp))]  # fmt: skip
+        return [
+            ("the weights sum to 1 (L1)", 1.0 / wp.sum()),
+            ("the smallest weight is 1", 1.0 / wp.min()),
+            ("the mean weight per labelled pixel is 1", 1.0 / float(share @ wp)),
+        ]
 
 
 def _fill_absent_raw(w: NDArray, present: NDArray, policy: str) -> NDArray:

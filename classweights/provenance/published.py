@@ -73,8 +73,14 @@ def dataset_args(
     "'gt fine/train' --num-classes 19 --ignore-index 255"
     """
     args = [shlex.quote(p) for p in paths]
-    valued = {"num_classes": num_classes, "ignore_index": ignore_index, "remap": remap,
-              "classes": classes, "palette": palette, "glob": glob}  # fmt: skip
+    valued = {
+        "num_classes": num_classes,
+        "ignore_index": ignore_index,
+        "remap": remap,
+        "classes": classes,
+        "palette": palette,
+        "glob": glob,
+    }
     args += [
         f"--{flag.replace('_', '-')} {shlex.quote(str(value))}"
         for flag, value in valued.items()

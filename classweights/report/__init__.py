@@ -48,13 +48,34 @@ from .volumes import fmt as fmt_volume
 from .volumes import table_columns
 
 __all__ = [
-    "FORMATS", "SHORT_NAMES", "cache_markdown", "cache_table", "cell", "compare_csv",
-    "compare_markdown", "compare_rows", "compare_table", "diagnosis_lines", "format_array",
-    "make_console", "markdown_table", "pct", "progress_bar", "progress_enabled", "record_dict",
-    "record_markdown", "record_table", "render", "set_color", "stats_dict", "stats_markdown",
+    "FORMATS",
+    "SHORT_NAMES",
+    "cache_markdown",
+    "cache_table",
+    "cell",
+    "compare_csv",
+    "compare_markdown",
+    "compare_rows",
+    "compare_table",
+    "diagnosis_lines",
+    "format_array",
+    "make_console",
+    "markdown_table",
+    "pct",
+    "progress_bar",
+    "progress_enabled",
+    "record_dict",
+    "record_markdown",
+    "record_table",
+    "render",
+    "set_color",
+    "stats_dict",
+    "stats_markdown",
     "stats_table",
-    "to_csv", "to_json", "totals_line",
-]  # fmt: skip
+    "to_csv",
+    "to_json",
+    "totals_line",
+]
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -92,8 +113,13 @@ def stats_table(
     ds = data["dataset"]
     has_weight = any(r["weight"] is not None for r in data["classes"])
     pos = "positives" if ds.get("multilabel") else "pixels"
-    table = Table(title=None if title is None else cell(title), title_justify="left",
-                  show_footer=True, pad_edge=False, box=None)  # fmt: skip
+    table = Table(
+        title=None if title is None else cell(title),
+        title_justify="left",
+        show_footer=True,
+        pad_edge=False,
+        box=None,
+    )
     table.add_column("id", justify="right", footer="")
     table.add_column("class", footer="total")
     table.add_column(pos, justify="right", footer=f"{sum(r['pixels'] for r in data['classes']):,}")
@@ -194,8 +220,11 @@ def compare_table(stats: ClassStats, table: dict[str, list[float]], normalize: s
     norm = {"mean": "mean 1", "sum": "sum C", "max": "max 1", "none": "raw"}[normalize]
     t = Table(
         title=f"class weights by method (normalised: {norm})",
-        title_justify="left", box=None, pad_edge=False, collapse_padding=True,
-    )  # fmt: skip
+        title_justify="left",
+        box=None,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     t.add_column("id", justify="right")
     t.add_column("class", no_wrap=True, max_width=14)
     t.add_column("share", justify="right")
@@ -208,16 +237,28 @@ def compare_table(stats: ClassStats, table: dict[str, list[float]], normalize: s
 
 
 SHORT_NAMES = {
-    "inverse_freq": "inv", "sqrt_inv_freq": "sqrt", "effective_num": "eff.num",
-    "median_freq": "median", "enet": "enet", "log_count": "log", "power": "power",
+    "inverse_freq": "inv",
+    "sqrt_inv_freq": "sqrt",
+    "effective_num": "eff.num",
+    "median_freq": "median",
+    "enet": "enet",
+    "log_count": "log",
+    "power": "power",
     "uniform": "unif",
-}  # fmt: skip
+}
 
 
 def cache_table(rows: list[dict[str, Any]], root: str, age: Callable[[float], str]) -> Table:
     t = Table(title=cell(f"cache: {root}"), title_justify="left", box=None, pad_edge=False)
-    for name, just in (("key", "left"), ("dataset", "left"), ("images", "right"), ("scan", "left"),
-                       ("methods", "left"), ("size", "right"), ("age", "right")):  # fmt: skip
+    for name, just in (
+        ("key", "left"),
+        ("dataset", "left"),
+        ("images", "right"),
+        ("scan", "left"),
+        ("methods", "left"),
+        ("size", "right"),
+        ("age", "right"),
+    ):
         t.add_column(name, justify=just)  # type: ignore[arg-type]
     for r in rows:
         if r.get("corrupt"):
@@ -226,10 +267,14 @@ def cache_table(rows: list[dict[str, Any]], root: str, age: Callable[[float], st
             )
             continue
         t.add_row(
-            cell(r["key"]), cell(", ".join(map(str, r["dataset"]))), f"{r['images']:,}",
-            "sampled" if r["sampled"] else "full", cell(", ".join(r["methods"]) or "-"),
-            f"{r['size'] / 1e3:.0f} kB", age(r["age_seconds"]),
-        )  # fmt: skip
+            cell(r["key"]),
+            cell(", ".join(map(str, r["dataset"]))),
+            f"{r['images']:,}",
+            "sampled" if r["sampled"] else "full",
+            cell(", ".join(r["methods"]) or "-"),
+            f"{r['size'] / 1e3:.0f} kB",
+            age(r["age_seconds"]),
+        )
     return t
 
 
@@ -237,9 +282,14 @@ def record_table(data: dict[str, Any], title: str) -> Table:
     w = data["weights"]
     names = data.get("class_names") or [str(i) for i in range(len(w))]
     opts = ", ".join(f"{k}={v}" for k, v in (data.get("options") or {}).items())
-    t = Table(title=cell(f"{title}: {data.get('method', '?')}"), title_justify="left",
-              caption=cell(opts) if opts else None,
-              caption_justify="left", box=None, pad_edge=False)  # fmt: skip
+    t = Table(
+        title=cell(f"{title}: {data.get('method', '?')}"),
+        title_justify="left",
+        caption=cell(opts) if opts else None,
+        caption_justify="left",
+        box=None,
+        pad_edge=False,
+    )
     t.add_column("id", justify="right")
     t.add_column("class")
     has_counts = isinstance(data.get("counts"), dict) and "pixels" in data["counts"]
@@ -252,5 +302,6 @@ def record_table(data: dict[str, Any], title: str) -> Table:
             cells.append(f"{data['counts']['pixels'][c]:,}")
         t.add_row(*cells, f"{w[c]:.4f}")
     return t
+
 
 from .render import render  # noqa: E402  (render.py uses the helpers above)

@@ -15,6 +15,7 @@ from .plain import compare_rows, pct, totals_line
 from .volumes import fmt as fmt_volume
 from .volumes import table_columns
 
+
 def markdown_table(
     header: Sequence[str],
     rows: Sequence[Sequence[Any]],
@@ -30,8 +31,10 @@ def markdown_table(
     | 0 | road |
     | 1 | a\\|b |
     """
-    lines = ["| " + " | ".join(markdown_escape(h) for h in header) + " |",
-             "|" + "|".join("---:" if r else ":---" for r in right) + "|"]  # fmt: skip
+    lines = [
+        "| " + " | ".join(markdown_escape(h) for h in header) + " |",
+        "|" + "|".join("---:" if r else ":---" for r in right) + "|",
+    ]
     lines += ["| " + " | ".join(markdown_escape(c) for c in row) + " |" for row in rows]
     if footer is not None:
         lines.append("| " + " | ".join(footer) + " |")
@@ -45,8 +48,16 @@ def stats_markdown(data: dict[str, Any], extra: Sequence[str] = ()) -> str:
     classes = data["classes"]
     has_weight = any(r["weight"] is not None for r in classes)
     auto = [k for k in table_columns(data) if k not in extra]  # volumes and objects
-    header = ["id", "class", "positives" if ds.get("multilabel") else "pixels", "share", "images",
-              *extra, *auto, *(["weight"] if has_weight else [])]  # fmt: skip
+    header = [
+        "id",
+        "class",
+        "positives" if ds.get("multilabel") else "pixels",
+        "share",
+        "images",
+        *extra,
+        *auto,
+        *(["weight"] if has_weight else []),
+    ]
     rows = []
     for r in classes:
         row = [r["id"], r["name"], f"{r['pixels']:,}", pct(r["share"]), f"{r['images']:,}"]
@@ -63,8 +74,15 @@ def stats_markdown(data: dict[str, Any], extra: Sequence[str] = ()) -> str:
         f"{ds['images']:,}",
     ]
     footer += [""] * (len(extra) + len(auto)) + [data.get("method") or ""] * has_weight
-    right = [True, False, True, True, True, *[True] * (len(extra) + len(auto)),
-             *([True] if has_weight else [])]  # fmt: skip
+    right = [
+        True,
+        False,
+        True,
+        True,
+        True,
+        *[True] * (len(extra) + len(auto)),
+        *([True] if has_weight else []),
+    ]
     return markdown_table(header, rows, right, footer) + "\n\n" + totals_line(data) + "\n"
 
 
@@ -82,8 +100,17 @@ def cache_markdown(rows: list[dict[str, Any]], age: Callable[[float], str]) -> s
         if r.get("corrupt"):
             out.append([r["key"], "corrupt", "", "", "", f"{r['size'] / 1e3:.0f} kB", ""])
             continue
-        out.append([r["key"], ", ".join(r["dataset"]), f"{r['images']:,}", "sampled" if r["sampled"] else "full",
-                    ", ".join(r["methods"]) or "-", f"{r['size'] / 1e3:.0f} kB", age(r["age_seconds"])])  # fmt: skip
+        out.append(
+            [
+                r["key"],
+                ", ".join(r["dataset"]),
+                f"{r['images']:,}",
+                "sampled" if r["sampled"] else "full",
+                ", ".join(r["methods"]) or "-",
+                f"{r['size'] / 1e3:.0f} kB",
+                age(r["age_seconds"]),
+            ]
+        )
     header = ["key", "dataset", "images", "scan", "methods", "size", "age"]
     return markdown_table(header, out, [False, False, True, False, False, True, True]) + "\n"
 
@@ -93,8 +120,10 @@ def record_markdown(data: dict[str, Any]) -> str:
     names = data.get("class_names") or [str(i) for i in range(len(w))]
     has_counts = isinstance(data.get("counts"), dict) and "pixels" in data["counts"]
     header = ["id", "class", *(["pixels"] if has_counts else []), "weight"]
-    rows = [[c, name, *([f"{data['counts']['pixels'][c]:,}"] if has_counts else []), f"{w[c]:.4f}"]
-            for c, name in enumerate(names)]  # fmt: skip
+    rows = [
+        [c, name, *([f"{data['counts']['pixels'][c]:,}"] if has_counts else []), f"{w[c]:.4f}"]
+        for c, name in enumerate(names)
+    ]
     opts = ", ".join(f"{k}={v}" for k, v in (data.get("options") or {}).items())
     tail = f"method: {data.get('method', '?')}" + (f" · {opts}" if opts else "")
     tail = markdown_escape(tail)

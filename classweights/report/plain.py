@@ -18,6 +18,7 @@ from ..stats import ClassStats
 from ..text import csv_cell
 from .volumes import volume_fields
 
+
 def stats_dict(
     stats: ClassStats,
     *,
@@ -161,8 +162,10 @@ def compare_rows(
 ) -> tuple[list[str], list[list[str]]]:
     share = stats.share
     header = ["id", "class", "share", *table]
-    rows = [[str(c), name, pct(share[c]), *[f"{table[m][c]:.4g}" for m in table]]
-            for c, name in enumerate(stats.names)]  # fmt: skip
+    rows = [
+        [str(c), name, pct(share[c]), *[f"{table[m][c]:.4g}" for m in table]]
+        for c, name in enumerate(stats.names)
+    ]
     return header, rows
 
 

@@ -31,18 +31,47 @@ Renderer = Callable[..., Any]
 
 
 # ---- compare-splits ----------------------------------------------------------------------
-SPLITS_HEADER = ("id", "class", "share A", "share B", "B/A", "pixels A", "pixels B",
-                 "images A", "images B", "missing from")  # fmt: skip
-SPLITS_SHORT = ("id", "class", "share A", "share B", "B/A", "px A", "px B", "img A", "img B",
-                "missing")  # fmt: skip
+SPLITS_HEADER = (
+    "id",
+    "class",
+    "share A",
+    "share B",
+    "B/A",
+    "pixels A",
+    "pixels B",
+    "images A",
+    "images B",
+    "missing from",
+)
+SPLITS_SHORT = (
+    "id",
+    "class",
+    "share A",
+    "share B",
+    "B/A",
+    "px A",
+    "px B",
+    "img A",
+    "img B",
+    "missing",
+)
 
 
 def _split_cells(r: dict[str, Any], labels: list[str]) -> list[str]:
     miss = {"a": labels[0], "b": labels[1], "both": "both", None: ""}[r["missing_from"]]
     ratio = "" if r["ratio"] is None else f"{r['ratio']:.3g}"
-    return [str(r["id"]), r["name"], pct(r["share_a"]), pct(r["share_b"]), ratio,
-            f"{r['pixels_a']:,}", f"{r['pixels_b']:,}", f"{r['images_a']:,}",
-            f"{r['images_b']:,}", miss]  # fmt: skip
+    return [
+        str(r["id"]),
+        r["name"],
+        pct(r["share_a"]),
+        pct(r["share_b"]),
+        ratio,
+        f"{r['pixels_a']:,}",
+        f"{r['pixels_b']:,}",
+        f"{r['images_a']:,}",
+        f"{r['images_b']:,}",
+        miss,
+    ]
 
 
 def splits_line(data: dict[str, Any], esc: Callable[[Any], str] = visible) -> str:
@@ -50,8 +79,11 @@ def splits_line(data: dict[str, Any], esc: Callable[[Any], str] = visible) -> st
     split labels and class names pass through ``esc``."""
     (la, lb), (na, nb) = map(esc, data["labels"]), data["images"]
     names = {r["id"]: esc(r["name"]) for r in data["classes"]}
-    parts = [f"A = {la} ({na:,} images)", f"B = {lb} ({nb:,} images)",
-             f"Jensen-Shannon divergence {data['js_divergence_bits']:.4f} bits"]  # fmt: skip
+    parts = [
+        f"A = {la} ({na:,} images)",
+        f"B = {lb} ({nb:,} images)",
+        f"Jensen-Shannon divergence {data['js_divergence_bits']:.4f} bits",
+    ]
     for side, label in (("a", la), ("b", lb)):
         if data["missing"][side]:
             listed = ", ".join(names[i] for i in data["missing"][side])
@@ -80,8 +112,9 @@ def _splits_table(data: dict[str, Any]) -> list[Any]:
     t = Table(title="class shares by split", title_justify="left", box=None, pad_edge=False)
     for h in SPLITS_SHORT:
         left = h in ("class", "missing")
-        t.add_column(h, justify="left" if left else "right", no_wrap=not left,
-                     max_width=16 if left else None)  # fmt: skip
+        t.add_column(
+            h, justify="left" if left else "right", no_wrap=not left, max_width=16 if left else None
+        )
     for r in data["classes"]:
         t.add_row(*[cell(c) for c in _split_cells(r, data["labels"])])
     return [t, splits_line(data)]
@@ -95,18 +128,33 @@ def _sampler_rows(data: dict[str, Any]) -> list[list[str]]:
     rows = []
     for c in data["summary"]["classes"]:
         gain = f"{c['after'] / c['before']:.2f}" if c["before"] else "-"
-        rows.append([str(c["id"]), c["name"], f"{c['before']:,}", f"{c['after']:,.1f}", gain,
-                     pct(c["before_share"]), pct(c["after_share"])])  # fmt: skip
+        rows.append(
+            [
+                str(c["id"]),
+                c["name"],
+                f"{c['before']:,}",
+                f"{c['after']:,.1f}",
+                gain,
+                pct(c["before_share"]),
+                pct(c["after_share"]),
+            ]
+        )
     return rows
 
 
 def sampler_line(data: dict[str, Any]) -> str:
     """``N images · epoch ≈ ... · ≈ ... distinct · weights lo to hi``."""
     s, w = data["summary"], data["weights"]
-    how = ("weighted draws with replacement" if s["draw"] == "weighted"
-           else "repeat factors, stochastic rounding")  # fmt: skip
-    parts = [f"{s['images']:,} images", f"epoch ≈ {s['epoch_length']:,.1f} ({how})",
-             f"≈ {s['distinct_images']:,.1f} distinct"]  # fmt: skip
+    how = (
+        "weighted draws with replacement"
+        if s["draw"] == "weighted"
+        else "repeat factors, stochastic rounding"
+    )
+    parts = [
+        f"{s['images']:,} images",
+        f"epoch ≈ {s['epoch_length']:,.1f} ({how})",
+        f"≈ {s['distinct_images']:,.1f} distinct",
+    ]
     if w:
         parts.append(f"weights {min(w):.4g} to {max(w):.4g}")
     return " · ".join(parts)
@@ -179,8 +227,10 @@ def match_text(found: list[Any], names: list[str]) -> str:
         name = "" if name == str(worst) else f" {name}"
         lines.append(f"{i}. {'FITS' if c.fits else 'no fit'}  {c.label}")
         where = f" (class {worst}{name})" if c.max_rel_error > 0 else ""
-        lines.append(f"   max relative error {100 * c.max_rel_error:.3g}%{where} after rounding, "
-                     f"rmse {100 * c.rmse:.3g}% before")  # fmt: skip
+        lines.append(
+            f"   max relative error {100 * c.max_rel_error:.3g}%{where} after rounding, "
+            f"rmse {100 * c.rmse:.3g}% before"
+        )
         if c.equivalent:
             lines.append(
                 f"   same vector: {'; '.join(c.equivalent[:4])}"
@@ -192,8 +242,10 @@ def match_text(found: list[Any], names: list[str]) -> str:
         lines.insert(0, "reproduced: the published weights are " + best.label + "\n")
     elif best is not None:
         off = f"{100 * best.max_rel_error:.3g}%"
-        why = ("(the published numbers may come from another version or split of the labels, "
-               "other ignore/void handling, crops or resizing, clipping, or a hand edit)")
+        why = (
+            "(the published numbers may come from another version or split of the labels, "
+            "other ignore/void handling, crops or resizing, clipping, or a hand edit)"
+        )
         lines.insert(0, f"nothing fits: the closest candidate is off by up to {off} {why}\n")
     return "\n".join(lines)
 
@@ -204,9 +256,18 @@ def _match_csv(data: dict[str, Any], **_: Any) -> str:
     out.writerow(["rank", "method", "options", "scale", "max_rel_error", "rmse", "fits", "command"])
     for i, c in enumerate(data["candidates"], 1):
         opts = ";".join(f"{k}={v}" for k, v in c["options"].items())
-        out.writerow([i, c["method"], csv_cell(opts), f"{c['scale']:.6g}",
-                      f"{c['max_rel_error']:.3g}", f"{c['rmse']:.3g}", c["fits"],
-                      csv_cell(c["command"])])  # fmt: skip
+        out.writerow(
+            [
+                i,
+                c["method"],
+                csv_cell(opts),
+                f"{c['scale']:.6g}",
+                f"{c['max_rel_error']:.3g}",
+                f"{c['rmse']:.3g}",
+                c["fits"],
+                csv_cell(c["command"]),
+            ]
+        )
     return buf.getvalue()
 
 

@@ -98,7 +98,9 @@ def scan(
 
 
 # help(scan) and IDEs show every setting as a keyword (taken from ScanSettings, not re-listed)
-scan.__signature__ = inspect.signature(scan).replace(  # type: ignore[attr-defined]
+scan.__signature__ = inspect.signature(
+    scan
+).replace(  # type: ignore[attr-defined]
     parameters=[
         *list(inspect.signature(scan).parameters.values())[:-1],
         *(

@@ -99,9 +99,15 @@ class Collector:
             lut is None
             or self.multilabel
             or len(items) < 2
-            or not all(type(it) is ImageCount and not it.notes and not it.unknown_colors
-                       and it.spacing is None and it.shape is None and it.objects is None
-                       for it in items)  # fmt: skip  (volumes and objects: per image)
+            or not all(
+                type(it) is ImageCount
+                and not it.notes
+                and not it.unknown_colors
+                and it.spacing is None
+                and it.shape is None
+                and it.objects is None
+                for it in items
+            )  # fmt: skip  (volumes and objects: per image)
         ):
             for it in items:
                 self.add(it)
@@ -173,7 +179,7 @@ class Collector:
         np.add.at(row, cls[valid], counts[valid])
         unk = cls == UNKNOWN
         self.table.set_totals(int(counts[cls == IGNORED].sum()), int(counts[unk].sum()))
-        for v, c in zip(values[unk].tolist(), counts[unk].tolist()):
+        for v, c in zip(values[unk].tolist(), counts[unk].tolist(), strict=True):
             if v != UNKNOWN_VALUE:  # unknown colours are recorded by colour in add()
                 self._unknown(str(v), c, source)
 
@@ -202,7 +208,7 @@ class Collector:
             )
             lut = space.map_values(np.arange(65536))
             self.table = Table(space.num_classes, capacity=len(self.raw))
-            for (values, counts), src in zip(self.raw, self.sources):
+            for (values, counts), src in zip(self.raw, self.sources, strict=True):
                 self._map(values, counts, src, space, lut)
         if self.unknown_values and self.unknown == "error":
             raise self.unknown_error(space)
@@ -258,13 +264,17 @@ class Collector:
         else:
             from ..hints import unknown_label_fix
 
-            what = f"labels outside 0..{space.num_classes - 1} that are not the ignore index ({space.ignore_index})"
+            what = (
+                f"labels outside 0..{space.num_classes - 1} that are not the ignore index "
+                f"({space.ignore_index})"
+            )
             rows = self.table.rows[: self.table.n] if self.table is not None else None
             fix = unknown_label_fix(
                 (int(k) for k in self.unknown_values if k.lstrip("-").isdigit()),
-                num_classes=space.num_classes, ignore_index=space.ignore_index,
-                remap=space.remap, reduce_zero_label=space.reduce_zero_label,
+                num_classes=space.num_classes,
+                ignore_index=space.ignore_index,
+                remap=space.remap,
+                reduce_zero_label=space.reduce_zero_label,
                 zero_seen=bool(rows is not None and rows[:, 0].any()),
-            )  # fmt: skip
+            )
         return UnknownLabelError(f"{what}: {shown}{more}; first in {', '.join(files)}; {fix}")
-

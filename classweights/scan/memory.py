@@ -46,6 +46,5 @@ def in_memory(
         it = (source[i] for i in picked) if picked is not None else iter(source)
         ids = picked.tolist() if picked is not None else range(1 << 62)
     total = len(picked) if picked is not None else (n or 0)
-    items = ((f"[{i}]", mask_from_item(item, i)) for i, item in zip(ids, it))
+    items = ((f"[{i}]", mask_from_item(item, i)) for i, item in zip(ids, it, strict=False))
     return total, items, picked, n
-

@@ -31,7 +31,7 @@ def pick(settings: ScanSettings, population: int) -> NDArray[np.int64] | None:
     sample = settings.sample
     if sample is None:
         return None
-    k = int(round(sample * population)) if isinstance(sample, float) else int(sample)
+    k = round(sample * population) if isinstance(sample, float) else int(sample)
     k = max(1, min(k, population))
     if k >= population:
         return None

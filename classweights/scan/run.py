@@ -28,9 +28,14 @@ def _drain(window: deque[Future], collector: Collector) -> int:
 
 
 def run_units(
-    units: Iterable[Any], total: int, opts: CountOptions, workers: int, parallel: str,
-    collector: Collector, progress: ProgressFn | None,
-) -> None:  # fmt: skip
+    units: Iterable[Any],
+    total: int,
+    opts: CountOptions,
+    workers: int,
+    parallel: str,
+    collector: Collector,
+    progress: ProgressFn | None,
+) -> None:
     """Count path units on ``workers`` threads (at most 4 per worker in flight)."""
     if workers == 1:
         done = 0
@@ -71,9 +76,13 @@ def run_units(
 
 
 def run_items(
-    items: Iterable[tuple[str, Any]], total: int, opts: CountOptions, workers: int,
-    collector: Collector, progress: ProgressFn | None,
-) -> None:  # fmt: skip
+    items: Iterable[tuple[str, Any]],
+    total: int,
+    opts: CountOptions,
+    workers: int,
+    collector: Collector,
+    progress: ProgressFn | None,
+) -> None:
     """Count in-memory masks on ``workers`` threads, a few masks per task."""
 
     def chunk(sid_masks: list[tuple[str, Any]]) -> list[ImageCount | Failure]:
@@ -99,4 +108,3 @@ def run_items(
             done += _drain(window, collector)
             if progress:
                 progress(done, total)
-

@@ -191,19 +191,33 @@ class ScanSettings:
             order = np.argsort(keys)
             keys, labels = keys[order], labels[order]
         check_sample(self.sample)
-        hint = max(256, (num_classes or 0) + 1, (ignore_index or 0) + 1,
-                   max((space.remap or {0: 0}).keys()) + 1)  # fmt: skip
+        hint = max(
+            256,
+            (num_classes or 0) + 1,
+            (ignore_index or 0) + 1,
+            max((space.remap or {0: 0}).keys()) + 1,
+        )
         opts = CountOptions(
-            ReadOptions(multilabel=self.multilabel, rgb=table is not None,
-                        max_pixels=self.max_pixels),
-            num_classes, min(hint, 1 << 20), keys, labels,
+            ReadOptions(
+                multilabel=self.multilabel, rgb=table is not None, max_pixels=self.max_pixels
+            ),
+            num_classes,
+            min(hint, 1 << 20),
+            keys,
+            labels,
             objects=object_options(self.objects, space, self.multilabel, table is not None),
-        )  # fmt: skip
+        )
         record = space.settings() | {
-            "palette": {f"#{int(k):06x}": int(v) for k, v in zip(keys, labels)} if table else None,
-            "multilabel": self.multilabel, "glob": self.glob, "sample": self.sample,
-            "seed": self.seed, "unknown": self.unknown, "max_pixels": self.max_pixels,
-        }  # fmt: skip
+            "palette": {f"#{int(k):06x}": int(v) for k, v in zip(keys, labels, strict=True)}
+            if table
+            else None,
+            "multilabel": self.multilabel,
+            "glob": self.glob,
+            "sample": self.sample,
+            "seed": self.seed,
+            "unknown": self.unknown,
+            "max_pixels": self.max_pixels,
+        }
         if opts.objects is not None:  # only when asked: keys of plain scans stay as they were
             record["objects"] = opts.objects.connectivity
         index_array = None
@@ -211,8 +225,13 @@ class ScanSettings:
             index_array = np.unique(np.asarray(self.indices, dtype=np.int64))
             if self.sample is not None:
                 raise ConfigError("give either sample or indices, not both")
-        derived = {"space": space, "names": names, "count_options": opts,
-                   "index_array": index_array, "record": record}  # fmt: skip
+        derived = {
+            "space": space,
+            "names": names,
+            "count_options": opts,
+            "index_array": index_array,
+            "record": record,
+        }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
 
@@ -228,9 +247,7 @@ class ScanSettings:
         return {f.name: f.default for f in dataclasses.fields(cls) if f.init}
 
     @classmethod
-    def from_kwargs(
-        cls, settings: ScanSettings | None = None, /, **kwargs: Any
-    ) -> ScanSettings:
+    def from_kwargs(cls, settings: ScanSettings | None = None, /, **kwargs: Any) -> ScanSettings:
         """``settings`` (or the defaults) with ``kwargs`` applied, validated once.
 
         An unknown keyword is a ``ConfigError`` naming it and the closest setting.

@@ -36,4 +36,3 @@ def warn_void_label(stats: ClassStats, settings: ScanSettings) -> None:
         VoidLabelWarning,
         stacklevel=3,
     )
-

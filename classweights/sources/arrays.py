@@ -52,7 +52,8 @@ def check_pixels(shape: Sequence[int], entry: Entry, opts: ReadOptions) -> int:
     >>> check_pixels((4, 30, 40), Entry("npy", "m.npy", n=4), ReadOptions(max_pixels=1000))
     Traceback (most recent call last):
     ...
-    classweights.errors.MaskReadError: m.npy: each image of shape (4, 30, 40) holds 1,200 values, above the limit of 1,000; raise it with --max-pixels if the file is genuine
+    classweights.errors.MaskReadError: m.npy: each image of shape (4, 30, 40) holds 1,200
+    values, above the limit of 1,000; raise it with --max-pixels if the file is genuine
     """
     nd = len(shape)
     if nd == 3 and opts.rgb and shape[-1] == 3:

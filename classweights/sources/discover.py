@@ -1,4 +1,5 @@
-"""Finding masks: folders, files, list files, zarr stores and per-class PNG layouts, in a stable order."""
+"""Finding masks: folders, files, list files, zarr stores and per-class PNG layouts, in a stable
+order."""
 
 from __future__ import annotations
 
@@ -129,7 +130,7 @@ def _stem_ext(path: str) -> tuple[str, str]:
 
 def _check_glob_depth(root: Path, glob: str) -> None:
     """A glob without ``**/`` that matches nothing at its own depth, while deeper files match."""
-    deeper = [f for f, _ in zip(root.glob(f"**/{glob}"), range(1000)) if f.is_file()]
+    deeper = [f for f, _ in zip(root.glob(f"**/{glob}"), range(1000), strict=False) if f.is_file()]
     if deeper:
         rel = deeper[0].relative_to(root).as_posix()
         raise DatasetError(
@@ -157,9 +158,10 @@ def _check_single_layout(root: Any, files: Sequence[Any], stores: Sequence[bool]
             "choose one layout, e.g. --glob '**/*.png'"
         )
     suffixes = Counter(
-        tail for stem, _ in split
+        tail
+        for stem, _ in split
         if (tail := stem.rpartition("_")[2]) != stem and tail.isascii() and tail.isalpha()
-    )  # fmt: skip
+    )
     common = [s for s, n in suffixes.items() if n >= 2]
     if len(common) > 1 and sum(suffixes[s] for s in common) == len(files):
         ext = split[0][1]

@@ -1,4 +1,5 @@
-"""What discovery produces: `Entry` (one readable thing holding N images), reader options, constants."""
+"""What discovery produces: `Entry` (one readable thing holding N images), reader options,
+constants."""
 
 from __future__ import annotations
 

@@ -30,8 +30,18 @@ def mask_from_item(item: Any, index: int) -> NDArray[Any]:
 
 
 # dict keys holding the mask, in the order they are looked up (mmseg: gt_semantic_seg, seg_map)
-MASK_KEYS = ("mask", "label", "labels", "target", "seg", "segmentation", "gt_semantic_seg",
-             "gt_seg_map", "seg_map", "gt")  # fmt: skip
+MASK_KEYS = (
+    "mask",
+    "label",
+    "labels",
+    "target",
+    "seg",
+    "segmentation",
+    "gt_semantic_seg",
+    "gt_seg_map",
+    "seg_map",
+    "gt",
+)
 
 
 def _to_numpy(x: Any) -> NDArray[Any]:

@@ -1,4 +1,5 @@
-"""Turning one entry into arrays: PNG (imagecodecs where exact, Pillow otherwise), TIFF, npy/npz, zarr.
+"""Turning one entry into arrays: PNG (imagecodecs where exact, Pillow otherwise), TIFF, npy/npz,
+zarr.
 
 ``imagecodecs.png_decode`` expands palette PNGs to RGB and 1-bit PNGs to 0/255, which would
 silently turn labels into wrong numbers, so the PNG header's colour type and bit depth decide
@@ -114,9 +115,12 @@ def read_stacks(
     them (local or remote stores).
     """
     if (
-        entry.kind not in ("npy", "npz", "zarr") or opts.multilabel or opts.rgb
-        or len(indices) < 2 or list(indices) != list(range(indices[0], indices[-1] + 1))
-    ):  # fmt: skip
+        entry.kind not in ("npy", "npz", "zarr")
+        or opts.multilabel
+        or opts.rgb
+        or len(indices) < 2
+        or list(indices) != list(range(indices[0], indices[-1] + 1))
+    ):
         return None
     if entry.kind == "zarr":
         import zarr
@@ -262,14 +266,17 @@ def check_png_chunks(data: bytes, path: str) -> None:
     ``zlib.crc32`` runs at several GB/s, so this costs well under 1 % of a decode.
 
     >>> import zlib, struct
-    >>> def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    >>> def chunk(t, d):
+    ...     return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
     >>> ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
-    >>> png = PNG_SIGNATURE + ihdr + chunk(b"IDAT", zlib.compress(b"\\x00\\x07")) + chunk(b"IEND", b"")
+    >>> idat = chunk(b"IDAT", zlib.compress(b"\\x00\\x07"))
+    >>> png = PNG_SIGNATURE + ihdr + idat + chunk(b"IEND", b"")
     >>> check_png_chunks(png, "ok.png")
     >>> check_png_chunks(png[:-4] + b"xxxx", "bad.png")
     Traceback (most recent call last):
     ...
-    classweights.errors.MaskReadError: bad.png: the PNG is damaged: the CRC of its IEND chunk does not match (a corrupted copy?); re-export or re-download the file
+    classweights.errors.MaskReadError: bad.png: the PNG is damaged: the CRC of its IEND chunk
+    does not match (a corrupted copy?); re-export or re-download the file
     """
     damaged = f"{path}: the PNG is damaged: "
     fix = "; re-export or re-download the file"

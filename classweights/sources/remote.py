@@ -1,4 +1,5 @@
-"""fsspec URLs (``s3://``, ``gs://``, ``file://``, ``memory://``): discovery, listings and lazy remote reads.
+"""fsspec URLs (``s3://``, ``gs://``, ``file://``, ``memory://``): discovery, listings and lazy
+remote reads.
 
 Entries keep the URL as given so Dask workers re-open it; credentials come from the environment
 and the fsspec configuration, never from our flags.
@@ -46,9 +47,10 @@ def discover_url(
     infos.pop("", None)
     stores = {r.rpartition("/")[0] for r in infos if r.rpartition("/")[2] in STORE_MARKERS}
     stores |= {  # a glob may match the store folders themselves
-        r for r, i in infos.items()
+        r
+        for r, i in infos.items()
         if i.get("type") == "directory" and any(fs.exists(f"{root}/{r}/{m}") for m in STORE_MARKERS)
-    }  # fmt: skip
+    }
     tops: list[str] = []
     for t in sorted(stores, key=len):  # a store's nested groups belong to the store
         if not any(t.startswith(u + "/") for u in tops):
@@ -73,10 +75,14 @@ def discover_url(
         per_class = _perclass_entries(paths, class_names)
         if per_class is not None:
             return [
-                Entry("perclass", join(e.path), files=tuple((c, join(f)) for c, f in e.files),
-                      listing=tuple(_stamp(join(f), infos[f], fs) for _, f in e.files))
+                Entry(
+                    "perclass",
+                    join(e.path),
+                    files=tuple((c, join(f)) for c, f in e.files),
+                    listing=tuple(_stamp(join(f), infos[f], fs) for _, f in e.files),
+                )
                 for e in per_class
-            ]  # fmt: skip
+            ]
     if not glob:
         _check_single_layout(url, paths, [store for _, store in items])
     out: list[Entry] = []

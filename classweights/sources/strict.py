@@ -26,8 +26,15 @@ from ..errors import MaskReadError
 from .entries import PNG_SIGNATURE
 
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
-_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
-          (0, 1, 1, 2))  # fmt: skip
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
 _FIX = "; re-export or re-download the file"
 
 
@@ -134,7 +141,7 @@ def _check_filters(out: bytes, offset: int, segments: list[tuple[int, int, int]]
 def _rows_in(done: int, segments: list[tuple[int, int, int]]) -> int:
     if len(segments) > 1:  # interlaced: count whole passes' rows only roughly
         return sum((min(done, s1) - s0) // st for s0, s1, st in segments if done > s0)
-    s0, _, stride = segments[0]
+    _, _, stride = segments[0]
     return done // stride
 
 
@@ -150,14 +157,42 @@ class _Tracked(io.BytesIO):
         return b
 
 
-_SIGNATURES = ((PNG_SIGNATURE, "Png"), (b"II*\x00", "Tiff"), (b"MM\x00*", "Tiff"),
-               (b"BM", "Bmp"), (b"GIF87a", "Gif"), (b"GIF89a", "Gif"))  # fmt: skip
+_SIGNATURES = (
+    (PNG_SIGNATURE, "Png"),
+    (b"II*\x00", "Tiff"),
+    (b"MM\x00*", "Tiff"),
+    (b"BM", "Bmp"),
+    (b"GIF87a", "Gif"),
+    (b"GIF89a", "Gif"),
+)
 # bits per pixel of Pillow raw modes; others count as 1 bit, a lower bound that still stops a
 # header declaring far more pixels than the file holds before memory is allocated
-_RAW_BITS = {"1": 1, "1;I": 1, "P;1": 1, "P;2": 2, "L;2": 2, "L;2I": 2, "P;4": 4, "L;4": 4,
-             "L;4I": 4, "L": 8, "L;I": 8, "P": 8, "LA": 16, "PA": 16, "I;16": 16, "I;16B": 16,
-             "I;16L": 16, "I;16N": 16, "I": 32, "I;32": 32, "F": 32, "RGB": 24, "RGBA": 32,
-             "RGBX": 32}  # fmt: skip
+_RAW_BITS = {
+    "1": 1,
+    "1;I": 1,
+    "P;1": 1,
+    "P;2": 2,
+    "L;2": 2,
+    "L;2I": 2,
+    "P;4": 4,
+    "L;4": 4,
+    "L;4I": 4,
+    "L": 8,
+    "L;I": 8,
+    "P": 8,
+    "LA": 16,
+    "PA": 16,
+    "I;16": 16,
+    "I;16B": 16,
+    "I;16L": 16,
+    "I;16N": 16,
+    "I": 32,
+    "I;32": 32,
+    "F": 32,
+    "RGB": 24,
+    "RGBA": 32,
+    "RGBX": 32,
+}
 
 
 def open_strict(data: bytes, path: str, max_pixels: int) -> Any:

@@ -33,8 +33,12 @@ def hidden(name: str) -> bool:
 
 def log_hidden(root: Path, n: int) -> None:
     if n:
-        log.info("%s: skipped %d hidden file(s)/folder(s) (dot-names, __MACOSX/); name them "
-                 "in --glob to count them", root, n)  # fmt: skip
+        log.info(
+            "%s: skipped %d hidden file(s)/folder(s) (dot-names, __MACOSX/); name them "
+            "in --glob to count them",
+            root,
+            n,
+        )
 
 
 def walk_masks(
@@ -83,8 +87,9 @@ def walk_masks(
 def file_listing(entries: Sequence[Entry]) -> list[tuple[str, int, int | str]]:
     """Every file behind the entries as ``(path, size, version)``, for dataset fingerprints.
 
-    ``version`` is `file_version` (modification and change time) for local files and, for URLs, the store's etag (or its
-    modification time, or fsspec's ``ukey``) taken from the listing made by :func:`discover`.
+    ``version`` is `file_version` (modification and change time) for local files and, for URLs,
+    the store's etag (or its modification time, or fsspec's ``ukey``) taken from the listing
+    made by :func:`discover`.
     A zarr store lists every file inside it. Each file appears once, in entry order.
 
     >>> import tempfile, os

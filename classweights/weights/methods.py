@@ -353,7 +353,9 @@ def compute_weights(
 
 
 # help(compute_weights) shows every option as a keyword (taken from WeightOptions)
-compute_weights.__signature__ = inspect.signature(compute_weights).replace(  # type: ignore[attr-defined]
+compute_weights.__signature__ = inspect.signature(
+    compute_weights
+).replace(  # type: ignore[attr-defined]
     parameters=[
         *list(inspect.signature(compute_weights).parameters.values())[:-1],
         *(

@@ -39,9 +39,17 @@ MEDIAN_DENOMINATORS: tuple[str, ...] = ("all", "labelled")
 ENET_SHARES: tuple[str, ...] = ("labelled", "all")
 
 Method = Literal[
-    "inverse_freq", "sqrt_inv_freq", "effective_num", "median_freq", "enet", "log_count",
-    "power", "uniform", "manual", "inv_object_size",
-]  # fmt: skip
+    "inverse_freq",
+    "sqrt_inv_freq",
+    "effective_num",
+    "median_freq",
+    "enet",
+    "log_count",
+    "power",
+    "uniform",
+    "manual",
+    "inv_object_size",
+]
 Normalize = Literal["mean", "sum", "max", "none"]
 Absent = Literal["zero", "max", "mean"]
 
@@ -195,11 +203,20 @@ def _options(method: str = "sqrt_inv_freq", **kw: Any) -> _Options:
             "method='manual' needs manual={class: weight, ...} or a list of C weights"
         )
     return WeightOptions(
-        method=method, normalize=o["normalize"], clip=_validate_clip(o["clip"]),
-        renormalize=bool(o["renormalize"]), absent=o["absent"], beta=beta, count=o["count"],
-        median_over=o["median_over"], median_denominator=o["median_denominator"],
-        enet_c=enet_c, enet_share=o["enet_share"], power=power, manual=o["manual"],
-    )  # fmt: skip
+        method=method,
+        normalize=o["normalize"],
+        clip=_validate_clip(o["clip"]),
+        renormalize=bool(o["renormalize"]),
+        absent=o["absent"],
+        beta=beta,
+        count=o["count"],
+        median_over=o["median_over"],
+        median_denominator=o["median_denominator"],
+        enet_c=enet_c,
+        enet_share=o["enet_share"],
+        power=power,
+        manual=o["manual"],
+    )
 
 
 #: the options of the multi-label methods (:mod:`classweights.weights.multilabel`)

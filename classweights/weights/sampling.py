@@ -336,9 +336,14 @@ def auto_sample(
     stats.sampled = read < population
     if stats.sampled:
         stats.sample = {
-            "mode": "auto", "images": read, "population": int(population),
-            "tolerance": float(tolerance), "ci": float(ci), "seed": seed, "method": method,
-        }  # fmt: skip
+            "mode": "auto",
+            "images": read,
+            "population": int(population),
+            "tolerance": float(tolerance),
+            "ci": float(ci),
+            "seed": seed,
+            "method": method,
+        }
     info = {
         "images_read": read,
         "rounds": rounds,
