@@ -25,10 +25,16 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from .pipeline import cached_scan as cached_scan
+    from .pipeline import load_weights as load_weights
+    from .records import WeightRecord as WeightRecord
+    from .requests import CacheOptions as CacheOptions
+    from .requests import MaskSource as MaskSource
+    from .requests import ScanSettings as ScanSettings
     from .scan import scan
-    from .scan.settings import ScanSettings as ScanSettings
     from .stats import ClassStats
     from .weights.options import WeightOptions as WeightOptions
+    from .weights.spec import WeightSpec as WeightSpec
 
 __version__ = "0.1.0"
 
@@ -36,13 +42,18 @@ __version__ = "0.1.0"
 # --version` and `--help` import neither numpy nor the engine)
 _LAZY = {
     "scan": "scan",
+    "cached_scan": "pipeline",
     "calculate_class_weights": "compat",
-    "ScanSettings": "scan.settings",
+    "ScanSettings": "requests",
+    "MaskSource": "requests",
+    "CacheOptions": "requests",
+    "WeightSpec": "weights.spec",
+    "WeightRecord": "records",
     "WeightOptions": "weights.options",
     "ClassStats": "stats",
     "compute_weights": "weights",
     "WEIGHT_METHODS": "weights",
-    "load_weights": "cache",
+    "load_weights": "pipeline",
     "sampling_weights": "rebalance",
     "report_html": "html",
     "Volume": "sources.volumes",

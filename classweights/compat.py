@@ -29,10 +29,15 @@ def calculate_class_weights(
     default here is the seed script's 255; pass ``ignore_index=None`` to ignore nothing.
     """
     from .errors import require
-    from .scan import scan
-    from .weights import compute_weights
+    from .pipeline import record_for
 
-    torch = require("torch", "torch", "calculate_class_weights")
-    stats = scan(dataset, num_classes=num_classes, ignore_index=ignore_index)
-    w = compute_weights(stats, method=method, **kwargs)
-    return torch.as_tensor(w, dtype=torch.float32, device=device)
+    require("torch", "torch", "calculate_class_weights")
+    record = record_for(
+        dataset,
+        method,
+        use_cache=False,
+        num_classes=num_classes,
+        ignore_index=ignore_index,
+        **kwargs,
+    )
+    return record.tensor(device=device)

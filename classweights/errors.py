@@ -19,6 +19,10 @@ class ConfigError(ClassWeightsError):
     """A setting is invalid (``num_classes``, ``ignore_index``, a remap or colour table...)."""
 
 
+class RecordError(ConfigError):
+    """A weight file is damaged or cannot be verified (checksum, shape, non-finite values)."""
+
+
 class MaskReadError(ClassWeightsError):
     """A mask file could not be read or decoded (names the file)."""
 

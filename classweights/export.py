@@ -75,13 +75,17 @@ def number(value: float, digits: int = 6) -> str:
 
 
 def format_for(output: str | os.PathLike[str] | None, export: str | None) -> str | None:
-    """The export format: ``export`` if given, else guessed from the output's suffix (``pth``
-    for an unknown suffix, as ``-o weights.pth`` always meant), else ``None``.
+    """The export format: ``export`` if given, else read from the output's suffix, else
+    ``None``; a suffix that names no format is refused (``-o w.txt`` wrote a ``.pth`` record).
 
-    >>> format_for("w.npy", None), format_for("w.pth", None), format_for("w.bin", None)
+    >>> format_for("w.npy", None), format_for("w.pth", None), format_for("w.bin", "pth")
     ('npy', 'pth', 'pth')
     >>> format_for(None, "mmseg"), format_for(None, None)
     ('mmseg', None)
+    >>> format_for("w.txt", None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    classweights.errors.ConfigError: -o w.txt: the suffix .txt names no weight format; ...
     """
     if export is not None:
         if export not in EXPORT_FORMATS:
@@ -91,7 +95,13 @@ def format_for(output: str | os.PathLike[str] | None, export: str | None) -> str
         return export
     if output is None:
         return None
-    return SUFFIXES.get(Path(output).suffix.lower(), "pth")
+    suffix = Path(output).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ConfigError(
+            f"-o {os.fspath(output)}: the suffix {suffix or '(none)'} names no weight format; "
+            f"end the name with {', '.join(SUFFIXES)}, or pass --export FORMAT"
+        )
+    return SUFFIXES[suffix]
 
 
 def _items(

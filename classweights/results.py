@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from .report.plain import stats_dict
 from .stats import ClassStats
-from .weights import bootstrap_intervals, compute_weights, method_weights
+from .weights import bootstrap_intervals, compute_weights
 from .weights.options import OBJECT_METHODS, WEIGHT_METHODS
 
 
@@ -27,6 +27,7 @@ def weights_result(
     method: str,
     options: dict[str, Any],
     *,
+    weights: Any = None,
     ci: float | None = None,
     seed: int | None = 0,
     auto: dict[str, Any] | None = None,
@@ -39,7 +40,12 @@ def weights_result(
     info of :func:`classweights.weights.auto_sample`) supplies those intervals instead and
     is reported under ``auto_sample``.
     """
-    w = method_weights(stats, method, **options)  # pos_weight / focal_alpha too
+    if weights is None:  # the one dispatcher (pos_weight / focal_alpha too)
+        from .weights.spec import APPLIES, WeightSpec, compute
+
+        mine = {k: v for k, v in options.items() if k in APPLIES[method]}
+        weights = compute(stats, WeightSpec(method, **mine))
+    w = np.asarray(weights, dtype=np.float64)
     extra: dict[str, Any] = {}
     if ci or auto:
         population = (stats.sample or {}).get("population")
@@ -70,6 +76,9 @@ def compare_result(
 ) -> dict[str, Any]:
     """Every method's weights (``methods``: name -> list) with the class statistics; the
     object-aware methods too when the scan found objects."""
+    from .weights.spec import full_options
+
+    options = full_options(options)
     methods = WEIGHT_METHODS + (OBJECT_METHODS if stats.object_counts is not None else ())
     table = {m: compute_weights(stats, m, **options).tolist() for m in methods if m != "manual"}
     data = stats_dict(stats, cache=cache, fingerprint=cache["key"] if cache else None)

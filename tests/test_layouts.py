@@ -167,7 +167,7 @@ def test_layout_errors_are_one_line(tmp_path):
     root, _ = _cityscapes_tree(tmp_path, np.random.default_rng(6))
     with pytest.raises(cw.ConfigError, match="no split 'dev'.*train, val, test"):
         cw.scan(root, layout="cityscapes", split="dev")
-    with pytest.raises(cw.ConfigError, match="not one of voc, cityscapes"):
+    with pytest.raises(cw.ConfigError, match="layout='kitti' is not valid: expected one of 'voc'"):
         cw.scan(root, layout="kitti")
     with pytest.raises(cw.ConfigError, match="--split needs --layout"):
         cw.scan(root, split="train")

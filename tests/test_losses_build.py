@@ -191,7 +191,11 @@ def test_yaml_errors_are_config_errors(tmp_path):
 def test_weight_accepts_tensor_array_list_and_pth(tmp_path):
     expected = [0.5, 1.0, 2.0]
     torch.save(torch.tensor(expected), tmp_path / "w.pth")
-    torch.save({"weights": torch.tensor(expected), "method": "x"}, tmp_path / "wd.pth")
+    from classweights.records import record_checksum
+
+    record = {"weights": torch.tensor(expected), "method": "x"}
+    record["checksum"] = record_checksum(record)  # a record dict is read only when sealed
+    torch.save(record, tmp_path / "wd.pth")
     for value in (
         torch.tensor(expected),
         np.array(expected),

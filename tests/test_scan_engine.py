@@ -144,7 +144,7 @@ def test_mixed_layouts_are_refused_with_a_glob_hint(tmp_path, scenes):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"num_classes": 0}, "num_classes must be"),
+        ({"num_classes": 0}, "num_classes=0 is not valid"),
         ({"num_classes": 19, "ignore_index": 3}, "inside the class range"),
         ({"num_classes": 19, "remap": {"1": 0, "01": 2}}, "remap table is ambiguous"),
         ({"num_classes": 19, "palette": [[0, 0, 0], [0, 0, 0]]}, "appears twice"),

@@ -75,7 +75,7 @@ def test_lazy_command_table_matches_the_commands():
 def test_package_scan_stays_the_function_after_importing_the_module():
     code = (
         "import classweights as cw, classweights.scan, importlib; "
-        "importlib.import_module('classweights.cli.options'); "
+        "importlib.import_module('classweights.cli.flags'); importlib.import_module('classweights.scan.engine'); "
         "import numpy as np; "
         "print(callable(cw.scan), cw.scan([np.zeros((2, 2), np.uint8)], num_classes=1).pixels)"
     )

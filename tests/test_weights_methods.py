@@ -354,7 +354,7 @@ def test_sum_normalisation_targets_num_classes_with_absent_classes():
     [
         ({"method": "balanced"}, "inverse_freq, sqrt_inv_freq"),
         ({"normalize": "l1"}, "mean, sum, max, none"),
-        ({"absent": "error"}, "zero, max, mean"),
+        ({"absent": "error"}, "zero, one, max, mean"),
         ({"count": "voxels"}, "pixels, images"),
         ({"median_over": "void"}, "classes, all"),
         ({"median_denominator": "valid"}, "all, labelled"),

@@ -1,25 +1,40 @@
-"""Cached statistics and weights, keyed by the dataset's contents and the scan settings.
+"""The cache: a store of statistics and weight records, keyed by the dataset and the settings.
 
-    stats, info = cached_scan("gtFine/train", num_classes=19, ignore_index=255)
-    w = load_weights("gtFine/train", method="sqrt_inv_freq", num_classes=19, ignore_index=255)
-
-A warm ``load_weights`` lists and stats the files (that is the fingerprint), opens one ``.pth``
-and returns its tensor. On a miss the dataset is scanned once under a file lock (other
-processes wait and then read), or, when an earlier entry of the same dataset and settings
-exists, only the added and changed files are read and the per-image table is patched.
-
-One job per module: `loader` (the cached scan), `weights` (weight records, ``load_weights``),
-`incremental` (patching the previous entry), `fingerprint` and `identity` (the key and
-which dataset an entry is of), `store` (entries on disk, locks), `record` (``.pth`` records),
-`admin` (what ``classweights cache list|show|clear`` show and do).
+The store knows nothing of what it stores (as zarr's stores): it computes keys (`fingerprint`,
+`identity`), reads and writes entries atomically with checksums (`store`, `disk`), names weight
+records (`weights`) and shows what it holds (`admin`). It never scans and never computes a
+weight: the pipeline (:mod:`classweights.pipeline`) decides hits, misses and incremental
+rescans. ``cached_scan`` and ``load_weights`` moved there (``classweights.cached_scan``,
+``classweights.load_weights``); importing them from here still works, with a warning.
 """
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 from .admin import clear_entries, describe_entry, list_entries, parse_age
-from .loader import CacheInfo, CacheWarning, Listing, cached_scan
+from .loader import CacheInfo, CacheWarning, Listing
 from .store import CacheCorrupt, Entry, EntryRemoved, LockTimeout, Store, default_cache_dir
-from .weights import compute_named, find_records, load_weights, weight_file_name
+from .weights import compute_named, find_records, weight_file_name
+
+_MOVED = {"cached_scan": "classweights.pipeline", "load_weights": "classweights.pipeline"}
+
+
+def __getattr__(name: str) -> Any:
+    """``classweights.cache.cached_scan`` / ``load_weights``: moved to the pipeline."""
+    if name in _MOVED:
+        import importlib
+
+        warnings.warn(
+            f"classweights.cache.{name} moved to {_MOVED[name]} (also classweights.{name}); "
+            "import it from there",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'classweights.cache' has no attribute {name!r}")
+
 
 __all__ = [
     "CacheCorrupt",
@@ -30,14 +45,12 @@ __all__ = [
     "Listing",
     "LockTimeout",
     "Store",
-    "cached_scan",
     "clear_entries",
     "compute_named",
     "default_cache_dir",
     "describe_entry",
     "find_records",
     "list_entries",
-    "load_weights",
     "parse_age",
     "weight_file_name",
 ]

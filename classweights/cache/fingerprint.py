@@ -24,8 +24,9 @@ from typing import Any
 from ..sources import ARRAY_EXTS, Entry, file_listing, is_url, is_zarr_dir, walk_masks
 from .identity import place
 
-SCHEMA_VERSION = 3  # 2: entries remember their place and a probe of their bytes (identity.py)
+SCHEMA_VERSION = 4  # 2: entries remember their place and a probe of their bytes (identity.py)
 # 3: the per-image table as plain .npy files (stats/), not a zarr group
+# 4: the warnings a scan raised are stored with its entry (raised again on every hit)
 #: settings that do not change a count (they are stored, not hashed)
 _NOT_COUNTING = ("paths", "class_names")
 

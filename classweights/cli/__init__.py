@@ -125,7 +125,7 @@ def cli(verbose: int, color: bool | None) -> None:
       classweights compare examples/masks --num-classes 19 --ignore-index 255 --format markdown
     """
     from ..report import set_color
-    from .options import log_to_stderr
+    from .app import log_to_stderr
 
     level = logging.WARNING - 10 * min(verbose, 2)
     log_to_stderr(logging.WARNING)  # other libraries (zarr's codec registry...) stay at WARNING

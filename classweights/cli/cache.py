@@ -80,6 +80,8 @@ def show(key: str, cache_dir: str | None) -> None:
     if meta is None:
         raise click.UsageError(f"no cache entry {visible(key)}")
     click.echo(json.dumps(meta, indent=2))
+    for note in meta.get("warnings") or ():  # what the scan warned, raised again here too
+        click.echo(f"warning: {visible(str(note.get('message')))}", err=True)
 
 
 @cache.command()

@@ -57,9 +57,21 @@ def message(error: BaseException) -> str:
     if isinstance(error, (KeyboardInterrupt, click.Abort)):
         return "interrupted" if isinstance(error, KeyboardInterrupt) else "aborted"
     if isinstance(error, ClassWeightsError):
-        return f"error: {visible(error)}"
+        return f"error: {visible(as_flags(str(error), getattr(error, 'param', None)))}"
     why = f"{type(error).__name__}: {visible(error)}"
     return f"error: {why} (set CLASSWEIGHTS_DEBUG=1 for the traceback)"
+
+
+def as_flags(text: str, param: str | None) -> str:
+    """A library message about ``param=`` in the command line's words (``--param``): the one
+    place where Python argument names become flags.
+
+    >>> as_flags("workers=0 is not valid: expected an int >= 1", "workers")
+    '--workers 0 is not valid: expected an int >= 1'
+    """
+    if param and text.startswith(f"{param}="):
+        return f"--{param.replace('_', '-')} {text[len(param) + 1 :].lstrip()}"
+    return text
 
 
 def handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:

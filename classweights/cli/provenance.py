@@ -8,20 +8,19 @@ from typing import Any
 import click
 
 from ..text import visible
+from .app import TEXT_FORMATS, App, command
 from .errors import handle_errors
-from .options import run_scan, scan_options
+from .flags import mask_source, sample_flags, scan_flags
 
 
 def _records(target: str, cache_dir: str | None) -> list[tuple[str, dict[str, Any]]]:
-    from ..cache.record import load_record
+    """The records of a weight file or of a cache key, as plain data (checksums verified)."""
+    from ..cache import find_records
+    from ..records import WeightRecord
 
     if Path(target).is_file():
-        return [(target, load_record(target))]
-    try:
-        from ..cache import find_records
-    except ImportError:
-        raise click.UsageError(f"{target}: no such weight file") from None
-    return find_records(target, cache_dir)
+        return [(target, WeightRecord.load(target).as_dict())]
+    return [(p, r.as_dict()) for p, r in find_records(target, cache_dir)]
 
 
 @click.command()
@@ -87,7 +86,8 @@ def _tensors_to_lists(obj: Any) -> Any:
 
 
 @click.command()
-@scan_options
+@scan_flags
+@sample_flags()
 @click.option(
     "--weights",
     help='The published vector: "0.2595,0.1826,4.5640,..." (digits give its precision).',
@@ -102,8 +102,8 @@ def _tensors_to_lists(obj: Any) -> Any:
 )
 @click.option("--top", type=int, default=5, show_default=True, help="How many candidates to show.")
 @click.option("--no-void", is_flag=True, help="Do not try the ignore label as a class.")
-@handle_errors
-def match(**kw: Any) -> None:
+@command(TEXT_FORMATS)
+def match(app: App, **kw: Any) -> None:
     """Which method and convention produced published class weights, on this dataset.
 
     \b
@@ -127,8 +127,9 @@ def match(**kw: Any) -> None:
         "sample",
         "seed",
     )
-    args = dataset_args(kw["paths"], glob=kw["glob_"], **{f: kw[f] for f in flags})
-    stats, _ = run_scan(kw)  # cached statistics: no rescan on a warm cache
+    given = {f: kw[f] for f in flags if kw[f] is not None} | {"seed": kw["seed"] or 0}
+    args = dataset_args(kw["paths"], glob=kw["glob_"], **given)
+    stats, _ = app.statistics(mask_source(kw))  # cached statistics: no rescan on a warm cache
     found = match_weights(
         stats,
         published,
@@ -142,4 +143,4 @@ def match(**kw: Any) -> None:
         "fits": bool(found and found[0].fits),
         "candidates": [c.as_dict() for c in found],
     }
-    render(data, kw["fmt"], kind="match", found=found, names=stats.names)
+    render(data, app.fmt, kind="match", found=found, names=stats.names)

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from .errors import handle_errors
-from .options import note, run_scan, scan_options
+from .app import App, command
+from .flags import mask_source, sample_flags, scan_flags
 
 
 def _command_line(kw: dict[str, Any]) -> str:
@@ -35,7 +35,8 @@ def writable(path: Path) -> None:
 
 
 @click.command()
-@scan_options(formats=("table",))
+@scan_flags
+@sample_flags()
 @click.option(
     "-o",
     "--output",
@@ -60,8 +61,8 @@ def writable(path: Path) -> None:
     help="Normalisation of every method's weights.",
 )
 @click.option("--title", default="classweights dataset report", help="Page title.")
-@handle_errors
-def report(**kw: Any) -> None:
+@command(formats=())
+def report(app: App, **kw: Any) -> None:
     """A dataset report as one self-contained HTML file (opens offline, fetches nothing).
 
     Overview, sortable class table with every method's weights, charts, class
@@ -78,11 +79,11 @@ def report(**kw: Any) -> None:
     from ..splits import compare_side
 
     writable(Path(kw["output"]))
-    stats, cache = run_scan(kw)
+    stats, info = app.statistics(mask_source(kw))
     other, label = None, ""
     if kw["compare_path"]:
         side = compare_side(kw["compare_path"], kw["paths"], layout=kw["layout"], split=kw["split"])
-        other, _ = run_scan({**kw, "paths": side.paths, "split": side.split})
+        other, _ = app.statistics(mask_source(kw, paths=side.paths, split=side.split))
         label = side.label
     train = ", ".join(kw["paths"]) + (f" ({kw['split']})" if kw["layout"] and kw["split"] else "")
     path = report_html(
@@ -91,11 +92,8 @@ def report(**kw: Any) -> None:
         compare=other,
         labels=(train, label),
         command=_command_line(kw),
-        fingerprint=cache.get("key"),
+        fingerprint=info.key,
         weight_options={"normalize": kw["normalize"]},
         title=kw["title"],
     )
-    note(f"wrote {path}", kw["quiet"])
-
-
-report.params = [p for p in report.params if p.name != "fmt"]  # the page is the only format
+    app.note(f"wrote {path}")

@@ -11,18 +11,15 @@ from ..errors import ConfigError
 from ..rebalance import DRAW_MODES, FREQUENCIES, REDUCE_MODES, SAMPLING_METHODS
 from ..sampler import EXPORTS
 from ..text import visible
-from .errors import handle_errors
-from .options import FORMATS, run_scan, scan_options, weight_kwargs, weight_options
+from .app import FORMATS, App, command
+from .flags import mask_source, scan_flags, weight_flags, weight_options_kw
 
 
 def class_weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The class-weight options of ``compute``, with ``--method`` renamed ``--weight-method``."""
     from ..weights.options import WEIGHT_METHODS
 
-    params = getattr(weight_options(lambda: None), "__click_params__", [])
-    f.__dict__.setdefault("__click_params__", []).extend(
-        p for p in params if p.name not in ("method", "ci", "tolerance")
-    )
+    f = weight_flags(method=False)(f)
     return click.option(
         "--weight-method",
         type=click.Choice(WEIGHT_METHODS),
@@ -33,7 +30,7 @@ def class_weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.command()
-@scan_options(formats=FORMATS)
+@scan_flags
 @click.option(
     "--method", type=click.Choice(SAMPLING_METHODS), default="repeat_factor", show_default=True
 )
@@ -71,14 +68,15 @@ def class_weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
     type=click.Choice(EXPORTS),
     help="Per-image weights with the file list (npy: FILE + FILE.files.txt).",
 )
+@click.option("--sample", hidden=True)  # refused: the sampler weighs every image
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
     help="File for --export (json/csv default to stdout).",
 )
-@handle_errors
-def sampler(**kw: Any) -> None:
+@command(FORMATS)
+def sampler(app: App, **kw: Any) -> None:
     """Per-image sampling weights, aligned with the scan's (sorted) file order.
 
     \b
@@ -91,33 +89,48 @@ def sampler(**kw: Any) -> None:
     from ..report.render import render
     from ..sampler import export_text, sampler_report, write_sampling_weights
 
-    if kw["sample"] is not None:
-        raise ConfigError(
-            f"--sample {kw['sample']}: the sampler needs a weight for every image; drop --sample"
-        )
+    if kw.pop("sample") is not None:
+        raise ConfigError("--sample: the sampler needs a weight for every image; drop --sample")
     if kw["export"] == "npy" and not kw["output"]:
         raise ConfigError("--export npy writes a binary file; pass --output FILE.npy")
     method, export, output = kw["method"], kw["export"], kw["output"]
+    if method == "repeat_factor" and weight_options_kw(kw):
+        given = ", ".join("--" + k.replace("_", "-") for k in weight_options_kw(kw))
+        raise ConfigError(f"{given}: class-weight options apply to --method class_presence")
     opts = (
         {"threshold": kw["threshold"], "frequency": kw["frequency"]}
         if method == "repeat_factor"
-        else {"reduce": kw["reduce"], "weight_method": kw["weight_method"], **weight_kwargs(kw)}
+        else {
+            "reduce": kw["reduce"],
+            "weight_method": kw["weight_method"],
+            **_class_weight_kwargs(kw),
+        }
     )
-    stats, cache = run_scan(kw)
-    data = sampler_report(stats, method, opts, draw=kw["draw"], cache=cache)
+    stats, info = app.statistics(mask_source(kw))
+    data = sampler_report(stats, method, opts, draw=kw["draw"], cache=info.as_dict())
     if export and output:
         written = " + ".join(map(str, write_sampling_weights(data, export, output)))
-        make_console(stderr=True, quiet=kw["quiet"]).print(
+        make_console(stderr=True, quiet=app.quiet).print(
             visible(f"wrote {len(data['weights'])} weights to {written}"), markup=False
         )
     elif export:  # the export takes stdout; the table summary goes to stderr
         click.echo(export_text(data, export), nl=False)
-        if kw["fmt"] != "table":
+        if app.fmt != "table":
             return
     render(
         data,
-        kw["fmt"],
+        app.fmt,
         kind="sampler",
         stderr=bool(export and not output),
-        quiet=kw["quiet"] and bool(export and not output),
+        quiet=app.quiet and bool(export and not output),
     )
+
+
+def _class_weight_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    """The class-weight options given, checked against --weight-method (an option of another
+    method is refused, never ignored)."""
+    from ..weights.spec import WeightSpec, full_options
+
+    given = weight_options_kw(kw)
+    WeightSpec(kw["weight_method"], **given)  # a bad value or an option of another method fails
+    return full_options(given)

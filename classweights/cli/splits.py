@@ -6,14 +6,15 @@ from typing import Any
 
 import click
 
-from .errors import handle_errors
-from .options import FORMATS, run_scan, scan_options
+from .app import FORMATS, App, command
+from .flags import mask_source, sample_flags, scan_flags
 
 
 @click.command("compare-splits")
-@scan_options(formats=FORMATS)
-@handle_errors
-def compare_splits_command(**kw: Any) -> None:
+@scan_flags
+@sample_flags()
+@command(FORMATS)
+def compare_splits_command(app: App, **kw: Any) -> None:
     """Class shares of two splits side by side (train vs val drift).
 
     Per class: share in TRAIN and VAL, their ratio, images, classes missing from one side;
@@ -33,7 +34,7 @@ def compare_splits_command(**kw: Any) -> None:
     from ..splits import compare_splits, split_sides
 
     a_side, b_side = split_sides(kw["paths"], layout=kw["layout"], split=kw["split"])
-    a, _ = run_scan({**kw, "paths": a_side.paths, "split": a_side.split})
-    b, _ = run_scan({**kw, "paths": b_side.paths, "split": b_side.split})
+    a, _ = app.statistics(mask_source(kw, paths=a_side.paths, split=a_side.split))
+    b, _ = app.statistics(mask_source(kw, paths=b_side.paths, split=b_side.split))
     data = compare_splits(a, b, labels=(a_side.label, b_side.label))
-    render(data, kw["fmt"], kind="splits")
+    render(data, app.fmt, kind="splits")

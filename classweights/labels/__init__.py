@@ -94,18 +94,29 @@ def resolve_class_names(classes: str | Path | Sequence[str] | None) -> list[str]
     return names
 
 
+#: an inline remap: ``RAW:LABEL`` pairs, comma-separated
+_INLINE_REMAP = re.compile(r"\s*-?\d+\s*:\s*-?\d+\s*(,\s*-?\d+\s*:\s*-?\d+\s*)*")
+
+
 def resolve_remap(remap: str | Path | Mapping[Any, Any] | None) -> dict[int, int] | None:
-    """A remap table ``raw value -> label`` from a preset, a JSON/YAML file or a mapping.
+    """A remap table ``raw value -> label`` from a preset, a JSON/YAML file, a mapping, or an
+    inline ``RAW:LABEL,...`` list (``--remap 255:1``, ``--remap 1:0,2:0,3:1``).
 
     >>> resolve_remap("cityscapes")[7], resolve_remap("cityscapes")[0]
     (0, 255)
     >>> resolve_remap({"3": 1})
     {3: 1}
+    >>> resolve_remap("255:1"), resolve_remap("1:0, 2:0, 3:1")
+    ({255: 1}, {1: 0, 2: 0, 3: 1})
     """
     if remap is None:
         return None
     where = "the remap table"
-    if isinstance(remap, (str, Path)):
+    inline = isinstance(remap, str) and _INLINE_REMAP.fullmatch(remap)
+    if inline and not Path(remap).exists():
+        where = f"the remap {remap!r}"
+        remap = dict(part.split(":") for part in remap.replace(" ", "").split(","))
+    elif isinstance(remap, (str, Path)):
         if str(remap) not in REMAP_PRESETS:
             where = f"the remap file {remap}"
         remap = _preset(str(remap), REMAP_PRESETS, "remap", "--remap")

@@ -3,7 +3,8 @@
 ``scan("VOCdevkit/VOC2012", layout="voc", split="train")`` is ``scan`` of the files that
 ``ImageSets/Segmentation/train.txt`` names, with ``classes="pascal-voc"`` and
 ``ignore_index=255``. A layout only *fills in* scan settings; every setting the caller gives
-explicitly (a value other than the scan default) wins over the preset's. The resolved settings,
+explicitly wins over the preset's, even one equal to the scan's default (``reduce_zero_label=False``
+on ade20k, ``ignore_index=None``). The resolved settings,
 not the layout name, travel on to the scan and into the cache key, so a layout never changes
 what a cache entry means.
 
@@ -274,7 +275,6 @@ def resolve(
     split_file: Any = None,
     root: Any = None,
     suffix: str | None = None,
-    defaults: Mapping[str, Any] | None = None,
     **settings: Any,
 ) -> Resolved:
     """The source and scan settings a layout or a split file stands for.
@@ -286,10 +286,8 @@ def resolve(
         split_file: a text file of ids; masks are ``root / (id + suffix)``.
         root: the folder the ids of ``split_file`` live in (default: ``source``).
         suffix: appended to each id (default ``.png``).
-        defaults: the scan's default settings (``ScanSettings.defaults()``): a caller's value
-            equal to its default is "not given", so the preset's applies.
-        settings: the caller's scan settings; a value other than the scan default wins over
-            the preset's.
+        settings: the scan settings the caller gave (only those: every one of them wins over
+            the preset's, whatever its value).
 
     Returns:
         Resolved: the source to scan, the merged settings and one line saying what was set.
@@ -319,21 +317,19 @@ def resolve(
     if not path.is_dir():
         raise DatasetError(f"{path}: --layout {layout} needs the dataset's folder")
     if spec.name == "cityscapes":
-        preset = spec.build(
-            path, split, {k: v for k, v in settings.items() if _given(settings, k, defaults)}
-        )
+        preset = spec.build(path, split, {k: v for k, v in settings.items() if k in settings})
     else:
         preset = spec.build(path, split)
     merged = dict(settings)
     used = []
-    given = {k for k in preset.settings if _given(merged, k, defaults)}
+    given = {k for k in preset.settings if k in merged}
     for k, v in preset.settings.items():
         if k in given:
             continue
         n = merged.get("num_classes")
-        if k == "classes" and _given(merged, "num_classes", defaults) and len(_names(v)) != n:
+        if k == "classes" and "num_classes" in merged and len(_names(v)) != n:
             continue  # an explicit num_classes wins over the preset's names (and their count)
-        if k == "num_classes" and _given(merged, "classes", defaults):
+        if k == "num_classes" and "classes" in merged:
             continue
         merged[k] = v
         used.append(k)
@@ -341,12 +337,6 @@ def resolve(
     where = f"layout {layout}{f' ({split})' if split else ''}"
     note = f"{where}: {preset.note}; set {shown or 'nothing'}"
     return Resolved(preset.source, merged, note)
-
-
-def _given(settings: Mapping[str, Any], key: str, defaults: Mapping[str, Any] | None) -> bool:
-    """The caller set ``key`` to something other than the scan default."""
-    default = (defaults or {}).get(key)
-    return settings.get(key, default) != default
 
 
 def _names(classes: Any) -> list[str]:
@@ -367,21 +357,4 @@ def _short(v: Any) -> str:
     return f"<{len(v)} entries>" if isinstance(v, (Mapping, list)) else str(v)
 
 
-def apply(
-    source: Any, kwargs: dict[str, Any], defaults: Mapping[str, Any] | None = None
-) -> tuple[Any, dict[str, Any]]:
-    """``(source, kwargs)`` with any layout / split-file keywords resolved and removed
-    (``defaults``: the scan's defaults, see :func:`resolve`).
-
-    Logs the one line that says what the layout set (INFO: shown with ``-v``)."""
-    if not any(kwargs.get(k) is not None for k in SPLIT_KEYS):
-        return source, {k: v for k, v in kwargs.items() if k not in SPLIT_KEYS}
-    args = {k: kwargs.get(k) for k in SPLIT_KEYS}
-    rest = {k: v for k, v in kwargs.items() if k not in SPLIT_KEYS}
-    r = resolve(source, **args, defaults=defaults, **rest)
-    if r.note:
-        log.info("%s", r.note)
-    return r.source, r.settings
-
-
-__all__ = ["LAYOUTS", "Resolved", "apply", "ids_to_paths", "resolve"]
+__all__ = ["LAYOUTS", "SPLIT_KEYS", "Resolved", "ids_to_paths", "resolve"]

@@ -8,6 +8,7 @@ clear :class:`~classweights.errors.ConfigError`.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +19,6 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..records import read_weight_file
 
 if TYPE_CHECKING:
     from ..stats import ClassStats
@@ -133,7 +133,10 @@ def _check_values(t: torch.Tensor, name: str, source: str) -> torch.Tensor:
 
 
 def _load_pth(path: Path, name: str) -> Any:
-    return read_weight_file(path, name)["weights"]
+    """The weights of a weight file, through the one reader (a record's checksum verified)."""
+    from ..records import WeightRecord
+
+    return WeightRecord.load(path, name).weights
 
 
 def pos_weight_from_stats(stats: ClassStats, *, max_value: float | None = None) -> torch.Tensor:
@@ -241,7 +244,8 @@ class WeightedLossMixin(nn.Module):
         """Build the loss with class weights from :func:`classweights.load_weights`.
 
         The weights are computed once (scan + formula) and cached on disk; later calls read
-        the cache. ``ignore_index`` given for the scan is also used by the loss.
+        the cache. The loss ignores what the scan ignored: ``ignore_index`` is the weight
+        record's (given, or set by a layout) unless ``loss_kwargs`` gives one.
 
         Args:
             path: the masks (folder, glob, list) passed to ``load_weights``.
@@ -257,13 +261,35 @@ class WeightedLossMixin(nn.Module):
             loss_fn = DiceLoss.from_cache("examples/masks", method="sqrt_inv_freq",
                                           num_classes=19, ignore_index=255)
         """
-        from ..cache import load_weights  # lazy: the cache room is optional for losses
+        from ..pipeline import record_for  # training code reaches datasets through the pipeline
 
-        kwargs = dict(loss_kwargs or {})
-        if "ignore_index" in scan_kwargs and scan_kwargs["ignore_index"] is not None:
-            kwargs.setdefault("ignore_index", scan_kwargs["ignore_index"])
-        weight = load_weights(path, method=method, **scan_kwargs)
-        return cls(weight=weight, **kwargs)
+        return cls.from_record(record_for(path, method, **scan_kwargs), **(loss_kwargs or {}))
+
+    @classmethod
+    def from_record(cls, record: Any, **loss_kwargs: Any) -> Any:
+        """Build the loss from a weight record (a :class:`~classweights.records.WeightRecord`
+        or any weight file :meth:`WeightRecord.load` reads, checksum verified).
+
+        The loss ignores what the counts ignored: ``ignore_index`` is the record's unless
+        given in ``loss_kwargs``. A ``pos_weight`` record becomes the loss's ``pos_weight``.
+
+        Example (needs a weight file, so not run here)::
+
+            loss_fn = CrossEntropyLoss.from_record("weights.pth")
+        """
+        from ..records import WeightRecord
+
+        if not isinstance(record, WeightRecord):
+            record = WeightRecord.load(record)
+        kwargs = dict(loss_kwargs)
+        accepted = inspect.signature(cls).parameters
+        if record.ignore_index is not None and "ignore_index" in accepted:
+            kwargs.setdefault("ignore_index", record.ignore_index)
+        name = "pos_weight" if record.method == "pos_weight" else "weight"
+        if name not in accepted:
+            raise ConfigError(f"{cls.__name__} takes no {name}= (a {record.method} record)")
+        kwargs[name] = record.tensor()
+        return cls(**kwargs)
 
 
 def finite_float(value: Any, name: str) -> float:

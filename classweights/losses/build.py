@@ -154,7 +154,10 @@ def build_loss(
     if not {"name", "loss_name"} & set(config) and _LEGACY_KEYS & set(config):
         name, params, use_weights = _legacy(config)
         if use_weights and weight is None:
-            weight = _dataset_weights(dataset, dataset_options, params)
+            record = _dataset_record(dataset, dataset_options, params)
+            weight = record.tensor()
+            if record.ignore_index is not None:  # the loss ignores what the weights ignored
+                params.setdefault("ignore_index", record.ignore_index)
         return _build(name, params, weight=weight, stats=stats)
     name, params = _split(config, "config")
     return _build(name, params, weight=weight, stats=stats)
@@ -193,21 +196,21 @@ def _legacy(config: Mapping[str, Any]) -> tuple[str, dict[str, Any], bool]:
     return "CombinedLoss", params, use_weights
 
 
-def _dataset_weights(dataset: Any, options: Mapping[str, Any] | None, params: Mapping) -> Any:
-    """Class weights of ``dataset`` from the cache, for ``use_class_weights: true``."""
+def _dataset_record(dataset: Any, options: Mapping[str, Any] | None, params: Mapping) -> Any:
+    """The weight record of ``dataset`` (from the cache), for ``use_class_weights: true``."""
     if dataset is None:
         raise ConfigError(
             "use_class_weights: true needs the dataset whose class weights to use, and no "
             "dataset was given; call build_loss(config, dataset='path/to/masks', "
             "dataset_options={'num_classes': C}) or pass weight=..."
         )
-    from ..cache import load_weights  # lazy: the cache room is optional for losses
+    from ..pipeline import record_for  # training code reaches datasets through the pipeline
 
     kwargs = dict(options or {})
     ignore = params.get("ignore_index")
     if isinstance(ignore, int) and not isinstance(ignore, bool) and ignore >= 0:
         kwargs.setdefault("ignore_index", ignore)
-    return load_weights(dataset, **kwargs)
+    return record_for(dataset, **kwargs)
 
 
 def _load_config(config: Any) -> dict[str, Any]:

@@ -70,28 +70,25 @@ class _Matcher:
             return w, present, self._void_raw(agg, o, w, present) if self.void else math.nan
 
     def _void_raw(self, agg: Aggregate, o: Options, w: NDArray, present: NDArray) -> float:
-        """The ignore label's weight by the same formula, from its own counts."""
-        v, N = float(agg.void_pixels), float(agg.labelled)
+        """The ignore label's weight by the same formula (the weight stages' own), from its
+        own counts, as the formula weighs a class of this dataset."""
+        v = float(agg.void_pixels)
         if v <= 0:
             return math.nan
-        if o.method == "inverse_freq":
-            return N / (agg.pixels.size * v)
-        if o.method in ("sqrt_inv_freq", "power"):
-            return (v / N) ** -(0.5 if o.method == "sqrt_inv_freq" else o.power)
-        if o.method == "effective_num":
-            n = v if o.count == "pixels" else self.void_images
-            return -(1 - o.beta) / math.expm1(n * math.log(o.beta))
-        if o.method == "median_freq":
+        void = Aggregate(
+            pixels=np.array([v]),
+            labelled=agg.labelled,
+            total=agg.total,
+            images=np.array([self.void_images]),
+            den=np.array([float(agg.void_den)]),
+        )
+        median = None
+        if o.method == "median_freq":  # the classes' median frequency, from any present class
             c = int(np.flatnonzero(present)[0])
-            med = w[c] * agg.pixels[c] / agg.den[c]
-            return med / (v / float(agg.void_den))
-        if o.method == "log_count":
-            return 1.0 / math.log1p(v)
-        if o.method == "enet":
-            return 1.0 / math.log(
-                o.enet_c + v / (N if o.enet_share == "labelled" else float(agg.total))
-            )
-        return 1.0
+            median = float(w[c] * agg.pixels[c] / agg.den[c])
+        raw, _ = raw_weights(void, o, classes=agg.pixels.size, median=median)
+        out = float(raw[0])
+        return math.exp(min(out, 700.0)) if o.method == "power" else out
 
     def candidates(
         self, method: str, opts: dict[str, Any], order: int, refined: bool = False

@@ -1,32 +1,25 @@
 """The scan engine: stream masks in parallel (or a seeded sample of them) into `ClassStats`.
 
-Workers (threads by default; decoders and the nogil kernels release the GIL) read and count
-masks into sparse raw-value histograms; the calling thread maps raw values to classes through
-the label space and fills the per-image table in file order, so the result is bit-identical for
-any worker count. At most a few units per worker are in flight, so memory stays bounded.
-
-One job per module: `settings` (`ScanSettings`, validated once), `plan` (which images, in
-which units), `collect` (the per-image table), `run` (executors), `memory` (in-memory
-sources), `void` (warnings about the numbers). This module is the entry point: `scan` builds
-the settings once and passes them down.
+One job per module: `engine` (`count`: a resolved `MaskSource` -> `ClassStats`), `plan`
+(which images, in which units), `collect` (the per-image table), `run` (executors), `memory`
+(in-memory sources), `void` (warnings about the numbers). :func:`scan` is the uncached front
+door: one `MaskSource`, counted. (The settings moved to :mod:`classweights.requests`;
+``classweights.scan.settings`` still imports them.)
 """
 
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Sequence
 from typing import Any
 
 from ..counting import count_mask
-from ..errors import ConfigError
-from ..sources import Entry, discover
+from ..requests import MaskSource, ScanSettings, is_path_source
+from ..requests.settings import scan_settings
+from ..sources import Entry
 from ..stats import ClassStats
-from . import plan
-from .collect import Collector
-from .memory import in_memory
-from .run import ProgressFn, run_items, run_units
-from .settings import ScanSettings, scan_settings
+from .engine import count
+from .run import ProgressFn
 from .void import VoidLabelWarning, warn_void_label
 
 
@@ -66,35 +59,8 @@ def scan(
     >>> s.pixels.tolist(), s.images.tolist(), s.ignored_pixels
     ([1, 2, 4], [1, 1, 1], 1)
     """
-    settings = ScanSettings.from_kwargs(settings, **kwargs)  # a typo fails here, first
-    source, settings = settings.locate(source)  # a layout / split file: concrete settings
-    workers = settings.worker_count
-    collector = Collector(settings)  # sized once the count is known
-    if is_path_source(source):
-        if entries is None:
-            entries = discover_entries(source, settings)
-        units, total, picked = plan.units(settings, entries)
-        collector.reserve(total)
-        opts = settings.counting(total * plan.pixels_per_image(entries))
-        if client is not None:
-            from ..distributed import run_units as run_on_cluster
-
-            run_on_cluster(list(units), total, opts, client, collector, progress)
-        else:
-            run_units(units, total, opts, workers, settings.parallel, collector, progress)
-        paths = [
-            os.fspath(s) for s in ([source] if isinstance(source, (str, os.PathLike)) else source)
-        ]
-        sample_info = plan.sample_info(settings, picked, sum(e.n for e in entries))
-    else:
-        total, items, picked, population = in_memory(source, settings, workers)
-        opts = settings.counting(total * plan.TYPICAL_PIXELS)
-        run_items(items, total, opts, workers, collector, progress)
-        paths = [f"<{type(source).__name__}>"]
-        sample_info = plan.sample_info(settings, picked, population or total)
-    stats = collector.finish(settings.record | {"paths": paths}, settings.names, sample_info)
-    warn_void_label(stats, settings)
-    return stats
+    source = MaskSource.resolve(source, settings, **kwargs)  # a typo fails here, first
+    return count(source, client=client, progress=progress, entries=entries)
 
 
 # help(scan) and IDEs show every setting as a keyword (taken from ScanSettings, not re-listed)
@@ -111,22 +77,9 @@ scan.__signature__ = inspect.signature(
 )
 
 
-def is_path_source(source: Any) -> bool:
-    """A path, or a non-empty list of paths (as opposed to in-memory masks)."""
-    if isinstance(source, (str, os.PathLike)):
-        return True
-    return (
-        isinstance(source, (list, tuple))
-        and bool(source)
-        and all(isinstance(s, (str, os.PathLike)) for s in source)
-    )
-
-
 def discover_entries(source: Any, settings: ScanSettings) -> list[Entry]:
     """The entries of a path source, in the order :func:`scan` reads them."""
-    return discover(
-        source, glob=settings.glob, multilabel=settings.multilabel, class_names=settings.names
-    )
+    return MaskSource(list(source) if isinstance(source, list) else [source], settings).entries
 
 
 def count_images(source: Any, *, settings: ScanSettings | None = None, **kwargs: Any) -> int:
@@ -138,16 +91,12 @@ def count_images(source: Any, *, settings: ScanSettings | None = None, **kwargs:
     >>> count_images([[0], [1], [2]])
     3
     """
-    source, settings = ScanSettings.from_kwargs(settings, **kwargs).locate(source)
-    if is_path_source(source):
-        return sum(e.n for e in discover_entries(source, settings))
-    if not hasattr(source, "__len__"):
-        raise ConfigError("counting images needs a path or a source with a length")
-    return len(source)
+    return MaskSource.resolve(source, settings, **kwargs).image_count()
 
 
 __all__: Sequence[str] = (
     "ClassStats",
+    "MaskSource",
     "ScanSettings",
     "VoidLabelWarning",
     "count_images",

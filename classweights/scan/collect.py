@@ -23,6 +23,38 @@ log = logging.getLogger("classweights.scan")
 UNKNOWN_VALUE = np.iinfo(np.int64).max  # raw-value stand-in for "a colour not in the table"
 
 
+class InferredClassesWarning(UserWarning):
+    """``num_classes`` was not given and was inferred from the largest label seen."""
+
+
+def binary_values(
+    values: NDArray[np.int64], counts: NDArray[np.int64], source: str, ignore: int | None
+) -> NDArray[np.int64]:
+    """A binary mask's raw values with its one foreground value as 1 (``binary=True``).
+
+    >>> binary_values(np.array([0, 255]), np.array([10, 6]), "m.png", None).tolist()
+    [0, 1]
+    >>> binary_values(np.array([0, 128, 255]), np.array([10, 2, 6]), "m.png", None)
+    Traceback (most recent call last):
+    ...
+    classweights.errors.DatasetError: m.png: not a binary mask: it holds 0 (10 px), 128 (2 px)
+    and 255 (6 px); --binary takes masks of 0 and one other value. Map the others with --remap
+    (e.g. --remap 128:0,255:1), or drop --binary
+    """
+    fg = (values != 0) & (counts > 0)
+    if ignore is not None:
+        fg &= values != ignore
+    if np.count_nonzero(fg) > 1:
+        held = [f"{int(v)} ({int(c):,} px)" for v, c in zip(values, counts, strict=True) if c]
+        pairs = ",".join(f"{int(v)}:{i == len(values[fg]) - 1:d}" for i, v in enumerate(values[fg]))
+        raise DatasetError(
+            f"{source}: not a binary mask: it holds {', '.join(held[:-1])} and {held[-1]}; "
+            f"--binary takes masks of 0 and one other value. Map the others with --remap "
+            f"(e.g. --remap {pairs}), or drop --binary"
+        )
+    return np.where(fg, 1, values)
+
+
 class Table:
     """The per-image table while it is filled: int64 rows in one growing block (no per-image
     arrays), so memory is a few machine words per image and class."""
@@ -69,6 +101,7 @@ class Collector:
         space = settings.space
         self.space = space
         self.multilabel = settings.multilabel
+        self.binary = settings.binary
         self.on_error = settings.on_error
         self.unknown = settings.unknown
         self.raw: list[tuple[NDArray[np.int64], NDArray[np.int64]]] = []
@@ -98,6 +131,7 @@ class Collector:
         if (
             lut is None
             or self.multilabel
+            or self.binary
             or len(items) < 2
             or not all(
                 type(it) is ImageCount
@@ -151,6 +185,8 @@ class Collector:
                 self._unknown(key, c, item.source)
             values = np.append(values, UNKNOWN_VALUE)
             counts = np.append(counts, sum(item.unknown_colors.values()))
+        if self.binary:
+            values = binary_values(values, counts, item.source, self.space.ignore_index)
         if self._lut is None:
             self.raw.append((values, counts))
         else:
@@ -249,7 +285,12 @@ class Collector:
                 "reported, with a hint), or --remap TABLE; values this large are instance ids "
                 "or a wrong dtype"
             )
-        log.warning("num_classes not given; inferred %d from the largest label seen (%d)", n, top)
+        warnings.warn(
+            f"num_classes not given; inferred {n} from the largest label seen ({top}); pass "
+            "--num-classes K (num_classes=K) to count classes that no mask holds",
+            InferredClassesWarning,
+            stacklevel=5,
+        )
         return n
 
     def unknown_error(self, space: LabelSpace) -> UnknownLabelError:

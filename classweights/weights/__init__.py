@@ -2,6 +2,8 @@
 
 Pure NumPy; no mask is read here. The public surface:
 
+- :class:`WeightSpec` (a method and its options, validated) and :func:`compute`, the one
+  dispatcher of every method (cross-entropy weights, ``pos_weight``, ``focal_alpha``);
 - :func:`compute_weights` and the mode tuples :data:`WEIGHT_METHODS`,
   :data:`NORMALIZE_MODES`, :data:`ABSENT_POLICIES` (formulas in :data:`METHOD_INFO`);
 - :func:`pos_weight`, :func:`focal_alpha` for sigmoid (multi-label) losses;
@@ -35,6 +37,7 @@ from .options import (
     WeightOptions,
 )
 from .sampling import INTERVAL_KINDS, auto_sample, bootstrap_intervals
+from .spec import WeightSpec, compute
 
 __all__ = [
     "ABSENT_POLICIES",
@@ -51,8 +54,10 @@ __all__ = [
     "WEIGHT_OPTIONS",
     "ClassWeightsWarning",
     "WeightOptions",
+    "WeightSpec",
     "auto_sample",
     "bootstrap_intervals",
+    "compute",
     "compute_weights",
     "diagnose",
     "focal_alpha",

@@ -104,15 +104,24 @@ def _median_freq(agg: _Aggregate, o: _Options, present: NDArray[np.bool_]) -> ND
 
 
 def _raw_weights(
-    agg: _Aggregate, o: _Options, manual: NDArray[np.float64] | None = None
+    agg: _Aggregate,
+    o: _Options,
+    manual: NDArray[np.float64] | None = None,
+    *,
+    classes: int | None = None,
+    median: float | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """``(w, present)``: the formula on the present classes, NaN for absent ones.
 
     Every formula is bounded for counts below 2**64 except ``power``, whose weights are
     returned as *logarithms* (``_finalize`` shifts them before ``exp``, so no overflow).
+
+    ``classes`` and ``median`` let the formula weigh counts that are not the dataset's class
+    columns, as it would weigh a class of a ``classes``-class dataset whose median frequency
+    is ``median`` (``match`` weighs the ignore label so, as SegNet did).
     """
     present = agg.pixels > 0
-    c = agg.pixels.shape[-1]
+    c = classes if classes is not None else agg.pixels.shape[-1]
     with np.errstate(all="ignore"):
         if o.method == "inverse_freq":
             w = agg.labelled[..., None] / (c * agg.pixels)
@@ -124,6 +133,8 @@ def _raw_weights(
             n = agg.pixels if o.count == "pixels" else agg.images
             x = n * (math.log(o.beta) if o.beta > 0 else -np.inf)
             w = -(1.0 - o.beta) / np.expm1(x)
+        elif o.method == "median_freq" and median is not None:
+            w = median / (agg.pixels / agg.den)
         elif o.method == "median_freq":
             w = _median_freq(agg, o, present)
         elif o.method == "enet":
@@ -180,8 +191,8 @@ def _finalize(w: NDArray, present: NDArray[np.bool_], o: _Options) -> NDArray[np
 
 def _absent_fill(w: NDArray, present: NDArray[np.bool_], policy: str) -> NDArray[np.float64]:
     """The value absent classes get: 0, or the max / mean present weight (1 if none present)."""
-    if policy == "zero":
-        return np.zeros((*w.shape[:-1], 1))
+    if policy in ("zero", "one"):
+        return np.full((*w.shape[:-1], 1), 1.0 if policy == "one" else 0.0)
     wp = np.where(present, w, 0.0)
     k = present.sum(axis=-1, keepdims=True)
     val = (

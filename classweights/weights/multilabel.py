@@ -43,7 +43,7 @@ def _names(stats: ClassStats, ids: NDArray[np.intp]) -> str:
 
 
 #: The ``absent`` choices of :func:`pos_weight` (channels without positives).
-POS_WEIGHT_ABSENT: tuple[str, ...] = ("one", *ABSENT_POLICIES)
+POS_WEIGHT_ABSENT: tuple[str, ...] = ("one", *(p for p in ABSENT_POLICIES if p != "one"))
 
 
 def pos_weight(
@@ -160,22 +160,26 @@ MULTILABEL_METHODS: tuple[str, ...] = tuple(MULTILABEL_OPTIONS)
 
 
 def method_weights(stats: ClassStats, method: str, **options: object) -> NDArray[np.float64]:
-    """``(C,)`` weights of any method: :func:`compute_weights`, or ``pos_weight`` / ``focal_alpha``.
+    """Deprecated: ``compute(stats, WeightSpec(method, **options))``, the one dispatcher.
 
-    The command line passes every cross-entropy option; for the two sigmoid methods only
-    ``absent`` is read, and only its ``"max"``/``"mean"``/``"one"`` values: the CLI default
-    ``"zero"`` would silence a channel's positive term, so those channels keep pos_weight's
-    rule (1, plain BCE). ``normalize``, ``clip``, ``beta``... do not apply to a ratio of counts.
+    Options that do not apply to ``method`` are dropped here, as this function always did
+    (a :class:`~classweights.weights.spec.WeightSpec` refuses them); ``absent`` now means the
+    same as on every other door (``"zero"`` gives 0, no longer 1).
 
+    >>> import warnings
     >>> s = ClassStats.from_counts([[100, 20], [0, 10]], image_total=[400, 400], multilabel=True)
-    >>> np.round(method_weights(s, "pos_weight", normalize="mean", absent="zero"), 4).tolist()
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     np.round(method_weights(s, "pos_weight", normalize="mean"), 4).tolist()
     [7.0, 25.6667]
     """
-    if method == "pos_weight":
-        absent = options.get("absent")
-        return pos_weight(stats, absent=absent if absent in ("one", "max", "mean") else "one")
-    if method == "focal_alpha":
-        return focal_alpha(stats)
-    from .methods import compute_weights
+    from .spec import APPLIES, WeightSpec, compute
 
-    return compute_weights(stats, method, **options)
+    warnings.warn(
+        "classweights.weights.method_weights is deprecated; use "
+        "classweights.weights.compute(stats, WeightSpec(method, **options))",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    mine = {k: v for k, v in options.items() if k in APPLIES.get(method, ())}
+    return compute(stats, WeightSpec(method, **mine))

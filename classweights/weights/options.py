@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ConfigError, unknown_keywords
+from ..params import Check, Interval, Options, validate
 from ..stats import ClassStats
 
 WEIGHT_METHODS: tuple[str, ...] = (
@@ -32,7 +33,7 @@ WEIGHT_METHODS: tuple[str, ...] = (
 # that "every method" loops over plain statistics keep working
 OBJECT_METHODS: tuple[str, ...] = ("inv_object_size",)
 NORMALIZE_MODES: tuple[str, ...] = ("mean", "sum", "max", "none")
-ABSENT_POLICIES: tuple[str, ...] = ("zero", "max", "mean")
+ABSENT_POLICIES: tuple[str, ...] = ("zero", "one", "max", "mean")
 COUNT_MODES: tuple[str, ...] = ("pixels", "images")
 MEDIAN_OVER: tuple[str, ...] = ("classes", "all")
 MEDIAN_DENOMINATORS: tuple[str, ...] = ("all", "labelled")
@@ -51,7 +52,7 @@ Method = Literal[
     "inv_object_size",
 ]
 Normalize = Literal["mean", "sum", "max", "none"]
-Absent = Literal["zero", "max", "mean"]
+Absent = Literal["zero", "one", "max", "mean"]
 
 #: Relative spread below which effective-number weights count as flat.
 FLAT_TOLERANCE = 1e-6
@@ -88,6 +89,47 @@ METHOD_INFO: dict[str, dict[str, str]] = {
         "formula": "w_c = K_c / n_c (1 / mean object size; K_c connected components)",
         "source": "instance-balanced weighting, cf. Kofler et al., blob loss, IPMI 2023",
     },
+}
+
+
+def _clip_ok(value: Any) -> bool:
+    lo, hi = value
+    for v in (lo, hi):
+        if v is not None and not (np.isfinite(v) and v >= 0):
+            return False
+    return lo is None or hi is None or lo <= hi
+
+
+def _manual_ok(value: Any) -> bool:
+    """A mapping, or a sequence / array / tensor of weights (not a string)."""
+    return isinstance(value, Mapping) or (
+        hasattr(value, "__iter__") and not isinstance(value, str | bytes)
+    )
+
+
+#: MULTILABEL methods and their options (:mod:`classweights.weights.multilabel`)
+MULTILABEL_OPTIONS: dict[str, tuple[str, ...]] = {
+    "pos_weight": ("absent", "spatial_dims"),
+    "focal_alpha": ("spatial_dims",),
+}
+
+#: one row per option: the constraints a given value must satisfy (`classweights.params`)
+WEIGHT_CONSTRAINTS: dict[str, list[Any]] = {
+    "method": [Options((*WEIGHT_METHODS, *OBJECT_METHODS, *MULTILABEL_OPTIONS))],
+    "normalize": [Options(NORMALIZE_MODES)],
+    "clip": [Check(_clip_ok, "a pair (lo, hi) of finite bounds >= 0, lo <= hi"), None],
+    "renormalize": [Check(lambda v: isinstance(v, bool | np.bool_), "True or False")],
+    "absent": [Options(ABSENT_POLICIES)],
+    "beta": [Options(("auto",)), Interval(float, 0.0, 1.0, "left")],
+    "count": [Options(COUNT_MODES)],
+    "median_over": [Options(MEDIAN_OVER)],
+    "median_denominator": [Options(MEDIAN_DENOMINATORS)],
+    "enet_c": [Interval(float, 1.0, None, "neither")],
+    "enet_share": [Options(ENET_SHARES)],
+    "power": [Interval(float, None, None)],
+    "manual": [Check(_manual_ok, "a list of weights or a mapping {class: weight}"), None],
+    "spatial_dims": [Interval(int, 0, 3)],
+    "max_value": [Interval(float, 0.0, None, "neither"), None],
 }
 
 
@@ -142,6 +184,12 @@ class WeightOptions:
     def defaults(cls) -> dict[str, Any]:
         """Each option's default value (``method`` excluded)."""
         return {f.name: f.default for f in fields(cls) if f.name != "method"}
+
+    def __post_init__(self) -> None:
+        # beta None: "auto" already read as "resolve from the statistics" (`resolve_auto`)
+        # (resolved from huge counts, 1 - 1/max n_c may round to 1.0: its formula copes)
+        table = WEIGHT_CONSTRAINTS | {"beta": [Options(("auto",)), Interval(float, 0, 1), None]}
+        validate("WeightOptions", table, self.options() | {"method": self.method})
 
     def options(self) -> dict[str, Any]:
         """The options as keywords of :func:`classweights.compute_weights` (no ``method``)."""
@@ -217,13 +265,6 @@ def _options(method: str = "sqrt_inv_freq", **kw: Any) -> _Options:
         power=power,
         manual=o["manual"],
     )
-
-
-#: the options of the multi-label methods (:mod:`classweights.weights.multilabel`)
-MULTILABEL_OPTIONS: dict[str, tuple[str, ...]] = {
-    "pos_weight": ("absent", "spatial_dims"),
-    "focal_alpha": ("spatial_dims",),
-}
 
 
 def method_options(method: str) -> tuple[str, ...]:

@@ -242,7 +242,7 @@ def test_a_huge_label_cannot_size_the_table(tmp_path, dtype, value):
     one_line_error(r, tmp_path / "m.npy", f"holds label {value:,}", "above the 65,536",
                    "--num-classes K")  # fmt: skip
     r = cli("stats", tmp_path, "--num-classes", 100_000)
-    one_line_error(r, "num_classes=100,000 is above the 65,536")
+    one_line_error(r, "--num-classes 100000 is not valid: expected an int in [1, 65,536]")
     r = cli("stats", tmp_path, "--num-classes", 3, "--unknown", "ignore", "--format", "json")
     assert r.returncode == 0, r.stderr  # the way out the message names: counted, value reported
     assert json.loads(r.stdout)["dataset"]["unknown_pixels"] == 1

@@ -297,17 +297,17 @@ def test_stale_temp_folders_are_swept_fresh_ones_kept(data, tmp_path):
 
 def test_weights_are_not_saved_into_an_entry_removed_meanwhile(data, tmp_path, monkeypatch):
     """A `cache clear` between the scan and the weight save must not leave a half entry behind."""
-    import classweights.cache.weights as cache_mod
+    import classweights.pipeline as pipeline
 
     cache = tmp_path / "cache"
-    real = cache_mod.cached_scan
+    real = pipeline.statistics
 
     def then_cleared(*a, **k):
         stats, info = real(*a, **k)
         Store(cache).remove(info.key)
         return stats, info
 
-    monkeypatch.setattr(cache_mod, "cached_scan", then_cleared)
+    monkeypatch.setattr(pipeline, "statistics", then_cleared)
     load_weights(data, "inverse_freq", cache_dir=cache, **KW)
     assert not any(p.name not in ("locks", "lineage") for p in cache.iterdir())
     monkeypatch.undo()

@@ -106,16 +106,15 @@ def test_four_processes_asking_for_the_same_weights_compute_once(data, tmp_path)
     log = tmp_path / "scans.log"
     code = f"""
         import os, sys, time
-        import classweights.scan, sys
-        scan_mod = sys.modules["classweights.scan"]
-        real = scan_mod.scan
+        import classweights.pipeline as scan_mod
+        real = scan_mod.count
         def counted(*a, **k):
             with open({str(log)!r}, "a") as fh:
                 fh.write(f"{{os.getpid()}}\\n")
             time.sleep(0.5)  # widen the window in which the others ask too
             return real(*a, **k)
-        scan_mod.scan = counted
-        from classweights.cache import load_weights
+        scan_mod.count = counted
+        from classweights import load_weights
         w = load_weights({str(folder)!r}, "sqrt_inv_freq", cache_dir={str(cache)!r}, num_classes=5)
         print(",".join(f"{{x:.9f}}" for x in w.tolist()))
     """

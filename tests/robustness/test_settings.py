@@ -23,9 +23,7 @@ def no_reads(monkeypatch, tmp_path):
         raise AssertionError("a file was read before the settings were checked")
 
     monkeypatch.setattr(readers, "read_image", boom)
-    monkeypatch.setattr(sys.modules["classweights.scan"], "discover", boom)
-
-    monkeypatch.setattr(sys.modules["classweights.cache.loader"], "discover", boom)
+    monkeypatch.setattr(sys.modules["classweights.requests.source"], "discover", boom)
     return tmp_path
 
 
@@ -35,11 +33,17 @@ def no_reads(monkeypatch, tmp_path):
         ({"num_classes": 19, "ignore_index": 3},
          "ignore_index=3 lies inside the class range 0..18: the ignore label is never a class. "
          "Use a value outside it (e.g. 255), or remap that label"),
-        ({"num_classes": 0}, "num_classes must be a whole number >= 1, got 0"),
-        ({"num_classes": -4}, "num_classes must be a whole number >= 1, got -4"),
-        ({"num_classes": 2.5}, "num_classes must be a whole number >= 1, got 2.5"),
-        ({"num_classes": True}, "num_classes must be a whole number, got True"),
-        ({"num_classes": 5, "ignore_index": "255"}, "ignore_index must be a whole number, got '255'"),
+        ({"num_classes": 0}, "num_classes=0 is not valid: expected an int in [1, 65,536] or None"),
+        ({"num_classes": -4}, "num_classes=-4 is not valid: expected an int in [1, 65,536] or None"),
+        ({"num_classes": 2.5}, "num_classes=2.5 is not valid: expected an int in [1, 65,536] or None"),
+        ({"num_classes": True}, "num_classes=True is not valid: expected an int in [1, 65,536] or None"),
+        ({"num_classes": 5, "ignore_index": "255"}, "ignore_index='255' is not valid: expected a 64-bit int or None"),
+        ({"num_classes": 5, "ignore_index": 2**70}, "ignore_index=1180591620717411303424 is not valid: expected a 64-bit int or None"),
+        ({"workers": 0}, "workers=0 is not valid: expected an int >= 1 or None"),
+        ({"max_pixels": -1}, "max_pixels=-1 is not valid: expected an int >= 1"),
+        ({"seed": -1}, "seed=-1 is not valid: expected an int in [0, 2**63 - 1]"),
+        ({"layout": "voc", "unknown": "bogus"}, "unknown='bogus' is not valid: expected one of 'error', 'ignore'"),
+        ({"layout": "voc", "sample": -3}, "sample=-3 is not valid: expected an int >= 1, a number in (0.0, 1.0] or None"),
         ({"num_classes": 19, "remap": {"1": 0, "01": 2}},
          "the remap table is ambiguous: value 1 is sent to 0 (as '1') and to 2 (as '01'); keep "
          "one entry per value"),
@@ -100,7 +104,7 @@ def no_listing(no_reads, monkeypatch):
 
 
 def _entry_points(folder):
-    from classweights.cache import cached_scan, load_weights
+    from classweights import cached_scan, load_weights
 
     cache = folder / "cache"
     return {
@@ -146,22 +150,21 @@ def test_settings_are_one_frozen_validated_object():
 
 def test_a_cold_load_weights_discovers_the_dataset_once(tmp_path, monkeypatch):
     """The listing made to look for a warm record is the one the scan reads."""
-    import classweights.cache.loader as loader
-    from classweights.cache import load_weights
+    import classweights.requests.source as source
+    from classweights import load_weights
     from conftest import save_png
 
     (tmp_path / "d").mkdir()
     for i in range(3):
         save_png(tmp_path / "d" / f"{i}.png", mask(seed=i))
     calls = []
-    real = loader.discover
+    real = source.discover
 
     def counted(*a, **k):
         calls.append(a)
         return real(*a, **k)
 
-    monkeypatch.setattr(loader, "discover", counted)
-    monkeypatch.setattr(sys.modules["classweights.scan"], "discover", counted)
+    monkeypatch.setattr(source, "discover", counted)
     w = load_weights(tmp_path / "d", "inverse_freq", cache_dir=tmp_path / "c", verify=True, **KW)
     assert len(calls) == 1
     counts = np.bincount(np.concatenate([mask(seed=i).ravel() for i in range(3)]), minlength=5)

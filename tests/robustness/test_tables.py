@@ -10,6 +10,7 @@ from conftest import save_png
 
 import classweights as cw
 import classweights.cache
+import classweights.requests.source
 import classweights.sources.readers as readers
 
 # nine levels of nine aliases each: 9**9 = 387 million strings once expanded, in 324 bytes
@@ -129,13 +130,12 @@ def test_load_weights_checks_the_method_before_reading_any_file(monkeypatch, tmp
         raise AssertionError("a file was read before the weight options were checked")
 
     monkeypatch.setattr(readers, "read_image", boom)
-    monkeypatch.setattr(sys.modules["classweights.scan"], "discover", boom)
-    monkeypatch.setattr(sys.modules["classweights.cache.loader"], "discover", boom)
+    monkeypatch.setattr(sys.modules["classweights.requests.source"], "discover", boom)
     with pytest.raises(cw.ConfigError, match="method='bogus' is not valid"):
         cw.load_weights(tmp_path, method="bogus", num_classes=2, cache_dir=tmp_path / "c")
-    with pytest.raises(cw.ConfigError, match="unknown weight option"):
+    with pytest.raises(cw.ConfigError, match="unknown scan setting or weight option normalise"):
         cw.load_weights(tmp_path, num_classes=2, cache_dir=tmp_path / "c", normalise="sum")
-    with pytest.raises(cw.ConfigError, match="unknown option"):
+    with pytest.raises(cw.ConfigError, match="beta= does not apply to method='pos_weight'"):
         cw.load_weights(tmp_path, method="pos_weight", num_classes=2, cache_dir=tmp_path / "c",
                         beta=0.9)  # fmt: skip
     assert not (tmp_path / "c").exists()
@@ -144,4 +144,4 @@ def test_load_weights_checks_the_method_before_reading_any_file(monkeypatch, tmp
 def test_cli_weight_options_are_checked_before_reading(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")  # reading it would fail
     r = cli("compute", tmp_path, "--num-classes", 2, "--beta", 2)
-    one_line_error(r, "beta=2.0 is not valid")
+    one_line_error(r, "--beta 2.0 is not valid")

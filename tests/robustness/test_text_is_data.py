@@ -174,9 +174,13 @@ def hostile_record(tmp_path):
     folder = tmp_path / "a[" / "]b"
     folder.mkdir(parents=True)
     path = folder / "w.pth"
-    torch.save({"weights": torch.tensor([0.5, 2.0]), "method": "inverse_freq[/]\x1b[2J",
-                "options": {"normalize": "[bold red]mean\x07"},
-                "class_names": ["[/]sky", "car\x1b]8;;https://e.vil\x07"]}, path)  # fmt: skip
+    from classweights.records import record_checksum
+
+    record = {"weights": torch.tensor([0.5, 2.0]), "method": "inverse_freq[/]\x1b[2J",
+              "options": {"normalize": "[bold red]mean\x07"},
+              "class_names": ["[/]sky", "car\x1b]8;;https://e.vil\x07"]}  # fmt: skip
+    record["checksum"] = record_checksum(record)  # a sealed record: hostile text, valid file
+    torch.save(record, path)
     return path
 
 

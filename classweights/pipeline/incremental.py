@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from ..scan.settings import ScanSettings
+from ..cache.fingerprint import Fingerprint, entry_files, relative
+from ..cache.identity import hash_files, same_root
+from ..cache.store import CacheCorrupt, Store
+from ..requests import ScanSettings
 from ..stats import ClassStats, compact_uint
-from .fingerprint import Fingerprint, entry_files, relative
-from .identity import hash_files, same_root
-from .store import CacheCorrupt, Store
 
 
 def incremental(

@@ -1,0 +1,112 @@
+"""`MaskSource`: a resolved request for masks, what to read and how to count it.
+
+Every front door turns its arguments into one `MaskSource` (``MaskSource.resolve``): a layout or
+a split file is applied once (the line saying what it set is logged once), the settings are
+concrete, and the files are discovered at most once, when first needed. The pipeline
+(:mod:`classweights.pipeline`) and the scan engine take it as it is; nothing below a front door
+resolves a layout or re-lists the settings' keywords.
+
+>>> import numpy as np
+>>> src = MaskSource.resolve([np.zeros((2, 2), np.uint8)], num_classes=2)
+>>> src.settings.num_classes, src.paths is None
+(2, True)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from ..errors import ConfigError
+from ..sources import Entry, discover
+from .settings import ScanSettings
+
+log = logging.getLogger("classweights.layouts")
+
+
+@dataclass(frozen=True)
+class MaskSource:
+    """The masks of one request, resolved.
+
+    Attributes:
+        source: the paths to scan (a list of ``str``) or the in-memory source as given
+            (arrays, an iterable, a torch Dataset).
+        settings: concrete :class:`ScanSettings` (a layout or split file applied).
+        note: what a layout or split file set, as one line ("" without one).
+    """
+
+    source: Any
+    settings: ScanSettings
+    note: str = ""
+    #: what later stages computed once for this request (the fingerprint per ``verify``)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def resolve(
+        cls, source: Any, settings: ScanSettings | None = None, /, **kwargs: Any
+    ) -> MaskSource:
+        """Resolve ``source`` under ``settings`` and/or keyword settings (a ``ConfigError``
+        names a misspelt keyword or a bad value before any file is listed)."""
+        if isinstance(source, MaskSource):
+            if settings is not None or kwargs:
+                raise ConfigError("a MaskSource is already resolved; pass its settings there")
+            return source
+        settings = ScanSettings.from_kwargs(settings, **kwargs)
+        source, settings, note = settings.resolve_layout(source)
+        if note:
+            log.info("%s", note)
+        if is_path_source(source):
+            source = [os.fspath(p) for p in ([source] if _one(source) else source)]
+        return cls(source, settings, note)
+
+    # ---- what the stages read -----------------------------------------------------------------
+    @property
+    def paths(self) -> list[str] | None:
+        """The paths to scan, or None for an in-memory source (which is never cached)."""
+        return (
+            self.source if isinstance(self.source, list) and is_path_source(self.source) else None
+        )
+
+    @cached_property
+    def entries(self) -> list[Entry]:
+        """The discovered entries, in the order the scan reads them (listed once)."""
+        if self.paths is None:
+            raise ConfigError("an in-memory source has no files to list")
+        s = self.settings
+        return discover(self.paths, glob=s.glob, multilabel=s.multilabel, class_names=s.names)
+
+    def image_count(self) -> int:
+        """Number of images, in the order the scan reads them (no mask decoded)."""
+        if self.paths is not None:
+            return sum(e.n for e in self.entries)
+        if not hasattr(self.source, "__len__"):
+            raise ConfigError("counting images needs a path or a source with a length")
+        return len(self.source)
+
+    def with_settings(self, **changes: Any) -> MaskSource:
+        """The same files under changed settings (e.g. ``indices`` of a sample): concrete
+        settings, no layout resolved again, the listing kept when it cannot change."""
+        if any(k in changes for k in ("glob", "multilabel", "classes", "layout", "split")):
+            raise ConfigError(f"with_settings cannot change which files are read: {changes}")
+        out = MaskSource(self.source, self.settings.replace(**changes), self.note)
+        if "entries" in self.__dict__:
+            out.__dict__["entries"] = self.__dict__["entries"]
+        return out
+
+
+def _one(source: Any) -> bool:
+    return isinstance(source, (str, os.PathLike))
+
+
+def is_path_source(source: Any) -> bool:
+    """A path, or a non-empty list of paths (as opposed to in-memory masks)."""
+    if _one(source):
+        return True
+    return (
+        isinstance(source, (list, tuple))
+        and bool(source)
+        and all(isinstance(s, (str, os.PathLike)) for s in source)
+    )
