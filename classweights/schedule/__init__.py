@@ -27,6 +27,6 @@ stages never go back and at most one stage is entered per call.
 from __future__ import annotations
 
 from .config import Stage
-from .scheduler import STATE_VERSION, LossStageScheduler
+from .scheduler import LR_FACTOR_KEY, STATE_VERSION, LossStageScheduler
 
-__all__ = ["STATE_VERSION", "LossStageScheduler", "Stage"]
+__all__ = ["LR_FACTOR_KEY", "STATE_VERSION", "LossStageScheduler", "Stage"]
