@@ -266,12 +266,15 @@ def parse_stages(cfg: Mapping[str, Any], class_names: Sequence[str] | None) -> l
         cfg = {("loss_name" if k == "name" else k): v for k, v in cfg.items()}
     if "loss_name" not in cfg:
         raise ConfigError("loss_name: missing; stage 1 is the base loss (e.g. loss_name: Mixed)")
-    extra = sorted(set(cfg) - {"loss_name", "loss_parameter", "loss_switch", DATASET_KEY})
+    allowed = {"loss_name", "loss_parameter", "loss_switch"}
+    if isinstance(cfg.get(DATASET_KEY), Mapping):  # the dataset the weights come from
+        allowed.add(DATASET_KEY)
+    extra = sorted(map(str, set(cfg) - allowed))
     if extra:
         raise ConfigError(
-            f"{', '.join(map(str, extra))}: unknown top-level key(s) of a staged config; stage "
-            "1's arguments go under loss_parameter (top-level keys: loss_name, "
-            f"loss_parameter, loss_switch, {DATASET_KEY})"
+            f"{', '.join(extra)}: unknown top-level key(s) of a staged config; stage 1's "
+            "arguments (class weights included) go under loss_parameter (top-level keys: "
+            f"loss_name, loss_parameter, loss_switch, {DATASET_KEY}: {{dataset: ...}})"
         )
     base = {"loss_name": cfg["loss_name"], "loss_parameter": cfg.get("loss_parameter") or {}}
     mixed_weights(base, "")

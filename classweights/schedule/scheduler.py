@@ -111,20 +111,6 @@ class LossStageScheduler:
             raise ConfigError("lr_scheduler.optimizer is not the optimizer passed to the scheduler")
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
-        if loss_factory is not None:
-            given = [
-                n for n, v in (("weight", weight), ("pos_weight", pos_weight)) if v is not None
-            ] + ([DATASET_KEY] if DATASET_KEY in self.config else [])
-            if given:
-                raise ConfigError(
-                    f"{' and '.join(given)} cannot reach a custom loss_factory; give them to "
-                    "your factory, or drop loss_factory (build_loss passes them to every stage)"
-                )
-            self.loss_factory = loss_factory
-        else:
-            self.loss_factory = stage_factory(
-                self.config, weight=weight, pos_weight=pos_weight, stats=stats
-            )
         self.stages = parse_stages(self.config, self.class_names)
         if optimizer is None and any(s.enabled and s.lr_multiplier != 1.0 for s in self.stages):
             warnings.warn(
@@ -132,12 +118,22 @@ class LossStageScheduler:
                 UserWarning,
                 stacklevel=2,
             )
+        given = [n for n, v in (("weight", weight), ("pos_weight", pos_weight)) if v is not None]
+        given += [DATASET_KEY] if DATASET_KEY in self.config else []
+        self.loss_factory = loss_factory
         if isinstance(loss, StagedLoss):
             enabled = [s.number for s in self.stages if s.enabled]
             if loss.numbers != enabled:
                 raise ConfigError(
                     f"the StagedLoss has stages {loss.numbers} but this config enables "
                     f"{enabled}; build the loss from the same config"
+                )
+            if given:
+                warnings.warn(
+                    f"{' and '.join(given)} not used: the StagedLoss passed as loss= was built "
+                    "with its own class weights",
+                    UserWarning,
+                    stacklevel=2,
                 )
             staged = loss
         else:
@@ -149,7 +145,18 @@ class LossStageScheduler:
                     DeprecationWarning,
                     stacklevel=2,
                 )
-            staged = build_staged(self.config, self.loss_factory, first=loss)
+            if loss_factory is None:
+                factory = stage_factory(
+                    self.config, weight=weight, pos_weight=pos_weight, stats=stats
+                )
+            elif given:
+                raise ConfigError(
+                    f"{' and '.join(given)} cannot reach a custom loss_factory; give them to "
+                    "your factory, or drop loss_factory (build_loss passes them to every stage)"
+                )
+            else:
+                factory = loss_factory
+            staged = build_staged(self.config, factory, first=loss)
         self.staged_loss: StagedLoss = staged
         self.stage = staged.current_stage
         self._loss_config: dict[str, Any] = self._config_of(self.stage)
