@@ -44,6 +44,35 @@ class MissingDependencyError(ClassWeightsError, ImportError):
     """An optional dependency is needed; the message names the install command."""
 
 
+#: Optional packages (their top-level import name) and the extra of classweights that
+#: installs each.
+EXTRAS = {
+    "torch": "torch",
+    "dask": "dask",
+    "distributed": "dask",
+    "fsspec": "dask",
+    "matplotlib": "plot",
+    "nibabel": "medical",
+    "nrrd": "medical",
+    "lightning": "lightning",
+    "torchmetrics": "torchmetrics",
+    "hydra": "hydra",
+    "omegaconf": "hydra",
+}
+
+
+def install_hint(extra: str) -> str:
+    """The install command of an extra.
+
+    >>> install_hint("medical")
+    "pip install 'classweights[medical]'"
+    """
+    hint = f"pip install 'classweights[{extra}]'"
+    if extra == "torch":
+        hint += " (or first the CPU or CUDA build of torch your machine needs, from pytorch.org)"
+    return hint
+
+
 def require(module: str, extra: str, purpose: str):
     """Import an optional dependency or raise an error naming the install command.
 
@@ -55,11 +84,31 @@ def require(module: str, extra: str, purpose: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        pip = "torch==2.13.0" if extra == "torch" else f"'classweights[{extra}]'"
         raise MissingDependencyError(
             f"{purpose} needs the optional dependency {module!r}, which is not installed; "
-            f"install it with: pip install {pip}"
+            f"install it with: {install_hint(extra)}"
         ) from None
+
+
+def missing_dependency(
+    error: BaseException, purpose: str = "this command"
+) -> MissingDependencyError | None:
+    """The error naming the extra to install, for an import of a known optional package that
+    failed (``None`` for any other error).
+
+    >>> e = missing_dependency(ModuleNotFoundError("No module named 'nrrd'", name="nrrd"))
+    >>> str(e).endswith("install it with: pip install 'classweights[medical]'")
+    True
+    """
+    if not isinstance(error, ModuleNotFoundError) or isinstance(error, MissingDependencyError):
+        return None
+    top = (error.name or "").split(".")[0]
+    if top not in EXTRAS:
+        return None
+    return MissingDependencyError(
+        f"{purpose} needs the optional dependency {top!r}, which is not installed; "
+        f"install it with: {install_hint(EXTRAS[top])}"
+    )
 
 
 def unknown_keywords(

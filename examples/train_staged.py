@@ -144,20 +144,6 @@ def get_pos_weight(mask_dir: Path, masks: torch.Tensor) -> torch.Tensor:
     return pw
 
 
-def loss_factory(pos_weight: torch.Tensor):
-    """``build_loss`` plus this dataset's ``pos_weight`` on every BCE component."""
-    from classweights.losses import BCEWithLogitsLoss, build_loss
-
-    def build(config):
-        loss = build_loss(config)
-        for module in loss.modules():
-            if isinstance(module, BCEWithLogitsLoss):
-                module.pos_weight = pos_weight.clone()
-        return loss
-
-    return build
-
-
 # ---------------------------------------------------------------- model and loop
 def tiny_net(channels: int = 16) -> nn.Module:
     def block(cin: int, dilation: int) -> list[nn.Module]:
@@ -198,12 +184,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         model[-1].bias.copy_(torch.log(prior / (1 - prior)))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
     cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=1e-6)
-    stages = LossStageScheduler(
+    stages = LossStageScheduler(  # every stage's loss built now, each with this pos_weight
         Path(args.config) if args.config else CONFIG,
         optimizer=optimizer,
         lr_scheduler=cosine,
         class_names=CLASSES,
-        loss_factory=loss_factory(pos_weight),
+        pos_weight=pos_weight,
     )
     metric = DiceMetric(len(CLASSES), mode="multilabel", class_names=CLASSES)
 
@@ -212,7 +198,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         order = torch.randperm(n_train)
         total = 0.0
         for batch in order.split(4):
-            loss = stages.loss(model(x_train[batch]), y_train[batch])  # the current stage's loss
+            loss = stages.staged_loss(model(x_train[batch]), y_train[batch])  # current stage
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -103,7 +103,7 @@ def test_mmseg_export_keeps_the_loss_scale(masks):
         if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "dict":
             kw = {k.arg: k.value for k in node.keywords}
     exported = np.array(ast.literal_eval(kw["class_weight"]))
-    assert "pixel-weighted mean is 1" in text and "avg_non_ignore=True" in text
+    assert "pixel-weighted mean is 1" in text and "avg_non_ignore=True" in text  # the 0.x form
     labels = np.stack(ms).astype(np.int64)
     pixels = np.array([(labels == c).sum() for c in range(3)], float)
     data = json.loads(invoke("compute", *base, "--format", "json").stdout)

@@ -60,11 +60,7 @@ def test_pytorch_snippet_evaluates_to_the_loss(expected):
 def test_mmseg_snippet_parses(expected):
     text = invoke("--export", "mmseg").stdout
     kw = call_kwargs(ast.parse(text), "dict")
-    assert ast.literal_eval(kw["type"]) == "CrossEntropyLoss"
-    assert (
-        ast.literal_eval(kw["use_sigmoid"]) is False
-        and ast.literal_eval(kw["avg_non_ignore"]) is True
-    )
+    assert ast.literal_eval(kw["type"]) == "ClassWeightedCELoss"  # the 1.2.x recipe (issue 31)
     assert ast.literal_eval(kw["loss_weight"]) == 1.0
     # rescaled (issue 20): same ratios as the weights, pixel-weighted mean 1
     data = json.loads(CliRunner().invoke(cli, ["stats", *BASE, "--format", "json"]).stdout)
@@ -73,6 +69,10 @@ def test_mmseg_snippet_parses(expected):
     np.testing.assert_allclose(cw / expected, (cw / expected)[0], rtol=1e-5)
     assert (cw * pixels).sum() / pixels.sum() == pytest.approx(1.0, rel=1e-5)
     assert "loss_decode=dict(" in text and "ignore_index=255" in text
+    # the versions it was checked against, the 0.x form, and the .npy note
+    assert "checked against the 1.2.2 source" in text and "#3734" in text
+    assert "type='CrossEntropyLoss'" in text and "avg_non_ignore=True" in text
+    assert ".npy" in text
 
 
 def test_monai_snippet_parses(expected):

@@ -529,3 +529,56 @@ def test_input_errors():
     with pytest.raises(ConfigError, match="logits"):
         loss(logits[:, :2], target, feats)
     assert math.isfinite(loss(logits, target, feats).item())
+
+
+# ----------------------------------------------- issue 28 item 12: non-finite activations
+STATS = ("centroids", "counts", "mean_loss", "slot_updates", "class_updates", "initialized")
+
+
+def _same_statistics(a, b):
+    for name in STATS:
+        torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_a_non_finite_step_leaves_the_statistics_as_they_were(normalize):
+    """One AMP-overflow step (inf/NaN features and logits, skipped by GradScaler) must not
+    poison the running statistics: they equal those of a run that never saw the step."""
+    batches = [make_batch(s, ignore_frac=0.1) for s in (11, 12, 13)]
+    a = SubclassifiedLoss(4, num_subclasses=3, normalize=normalize)
+    b = SubclassifiedLoss(4, num_subclasses=3, normalize=normalize)
+    a(*batches[0])
+    b(*batches[0])
+    logits, target, feats = make_batch(14)
+    feats[0] = float("nan")  # every feature position of the step is non-finite
+    feats[1, 3] = float("inf")
+    logits[0, :, :2] = float("inf")
+    bad = b(logits, target, feats)
+    assert not torch.isfinite(bad)  # the loss of that step is non-finite, as it should be
+    for batch in batches[1:]:
+        la, lb = a(*batch), b(*batch)
+        assert torch.isfinite(lb) and lb.item() == pytest.approx(la.item(), rel=1e-5)
+    _same_statistics(a, b)
+    assert torch.isfinite(b.subclass_weights()).all()
+
+
+def test_non_finite_pixels_count_as_ignored_for_the_statistics():
+    """Pixels whose feature position or loss is non-finite leave the statistics exactly as
+    if they were labelled ignore_index (the reference), from the first, initialising step on."""
+    a = SubclassifiedLoss(4, num_subclasses=2)
+    ref = SubclassifiedLoss(4, num_subclasses=2)
+    for seed in (21, 22, 23):
+        logits, target, feats = make_batch(seed, hh=6, ww=10, h=3, w=5, ignore_frac=0.1)
+        feats[0, :, 1, 2] = float("nan")  # feature position (1, 2): label pixels (2..3, 4..5)
+        logits[1, :, 0, 0] = float("-inf")  # CE of pixel (1, 0, 0) is inf (or NaN)
+        masked = target.clone()
+        masked[0, 2:4, 4:6] = IGN
+        masked[1, 0, 0] = IGN
+        clean_feats = feats.clone()
+        clean_feats[0, :, 1, 2] = 1.0
+        clean_logits = logits.clone()
+        clean_logits[1, :, 0, 0] = 0.0
+        a(logits, target, feats)
+        ref(clean_logits, masked, clean_feats)
+        _same_statistics(a, ref)
+    assert a.counts.sum() > 0 and torch.isfinite(a.centroids).all()

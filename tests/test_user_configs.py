@@ -153,16 +153,21 @@ def test_stage1_with_content_is_still_refused():
         LossStageScheduler.from_yaml(text)
 
 
-def test_build_loss_of_the_whole_staged_config_builds_stage1(tmp_path):
-    from classweights.losses import MixedLoss
+def test_build_loss_of_the_whole_staged_config_builds_every_stage(tmp_path):
+    """A staged config builds one StagedLoss (issue 31): stage 1 current, every stage held."""
+    from classweights.losses import MixedLoss, StagedLoss
 
     for cfg in (ISSUE_STAGED_YAML, __import__("yaml").safe_load(ISSUE_STAGED_YAML)):
         loss = build_loss(cfg)
-        assert isinstance(loss, MixedLoss)
-        assert loss.components == [("BCEWithLogitsLoss", 0.3), ("DiceLoss", 0.7)]
+        assert isinstance(loss, StagedLoss) and isinstance(loss.current, MixedLoss)
+        assert loss.current.components == [("BCEWithLogitsLoss", 0.3), ("DiceLoss", 0.7)]
+        assert loss.numbers == [1, 2, 3]
     path = tmp_path / "staged.yaml"
     path.write_text(ISSUE_STAGED_YAML, encoding="utf-8")
-    assert build_loss(path).components == [("BCEWithLogitsLoss", 0.3), ("DiceLoss", 0.7)]
+    staged = build_loss(path)
+    assert staged.current.components == [("BCEWithLogitsLoss", 0.3), ("DiceLoss", 0.7)]
+    staged.set_stage(3)
+    assert staged.current.components[0][1] == pytest.approx(0.1)
     with pytest.raises(ConfigError, match="loss_switch must be a mapping"):
         build_loss({"name": "DiceLoss", "loss_switch": "stage2"})
 

@@ -173,6 +173,9 @@ def main() -> None:
 
     try:
         code = cli.main(prog_name="classweights", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:  # `classweights` alone: its help
+        click.echo(e.ctx.get_help(), color=e.ctx.color)
+        sys.exit(0)
     except (click.ClickException, click.Abort) as e:
         click.echo(message(e), err=True)
         sys.exit(exit_code(e))

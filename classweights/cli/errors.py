@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ..errors import ClassWeightsError
+from ..errors import ClassWeightsError, missing_dependency
 from ..text import visible
 
 FAILURE, BAD_INPUT, INTERRUPTED = 1, 2, 130
@@ -44,11 +44,13 @@ def exit_code(error: BaseException) -> int:
     """
     if isinstance(error, click.ClickException) and not isinstance(error, click.UsageError):
         return error.exit_code
+    error = missing_dependency(error) or error  # a missing extra: bad setup, one line
     return next(code for cls, code in exit_codes() if isinstance(error, cls))
 
 
 def message(error: BaseException) -> str:
     """The one line printed on stderr for ``error``."""
+    error = missing_dependency(error) or error  # torch & co. missing: name the extra
     if isinstance(error, click.UsageError):
         where = error.ctx.command_path if error.ctx is not None else "classweights"
         return f"error: {visible(error.format_message())} (see '{where} --help')"

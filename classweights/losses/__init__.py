@@ -20,6 +20,7 @@ from .ce import BCEWithLogitsLoss, CrossEntropyLoss, binary_cross_entropy_with_l
 from .combined import BCEDiceLoss, CombinedLoss, FocalDiceLoss, MixedLoss
 from .dice import DiceLoss, dice_loss
 from .focal import FocalLoss, focal_loss
+from .staged import StagedLoss
 
 __all__ = [
     "MODES",
@@ -32,6 +33,7 @@ __all__ = [
     "FocalDiceLoss",
     "FocalLoss",
     "MixedLoss",
+    "StagedLoss",
     "as_weight_tensor",
     "available_losses",
     "binary_cross_entropy_with_logits",

@@ -133,10 +133,27 @@ class _SubclassStages:
             self._pos_cache[key] = ys[:, None] * w + xs[None, :]
         return self._pos_cache[key]
 
+    def _finite_only(self, p: dict[str, Any], ce: torch.Tensor) -> dict[str, Any]:
+        """``p`` plus what the statistics may read: ``stat``, the valid pixels whose loss and
+        feature position are finite, and ``sfeats``, the features with every non-finite
+        position zeroed (a NaN times a zero weight is still NaN in a matrix product).
+
+        Tensor ops only (no host sync): a step of inf/NaN activations, as an AMP overflow
+        gives, leaves the running statistics exactly as if those pixels were ignored.
+        """
+        stat = p["valid"] & torch.isfinite(ce)
+        feats = p["feats"]
+        if self.kmax > 1:  # K = 1 keeps no feature statistics
+            ok = torch.isfinite(feats).all(1)  # (N, h*w)
+            stat = stat & ok.reshape(-1).take(p["pix"] // self.num_classes)
+            feats = torch.where(ok.unsqueeze(1), feats, 0.0)
+        return {**p, "stat": stat, "sfeats": feats}
+
     def _pixel_class_counts(self, p: dict[str, Any]) -> torch.Tensor:
-        """``(N*h*w, C)`` long: valid label pixels of each class at each feature position."""
+        """``(N*h*w, C)`` long: label pixels of each class at each feature position (those
+        the statistics may read, ``p["stat"]``, in training)."""
         c, size = self.num_classes, p["feats"].shape[0] * p["feats"].shape[2]
-        idx = torch.where(p["valid"], p["pix"], size * c).reshape(-1)
+        idx = torch.where(p.get("stat", p["valid"]), p["pix"], size * c).reshape(-1)
         out = idx.new_zeros(size * c + 1).scatter_add_(0, idx, torch.ones_like(idx))
         return out[:-1].view(size, c)  # a fixed-size buffer, not bincount: no host sync
 
@@ -144,7 +161,7 @@ class _SubclassStages:
         """k-means++ for every class present in the batch that has no centroids yet."""
         if self.kmax == 1 or bool(self.initialized.all()):
             return
-        feats = p["feats"]
+        feats = p.get("sfeats", p["feats"])
         present = _all_reduce((pc.sum(0) > 0).long()) > 0
         new = (present & ~self.initialized).nonzero().squeeze(1)
         if new.numel() == 0:
@@ -203,11 +220,12 @@ class _SubclassStages:
         ``due`` (a 0-d bool tensor, or ``None`` for always) masks the whole update on the
         device, so ``update_every > 1`` needs no host sync.
         """
-        c, k, ck, feats = self.num_classes, self.kmax, self.num_classes * self.kmax, p["feats"]
-        flat = slot.reshape(-1)
+        c, k, ck = self.num_classes, self.kmax, self.num_classes * self.kmax
+        feats, stat = p["sfeats"], p["stat"]  # non-finite activations left out (_finite_only)
+        flat = torch.where(stat, slot, ck).reshape(-1)
         zeros = torch.zeros(ck + 1, dtype=torch.float64, device=flat.device)
         count = zeros.index_add(0, flat, torch.ones_like(flat, dtype=torch.float64))[:ck]
-        lsum = zeros.index_add(0, flat, loss.reshape(-1).double())[:ck]
+        lsum = zeros.index_add(0, flat, torch.where(stat, loss, 0.0).reshape(-1).double())[:ck]
         parts = [count, lsum]
         if pc is not None:  # K > 1: feature sums (F, hw) @ (hw, C*K), counts at assigned slots
             n, _, hw = feats.shape

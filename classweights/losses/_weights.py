@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -64,10 +64,13 @@ def as_weight_tensor(
     """Convert a class-weight vector given in any supported form to a float tensor.
 
     Args:
-        weight: ``None``, a 1-D tensor, a NumPy array, a list/tuple of numbers, or a path to a
-            weight file as ``classweights compute -o`` writes it: ``.pth`` (a tensor or a dict
-            with a ``"weights"`` tensor, read with ``torch.load(path, weights_only=True)``),
-            ``.npy``, ``.json`` or ``.yaml``. With ``allow_scalar``, a plain number.
+        weight: ``None``, a 1-D tensor, a NumPy array, a list/tuple of numbers, a weight
+            record (a mapping with ``"weights"``), or a path to a weight file as
+            ``classweights compute -o`` writes it: ``.pth`` (a tensor or a dict with a
+            ``"weights"`` tensor, read with ``torch.load(path, weights_only=True)``), ``.npy``,
+            ``.json`` or ``.yaml``. With ``allow_scalar``, a plain number. A ``(C, 1, 1)``
+            vector (``load_weights(spatial_dims=2)``, for ``nn.BCEWithLogitsLoss``) is read as
+            ``(C,)``: every loss here applies per-class vectors to the channel axis.
         expected_len: the number of classes ``C`` the vector must have, or ``None`` to accept
             any length.
         name: the argument name used in error messages.
@@ -94,6 +97,8 @@ def as_weight_tensor(
     if isinstance(weight, (str, Path)):
         source = f" (read from {weight})"
         weight = _load_pth(Path(weight), name)
+    elif isinstance(weight, Mapping) and "weights" in weight:  # a weight record, as loaded
+        weight = weight["weights"]
     if isinstance(weight, (bool, str)):
         raise ConfigError(f"{name} must be a sequence of numbers, got {weight!r}")
     if isinstance(weight, (int, float)) and not allow_scalar:
@@ -110,6 +115,8 @@ def as_weight_tensor(
         raise ConfigError(f"{name} must be numbers, got {weight!r}: {err}") from None
     if t.ndim == 0 and allow_scalar:
         return _check_values(t.clone(), name, source)
+    if t.ndim > 1 and all(n == 1 for n in t.shape[1:]):  # (C, 1, 1): load_weights(spatial_dims=2)
+        t = t.reshape(-1)
     if t.ndim != 1:
         raise ConfigError(
             f"{name} must be a 1-D vector of per-class weights, got shape {tuple(t.shape)}{source}"

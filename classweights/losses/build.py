@@ -13,9 +13,25 @@ Accepted forms (YAML or the equivalent dict)::
         - {name: BCEWithLogitsLoss, weight: 0.3}
         - {name: DiceLoss, weight: 0.7, params: {smooth: 1.0}}
 
-A staged config (``loss_switch: {loss_stages: ...}`` beside ``loss_name``) builds its stage-1
-loss, the top-level ``loss_name``/``loss_parameter``; the stages themselves are
-:class:`classweights.schedule.LossStageScheduler`'s job.
+A staged config (``loss_switch: {loss_stages: ...}`` beside ``loss_name``) builds one
+:class:`~classweights.losses.StagedLoss` holding every enabled stage's loss, each built with the
+same class weights; :class:`classweights.schedule.LossStageScheduler` (or the Lightning
+callback) moves it from stage to stage.
+
+Class weights: ``build_loss(config, weight=w, pos_weight=pw)`` gives them to every loss (and
+every stage) that takes the argument and has none in the config; a weight file (``.pth``,
+``.npy``, ``.json``, ``.yaml``) is read once. A config may name the dataset its weights come
+from under the top-level key ``class_weights`` (the arguments of
+:func:`classweights.load_weights`, read through the cache)::
+
+    class_weights: {dataset: masks/train, method: sqrt_inv_freq, num_classes: 19}
+    loss_name: CombinedLoss
+    loss_parameter: {ignore_index: 255}
+
+A weight file or dataset named in a YAML file is relative to that file; in a dict, a YAML
+string or a composed Hydra config, to the working directory (as Hydra's
+``to_absolute_path``). Any ``Mapping``/``Sequence`` is accepted (OmegaConf's
+``DictConfig``/``ListConfig`` included).
 
 The focal + Dice keys of training scripts (no ``name``) map to a loss of this package::
 
@@ -37,13 +53,21 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
-from pathlib import Path
+import os
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from torch import nn
 
 from ..errors import ConfigError
+from ..loss_config import is_staged
+from ._config import (
+    LEGACY_KEYS,
+    class_weight_arguments,
+    legacy,
+    legacy_dataset_record,
+    load_loss_config,
+)
 from ._weights import pos_weight_from_stats
 from .ce import BCEWithLogitsLoss, CrossEntropyLoss
 from .combined import BCEDiceLoss, CombinedLoss, FocalDiceLoss, MixedLoss
@@ -110,30 +134,35 @@ def available_losses() -> list[str]:
 
 
 def build_loss(
-    config: Mapping[str, Any] | str | Path,
+    config: Mapping[str, Any] | str | os.PathLike[str],
     *,
     weight: Any = None,
+    pos_weight: Any = None,
     stats: Any = None,
     dataset: Any = None,
     dataset_options: Mapping[str, Any] | None = None,
 ) -> nn.Module:
-    """Build a loss module from a dict, a YAML string or a path to a YAML file.
+    """Build a loss module from a mapping, a YAML string or a path to a YAML file.
 
     Args:
-        config: see the module docstring for the forms.
-        weight: class weights (e.g. from ``load_weights``) given to every loss that takes
-            ``weight`` and has none in the config.
+        config: see the module docstring for the forms; any ``Mapping`` (an OmegaConf
+            ``DictConfig`` too).
+        weight: class weights (a tensor, array, list, weight record or weight-file path, e.g.
+            from ``load_weights``) given to every loss that takes ``weight`` and has none in
+            the config; read once, so every stage of a staged config gets the same vector.
+        pos_weight: BCE ``pos_weight`` (``(C,)`` or ``(C, 1, 1)``, a file, or multi-label
+            statistics), given likewise to every loss that takes ``pos_weight``.
+        stats: multi-label :class:`~classweights.ClassStats`; BCE losses without an explicit
+            ``pos_weight`` (or with ``pos_weight: auto``) get negatives / positives from it.
         dataset: the masks (folder, glob, list) whose cached class weights a
             ``use_class_weights: true`` config uses, read with
             :func:`classweights.load_weights`.
         dataset_options: keyword arguments of that ``load_weights`` call (``method``,
             ``num_classes``, ``ignore_index``, ``cache_dir``...); ``ignore_index`` defaults
             to the loss config's.
-        stats: multi-label :class:`~classweights.ClassStats`; BCE losses without an explicit
-            ``pos_weight`` (or with ``pos_weight: auto``) get negatives / positives from it.
 
     Returns:
-        The ``nn.Module``.
+        The ``nn.Module``; a :class:`~classweights.losses.StagedLoss` for a staged config.
 
     Raises:
         ConfigError: unknown loss name or argument (the message lists the valid ones).
@@ -150,100 +179,56 @@ def build_loss(
     ...
     classweights.errors.ConfigError: unknown loss 'DiceLos' (did you mean 'DiceLoss'?); ...
     """
-    config = _load_config(config)
-    if not {"name", "loss_name"} & set(config) and _LEGACY_KEYS & set(config):
-        name, params, use_weights = _legacy(config)
-        if use_weights and weight is None:
-            record = _dataset_record(dataset, dataset_options, params)
-            weight = record.tensor()
-            if record.ignore_index is not None:  # the loss ignores what the weights ignored
-                params.setdefault("ignore_index", record.ignore_index)
-        return _build(name, params, weight=weight, stats=stats)
-    name, params = _split(config, "config")
-    return _build(name, params, weight=weight, stats=stats)
+    config = load_loss_config(config)
+    factory = stage_factory(
+        config,
+        weight=weight,
+        pos_weight=pos_weight,
+        stats=stats,
+        dataset=dataset,
+        dataset_options=dataset_options,
+    )
+    if is_staged(config):
+        from .staged import build_staged
+
+        return build_staged(config, factory)
+    return factory(config)
 
 
-#: Keys of the focal + Dice training-script config and what each becomes.
-_LEGACY_KEYS = frozenset(
-    {"use_focal", "focal_alpha", "focal_gamma", "focal_weight", "use_class_weights"}
-)
+def stage_factory(
+    config: dict[str, Any],
+    *,
+    weight: Any = None,
+    pos_weight: Any = None,
+    stats: Any = None,
+    dataset: Any = None,
+    dataset_options: Mapping[str, Any] | None = None,
+) -> Callable[[Mapping[str, Any]], nn.Module]:
+    """``build(one_loss_config) -> nn.Module`` carrying the class weights of ``config``.
 
-
-def _legacy(config: Mapping[str, Any]) -> tuple[str, dict[str, Any], bool]:
-    """``(name, params, use_class_weights)`` of a ``use_focal: ...`` config.
-
-    ``use_focal: true`` -> FocalDiceLoss (``focal_alpha`` -> ``alpha``, ``focal_gamma`` ->
-    ``gamma``, ``focal_weight``, ``dice_weight``); ``false`` -> CombinedLoss (CE + Dice,
-    ``ce_weight``, ``dice_weight``; the ``focal_*`` keys are then unused). Other keys are
-    the loss's own arguments.
+    Reads the weights once (``weight``/``pos_weight`` files, the config's top-level
+    ``class_weights: {dataset: ...}``, which it pops from ``config``) and returns the builder
+    every stage of a staged config is built with, so each stage gets the same weights.
     """
-    params = dict(config)
-    use_focal = params.pop("use_focal", True)
-    use_weights = params.pop("use_class_weights", False)
-    for key, value in (("use_focal", use_focal), ("use_class_weights", use_weights)):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key} must be true or false, got {value!r}")
-    renames = {"focal_alpha": "alpha", "focal_gamma": "gamma"}
-    if use_focal:
-        for old, new in renames.items():
-            if old in params:
-                if new in params:
-                    raise ConfigError(f"{old} and {new} are the same argument; give one")
-                params[new] = params.pop(old)
-        return "FocalDiceLoss", params, use_weights
-    for key in (*renames, "focal_weight"):
-        params.pop(key, None)
-    return "CombinedLoss", params, use_weights
+    given = class_weight_arguments(config, weight=weight, pos_weight=pos_weight)
 
+    def build(stage_config: Mapping[str, Any]) -> nn.Module:
+        cfg = dict(stage_config)
+        cfg.pop("loss_switch", None)
+        w = given.get("weight")
+        if not {"name", "loss_name"} & set(cfg) and LEGACY_KEYS & set(cfg):
+            name, params, use_weights = legacy(cfg)
+            if use_weights and w is None:
+                record = legacy_dataset_record(dataset, dataset_options, params)
+                w = record.tensor()
+                if record.ignore_index is not None:  # the loss ignores what the weights ignored
+                    params.setdefault("ignore_index", record.ignore_index)
+        else:
+            name, params = _split(cfg, "config")
+        extra = {k: v for k, v in given.items() if k != "weight"}
+        return _build(name, params, weight=w, stats=stats, extra=extra)
 
-def _dataset_record(dataset: Any, options: Mapping[str, Any] | None, params: Mapping) -> Any:
-    """The weight record of ``dataset`` (from the cache), for ``use_class_weights: true``."""
-    if dataset is None:
-        raise ConfigError(
-            "use_class_weights: true needs the dataset whose class weights to use, and no "
-            "dataset was given; call build_loss(config, dataset='path/to/masks', "
-            "dataset_options={'num_classes': C}) or pass weight=..."
-        )
-    from ..pipeline import record_for  # training code reaches datasets through the pipeline
-
-    kwargs = dict(options or {})
-    ignore = params.get("ignore_index")
-    if isinstance(ignore, int) and not isinstance(ignore, bool) and ignore >= 0:
-        kwargs.setdefault("ignore_index", ignore)
-    return record_for(dataset, **kwargs)
-
-
-def _load_config(config: Any) -> dict[str, Any]:
-    if isinstance(config, Path) or (
-        isinstance(config, str) and "\n" not in config and config.endswith((".yaml", ".yml"))
-    ):
-        path = Path(config)
-        if not path.is_file():
-            raise ConfigError(f"loss config file {path} does not exist")
-        from ..config_text import read_config_text
-
-        config = read_config_text(path, "loss config")
-    if isinstance(config, str):
-        from ..config_text import load_yaml
-
-        config = load_yaml(config, "the loss config")
-        if isinstance(config, str):
-            config = {"name": config}
-    if not isinstance(config, Mapping):
-        raise ConfigError(
-            f"a loss config must be a mapping like {{'name': 'DiceLoss', ...}}, got {config!r}"
-        )
-    config = dict(config)
-    if set(config) == {"loss"} and isinstance(config["loss"], Mapping):
-        config = dict(config["loss"])
-    if "loss_switch" in config:  # a staged config: its stage 1 is the top-level loss
-        switch = config.pop("loss_switch")
-        if switch is not None and not isinstance(switch, Mapping):
-            raise ConfigError(
-                f"loss_switch must be a mapping with loss_stages (see LossStageScheduler), "
-                f"got {switch!r}"
-            )
-    return config
+    return build
 
 
 def _split(config: Mapping[str, Any], where: str) -> tuple[str, dict[str, Any]]:
@@ -305,10 +290,21 @@ def _accepted(factory: Factory) -> set[str] | None:
     return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
-def _build(name: str, params: dict[str, Any], *, weight: Any, stats: Any) -> nn.Module:
+#: Arguments that already set a loss's class weights (``weight=`` is then not filled in).
+_CLASS_WEIGHT_ARGS = ("weight", "class_weights", "base_weight")
+
+
+def _build(
+    name: str,
+    params: dict[str, Any],
+    *,
+    weight: Any,
+    stats: Any,
+    extra: Mapping[str, Any] | None = None,
+) -> nn.Module:
     key, factory = _resolve(name)
     if factory is MixedLoss:
-        return _build_mixed(params, weight=weight, stats=stats)
+        return _build_mixed(params, weight=weight, stats=stats, extra=extra)
     accepted = _accepted(factory)
     if accepted is not None:
         unknown = sorted(set(params) - accepted)
@@ -320,10 +316,12 @@ def _build(name: str, params: dict[str, Any], *, weight: Any, stats: Any) -> nn.
         if (
             weight is not None
             and "weight" in accepted
-            and params.get("weight") is None
-            and params.get("class_weights") is None
+            and all(params.get(k) is None for k in _CLASS_WEIGHT_ARGS)
         ):
             params["weight"] = weight
+        for arg, value in (extra or {}).items():  # pos_weight / alpha given to the call
+            if arg in accepted and params.get(arg) is None:
+                params[arg] = value
         if "pos_weight" in accepted:
             _fill_pos_weight(key, params, stats)
     try:
@@ -342,7 +340,9 @@ def _fill_pos_weight(key: str, params: dict[str, Any], stats: Any) -> None:
         params["pos_weight"] = pos_weight_from_stats(stats)
 
 
-def _build_mixed(params: dict[str, Any], *, weight: Any, stats: Any) -> MixedLoss:
+def _build_mixed(
+    params: dict[str, Any], *, weight: Any, stats: Any, extra: Mapping[str, Any] | None
+) -> MixedLoss:
     params = dict(params)
     items = params.pop("losses", None)
     factors = params.pop("weights", None)
@@ -352,7 +352,7 @@ def _build_mixed(params: dict[str, Any], *, weight: Any, stats: Any) -> MixedLos
             f"Mixed got unknown argument(s) {sorted(params)}; valid arguments: "
             "losses, weights, mode, ignore_index"
         )
-    if not isinstance(items, list) or not items:
+    if not isinstance(items, Sequence) or isinstance(items, str) or not items:
         raise ConfigError(
             "Mixed needs 'losses': a non-empty list like [{name: DiceLoss, weight: 0.7}]"
         )
@@ -381,7 +381,7 @@ def _build_mixed(params: dict[str, Any], *, weight: Any, stats: Any) -> MixedLos
         for k, v in shared.items():
             if k in accepted:
                 sub.setdefault(k, v)
-        modules.append(_build(name, sub, weight=weight, stats=stats))
+        modules.append(_build(name, sub, weight=weight, stats=stats, extra=extra))
         names.append(key)
     if factors is None:
         given = [f for _, _, f in parsed]

@@ -77,6 +77,10 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
           gets the neutral weight 1, its class's average. ``K=1`` classes always weigh 1.
         * Ignored pixels take no part in clustering, statistics or the loss. An all-ignored
           batch returns 0 with zero gradients.
+        * Non-finite activations never enter the statistics: a pixel whose feature position
+          holds an inf/NaN feature, or whose cross-entropy is inf/NaN (an AMP overflow step
+          that ``GradScaler`` skips), is left out of clustering and statistics as if it were
+          ignored; its loss stays non-finite, as it should.
         * No host-device sync once every class with ``K > 1`` has been initialised (until
           then each training call reads ``initialized`` once); label checks of CUDA
           tensors are device-side asserts, step-dependent choices are tensor ops, so a
@@ -319,12 +323,16 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
             Scalar loss, ``0`` (with zero gradients) if every pixel is ignored.
         """
         p = self._prepare(logits, target, features)
+        if logits.dtype not in (torch.float32, torch.float64):
+            logits = logits.float()
+        ce = F.cross_entropy(logits, p["target"], reduction="none", ignore_index=self.ignore_index)
         warm: bool | torch.Tensor = False
         if self.training:
             # step-dependent choices stay on the device: no host sync, no recompiles
             if self.warmup_steps:
                 warm = self.num_steps < self.warmup_steps
             due = None if self.update_every == 1 else self.num_steps % self.update_every == 0
+            p = self._finite_only(p, ce.detach())  # inf/NaN never reach the statistics
             pc = None
             if self.kmax > 1:
                 pc = self._pixel_class_counts(p)  # (position, class) pixel counts
@@ -333,9 +341,6 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
                     self._init_done = bool(self.initialized.all())
         assign = self._assign(p)
         slot = self._slots(p, assign)
-        if logits.dtype not in (torch.float32, torch.float64):
-            logits = logits.float()
-        ce = F.cross_entropy(logits, p["target"], reduction="none", ignore_index=self.ignore_index)
         if self.training:
             self._update(p, slot, ce.detach(), pc, assign, due)
             self.num_steps += 1

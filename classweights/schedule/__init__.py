@@ -22,11 +22,17 @@ After every validation, ``scheduler.step(metrics, epoch)`` with ``metrics`` as r
 ``state_dict``): the next enabled stage is entered when all of its thresholds hold on
 ``consecutive_epochs`` consecutive calls; a miss (or a non-finite metric) resets the count;
 stages never go back and at most one stage is entered per call.
+
+Every stage's loss is built at the start, with the same class weights, into one
+:class:`~classweights.losses.StagedLoss` (``scheduler.staged_loss``; what
+``build_loss(config, weight=w)`` returns): the module a model keeps, whose ``state_dict``
+keys do not change with the stage. ``classweights.integrations.LossStageCallback`` drives it
+from Lightning.
 """
 
 from __future__ import annotations
 
 from .config import Stage
-from .scheduler import STATE_VERSION, LossStageScheduler
+from .scheduler import LR_FACTOR_KEY, STATE_VERSION, LossStageScheduler
 
-__all__ = ["STATE_VERSION", "LossStageScheduler", "Stage"]
+__all__ = ["LR_FACTOR_KEY", "STATE_VERSION", "LossStageScheduler", "Stage"]

@@ -10,29 +10,32 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ClassWeightsError, ConfigError
-from .config import Stage, _load_config, _mixed_weights, _parse, _same_components
+from ..errors import ConfigError
+from ..loss_config import DATASET_KEY, Stage, load_stage_config, mixed_weights, parse_stages
+from .checks import describe, read_checks
+from .lr import LR_FACTOR_KEY, scale_groups, sync_groups
 
 if TYPE_CHECKING:
     import torch
 
+    from ..losses import StagedLoss
+
 STATE_VERSION = 1
 
-
-def _default_factory(config: Mapping[str, Any]) -> Any:
-    from ..losses import build_loss  # torch-heavy; imported on first use
-
-    return build_loss(dict(config))
+__all__ = ["LR_FACTOR_KEY", "STATE_VERSION", "LossStageScheduler"]
 
 
 class LossStageScheduler:
     """Advance a staged loss when validation Dice thresholds hold for consecutive epochs.
 
     Args:
-        config: the full config (dict, YAML string or YAML file path) with ``loss_name``,
-            ``loss_parameter`` (stage 1) and ``loss_switch.loss_stages``.
-        loss: the stage-1 loss module, if you built it yourself (e.g. with a ``pos_weight``);
-            it must correspond to the base config. ``None`` builds it from the config.
+        config: the full config (a mapping such as a dict or an OmegaConf ``DictConfig``, a
+            YAML string or a YAML file path) with ``loss_name``, ``loss_parameter`` (stage 1)
+            and ``loss_switch.loss_stages``.
+        loss: a :class:`~classweights.losses.StagedLoss` built from this config (e.g. the one
+            your model holds, from ``build_loss(config, weight=w)``) to drive; ``None`` builds
+            it. A plain stage-1 module is deprecated: pass ``weight=``/``pos_weight=`` so
+            every stage gets them.
         optimizer: its param groups' ``lr`` are multiplied by a stage's ``lr_multiplier``.
             Defaults to ``lr_scheduler.optimizer``.
         lr_scheduler: an LR scheduler (``CosineAnnealingLR``...) whose ``base_lrs`` are
@@ -45,15 +48,20 @@ class LossStageScheduler:
             condition run broken at epoch 8 after 2/3: ...`` when a miss ends a run, and
             ``Stage 1 -> Stage 2 at epoch ...`` on the switch.
         loss_factory: builds a loss module from ``{"loss_name", "loss_parameter"}``;
-            default :func:`classweights.losses.build_loss` (imported lazily).
+            default :func:`classweights.losses.build_loss` with the weights below.
+        weight: class weights (tensor, array, list, weight record or weight-file path) given
+            to every stage's loss that takes ``weight``, read once.
+        pos_weight: BCE ``pos_weight`` given likewise to every stage's loss.
+        stats: multi-label statistics, for ``pos_weight: auto`` (as ``build_loss``).
 
     Raises:
         ConfigError: a bad key, threshold, weight, stage number or loss, named by its path.
 
-    Entering a stage whose loss differs from the current one only in component weights
-    calls ``loss.set_weights`` in place (buffers such as ``pos_weight`` are kept); any
-    other change rebuilds the loss with ``loss_factory`` on the old loss's device, so read
-    :attr:`loss` after each :meth:`step` rather than holding on to the module.
+    Every enabled stage's loss is built at construction, with the same weights, into one
+    :class:`~classweights.losses.StagedLoss` (:attr:`staged_loss`); entering a stage switches
+    it. A stage whose Mixed loss differs from the current one only in component weights
+    shares its module (``set_weights`` in place, buffers such as ``pos_weight`` kept).
+    :attr:`loss` is the current stage's module.
 
     >>> cfg = '''
     ... loss_name: Mixed
@@ -65,11 +73,13 @@ class LossStageScheduler:
     ...       loss: {loss_name: Mixed, loss_parameter:
     ...              {losses: [{name: BCE, weight: 0.2}, {name: Dice, weight: 0.8}]}}
     ... '''
-    >>> s = LossStageScheduler(cfg, loss_factory=lambda c: dict(c))  # stand-in loss
+    >>> s = LossStageScheduler(cfg, pos_weight=[2.0, 3.0])
     >>> [s.step({"avg_dice": d}, epoch) for epoch, d in enumerate([0.91, 0.85, 0.92, 0.93])]
     [False, False, False, True]
     >>> s.log_dict()
     {'val/loss_stage': 2, 'val/loss_stage_consecutive': 0, 'val/loss_stage_switch_epoch': 3}
+    >>> s.loss.components, s.loss.losses[0].pos_weight.tolist()
+    ([('BCE', 0.2), ('Dice', 0.8)], [2.0, 3.0])
     """
 
     def __init__(
@@ -82,11 +92,16 @@ class LossStageScheduler:
         logger: logging.Logger | None = None,
         *,
         loss_factory: Callable[[Mapping[str, Any]], Any] | None = None,
+        weight: Any = None,
+        pos_weight: Any = None,
+        stats: Any = None,
     ) -> None:
-        self.config = _load_config(config)
+        from ..losses.build import stage_factory  # torch: imported when a scheduler is built
+        from ..losses.staged import StagedLoss, build_staged
+
+        self.config = load_stage_config(config)
         self.class_names = list(class_names) if class_names is not None else None
         self.logger = logger or logging.getLogger("classweights.schedule")
-        self.loss_factory = loss_factory or _default_factory
         if optimizer is None and lr_scheduler is not None:
             optimizer = getattr(lr_scheduler, "optimizer", None)
         elif (
@@ -96,68 +111,90 @@ class LossStageScheduler:
             raise ConfigError("lr_scheduler.optimizer is not the optimizer passed to the scheduler")
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
-        self.stages = _parse(self.config, self.class_names)
+        self.stages = parse_stages(self.config, self.class_names)
         if optimizer is None and any(s.enabled and s.lr_multiplier != 1.0 for s in self.stages):
             warnings.warn(
                 "a stage has lr_multiplier != 1 but no optimizer was given; lr stays unchanged",
                 UserWarning,
                 stacklevel=2,
             )
-        for s in self.stages:  # build every enabled loss once so bad configs fail now
-            if s.enabled and s.loss_config is not None and not (s.number == 1 and loss is not None):
-                built = self._build(s)
-                if s.number == 1:
-                    loss = built
-        self._loss = loss
-        self._loss_config: dict[str, Any] = self.stages[0].loss_config or {}
-        self.stage = 1
+        given = [n for n, v in (("weight", weight), ("pos_weight", pos_weight)) if v is not None]
+        given += [DATASET_KEY] if DATASET_KEY in self.config else []
+        self.loss_factory = loss_factory
+        if isinstance(loss, StagedLoss):
+            enabled = [s.number for s in self.stages if s.enabled]
+            if loss.numbers != enabled:
+                raise ConfigError(
+                    f"the StagedLoss has stages {loss.numbers} but this config enables "
+                    f"{enabled}; build the loss from the same config"
+                )
+            if given:
+                warnings.warn(
+                    f"{' and '.join(given)} not used: the StagedLoss passed as loss= was built "
+                    "with its own class weights",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            staged = loss
+        else:
+            if loss is not None:
+                warnings.warn(
+                    "LossStageScheduler(loss=<stage-1 module>) is deprecated: a stage built "
+                    "later does not get what you gave that module; pass weight=/pos_weight= "
+                    "(or a StagedLoss from build_loss(config, weight=...))",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+            if loss_factory is None:
+                factory = stage_factory(
+                    self.config, weight=weight, pos_weight=pos_weight, stats=stats
+                )
+            elif given:
+                raise ConfigError(
+                    f"{' and '.join(given)} cannot reach a custom loss_factory; give them to "
+                    "your factory, or drop loss_factory (build_loss passes them to every stage)"
+                )
+            else:
+                factory = loss_factory
+            staged = build_staged(self.config, factory, first=loss)
+        self.staged_loss: StagedLoss = staged
+        self.stage = staged.current_stage
+        self._loss_config: dict[str, Any] = self._config_of(self.stage)
         self.consecutive = 0
         self.last_epoch: int | None = None
         self.history: list[dict[str, Any]] = []
 
     @classmethod
     def from_yaml(cls, path_or_str: str | os.PathLike[str], **kwargs: Any) -> LossStageScheduler:
-        """Build from a YAML file path or a YAML string (same keyword arguments as the class)."""
-        return cls(_load_config(path_or_str), **kwargs)
+        """Build from a YAML file path or a YAML string (same keyword arguments as the class).
 
-    # ------------------------------------------------------------------ config
-    def _build(self, stage: Stage) -> Any:
-        where = f"{stage.path}.loss" if stage.number > 1 else "loss_name/loss_parameter"
-        try:
-            return self.loss_factory(copy.deepcopy(stage.loss_config))
-        except (ClassWeightsError, TypeError, KeyError) as exc:
-            raise ConfigError(f"{where}: cannot build this loss: {exc}") from None
+        Weight files named in a YAML file are relative to that file.
+        """
+        return cls(path_or_str, **kwargs)
 
     # ------------------------------------------------------------------ state machine
     @property
     def loss(self) -> Any:
-        """The loss module of the current stage."""
-        return self._loss
+        """The loss module of the current stage (``staged_loss.current``)."""
+        return self.staged_loss.current
+
+    def _config_of(self, number: int) -> dict[str, Any]:
+        """The loss config in force at stage ``number`` (a stage without one keeps the last)."""
+        target = max(
+            (s for s in self.stages if s.enabled and s.number <= number and s.loss_config),
+            key=lambda s: s.number,
+        )
+        return target.loss_config or {}
+
+    @property
+    def lr_factor(self) -> float:
+        """The product of the ``lr_multiplier`` of every stage entered so far."""
+        return math.prod(h["lr_multiplier"] for h in self.history)
 
     @property
     def next_stage(self) -> Stage | None:
         """The next enabled stage, or ``None`` at the last one."""
         return next((s for s in self.stages if s.number > self.stage and s.enabled), None)
-
-    def _read(self, metrics: Mapping[str, Any], stage: Stage) -> list[tuple[str, float, float]]:
-        per_class = metrics.get("class_dice", metrics)
-        checks = []
-        if stage.global_dice_threshold is not None:
-            if "avg_dice" not in metrics:
-                raise ConfigError(
-                    f"{stage.path}.conditions.global_dice_threshold needs metrics['avg_dice']; "
-                    f"metrics keys: {', '.join(map(str, metrics))}"
-                )
-            checks.append(("avg_dice", float(metrics["avg_dice"]), stage.global_dice_threshold))
-        for name, thr in stage.class_dice_thresholds.items():
-            if name not in per_class:
-                raise ConfigError(
-                    f"{stage.path}.conditions.class_dice_thresholds.{name}: the metrics have "
-                    f"no Dice for class {name!r}; they have: {', '.join(map(str, per_class))}"
-                    f" (pass class_names to DiceMetric)"
-                )
-            checks.append((name, float(per_class[name]), thr))
-        return checks
 
     def step(self, metrics: Mapping[str, Any], epoch: int | None = None) -> bool:
         """Feed one validation result; return whether a new stage was entered.
@@ -183,7 +220,7 @@ class LossStageScheduler:
         target = self.next_stage
         if target is None:
             return False
-        checks = self._read(metrics, target)
+        checks = read_checks(metrics, target)
         bad = [f"{name}={value}" for name, value, _ in checks if not math.isfinite(value)]
         if bad:
             warnings.warn(
@@ -204,7 +241,7 @@ class LossStageScheduler:
                 target.number,
                 self.consecutive,
                 target.consecutive_epochs,
-                self._describe(checks),
+                describe(checks, self.class_names),
                 epoch,
             )
             return False
@@ -229,25 +266,9 @@ class LossStageScheduler:
             )
         self.consecutive = 0
 
-    def _describe(self, checks: list[tuple[str, float, float]]) -> str:
-        """``avg_dice 0.861 >= 0.85, Pisiform 0.86 >= 0.85``; many classes with one
-        threshold are summarised as ``every class >= 0.75 (lowest Ulna 0.78)``."""
-        glob = [c for c in checks if c[0] == "avg_dice"]
-        classes = [c for c in checks if c[0] != "avg_dice"]
-        parts = [f"{n} {v:.4g} >= {t:.4g}" for n, v, t in glob]
-        if len(classes) >= 4 and len({t for _, _, t in classes}) == 1:
-            name, value, thr = min(classes, key=lambda c: c[1])
-            every = self.class_names is not None and len(classes) == len(self.class_names)
-            who = "every class" if every else f"{len(classes)} classes"
-            parts.append(f"{who} >= {thr:.4g} (lowest {name} {value:.4g})")
-        else:
-            parts.extend(f"{n} {v:.4g} >= {t:.4g}" for n, v, t in classes)
-        return ", ".join(parts)
-
     def _enter(self, target: Stage, epoch: int, checks: list[tuple[str, float, float]]) -> None:
-        old, old_w = self.stage, _mixed_weights(self._loss_config, "")
+        old, old_w = self.stage, mixed_weights(self._loss_config, "")
         how = self._apply_loss(target)
-        self._scale_lr(target.lr_multiplier)
         self.stage, self.consecutive = target.number, 0
         self.history.append(
             {
@@ -258,8 +279,9 @@ class LossStageScheduler:
                 "lr_multiplier": target.lr_multiplier,
             }
         )
+        self._scale_lr(target.lr_multiplier)
         why = ", ".join(f"{n} {v:.4g} >= {t:.4g}" for n, v, t in checks)
-        new_w = _mixed_weights(self._loss_config, "")
+        new_w = mixed_weights(self._loss_config, "")
         change = (
             f"weights {'/'.join(f'{w:g}' for w in old_w)} -> {'/'.join(f'{w:g}' for w in new_w)}"
             if old_w and new_w
@@ -277,41 +299,35 @@ class LossStageScheduler:
         )
 
     def _apply_loss(self, target: Stage) -> str:
-        cfg = target.loss_config
-        if cfg is None or cfg == self._loss_config:
-            return "loss unchanged"
-        if hasattr(self._loss, "set_weights") and _same_components(self._loss_config, cfg):
-            self._loss.set_weights(_mixed_weights(cfg, ""))
-            self._loss_config = cfg
+        """Put ``target``'s loss in place (the staged loss switches); how, for the log."""
+        staged = self.staged_loss
+        before, before_factors = staged.current, getattr(staged.current, "weights", None)
+        staged.set_stage(target.number)
+        if target.loss_config is not None:
+            self._loss_config = target.loss_config
+        if staged.current is not before:
+            return "its own module, built with the others"
+        if getattr(staged.current, "weights", None) != before_factors:
             return "in place"
-        new = self._build(target)
-        old = self._loss
-        if hasattr(old, "parameters") and hasattr(new, "to"):
-            tensors = [*old.parameters(), *old.buffers()]
-            if tensors:
-                new = new.to(tensors[0].device)
-            new.train(old.training)
-        self._loss, self._loss_config = new, cfg
-        return "rebuilt"
+        return "loss unchanged"
 
     def _scale_lr(self, factor: float) -> None:
-        if factor == 1.0 or self.optimizer is None:
-            return
-        for group in self.optimizer.param_groups:
-            for key in ("lr", "initial_lr"):
-                if key in group:
-                    if hasattr(group[key], "mul_"):
-                        group[key].mul_(factor)
-                    else:
-                        group[key] = group[key] * factor
-        todo = [self.lr_scheduler] if self.lr_scheduler is not None else []
-        while todo:
-            sched = todo.pop()
-            todo.extend(getattr(sched, "_schedulers", []))  # SequentialLR, ChainedScheduler
-            if hasattr(sched, "base_lrs"):
-                sched.base_lrs = [b * factor for b in sched.base_lrs]
-            if hasattr(sched, "_last_lr"):
-                sched._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+        """Multiply the lr by ``factor`` and mark the groups with :attr:`lr_factor`."""
+        if self.optimizer is not None:
+            scale_groups(self.optimizer, self.lr_scheduler, factor, self.lr_factor)
+
+    def sync_lr(self, optimizer: Any = None, lr_scheduler: Any = None) -> float:
+        """Bring an optimizer to the lr of the stages entered so far; return the factor applied.
+
+        Each param group records the lr factor already applied to it (the key
+        ``"classweights_lr_factor"``, saved in the optimizer's ``state_dict``): a restored
+        optimizer is left as it is, a fresh one is multiplied by :attr:`lr_factor` (its LR
+        scheduler's ``base_lrs`` too). Called by :meth:`load_state_dict` and by the Lightning
+        callback when training (re)starts.
+        """
+        optimizer = optimizer if optimizer is not None else self.optimizer
+        lr_scheduler = lr_scheduler if lr_scheduler is not None else self.lr_scheduler
+        return sync_groups(optimizer, lr_scheduler, self.lr_factor)
 
     # ------------------------------------------------------------------ logging, state
     def log_dict(self, prefix: str = "val/") -> dict[str, int]:
@@ -350,8 +366,9 @@ class LossStageScheduler:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict` output and put the loss of the restored stage in place.
 
-        The lr is not rescaled: restore the optimizer and LR scheduler from their own
-        state dicts.
+        The lr of a restored optimizer is left alone (restore the optimizer and LR scheduler
+        from their own state dicts, in either order); a fresh optimizer is brought to the
+        restored stage's lr (:meth:`sync_lr`).
         """
         if state.get("version") != STATE_VERSION:
             raise ConfigError(
@@ -365,15 +382,13 @@ class LossStageScheduler:
                 f"the checkpoint is at stage {stage}, which this config does not have enabled "
                 f"(enabled stages: {', '.join(map(str, enabled))})"
             )
-        target = max(
-            (s for s in self.stages if s.enabled and s.number <= stage and s.loss_config),
-            key=lambda s: s.number,
-        )
-        self._apply_loss(target)
+        self.staged_loss.set_stage(stage)
+        self._loss_config = self._config_of(stage)
         self.stage = stage
         self.consecutive = int(state["consecutive"])
         self.last_epoch = state["last_epoch"]
         self.history = copy.deepcopy(list(state["history"]))
+        self.sync_lr()
 
     def __repr__(self) -> str:
         return (

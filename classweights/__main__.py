@@ -1,0 +1,6 @@
+"""``python -m classweights``: the command line (as the ``classweights`` script)."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    main()
