@@ -213,3 +213,69 @@ def test_bad_sampling_options(kw, msg):
     if set(kw) & {"ci", "n_boot", "normalize", "bogus"}:
         with pytest.raises(ConfigError, match=msg):
             bootstrap_intervals(full, **kw)
+
+
+# ---- declared classes the sample has not seen (issue 28, item 11) ------------------------
+def rare_population(n=2000, rare_rows=(1234, 1601, 1777), seed=0):
+    """Three common classes in every image; class 3 only in ``rare_rows`` (none if empty)."""
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((n, 4), np.int64)
+    counts[:, :3] = rng.integers(900, 1100, (n, 3)) * [20, 5, 1]
+    counts[list(rare_rows), 3] = 40
+    return ClassStats.from_counts(counts, class_names=["road", "car", "pole", "bicycle"])
+
+
+def test_auto_sample_keeps_reading_while_a_declared_class_is_unseen(caplog):
+    full = rare_population()
+    truth = compute_weights(full)
+    assert np.argmax(truth) == 3  # the full scan gives the rare class the largest weight
+    rounds = []
+
+    def draw(rows):
+        new = full.subset(rows)
+        rounds.append(int(new.pixels[3]))
+        return new
+
+    with caplog.at_level("WARNING", logger="classweights"):
+        stats, info = auto_sample(draw, full.num_images, tolerance=0.5, initial=20, n_boot=200)
+    assert rounds[0] == 0  # the first round missed class 3 (with tolerance 0.5 it stopped there)
+    assert stats.pixels[3] > 0
+    assert info["unseen"] == []
+    w = compute_weights(stats)
+    assert w[3] > 0
+    assert np.argmax(w) == 3
+    said = [r.getMessage() for r in caplog.records if "3 (bicycle)" in r.getMessage()]
+    assert said, [r.getMessage() for r in caplog.records]
+    assert "no pixel" in said[0]
+    assert "reading more" in said[0]
+
+
+@pytest.mark.parametrize("absent", ["zero", "max", "mean"])
+def test_auto_sample_of_a_class_absent_from_the_dataset_equals_the_full_scan(absent, caplog):
+    full = rare_population(n=700, rare_rows=())
+    with caplog.at_level("WARNING", logger="classweights"):
+        stats, info = auto_sample(
+            full.subset, full.num_images, tolerance=0.5, initial=20, n_boot=100, absent=absent
+        )
+    assert info["exhausted"]
+    assert info["images_read"] == full.num_images
+    assert info["unseen"] == [3]
+    assert not stats.sampled
+    truth = quiet(compute_weights, full, absent=absent)
+    np.testing.assert_array_equal(quiet(compute_weights, stats, absent=absent), truth)
+    np.testing.assert_array_equal(info["low"], truth)  # every image read: no uncertainty left
+    np.testing.assert_array_equal(info["high"], truth)
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "3 (bicycle)" in messages
+    assert f"absent={absent!r}" in messages
+
+
+def test_auto_sample_refuses_statistics_whose_class_count_changes():
+    full = rare_population(n=300, rare_rows=(123, 201, 277))
+
+    def draw(rows):  # a scan that infers num_classes from what it read
+        s = full.subset(rows)
+        return s if s.pixels[3] else ClassStats.from_counts(np.asarray(s.counts)[:, :3])
+
+    with pytest.raises(ConfigError, match=r"of 4 classes after 3; declare num_classes"):
+        auto_sample(draw, full.num_images, tolerance=1e-3, initial=20, n_boot=100)

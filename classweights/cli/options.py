@@ -552,6 +552,11 @@ def scan_for_weights(kw: dict[str, Any], method: str, wkw: dict[str, Any]) -> tu
     from ..weights import auto_sample
 
     paths, settings = ScanSettings.from_kwargs(**scan_kwargs(kw)).locate(list(kw["paths"]))
+    if settings.space.num_classes is None:  # a sample cannot tell a rare class from none
+        raise click.UsageError(
+            "--sample auto needs the classes declared: pass --num-classes K (or --classes, "
+            "or a --layout), so that a class the sample has not read is looked for"
+        )
     population = count_images(paths, settings=settings)
     with progress_bar(progress_enabled(kw["quiet"]), "sampling") as progress:
         stats, info = auto_sample(

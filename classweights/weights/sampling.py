@@ -8,6 +8,7 @@ is a row-multiplicity vector, so all replicates' dataset counts are one matrix p
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import warnings
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from .stages import (
     raw_weights,
 )
 
+log = logging.getLogger(__name__)
 _NORMAL = NormalDist()
 INTERVAL_KINDS: tuple[str, ...] = ("bca", "percentile")
 _CELLS_PER_CHUNK = 4_000_000  # replicates x images per matrix product (~32 MB of float64)
@@ -247,6 +249,26 @@ def _next_size(n: int, pop: int, rel: float, tol: float, growth: float, unresolv
     return min(most, max(n + 1, math.ceil(n * 1.25), math.ceil(1.1 * predicted)))
 
 
+def _classes(stats: ClassStats, ids: list[int], one: str, many: str) -> str:
+    """``"class 3 (bicycle) has"`` / ``"classes 3, 7 have"``: ids with their names, if any."""
+    names = stats.names
+    listed = ", ".join(f"{i} ({names[i]})" if stats.class_names else str(i) for i in ids)
+    return f"class {listed} {one}" if len(ids) == 1 else f"classes {listed} {many}"
+
+
+def _merge(stats: ClassStats | None, new: ClassStats) -> ClassStats:
+    """``stats + new``; a class count that changes between rounds is a :class:`ConfigError`."""
+    if stats is None:
+        return new
+    if new.num_classes != stats.num_classes:
+        raise ConfigError(
+            f"auto_sample: draw returned statistics of {new.num_classes} classes after "
+            f"{stats.num_classes}; declare num_classes (or the class names) for the scan: a "
+            "sample cannot see the classes it has not read"
+        )
+    return stats + new
+
+
 def auto_sample(
     draw: Callable[[NDArray[np.int64]], ClassStats],
     population: int,
@@ -270,8 +292,17 @@ def auto_sample(
     ``1.25 x`` and ``growth x`` the current size. After each round it computes
     :func:`bootstrap_intervals` with the finite-population correction, and stops when, for
     every class present in the sample, the interval half-width ``(high - low) / 2`` is at
-    most ``tolerance x weight`` and no class is missing from too many replicates, or when
-    the population is exhausted.
+    most ``tolerance x weight``, no class is missing from too many replicates and every
+    class has pixels in the sample, or when the population is exhausted.
+
+    Every one of the ``num_classes`` classes of the statistics is declared: while one has no
+    pixel in the sample, sampling goes on (growing by ``growth``) and a warning naming it
+    is logged, since a sample cannot tell a rare class from an absent one. A class still
+    without pixels once every image is read is absent from the dataset: ``absent=`` gives
+    its weight exactly as for a full scan (the statistics then hold every image, and their
+    weights equal the full scan's). ``draw`` must therefore return statistics of one fixed
+    class count (a scan with ``num_classes`` or class names given); a count that changes
+    between rounds is a :class:`~classweights.errors.ConfigError`.
 
     Args:
         draw: ``draw(rows) -> ClassStats`` scans the images with the given indices.
@@ -289,8 +320,9 @@ def auto_sample(
         ``(stats, info)``: the merged statistics of the images read (``sampled`` set when not
         all were read) and a dict with ``images_read``, ``rounds``, ``max_rel_halfwidth``
         (over resolved present classes), ``converged``, ``exhausted``, ``unresolved``
-        (class ids missing from too many replicates), ``population``, and the last round's
-        ``low`` / ``high`` arrays.
+        (class ids missing from too many replicates), ``unseen`` (class ids with no pixel in
+        the images read; only when every image was read, so absent from the dataset),
+        ``population``, and the last round's ``low`` / ``high`` arrays.
 
     >>> full = ClassStats.from_counts(np.random.default_rng(0).integers(50, 150, (1000, 3)))
     >>> stats, info = auto_sample(full.subset, full.num_images, initial=20, n_boot=200)
@@ -314,8 +346,7 @@ def auto_sample(
     stats: ClassStats | None = None
     read, rounds, target = 0, 0, min(int(initial), int(population))
     while True:
-        new = draw(order[read:target])
-        stats = new if stats is None else stats + new
+        stats = _merge(stats, draw(order[read:target]))
         read, rounds = target, rounds + 1
         w, low, high, present, unresolved = _intervals(
             stats, o, ci, int(n_boot), boot_rng, int(population), interval
@@ -323,15 +354,38 @@ def auto_sample(
         ok = present & ~unresolved & (w > 0)
         rel = np.where(ok, (high - low) / 2.0 / np.where(ok, w, 1.0), 0.0)
         max_rel = float(rel.max(initial=0.0))
-        converged = max_rel <= tolerance and not np.any(unresolved)
+        unseen = np.flatnonzero(stats.pixels == 0).tolist()
+        converged = max_rel <= tolerance and not np.any(unresolved) and not unseen
         exhausted = read >= population
         if converged or exhausted:
             break
+        if unseen:
+            log.warning(
+                "auto_sample: %s no pixel in the %d of %d images read; reading more images "
+                "(a sample cannot tell a rare class from an absent one)",
+                _classes(stats, unseen, "has", "have"),
+                read,
+                population,
+            )
         target = min(
             int(population),
             _next_size(
-                read, int(population), max_rel, tolerance, float(growth), bool(np.any(unresolved))
+                read,
+                int(population),
+                max_rel,
+                tolerance,
+                float(growth),
+                bool(np.any(unresolved)) or bool(unseen),
             ),
+        )
+    if unseen:  # every image read: the class is absent from the dataset, as a full scan says
+        log.warning(
+            "auto_sample: %s no pixel in any of the %d images, so every image was read; "
+            "absent=%r sets %s weight, as in a full scan",
+            _classes(stats, unseen, "has", "have"),
+            read,
+            o.absent,
+            "its" if len(unseen) == 1 else "their",
         )
     stats.sampled = read < population
     if stats.sampled:
@@ -351,6 +405,7 @@ def auto_sample(
         "converged": bool(converged),
         "exhausted": bool(exhausted),
         "unresolved": np.flatnonzero(unresolved).tolist(),
+        "unseen": unseen,
         "population": int(population),
         "low": low.astype(np.float64),
         "high": high.astype(np.float64),
