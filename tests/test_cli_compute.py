@@ -113,7 +113,8 @@ def test_compute_sample_auto_never_gives_an_unseen_class_a_weight(tmp_path):
     out = run(*args, "--sample", "auto", "--tolerance", "0.5")
     assert out.returncode == 0, out.stderr
     said = [line for line in out.stderr.splitlines() if "reading more" in line]
-    assert said and "class 3 " in said[0], out.stderr  # it said why it kept reading
+    assert said, out.stderr  # it said why it kept reading
+    assert "class 3 " in said[0], out.stderr
     w = [c["weight"] for c in json.loads(out.stdout)["classes"]]
     full = json.loads(run(*args).stdout)
     truth = [c["weight"] for c in full["classes"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -108,6 +109,87 @@ def test_empty_stats_give_finite_intervals():
     s = ClassStats.from_counts(np.zeros((0, 3), np.int64))
     low, high = quiet(bootstrap_intervals, s, absent="mean")
     assert low.tolist() == high.tolist() == [1.0, 1.0, 1.0]
+
+
+def scipy_bootstrap(stat, n, b, seed, method):
+    """``scipy.stats.bootstrap`` of ``stat(rows)`` over ``n`` images (rows resampled)."""
+    import inspect
+
+    from scipy import stats as sst
+
+    seeding = "rng" if "rng" in inspect.signature(sst.bootstrap).parameters else "random_state"
+    return sst.bootstrap(
+        (np.arange(n),),
+        stat,
+        n_resamples=b,
+        method=method,
+        vectorized=True,
+        batch=5000,
+        **{seeding: np.random.default_rng(seed)},
+    )
+
+
+def monte_carlo_tolerance(dist, endpoint, b, k=5.0):
+    """Half the spread of the replicates ``dist`` over ``k`` Monte-Carlo sds of the level.
+
+    A BCa endpoint is the quantile of ``b`` replicates at a level ``p`` (read back here as the
+    endpoint's rank in ``dist``). Its level has a Monte-Carlo sd of ``sqrt(p (1 - p) / b)``
+    (the order statistic) plus that of the bias correction ``z0 = Phi^-1(share below)``,
+    ``sqrt(0.25 / b) / phi(0)``, which moves the level by about ``2 phi(z_p)`` times it;
+    two independent runs differ by sqrt(2) times that. Mapped to values through ``dist``.
+    """
+    from statistics import NormalDist
+
+    nd = NormalDist()
+    p = float(np.clip(np.mean(dist <= endpoint), 1.0 / b, 1.0 - 1.0 / b))
+    sd = math.sqrt(p * (1 - p) / b) + 2 * nd.pdf(nd.inv_cdf(p)) * math.sqrt(0.25 / b) / nd.pdf(0)
+    delta = k * math.sqrt(2.0) * sd
+    lo, hi = np.quantile(dist, [max(p - delta, 0.0), min(p + delta, 1.0)])
+    return (hi - lo) / 2
+
+
+@pytest.mark.parametrize(
+    ("method", "kw", "formula"),
+    [
+        ("sqrt_inv_freq", {}, lambda n: np.sqrt(n.sum(-1, keepdims=True) / n)),
+        ("inverse_freq", {"normalize": "none"}, lambda n: n.sum(-1, keepdims=True) / (4 * n)),
+    ],
+)
+def test_bca_intervals_agree_with_scipy(method, kw, formula):
+    """The BCa interval (FPC off) against ``scipy.stats.bootstrap(method="BCa")``.
+
+    Both resample the images (rows of the per-image table) with replacement and take the
+    weights of the summed counts; scipy's statistic is written here from the formula, and
+    its replicates come from other seeds. Every class is in every image, so every replicate
+    is defined. Skewed, heavy-tailed counts make the BCa correction large: the plain
+    percentile interval is farther from scipy's than the tolerance
+    (:func:`monte_carlo_tolerance`, 5 Monte-Carlo sds), so the comparison can fail.
+    """
+    rng = np.random.default_rng(5)
+    counts = (rng.lognormal(0.0, 1.5, (60, 4)) * [4000, 800, 150, 30]).astype(np.int64) + 1
+    s = ClassStats.from_counts(counts)
+    b = 50_000
+
+    def weights(rows, axis=-1):  # (..., n) image indices -> (..., C) weights
+        w = formula(counts[np.moveaxis(rows, axis, -1)].sum(axis=-2).astype(np.float64))
+        return w * 4 / w.sum(-1, keepdims=True) if method == "sqrt_inv_freq" else w
+
+    np.testing.assert_allclose(weights(np.arange(60)), compute_weights(s, method, **kw))
+    low, high = bootstrap_intervals(s, method, n_boot=b, seed=3, interval="bca", **kw)
+    plow, phigh = bootstrap_intervals(s, method, n_boot=b, seed=4, interval="percentile", **kw)
+    uncorrected_off = []
+    for c in range(4):
+        stat = lambda r, axis=-1, c=c: weights(r, axis)[..., c]  # noqa: E731
+        ref = scipy_bootstrap(stat, 60, b, 100 + c, "BCa")
+        dist = ref.bootstrap_distribution
+        for ours, theirs, plain in (
+            (low[c], ref.confidence_interval.low, plow[c]),
+            (high[c], ref.confidence_interval.high, phigh[c]),
+        ):
+            tol = monte_carlo_tolerance(dist, theirs, b)
+            assert abs(ours - theirs) < tol, (c, ours, theirs, tol)
+            uncorrected_off.append(abs(plain - theirs) > tol)
+    assert sum(uncorrected_off) >= 2, uncorrected_off
 
 
 @pytest.mark.parametrize("ci", [0.8, 0.95])
