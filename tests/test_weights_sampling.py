@@ -16,8 +16,8 @@ from classweights.weights import (
     bootstrap_intervals,
     compute_weights,
 )
+from classweights.weights.bootstrap import _replicate_weights
 from classweights.weights.options import _options
-from classweights.weights.sampling import _replicate_weights
 
 
 def population(n=3000, c=8, seed=0):
@@ -84,11 +84,11 @@ def test_intervals_shape_order_and_seed():
 
 
 def test_intervals_chunked_matrix_product_matches_one_chunk(monkeypatch):
-    import classweights.weights.sampling as sampling
+    import classweights.weights.bootstrap as bootstrap
 
     s = population(n=200, seed=2)
     a = bootstrap_intervals(s, n_boot=300, seed=5)
-    monkeypatch.setattr(sampling, "_CELLS_PER_CHUNK", 200 * 7)  # chunks of 7 replicates
+    monkeypatch.setattr(bootstrap, "_CELLS_PER_CHUNK", 200 * 7)  # chunks of 7 replicates
     b = bootstrap_intervals(s, n_boot=300, seed=5)
     # the same generator stream drawn in chunks: same multiplicities, same intervals
     assert a[0].shape == b[0].shape
@@ -192,6 +192,86 @@ def test_bca_intervals_agree_with_scipy(method, kw, formula):
     assert sum(uncorrected_off) >= 2, uncorrected_off
 
 
+def naive_studentized(s, method, n_boot, seed, ci=0.95, groups=20, **kw):
+    """The bootstrap-t interval of log-weights, one replicate and one group at a time.
+
+    Draws from ``default_rng(seed)`` in the documented order (the permutation that groups
+    the sample's images, then the replicates' draws), so it sees the same replicates as
+    ``bootstrap_intervals(interval="studentized")``; everything else is subset +
+    compute_weights. ``s.num_images`` must be a multiple of ``groups``.
+    """
+    n = s.num_images
+    rng = np.random.default_rng(seed)
+
+    def log_w(rows):
+        return np.log(quiet(compute_weights, s.subset(rows), method, **kw))
+
+    def jackknife_se(rows):
+        blocks = np.asarray(rows).reshape(groups, -1)
+        loo = np.stack([log_w(np.delete(blocks, g, axis=0).ravel()) for g in range(groups)])
+        return np.sqrt((groups - 1) / groups * ((loo - loo.mean(axis=0)) ** 2).sum(axis=0))
+
+    lw, se = log_w(np.arange(n)), jackknife_se(rng.permutation(n))
+    draws = rng.integers(0, n, size=(n_boot, n))
+    t = np.stack([(log_w(r) - lw) / jackknife_se(r) for r in draws])
+    alpha = (1 - ci) / 2
+    q_hi, q_lo = np.quantile(t, [1 - alpha, alpha], axis=0, method="inverted_cdf")
+    return np.exp(lw - q_hi * se), np.exp(lw - q_lo * se)
+
+
+@pytest.mark.parametrize(
+    ("method", "kw"),
+    [("sqrt_inv_freq", {}), ("median_freq", {"median_over": "all"}), ("enet", {})],
+)
+def test_studentized_intervals_equal_a_naive_bootstrap_t(method, kw):
+    rng = np.random.default_rng(8)
+    counts = (rng.lognormal(0.0, 1.2, (40, 5)) * [5000, 900, 300, 60, 20]).astype(np.int64) + 1
+    s = ClassStats.from_counts(counts, image_ignored=rng.integers(0, 500, 40))
+    low, high = bootstrap_intervals(s, method, n_boot=150, seed=9, interval="studentized", **kw)
+    ref_low, ref_high = naive_studentized(s, method, 150, 9, **kw)
+    np.testing.assert_allclose(low, np.minimum(ref_low, compute_weights(s, method, **kw)))
+    np.testing.assert_allclose(high, np.maximum(ref_high, compute_weights(s, method, **kw)))
+
+
+def test_hull_holds_the_studentized_and_bca_intervals():
+    rng = np.random.default_rng(5)
+    counts = (rng.lognormal(0.0, 1.5, (60, 4)) * [4000, 800, 150, 30]).astype(np.int64) + 1
+    s = ClassStats.from_counts(counts)
+    kinds = {
+        k: bootstrap_intervals(s, n_boot=2000, seed=2, interval=k)
+        for k in ("hull", "studentized", "bca")
+    }
+    low, high = kinds["hull"]
+    assert np.all(low <= kinds["studentized"][0])  # the same replicates
+    assert np.all(high >= kinds["studentized"][1])
+    width = kinds["bca"][1] - kinds["bca"][0]  # other replicates: Monte-Carlo slack
+    assert np.all(low <= kinds["bca"][0] + 0.05 * width)
+    assert np.all(high >= kinds["bca"][1] - 0.05 * width)
+    widened = (low < kinds["studentized"][0]) | (high > kinds["studentized"][1])
+    assert np.any(widened)  # BCa reaches beyond the studentized interval somewhere
+
+
+def test_studentized_falls_back_where_it_is_undefined():
+    s = population(n=60, c=4, seed=12)
+    low, high = quiet(bootstrap_intervals, s, "uniform", n_boot=100, interval="studentized")
+    assert low.tolist() == high.tolist() == [1.0] * 4  # constant weights: zero width
+    lo = 1.05 * compute_weights(s, "sqrt_inv_freq", normalize="none")[0]
+    opts = {"normalize": "none", "clip": (lo, None)}  # class 0 (in every image) raised to lo
+    w = compute_weights(s, "sqrt_inv_freq", **opts)
+    assert w[0] == lo
+    low, high = quiet(
+        bootstrap_intervals, s, "sqrt_inv_freq", n_boot=200, interval="studentized", **opts
+    )
+    assert np.all(np.isfinite(low))
+    assert np.all(np.isfinite(high))
+    assert np.all((low <= w) & (w <= high))
+    # class 0 is clipped in every jackknife group of the sample (standard error 0, up to
+    # rounding) but not in a quarter of the replicates: its interval reaches above the clip
+    # (the replicates' BCa quantiles), it is not the point ``lo``
+    assert low[0] == lo
+    assert high[0] > 1.01 * lo
+
+
 @pytest.mark.parametrize("ci", [0.8, 0.95])
 def test_intervals_cover_the_full_scan_weight_at_the_stated_rate(ci):
     """Statistical test with fixed seeds: sample 250 of 3000 images, 160 times."""
@@ -286,13 +366,14 @@ def test_auto_sample_is_deterministic_for_a_seed():
         ({"initial": 0}, "initial"),
         ({"normalize": "l2"}, "mean, sum, max, none"),
         ({"bogus": 1}, "unknown weight option"),
+        ({"interval": "basic"}, "hull, studentized, bca, percentile"),
     ],
 )
 def test_bad_sampling_options(kw, msg):
     full = population(n=20)
     with pytest.raises(ConfigError, match=msg):
         auto_sample(full.subset, 20, **kw)
-    if set(kw) & {"ci", "n_boot", "normalize", "bogus"}:
+    if set(kw) & {"ci", "n_boot", "normalize", "bogus", "interval"}:
         with pytest.raises(ConfigError, match=msg):
             bootstrap_intervals(full, **kw)
 

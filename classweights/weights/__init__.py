@@ -17,6 +17,7 @@ Pure NumPy; no mask is read here. The public surface:
 
 from __future__ import annotations
 
+from .bootstrap import INTERVAL_KINDS, bootstrap_intervals
 from .diagnose import diagnose
 from .methods import compute_weights, suggest_beta
 from .multilabel import MULTILABEL_METHODS, focal_alpha, method_weights, pos_weight
@@ -34,7 +35,7 @@ from .options import (
     ClassWeightsWarning,
     WeightOptions,
 )
-from .sampling import INTERVAL_KINDS, auto_sample, bootstrap_intervals
+from .sampling import auto_sample
 
 __all__ = [
     "ABSENT_POLICIES",
