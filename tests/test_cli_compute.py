@@ -129,3 +129,14 @@ def test_compute_sample_auto_needs_declared_classes(tmp_path):
     assert out.returncode == 2, out.stderr
     assert "--num-classes" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_compute_fixed_sample_names_an_unseen_class_as_unseen(tmp_path):
+    data = rare_class_masks(tmp_path / "masks")
+    args = ("--num-classes", "4", "--no-cache", "--sample", "100", "--seed", "2")
+    out = run("compute", str(data), *args)
+    assert out.returncode == 0, out.stderr
+    assert "no pixels in the 100 sampled images (of 400): 3;" in out.stderr, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "have no pixel in the sample (3)" in text
+    assert "never appear" not in text

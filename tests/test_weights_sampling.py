@@ -15,6 +15,7 @@ from classweights.weights import (
     auto_sample,
     bootstrap_intervals,
     compute_weights,
+    diagnose,
 )
 from classweights.weights.bootstrap import _replicate_weights
 from classweights.weights.options import _options
@@ -442,3 +443,19 @@ def test_auto_sample_refuses_statistics_whose_class_count_changes():
 
     with pytest.raises(ConfigError, match=r"of 4 classes after 3; declare num_classes"):
         auto_sample(draw, full.num_images, tolerance=1e-3, initial=20, n_boot=100)
+
+
+def test_a_sample_without_a_class_says_it_is_unseen_not_absent():
+    full = rare_population(n=400, rare_rows=(123,))
+    sample = full.subset(np.arange(100))  # sampled, and without class 3's image
+    unseen = r"no pixels in the 100 sampled images: 3 \(bicycle\).*rare class from an absent one"
+    with pytest.warns(ClassWeightsWarning, match=unseen):
+        compute_weights(sample)
+    hints = " ".join(diagnose(sample)["hints"])
+    assert "no pixel in the sample (bicycle)" in hints
+    assert "never appear" not in hints
+    absent = rare_population(n=50, rare_rows=())  # a full scan: the class is absent
+    with pytest.warns(ClassWeightsWarning, match=r"no pixels: 3 \(bicycle\); their weight") as rec:
+        compute_weights(absent)
+    assert "sample" not in str(rec[0].message)
+    assert "never appear (bicycle)" in " ".join(diagnose(absent)["hints"])
