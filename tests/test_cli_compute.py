@@ -90,3 +90,53 @@ def test_warnings_are_one_plain_line():
     assert out.returncode == 0
     for line in out.stderr.splitlines():
         assert line.startswith(("warning: ", "WARNING: ")), line
+
+
+def rare_class_masks(folder, n=400, rare=(150, 291)):
+    """``n`` 16 x 16 masks of classes 0..2; class 3 (20 pixels) only in the images ``rare``."""
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    for i in range(n):
+        m = np.zeros((16, 16), np.uint8)
+        m[rng.integers(4, 8) :, :] = 1
+        m[:, rng.integers(10, 14) :] = 2
+        if i in rare:
+            m[:4, :5] = 3
+        Image.fromarray(m).save(folder / f"m{i:04d}.png")
+    return folder
+
+
+def test_compute_sample_auto_never_gives_an_unseen_class_a_weight(tmp_path):
+    """Issue 28, item 11: the first round (100 of 400 masks) misses class 3's two masks."""
+    data = rare_class_masks(tmp_path / "masks")
+    args = ("compute", str(data), "--num-classes", "4", "--no-cache", "--format", "json")
+    out = run(*args, "--sample", "auto", "--tolerance", "0.5")
+    assert out.returncode == 0, out.stderr
+    said = [line for line in out.stderr.splitlines() if "reading more" in line]
+    assert said, out.stderr  # it said why it kept reading
+    assert "class 3 " in said[0], out.stderr
+    w = [c["weight"] for c in json.loads(out.stdout)["classes"]]
+    full = json.loads(run(*args).stdout)
+    truth = [c["weight"] for c in full["classes"]]
+    assert np.argmax(truth) == 3
+    assert w[3] > 0
+    assert np.argmax(w) == 3
+
+
+def test_compute_sample_auto_needs_declared_classes(tmp_path):
+    data = rare_class_masks(tmp_path / "masks", n=30, rare=(7,))
+    out = run("compute", str(data), "--no-cache", "--sample", "auto")
+    assert out.returncode == 2, out.stderr
+    assert "--num-classes" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_compute_fixed_sample_names_an_unseen_class_as_unseen(tmp_path):
+    data = rare_class_masks(tmp_path / "masks")
+    args = ("--num-classes", "4", "--no-cache", "--sample", "100", "--seed", "2")
+    out = run("compute", str(data), *args)
+    assert out.returncode == 0, out.stderr
+    assert "no pixels in the 100 sampled images (of 400): 3;" in out.stderr, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "have no pixel in the sample (3)" in text
+    assert "never appear" not in text

@@ -110,6 +110,11 @@ def _auto_sample(
     from ..requests import CacheOptions
     from ..weights import auto_sample
 
+    if source.settings.space.num_classes is None:  # a sample cannot tell a rare class from none
+        raise click.UsageError(
+            "--sample auto needs the classes declared: pass --num-classes K (or --classes, "
+            "or a --layout), so that a class the sample has not read is looked for"
+        )
     population = source.image_count()
     with progress_bar(progress_enabled(app.quiet), "sampling") as progress:
         stats, info = auto_sample(

@@ -19,6 +19,7 @@ Pure NumPy; no mask is read here. The public surface:
 
 from __future__ import annotations
 
+from .bootstrap import INTERVAL_KINDS, bootstrap_intervals
 from .diagnose import diagnose
 from .methods import compute_weights, suggest_beta
 from .multilabel import MULTILABEL_METHODS, focal_alpha, method_weights, pos_weight
@@ -36,7 +37,7 @@ from .options import (
     ClassWeightsWarning,
     WeightOptions,
 )
-from .sampling import INTERVAL_KINDS, auto_sample, bootstrap_intervals
+from .sampling import auto_sample
 from .spec import WeightSpec, compute
 
 __all__ = [

@@ -92,7 +92,14 @@ def diagnose(
         "hints": [],
     }
     hints: list[str] = out["hints"]
-    if out["absent_classes"]:
+    if out["absent_classes"] and stats.sampled:
+        hints.append(
+            f"{len(out['absent_classes'])} of {c} classes have no pixel in the sample "
+            f"({_listing(stats, out['absent_classes'])}); they get the absent-class weight, "
+            "but a sample cannot tell a rare class from an absent one: scan every image or "
+            "use --sample auto"
+        )
+    elif out["absent_classes"]:
         hints.append(
             f"{len(out['absent_classes'])} of {c} classes never appear "
             f"({_listing(stats, out['absent_classes'])}); they get the absent-class weight"

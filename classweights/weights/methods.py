@@ -245,11 +245,26 @@ def _warn_absent(stats: ClassStats, present: NDArray[np.bool_], policy: str, wha
         names = stats.names
         listed = ", ".join(f"{i} ({names[i]})" if stats.class_names else str(i) for i in absent)
         warnings.warn(
-            f"{absent.size} of {stats.num_classes} classes have no pixels: {listed}; "
-            f"their {what} is set by absent={policy!r}",
+            f"{absent.size} of {stats.num_classes} classes have no pixels{_in_sample(stats)}: "
+            f"{listed}; their {what} is set by absent={policy!r}"
+            + (
+                " (a sample cannot tell a rare class from an absent one: scan every image, "
+                "or sample with auto_sample / --sample auto, which reads on until it sees them)"
+                if stats.sampled
+                else ""
+            ),
             ClassWeightsWarning,
             stacklevel=3,
         )
+
+
+def _in_sample(stats: ClassStats) -> str:
+    """``" in the 100 sampled images (of 400)"`` for sampled statistics, else ``""``."""
+    if not stats.sampled:
+        return ""
+    population = (stats.sample or {}).get("population")
+    of = f" (of {population})" if population else ""
+    return f" in the {stats.num_images} sampled images{of}"
 
 
 def compute_weights(

@@ -11,7 +11,7 @@ stages chained by one public function)::
 
 :func:`pipeline` runs them in order; the bootstrap resamples the per-image
 :func:`features` (``aggregate(feats, mult)`` sums them with row multiplicities).
-``provenance`` (explain, match), ``weights.sampling`` (intervals), ``weights.multilabel``
+``provenance`` (explain, match), ``weights.bootstrap`` (intervals), ``weights.multilabel``
 and ``rebalance`` import these names from here and nowhere else;
 their signatures are a contract between rooms (docs/architecture.md).
 
