@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..atomic import write_stdout
 from ..text import visible
 from .errors import handle_errors
 
@@ -79,7 +80,7 @@ def show(key: str, cache_dir: str | None) -> None:
     meta = describe_entry(key, cache_dir)  # a unique prefix of a key is enough
     if meta is None:
         raise click.UsageError(f"no cache entry {visible(key)}")
-    click.echo(json.dumps(meta, indent=2))
+    write_stdout(json.dumps(meta, indent=2) + "\n")
 
 
 @cache.command()
@@ -112,6 +113,7 @@ def clear(key: str | None, all_: bool, older_than: str | None, cache_dir: str | 
 
 @cache.command()
 @_cache_dir
+@handle_errors
 def path(cache_dir: str | None) -> None:
     """Print the cache folder.
 
@@ -122,7 +124,7 @@ def path(cache_dir: str | None) -> None:
     """
     from ..cache import Store
 
-    click.echo(str(Store(cache_dir).root))  # for $(...): exact, as the user gave it
+    write_stdout(f"{Store(cache_dir).root}\n")  # for $(...): exact, as the user gave it
 
 
 @click.command("show")

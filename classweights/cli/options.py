@@ -353,7 +353,7 @@ def export_options(f: Callable[..., Any]) -> Callable[..., Any]:
         "--output",
         type=click.Path(dir_okay=False),
         help="Write the weights to FILE (format from --export, else from the suffix: .pth "
-        "record, .npy, .json, .yaml).",
+        "record, .npy, .json, .yaml); - for stdout.",
     )(f)
     return click.option(
         "--export",
@@ -370,7 +370,10 @@ def check_export(kw: dict[str, Any]) -> str | None:
     fmt = format_for(kw["output"], kw["export"])
     if fmt in FILE_ONLY and not kw["output"]:
         raise click.UsageError(f"--export {fmt} writes a binary file; pass --output FILE.{fmt}")
-    if fmt and not kw["output"] and kw["fmt"] != "table":
+    stdout = not kw["output"] or kw["output"] == "-"
+    if fmt in FILE_ONLY and stdout and sys.stdout is not None and sys.stdout.isatty():
+        raise click.UsageError(f"-o - writes binary {fmt} data; redirect stdout (> FILE.{fmt})")
+    if fmt and stdout and kw["fmt"] != "table":
         raise click.UsageError(
             f"--export {fmt} prints on stdout, and so does --format {kw['fmt']}; "
             f"pass --output FILE for the export"
@@ -395,9 +398,13 @@ def deliver(
     meta = {"stats": stats, "method": method, "options": wkw, "fingerprint": key}
     if kw["output"]:
         path = write_export(fmt, kw["output"], w, **meta)
+        if str(path) == "-":  # -o -: the export took stdout
+            return True
         note(f"wrote {fmt} weights to {path}", kw["quiet"])
         return False
-    click.echo(export_text(fmt, w, **meta), nl=False)
+    from ..atomic import write_stdout
+
+    write_stdout(export_text(fmt, w, **meta))
     return True
 
 

@@ -42,7 +42,7 @@ def writable(path: Path) -> None:
     type=click.Path(dir_okay=False),
     default="report.html",
     show_default=True,
-    help="The HTML file to write.",
+    help="The HTML file to write (- for stdout).",
 )
 @click.option(
     "--compare",
@@ -95,7 +95,8 @@ def report(**kw: Any) -> None:
         weight_options={"normalize": kw["normalize"]},
         title=kw["title"],
     )
-    note(f"wrote {path}", kw["quiet"])
+    if str(path) != "-":  # -o -: the page went to stdout
+        note(f"wrote {path}", kw["quiet"])
 
 
 report.params = [p for p in report.params if p.name != "fmt"]  # the page is the only format

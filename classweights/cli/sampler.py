@@ -75,7 +75,7 @@ def class_weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
-    help="File for --export (json/csv default to stdout).",
+    help="File for --export (json/csv default to stdout; - for stdout).",
 )
 @handle_errors
 def sampler(**kw: Any) -> None:
@@ -87,6 +87,7 @@ def sampler(**kw: Any) -> None:
       classweights sampler DATA --num-classes 19 --method repeat_factor --export npy -o sw.npy
       classweights sampler DATA --num-classes 19 --method class_presence --reduce max --export csv
     """
+    from ..atomic import write_stdout
     from ..report import make_console
     from ..report.render import render
     from ..sampler import export_text, sampler_report, write_sampling_weights
@@ -95,9 +96,12 @@ def sampler(**kw: Any) -> None:
         raise ConfigError(
             f"--sample {kw['sample']}: the sampler needs a weight for every image; drop --sample"
         )
-    if kw["export"] == "npy" and not kw["output"]:
-        raise ConfigError("--export npy writes a binary file; pass --output FILE.npy")
+    if kw["export"] == "npy" and kw["output"] in (None, "-"):
+        raise ConfigError(
+            "--export npy writes FILE.npy and FILE.files.txt (the sources); pass --output FILE.npy"
+        )
     method, export, output = kw["method"], kw["export"], kw["output"]
+    output = None if output == "-" else output  # -o -: json/csv on stdout, as without -o
     opts = (
         {"threshold": kw["threshold"], "frequency": kw["frequency"]}
         if method == "repeat_factor"
@@ -111,7 +115,7 @@ def sampler(**kw: Any) -> None:
             visible(f"wrote {len(data['weights'])} weights to {written}"), markup=False
         )
     elif export:  # the export takes stdout; the table summary goes to stderr
-        click.echo(export_text(data, export), nl=False)
+        write_stdout(export_text(data, export))
         if kw["fmt"] != "table":
             return
     render(
