@@ -90,7 +90,8 @@ def show(key: str, cache_dir: str | None) -> None:
 @_cache_dir
 @handle_errors
 def clear(key: str | None, all_: bool, older_than: str | None, cache_dir: str | None) -> None:
-    """Remove entries (never touches anything outside the cache folder).
+    """Remove entries: only folders the cache made; links and other folders are left alone
+    (-v says which), nothing outside the cache folder is touched.
 
     \b
     Examples:
