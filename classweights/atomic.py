@@ -38,6 +38,7 @@ from .errors import OutputError, WriteError
 
 #: errors that say the path cannot be written (exit 2); any other is a failed write (exit 1)
 _BAD_PATH = {
+    errno.EEXIST,
     errno.EACCES,
     errno.EPERM,
     errno.EROFS,
@@ -142,7 +143,11 @@ def _to_stdout(write: Callable[[IO[Any]], Any], mode: str) -> None:
             "refusing to write binary data to a terminal; redirect standard output "
             "(> FILE or | program), or pass -o FILE"
         )
-    data = _rendered(write, mode)
+    if binary:
+        data = _rendered(write, mode)
+    else:
+        text = io.StringIO()
+        write(text)
     try:
         if binary:
             buffer = getattr(out, "buffer", None)
@@ -152,7 +157,7 @@ def _to_stdout(write: Callable[[IO[Any]], Any], mode: str) -> None:
             buffer.write(data)
             buffer.flush()
         else:
-            out.write(data.decode("utf-8"))
+            out.write(text.getvalue())
             out.flush()
     except BrokenPipeError:
         raise  # the reader left: the caller decides (the CLI exits quietly)
