@@ -76,7 +76,10 @@ def describe_entry(key: str, cache_dir: Any = None) -> dict[str, Any] | None:
     and checksummed arrays: their count (``files``) and the weight files instead; None if no
     entry has that key."""
     store = Store(cache_dir)
-    entry = store.entry(store.resolve_key(key))
+    full = store.resolve_key(key)
+    if not made_by_cache(store.entry_dir(full)):  # a link, or a folder the cache did not make
+        return None
+    entry = store.entry(full)
     if entry is None:
         return None
     meta = {k: v for k, v in entry.meta.items() if k not in ("listing", "stats")}

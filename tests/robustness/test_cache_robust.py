@@ -355,6 +355,8 @@ def test_cache_clear_removes_only_what_the_cache_made(data, tmp_path):
 
     listed = json.loads(cli("cache", "list", "--format", "json").stdout)["entries"]
     assert sorted(e["key"] for e in listed) == sorted([new.key, old.key])
+    out = cli("cache", "show", "2024")
+    assert out.returncode == 2 and out.stderr.startswith("error: no cache entry 2024")
     out = cli("cache", "clear", "2024")
     assert out.returncode == 2 and "2024 is not a cache entry" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
