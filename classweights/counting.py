@@ -70,6 +70,8 @@ def count_mask(mask: Any, source: str, opts: CountOptions) -> ImageCount:
         raise MaskReadError(f"{source}: the mask is empty (shape {a.shape})")
     if a.ndim == 3 and 1 in (a.shape[0], a.shape[-1]) and a.shape[-1] != 3:
         a = a[0] if a.shape[0] == 1 else a[..., 0]  # 1 x H x W (ToTensor, mmseg) or H x W x 1
+    if a.ndim == 3 and a.shape[-1] == 4 and opts.color_keys is not None:
+        a = a[..., :3]  # RGBA with a colour table: the alpha channel is dropped, as for files
     if a.ndim == 3 and a.shape[-1] == 3 and opts.color_keys is not None:
         return _count_colors(a, source, opts)
     if a.ndim != 2:

@@ -35,6 +35,17 @@ class UnknownLabelError(ClassWeightsError):
     """Label values outside ``0..num_classes-1`` that are not the ignore index were found."""
 
 
+class OutputError(ClassWeightsError, OSError):
+    """An output path cannot be written (a folder, permission, a read-only file system, binary
+    data to a terminal); the CLI exits with code 2. An ``OSError`` too, for callers that
+    catch those."""
+
+
+class WriteError(ClassWeightsError, OSError):
+    """Writing an output failed during the write (no space left, an I/O error, standard
+    output closed): not the user's input, so the CLI exits with code 1."""
+
+
 class DuplicateWarning(UserWarning):
     """The same mask was given more than once (a path listed twice, a folder given twice); it is
     counted once."""

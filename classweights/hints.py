@@ -9,7 +9,9 @@ The hint names the one setting the values point to, and only that one:
 - 19 classes and values up to 33 without a remap: Cityscapes labelIds, ``--remap cityscapes``
   (or the ``*_labelTrainIds.png`` files);
 - values of 1000 and more: instance ids (count the label masks instead);
-- otherwise the number of classes the values need, a remap table, or ``--unknown ignore``.
+- otherwise the number of classes the values need, a remap table, or ``--unknown ignore``;
+  a void value the ignore index does not cover (255 or a negative label while another
+  ignore index is set, several void values) is named with the setting that covers it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def unknown_label_fix(
     >>> unknown_label_fix([-1], num_classes=3, ignore_index=None, remap=None,
     ...                   reduce_zero_label=False, zero_seen=True)  # doctest: +ELLIPSIS
     'pass --ignore-index -1 (a negative label is usually void), or --remap TABLE ...'
+    >>> unknown_label_fix([255], num_classes=19, ignore_index=250, remap=None,
+    ...                   reduce_zero_label=False, zero_seen=True)  # doctest: +ELLIPSIS
+    'pass --ignore-index 255 (255 is the usual void label; the ignore index is now 250), or ...'
     """
     vals = sorted(set(int(v) for v in values))
     if not vals:
@@ -62,16 +67,24 @@ def unknown_label_fix(
             "Cityscapes *_instanceIds.png): count the label masks instead (--glob), or pass "
             "--remap TABLE, or --unknown ignore"
         )
+    void = [v for v in vals if v == 255 or v < 0]  # the usual void labels
+    above = [v for v in vals if v >= 0 and v != 255]
     parts = []
-    negative = [v for v in others if v < 0]
-    above = [v for v in others if v >= 0]
-    if 255 in vals and ignore_index is None:
+    remap = "--remap TABLE to map raw values to classes, or "
+    if len(void) == 1 and (void[0] != 255 or ignore_index is not None):
+        why = (
+            "255 is the usual void label" if void[0] == 255 else "a negative label is usually void"
+        )
+        now = f"; the ignore index is now {ignore_index}" if ignore_index is not None else ""
+        parts.append(f"--ignore-index {void[0]} ({why}{now})")
+    elif len(void) == 1:
         parts.append("--ignore-index 255")
-    elif len(negative) == 1 and ignore_index is None:  # -1 / -100: the usual void of arrays
-        parts.append(f"--ignore-index {negative[0]} (a negative label is usually void)")
+    elif void:  # one ignore index cannot cover several void values: map them onto one
+        to = f"the ignore index {ignore_index}" if ignore_index is not None else "one value"
+        tail = "" if ignore_index is not None else " with --ignore-index set to it"
+        parts.append(f"--remap TABLE sending {', '.join(map(str, void))} to {to}{tail}")
+        remap = ""
     if above:
         parts.append(f"--num-classes {max(above) + 1} (the largest label is {max(above)})")
-    return (
-        f"pass {' and '.join(parts)}, or --remap TABLE to map raw values to classes, or "
-        "--unknown ignore to count them as unknown"
-    )
+    rest = f"{remap}--unknown ignore to count them as unknown"
+    return f"pass {' and '.join(parts)}, or {rest}" if parts else f"pass {rest}"

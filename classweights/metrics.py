@@ -14,6 +14,11 @@ A class that is absent from both the predictions and the targets of the whole se
 ``0 / 0``; it gets ``zero_division`` (``nan`` by default) and is left out of the mean.
 ``avg_dice`` is the mean of the per-class values that are not ``nan``.
 
+A non-finite logit (NaN or infinite: an AMP overflow) anywhere in the window makes every
+result ``nan`` -- each class and the mean -- as a loss over the same logits would be; the
+metric keeps the number of such logits as a count of its own (``nonfinite``), merged across
+processes like the others, so one rank's overflow is seen by all.
+
 ``average="image"`` also keeps, per class, the sum and the number of per-image Dice
 values, as many training scripts and MONAI's ``DiceMetric`` report: the Dice of each
 image, then the mean over images (see :class:`DiceMetric`).
@@ -78,6 +83,8 @@ class DiceMetric:
 
     Attributes:
         tp, pred_sum, target_sum: ``(C,)`` int64 tensors, the counts accumulated so far.
+        nonfinite: ``()`` int64 tensor, the NaN/infinite logits seen so far; while it is not
+            zero, :meth:`compute` gives ``nan`` for every class and the mean.
 
     >>> import torch
     >>> m = DiceMetric(2, mode="multiclass", class_names=["bg", "fg"])
@@ -145,6 +152,7 @@ class DiceMetric:
         self.tp = torch.zeros(self.num_classes, dtype=torch.int64, device=device)
         self.pred_sum = torch.zeros_like(self.tp)
         self.target_sum = torch.zeros_like(self.tp)
+        self.nonfinite = torch.zeros((), dtype=torch.int64, device=device)
         self._updates = 0
         # average="image": per-class sum and count of per-image Dice; sum and count of the
         # per-image means (float64 sums of values in [0, 1]; mergeable by addition)
@@ -170,9 +178,12 @@ class DiceMetric:
             self.tp = self.tp.to(tp.device)
             self.pred_sum = self.pred_sum.to(tp.device)
             self.target_sum = self.target_sum.to(tp.device)
+            self.nonfinite = self.nonfinite.to(tp.device)
         self.tp += tp
         self.pred_sum += pred_sum
         self.target_sum += target_sum
+        # on the device, no host sync: argmax/sigmoid of NaN would look like a prediction
+        self.nonfinite += (~torch.isfinite(logits)).sum(dtype=torch.int64).to(tp.device)
         self._updates += 1
         if self.average == "image":  # after _batch_counts, which validated the inputs
             self._image_update(logits, target)
@@ -294,19 +305,16 @@ class DiceMetric:
 
         return per_class(pred & pos), per_class(pred), per_class(pos)
 
-    def _synced_counts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        counts = torch.stack([self.tp, self.pred_sum, self.target_sum])
-        sync = self.dist_sync
-        if sync is None:
-            sync = (
-                torch.distributed.is_available()
-                and torch.distributed.is_initialized()
-                and torch.distributed.get_world_size(self.process_group) > 1
-            )
-        if sync:
+    def _synced_counts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        """tp, pred_sum, target_sum and the non-finite count, summed over ranks if asked."""
+        c = self.num_classes
+        counts = torch.cat(
+            [self.tp, self.pred_sum, self.target_sum, self.nonfinite.reshape(1).to(self.tp)]
+        )
+        if self._sync_needed():
             counts = counts.clone()
             torch.distributed.all_reduce(counts, group=self.process_group)
-        return counts[0], counts[1], counts[2]
+        return counts[:c], counts[c : 2 * c], counts[2 * c : 3 * c], int(counts[3 * c])
 
     def compute(self) -> dict[str, Any]:
         """Dice of everything seen since the last :meth:`reset`.
@@ -323,7 +331,9 @@ class DiceMetric:
             )
         if self.average == "image":
             return self._compute_image()
-        tp, pred_sum, target_sum = self._synced_counts()
+        tp, pred_sum, target_sum, nonfinite = self._synced_counts()
+        if nonfinite:
+            return self._all_nan()
         den = (pred_sum + target_sum).double().cpu()
         num = 2.0 * tp.double().cpu()
         dice = torch.where(
@@ -339,10 +349,16 @@ class DiceMetric:
 
     def _compute_image(self) -> dict[str, Any]:
         """``compute()`` for ``average="image"`` (MONAI's "mean" and "mean_batch")."""
-        state = torch.cat([self._image_sum, self._image_count.double(), self._image_mean])
+        nonfinite = self.nonfinite.reshape(1).to(self._image_sum)
+        state = torch.cat(
+            [self._image_sum, self._image_count.double(), self._image_mean, nonfinite]
+        )
         if self._sync_needed():
             state = state.clone()
             torch.distributed.all_reduce(state, group=self.process_group)
+        if state[-1].item() > 0:
+            return self._all_nan()
+        state = state[:-1]
         c = self.num_classes
         total, count, (mean_sum, mean_count) = state[:c], state[c : 2 * c], state[2 * c :].tolist()
         dice = torch.where(
@@ -350,6 +366,10 @@ class DiceMetric:
         ).tolist()
         avg = mean_sum / mean_count if mean_count > 0 else math.nan
         return {"avg_dice": avg, "class_dice": dict(zip(self.class_names, dice, strict=True))}
+
+    def _all_nan(self) -> dict[str, Any]:
+        """The result of a window that held a non-finite logit: ``nan`` everywhere."""
+        return {"avg_dice": math.nan, "class_dice": dict.fromkeys(self.class_names, math.nan)}
 
     def _sync_needed(self) -> bool:
         if self.dist_sync is not None:

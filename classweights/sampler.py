@@ -13,12 +13,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .atomic import atomic_write
+from .errors import ConfigError
 from .rebalance import exposure_summary, sampling_weights
 from .stats import ClassStats
 
@@ -68,8 +70,14 @@ def export_text(data: dict[str, Any], fmt: str) -> str:
 
 
 def write_sampling_weights(data: dict[str, Any], fmt: str, output: str | Path) -> list[Path]:
-    """Write the weights atomically; ``npy`` also writes ``FILE.files.txt`` (the sources)."""
+    """Write the weights atomically; ``npy`` also writes ``FILE.files.txt`` (the sources);
+    ``json``/``csv`` go to standard output for ``-``."""
     path = Path(output)
+    if fmt == "npy" and os.fspath(output) == "-":
+        raise ConfigError(
+            "the npy export writes FILE.npy and FILE.files.txt (the sources, in order); "
+            "pass -o FILE.npy, not -"
+        )
     if fmt == "npy":
         arr = np.asarray(data["weights"], dtype=np.float64)
         files = path.with_suffix(".files.txt")

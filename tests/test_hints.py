@@ -97,3 +97,52 @@ def test_a_negative_label_suggests_it_as_ignore_index_not_a_class_count(tmp_path
     assert "--ignore-index -1 (a negative label is usually void) and --num-classes 6" in str(e.value)
     s = cw.scan(tmp_path, num_classes=6, ignore_index=-1)  # the fix works as printed
     assert s.pixels.tolist() == [1, 1, 0, 0, 0, 1]
+
+
+def _never_empty_or_contradicting(msg: str) -> None:
+    assert "pass ," not in msg and "pass  " not in msg and " and ," not in msg
+
+
+def test_255_with_another_ignore_index_names_the_fix(tmp_path):
+    """255 found while --ignore-index is 250: the fix read "pass , or --remap ..."."""
+    np.save(tmp_path / "a.npy", np.array([[0, 1, 250, 255]], np.uint8))
+    with pytest.raises(cw.UnknownLabelError) as e:
+        cw.scan(tmp_path, num_classes=3, ignore_index=250)
+    msg = str(e.value)
+    _never_empty_or_contradicting(msg)
+    assert "pass --ignore-index 255 (255 is the usual void label; the ignore index is now 250)" in msg
+    s = cw.scan(tmp_path, num_classes=3, ignore_index=255, remap={250: 255})  # as printed
+    assert s.pixels.tolist() == [1, 1, 0] and s.ignored_pixels == 2
+
+
+def test_several_void_values_suggest_one_remap_never_an_empty_pass(tmp_path):
+    np.save(tmp_path / "a.npy", np.array([[0, 1, -1, -100]], np.int16))
+    with pytest.raises(cw.UnknownLabelError) as e:
+        cw.scan(tmp_path, num_classes=3)
+    msg = str(e.value)
+    _never_empty_or_contradicting(msg)
+    assert "pass --remap TABLE sending -100, -1 to one value with --ignore-index set to it" in msg
+    s = cw.scan(tmp_path, num_classes=3, ignore_index=-1, remap={-100: -1})  # the fix works
+    assert s.pixels.tolist() == [1, 1, 0] and s.ignored_pixels == 2
+    np.save(tmp_path / "a.npy", np.array([[0, 1, -1, 255]], np.int16))
+    with pytest.raises(cw.UnknownLabelError) as e:
+        cw.scan(tmp_path, num_classes=3, ignore_index=254)
+    msg = str(e.value)
+    _never_empty_or_contradicting(msg)
+    assert "pass --remap TABLE sending -1, 255 to the ignore index 254" in msg
+
+
+@pytest.mark.parametrize(("num_classes", "example"), [(19, 255), (300, 65535), (65536, -1)])
+def test_ignore_index_inside_the_classes_suggests_a_value_outside_them(num_classes, example):
+    """"ignore_index=255 lies inside 0..299 ... use a value outside it (e.g. 255)"."""
+    inside = min(255, num_classes - 1)
+    with pytest.raises(cw.ConfigError) as e:
+        cw.scan([np.zeros((2, 2), np.uint8)], num_classes=num_classes, ignore_index=inside)
+    msg = str(e.value)
+    assert f"(e.g. {example})" in msg
+    assert not 0 <= example < num_classes  # the suggestion really lies outside the classes
+    s = cw.scan([np.zeros((2, 2), np.uint8)], num_classes=num_classes, ignore_index=example)
+    assert s.pixels[0] == 4  # and is accepted
+    with pytest.raises(cw.ConfigError) as e:
+        cw.scan([np.zeros((2, 2), np.uint8)], num_classes=num_classes, reduce_zero_label=True)
+    assert f"pass ignore_index (e.g. {example})" in str(e.value)

@@ -321,3 +321,107 @@ def test_browser_opens_it_without_errors_or_requests(dataset, tmp_path):
     assert im.std() > 10
     if os.environ.get("CLASSWEIGHTS_KEEP_SCREENSHOT"):
         shutil.copy(shot, os.environ["CLASSWEIGHTS_KEEP_SCREENSHOT"])
+
+
+# ---- co-occurrence stays O(classes) (issue 28 item 19) ---------------------------------------
+def _many_classes(c, n, per_image, seed=0):
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((n, c), np.int64)
+    for i in range(n):
+        cls = rng.choice(c, size=per_image, replace=False)
+        counts[i, cls] = rng.integers(1, 1000, size=per_image)
+    counts[np.arange(c) % n, np.arange(c)] += 1  # every class present somewhere
+    return counts
+
+
+def _reference_pairs(counts, k):
+    """Every pair by a plain NumPy product over all classes; the k sharing most images (ties:
+    lower ids first) and the number of pairs sharing any."""
+    held = (counts > 0).astype(np.int64)
+    co = held.T @ held
+    i, j = np.triu_indices(len(co), 1)
+    v = co[i, j]
+    order = np.lexsort((j, i, -v))
+    return [(int(i[o]), int(j[o]), int(v[o])) for o in order[:k]], int((v > 0).sum())
+
+
+def test_a_3000_class_report_stays_small_valid_and_lists_the_top_pairs(tmp_path):
+    """3,000 classes made a 24-114 MB page (a dense co-occurrence matrix); the page is now
+    O(classes): under 10 MB here, the co-occurrence part a list of the top 200 pairs."""
+    c = 3000
+    counts = _many_classes(c, 60, 150)
+    stats = cw.ClassStats.from_counts(counts, class_names=[f"class <{k}>" for k in range(c)])
+    out = cw.report_html(stats, tmp_path / "big.html")
+    size = out.stat().st_size
+    assert size < 10_000_000, f"{size / 1e6:.1f} MB"
+    text = out.read_text()
+    page = Page(text)  # parses; every number cell once
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    assert sum(k.startswith("pixels:") for k in page.numbers) == c
+    assert not [a for a, _ in page.scripts if a.get("id") == "cooc-data"]  # no dense matrix
+    start = text.index('<section id="cooccurrence"')
+    section = text[start : text.index("</section>", start)]
+    assert len(section) < 100_000
+    want, together = _reference_pairs(counts, 200)
+    got = [(int(k.split(":")[1]), int(k.split(":")[2]), int(v)) for k, (v, _, _) in
+           page.numbers.items() if k.startswith("pair:")]  # fmt: skip
+    assert got == want
+    pairs = c * (c - 1) // 2
+    assert f"{together:,} of the {pairs:,} pairs of present classes" in "".join(page.text)
+    assert "class <17>" in "".join(page.text) and "<17>" not in [t for t, _ in page.tags]
+
+
+def test_page_size_grows_linearly_with_the_classes(tmp_path):
+    sizes = []
+    for c in (1000, 4000):
+        stats = cw.ClassStats.from_counts(_many_classes(c, 40, 100))
+        sizes.append(len(render_html(stats).encode()))
+    assert sizes[1] < 4.6 * sizes[0], sizes  # 4x the classes: ~4x the page, not 16x
+
+
+def test_many_classes_few_present_keep_the_dense_matrix_of_the_present_ones():
+    c = 1000
+    counts = np.zeros((6, c), np.int64)
+    rng = np.random.default_rng(3)
+    present = np.sort(rng.choice(c, size=40, replace=False))
+    counts[:, present] = rng.integers(0, 3, size=(6, 40))
+    counts[0, present] += 1
+    page = Page(render_html(cw.ClassStats.from_counts(counts)))
+    (island,) = [b for a, b in page.scripts if a.get("id") == "cooc-data"]
+    data = json.loads(island)
+    assert data["names"] == [str(k) for k in present]
+    held = (counts[:, present] > 0).astype(int)
+    ref = np.array([[sum(r[i] and r[j] for r in held) for j in range(40)] for i in range(40)])
+    assert np.array_equal(np.array(data["counts"]), ref)
+    assert "The 960 classes absent from every image are left out." in "".join(page.text)
+
+
+def test_the_top_pairs_at_65536_classes_fit_in_a_capped_child():
+    """One dense matrix at 65,536 classes is 34 GB; the pair search stays within the ceiling."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "robustness"))
+    from capped import python
+
+    out = python(
+        """
+        import numpy as np
+        from classweights.html.cooccurrence import top_pairs
+        c, n = 65536, 64
+        counts = np.zeros((n, c), np.int32)
+        for i in range(n):
+            counts[i, i * 1024:(i + 1) * 1024 + 2] = 1  # neighbours share 2 classes
+        counts[:, 5] = 1  # class 5 is in every image
+        pairs, together = top_pairs(counts, np.arange(c), k=3)
+        print(pairs, "|", together)
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    pairs, together = out.stdout.strip().split(" | ")
+    # class 5 with 1024 and 1025 (images 0 and 1) first, then with 2048 (images 1 and 2)
+    assert pairs == "[(5, 1024, 2), (5, 1025, 2), (5, 2048, 2)]"
+    # pairs sharing an image, by inclusion-exclusion: image i holds T_i (its classes and 5),
+    # 1026 classes in image 0, 1027 in images 1..62, 1025 in image 63; neighbours share 3
+    # classes (3 pairs), others only class 5 (no pair)
+    def pairs_of(m):
+        return m * (m - 1) // 2
+
+    assert int(together) == pairs_of(1026) + 62 * pairs_of(1027) + pairs_of(1025) - 63 * 3

@@ -246,3 +246,78 @@ def test_distributed_all_reduce_matches_whole_set(tmp_path):
     expected = naive_multiclass_dice(logits, targets, 3)
     for rank in range(2):
         assert_matches(torch.load(f"{out}.{rank}", weights_only=True), expected, ["0", "1", "2"])
+
+
+# ---------------------------------------------------------------- non-finite logits
+def _finite_batch(mode):
+    rng = np.random.default_rng(3)
+    x = torch.from_numpy(rng.normal(size=(2, 3, 4, 5)).astype(np.float32))
+    if mode == "multiclass":
+        return x, torch.from_numpy(rng.integers(0, 3, size=(2, 4, 5)))
+    return x, torch.from_numpy(rng.integers(0, 2, size=(2, 3, 4, 5)).astype(np.float32))
+
+
+def _loss(mode, logits, target):
+    """The reference: what a loss over the same logits gives (F.cross_entropy / BCE)."""
+    f = torch.nn.functional
+    if mode == "multiclass":
+        return f.cross_entropy(logits, target).item()
+    return f.binary_cross_entropy_with_logits(logits, target).item()
+
+
+@pytest.mark.parametrize("mode", ["multiclass", "multilabel"])
+@pytest.mark.parametrize("average", ["global", "image"])
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_logit_makes_every_dice_nan(mode, average, bad):
+    x, t = _finite_batch(mode)
+    nan_logits = torch.full_like(x, bad)
+    assert not math.isfinite(_loss(mode, nan_logits, t))  # a loss over them is not finite
+    m = DiceMetric(3, mode, average=average)
+    m.update(nan_logits, t)  # all-NaN logits used to score 0.857 as a real prediction
+    out = m.compute()
+    assert math.isnan(out["avg_dice"])
+    assert all(math.isnan(v) for v in out["class_dice"].values())
+    # one non-finite logit among finite batches poisons the window, as it does the loss
+    m.reset()
+    m.update(x, t)
+    finite = m.compute()
+    assert not math.isnan(finite["avg_dice"])
+    y = x.clone()
+    y[1, 2, 3, 4] = bad
+    if bad != -math.inf:  # one -inf logit of a non-target class leaves a loss finite; the
+        assert not math.isfinite(_loss(mode, y, t))  # rule is any non-finite logit
+    m.update(y, t)
+    assert int(m.nonfinite) == 1
+    out = m.compute()
+    assert math.isnan(out["avg_dice"])
+    assert all(math.isnan(v) for v in out["class_dice"].values())
+    m.reset()  # a new window starts clean
+    m.update(x, t)
+    assert m.compute() == finite
+
+
+def _ddp_nonfinite_worker(rank, world, init_file, average, out):
+    torch.distributed.init_process_group(
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world
+    )
+    try:
+        m = DiceMetric(3, average=average)
+        x, t = _finite_batch("multiclass")
+        if rank == 1:
+            x[0, 0, 0, 0] = math.nan  # only rank 1 sees the overflow
+        m.update(x, t)
+        torch.save(m.compute(), f"{out}.{rank}")
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+@pytest.mark.parametrize("average", ["global", "image"])
+def test_a_non_finite_logit_on_one_rank_is_nan_on_every_rank(tmp_path, average):
+    import torch.multiprocessing as mp
+
+    out = tmp_path / "result"
+    mp.spawn(_ddp_nonfinite_worker, args=(2, tmp_path / "init", average, str(out)), nprocs=2)
+    for rank in range(2):
+        result = torch.load(f"{out}.{rank}", weights_only=True)
+        assert math.isnan(result["avg_dice"]), rank
+        assert all(math.isnan(v) for v in result["class_dice"].values()), rank

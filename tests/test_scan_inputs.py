@@ -368,3 +368,29 @@ def test_a_stack_of_empty_masks_is_refused_on_the_block_path_too(tmp_path):
     np.save(tmp_path / "m.npy", np.zeros((5, 0, 8), np.uint8))
     with pytest.raises(cw.MaskReadError, match="holds no pixels"):
         cw.scan(tmp_path / "m.npy", num_classes=2)
+
+
+def test_rgba_and_la_masks_in_memory_count_as_their_files(tmp_path):
+    """An in-memory RGBA colour mask with palette= was refused ("needs --palette"); the same
+    file worked. Arrays, PIL images and the file agree with a NumPy count of the labels."""
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    idx = rng.integers(0, 19, size=(6, 7))
+    rgba = np.zeros((6, 7, 4), np.uint8)
+    rgba[..., :3] = np.array(CITYSCAPES_COLORS, np.uint8)[idx]
+    rgba[..., 3] = rng.integers(0, 256, size=(6, 7))  # any alpha: a colour table drops it
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "c.png")
+    from_file = cw.scan(tmp_path / "c.png", num_classes=19, palette="cityscapes")
+    check_stats(from_file, [idx], 19)
+    for given in (rgba, Image.fromarray(rgba, "RGBA")):
+        s = cw.scan([given], num_classes=19, palette="cityscapes")
+        check_stats(s, [idx], 19)
+        assert s.pixels.tolist() == from_file.pixels.tolist()
+    with pytest.raises(cw.MaskReadError, match=r"colour mask needs --palette"):
+        cw.scan([rgba], num_classes=19)  # without a colour table it stays refused
+    labels = rng.integers(0, 5, size=(4, 3)).astype(np.uint8)
+    la = Image.fromarray(labels, "L").convert("LA")  # grey + alpha, as the file reader takes it
+    la.save(tmp_path / "la.png")
+    check_stats(cw.scan([la], num_classes=5), [labels], 5)
+    check_stats(cw.scan(tmp_path / "la.png", num_classes=5), [labels], 5)

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import time
@@ -37,9 +38,9 @@ from ..atomic import atomic_write
 from ..errors import ClassWeightsError
 from ..sources import is_url
 from ..stats import ClassStats
+from .disk import MARKER, has_marker, rmtree_no_follow, write_marker
 from .disk import entry_age as entry_age  # re-exported: `cache ls` reads them from here
 from .disk import entry_size as entry_size
-from .disk import rmtree_no_follow
 from .fingerprint import SCHEMA_VERSION, Fingerprint, relative
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,7 @@ class Store:
         self.sweep()
         try:
             tmp.mkdir(parents=True)
+            write_marker(tmp, fp.key, SCHEMA_VERSION)  # first: what `cache clear` may remove
             (tmp / "stats").mkdir()
             for name, a in arrays.items():
                 np.save(tmp / "stats" / f"{name}.npy", np.ascontiguousarray(a), allow_pickle=False)
@@ -301,9 +303,11 @@ class Store:
 
     def sweep(self, max_age: float = STALE_SECONDS) -> list[str]:
         """Remove ``.tmp-*`` and ``.trash-*`` folders left by killed processes, older than
-        ``max_age`` s.
+        ``max_age`` s: only folders that carry the cache's marker, or that are named and laid
+        out as the cache's (killed before the marker was written, or made before it existed).
+        Links are unlinked, never followed.
 
-        Returns the names removed. Links are unlinked, never followed.
+        Returns the names removed.
         """
         removed: list[str] = []
         try:
@@ -319,8 +323,10 @@ class Store:
                     continue
                 if c.is_symlink() or not c.is_dir(follow_symlinks=False):
                     os.unlink(c.path)
-                else:
+                elif has_marker(Path(c.path)) or _leftover_layout(c.name, os.listdir(c.path)):
                     rmtree_no_follow(Path(c.path))
+                else:
+                    continue  # not a folder the cache made: left alone
                 removed.append(c.name)
             except OSError:
                 continue  # another process swept it, or it is not ours to remove
@@ -368,6 +374,16 @@ class Store:
             if e is not None:
                 out.append(e)
         return out
+
+
+_LEFTOVER = re.compile(r"\.(tmp|trash)-[0-9a-f]+-[0-9a-f]{8}")
+
+
+def _leftover_layout(name: str, children: list[str]) -> bool:
+    """A leftover the cache's writer or remover made: its name pattern, and nothing inside
+    but an entry's own files (``stats/``, ``weights/``, ``meta.json``)."""
+    own = {"stats", "weights", "meta.json", MARKER}  # a marker cut short by a kill, too
+    return bool(_LEFTOVER.fullmatch(name)) and set(children) <= own
 
 
 def _rejoin(root: str, source: str) -> str:

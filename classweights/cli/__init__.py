@@ -167,10 +167,26 @@ def _examples_last(command: click.Command) -> None:
 _examples_last(cli)
 
 
+def _hold_closed_fds() -> None:
+    """Started with stdout or stderr closed (``>&-``): put ``/dev/null`` on that descriptor,
+    so no file the scan opens (a mask, a cache entry) gets number 1 or 2 and receives what a
+    library or worker prints. ``sys.stdout`` stays None: writing a result to it is still the
+    one error line of a closed stdout."""
+    for fd in (1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            held = os.open(os.devnull, os.O_WRONLY)
+            if held != fd:  # a lower descriptor was free too: move it into place
+                os.dup2(held, fd)
+                os.close(held)
+
+
 def main() -> None:
     """Console-script entry point: every error is one line on stderr (cli/errors.py codes)."""
     from .errors import exit_code, message
 
+    _hold_closed_fds()
     try:
         code = cli.main(prog_name="classweights", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as e:  # `classweights` alone: its help

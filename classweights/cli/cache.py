@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..atomic import write_stdout
 from ..text import visible
 from .errors import handle_errors
 
@@ -79,7 +80,7 @@ def show(key: str, cache_dir: str | None) -> None:
     meta = describe_entry(key, cache_dir)  # a unique prefix of a key is enough
     if meta is None:
         raise click.UsageError(f"no cache entry {visible(key)}")
-    click.echo(json.dumps(meta, indent=2))
+    write_stdout(json.dumps(meta, indent=2) + "\n")
     for note in meta.get("warnings") or ():  # what the scan warned, raised again here too
         click.echo(f"warning: {visible(str(note.get('message')))}", err=True)
 
@@ -91,7 +92,8 @@ def show(key: str, cache_dir: str | None) -> None:
 @_cache_dir
 @handle_errors
 def clear(key: str | None, all_: bool, older_than: str | None, cache_dir: str | None) -> None:
-    """Remove entries (never touches anything outside the cache folder).
+    """Remove entries: only folders the cache made; links and other folders are left alone
+    (-v says which), nothing outside the cache folder is touched.
 
     \b
     Examples:
@@ -114,6 +116,7 @@ def clear(key: str | None, all_: bool, older_than: str | None, cache_dir: str | 
 
 @cache.command()
 @_cache_dir
+@handle_errors
 def path(cache_dir: str | None) -> None:
     """Print the cache folder.
 
@@ -124,7 +127,7 @@ def path(cache_dir: str | None) -> None:
     """
     from ..cache import Store
 
-    click.echo(str(Store(cache_dir).root))  # for $(...): exact, as the user gave it
+    write_stdout(f"{Store(cache_dir).root}\n")  # for $(...): exact, as the user gave it
 
 
 @click.command("show")

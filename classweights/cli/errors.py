@@ -1,7 +1,8 @@
 """The CLI's one error boundary: exception classes mapped to exit codes, as ``--help`` says.
 
 0 success, 1 failure during work (a cache lock held too long, a corrupt entry found while
-working, any unexpected error), 2 bad usage or bad input (one line naming the file and the fix),
+working, a write that failed: disk full, I/O error, standard output closed or left by its
+reader; any unexpected error), 2 bad usage or bad input (one line naming the file and the fix),
 130 interrupted. The first matching row of :data:`EXIT_CODES` wins.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import click
 
-from ..errors import ClassWeightsError, missing_dependency
+from ..errors import ClassWeightsError, WriteError, missing_dependency
 from ..text import visible
 
 FAILURE, BAD_INPUT, INTERRUPTED = 1, 2, 130
@@ -27,6 +28,7 @@ def exit_codes() -> tuple[tuple[type[BaseException], int], ...]:
 
     return (
         (LockTimeout, FAILURE),  # a ClassWeightsError, but nothing the user typed was wrong
+        (WriteError, FAILURE),  # disk full, I/O error, stdout closed: the same
         (click.UsageError, BAD_INPUT),
         (ClassWeightsError, BAD_INPUT),
         (KeyboardInterrupt, INTERRUPTED),

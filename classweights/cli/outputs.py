@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +51,7 @@ def export_options(f: Callable[..., Any]) -> Callable[..., Any]:
         "--output",
         type=click.Path(dir_okay=False),
         help="Write the weights to FILE (format from --export, else from the suffix: .pth "
-        "record, .npy, .json, .yaml).",
+        "record, .npy, .json, .yaml); - for stdout (with --export).",
     )(f)
     return click.option(
         "--export",
@@ -67,7 +68,10 @@ def check_export(app: App, kw: dict[str, Any]) -> str | None:
     fmt = format_for(kw["output"], kw["export"])
     if fmt in FILE_ONLY and not kw["output"]:
         raise click.UsageError(f"--export {fmt} writes a binary file; pass --output FILE.{fmt}")
-    if fmt and not kw["output"] and app.fmt != "table":
+    stdout = not kw["output"] or kw["output"] == "-"
+    if fmt in FILE_ONLY and stdout and sys.stdout is not None and sys.stdout.isatty():
+        raise click.UsageError(f"-o - writes binary {fmt} data; redirect stdout (> FILE.{fmt})")
+    if fmt and stdout and app.fmt != "table":
         raise click.UsageError(
             f"--export {fmt} prints on stdout, and so does --format {app.fmt}; "
             f"pass --output FILE for the export"
@@ -89,7 +93,11 @@ def deliver(app: App, fmt: str | None, kw: dict[str, Any], stats: Any, record: A
     }
     if kw["output"]:
         path = write_export(fmt, kw["output"], record.weights, **meta)
+        if str(path) == "-":  # -o -: the export took stdout
+            return True
         app.note(f"wrote {fmt} weights to {path}")
         return False
-    click.echo(export_text(fmt, record.weights, **meta), nl=False)
+    from ..atomic import write_stdout
+
+    write_stdout(export_text(fmt, record.weights, **meta))
     return True

@@ -43,7 +43,7 @@ def writable(path: Path) -> None:
     type=click.Path(dir_okay=False),
     default="report.html",
     show_default=True,
-    help="The HTML file to write.",
+    help="The HTML file to write (- for stdout).",
 )
 @click.option(
     "--compare",
@@ -96,4 +96,5 @@ def report(app: App, **kw: Any) -> None:
         weight_options={"normalize": kw["normalize"]},
         title=kw["title"],
     )
-    app.note(f"wrote {path}")
+    if str(path) != "-":  # -o -: the page went to stdout
+        app.note(f"wrote {path}")

@@ -73,7 +73,7 @@ def class_weight_options(f: Callable[..., Any]) -> Callable[..., Any]:
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
-    help="File for --export (json/csv default to stdout).",
+    help="File for --export (json/csv default to stdout; - for stdout).",
 )
 @command(FORMATS)
 def sampler(app: App, **kw: Any) -> None:
@@ -85,15 +85,19 @@ def sampler(app: App, **kw: Any) -> None:
       classweights sampler DATA --num-classes 19 --method repeat_factor --export npy -o sw.npy
       classweights sampler DATA --num-classes 19 --method class_presence --reduce max --export csv
     """
+    from ..atomic import write_stdout
     from ..report import make_console
     from ..report.render import render
     from ..sampler import export_text, sampler_report, write_sampling_weights
 
     if kw.pop("sample") is not None:
         raise ConfigError("--sample: the sampler needs a weight for every image; drop --sample")
-    if kw["export"] == "npy" and not kw["output"]:
-        raise ConfigError("--export npy writes a binary file; pass --output FILE.npy")
+    if kw["export"] == "npy" and kw["output"] in (None, "-"):
+        raise ConfigError(
+            "--export npy writes FILE.npy and FILE.files.txt (the sources); pass --output FILE.npy"
+        )
     method, export, output = kw["method"], kw["export"], kw["output"]
+    output = None if output == "-" else output  # -o -: json/csv on stdout, as without -o
     if method == "repeat_factor" and weight_options_kw(kw):
         given = ", ".join("--" + k.replace("_", "-") for k in weight_options_kw(kw))
         raise ConfigError(f"{given}: class-weight options apply to --method class_presence")
@@ -114,7 +118,7 @@ def sampler(app: App, **kw: Any) -> None:
             visible(f"wrote {len(data['weights'])} weights to {written}"), markup=False
         )
     elif export:  # the export takes stdout; the table summary goes to stderr
-        click.echo(export_text(data, export), nl=False)
+        write_stdout(export_text(data, export))
         if app.fmt != "table":
             return
     render(

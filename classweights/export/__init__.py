@@ -101,6 +101,11 @@ def format_for(output: str | os.PathLike[str] | None, export: str | None) -> str
         return export
     if output is None:
         return None
+    if os.fspath(output) == "-":
+        raise ConfigError(
+            "-o - writes the weights to stdout: pass --export FORMAT too (json, yaml, a snippet; "
+            "pth or npy when stdout is redirected to a file)"
+        )
     suffix = Path(output).suffix.lower()
     if suffix not in SUFFIXES:
         raise ConfigError(

@@ -85,4 +85,4 @@ def report_html(
         extra_columns=extra_columns,
         title=title,
     )
-    return atomic_write(Path(path), lambda fh: fh.write(page.encode("utf-8")))
+    return atomic_write(path, lambda fh: fh.write(page), "w")  # "-": stdout

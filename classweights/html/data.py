@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..stats import ClassStats
+from .cooccurrence import cooccurrence_data
 
 #: Rows shown per list of odd images (the page says how many more there are).
 ODD_LIMIT = 50
@@ -26,8 +27,6 @@ DOMINANT = 0.95
 #: How many of the rarest classes get a list of the images that hold them, and its length.
 RAREST_CLASSES = 5
 RARE_IMAGES_PER_CLASS = 10
-#: Partner names listed per class in "never together" (the page says how many more).
-NEVER_LIMIT = 40
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,6 @@ def page_data(
     diag = diagnose(stats)
     names = stats.names
     named = ("absent_classes", "rare_classes", "rare_in_images")
-    co = cooccurrence(stats.counts)
     data: dict[str, Any] = {
         "overview": overview(stats, fingerprint, command, __version__),
         "source_root": shown_root(root),
@@ -81,8 +79,7 @@ def page_data(
         "extra_columns": list(extras),
         "weight_notes": notes,
         "weight_options": dict(weight_options or {"normalize": "mean"}),
-        "cooccurrence": co,
-        "never_together": never_together(co, names),
+        "cooccurrence": cooccurrence_data(stats),  # bounded: O(classes) past 256 present
         "odd": odd_images(stats, root),
         "diagnosis": {**diag, "named": {k: [names[i] for i in diag[k]] for k in named}},
         "compare": None,
@@ -161,32 +158,6 @@ def class_rows(
 def _plain(value: Any) -> Any:
     """A NumPy scalar as the Python number it holds (its repr is the page's ``data-v``)."""
     return value.item() if isinstance(value, np.generic) else value
-
-
-def cooccurrence(counts: NDArray[Any]) -> NDArray[np.int64]:
-    """``(C, C)`` number of images holding both class ``i`` and class ``j`` (diagonal: images
-    holding ``i``). A float64 product (exact below 2**53 images) keeps 30,000 x 150 fast."""
-    present = (np.asarray(counts) > 0).astype(np.float64)
-    return np.rint(present.T @ present).astype(np.int64)
-
-
-def never_together(co: NDArray[np.int64], names: Sequence[str]) -> list[dict[str, Any]]:
-    """For each present class, the present classes it never shares an image with (from the
-    :func:`cooccurrence` matrix ``co``)."""
-    present = np.diag(co) > 0
-    rows = []
-    for i in np.flatnonzero(present):
-        partners = [int(j) for j in np.flatnonzero(present & (co[i] == 0)) if j != i]
-        if partners:
-            rows.append(
-                {
-                    "id": int(i),
-                    "name": names[i],
-                    "never": partners,
-                    "never_names": [names[j] for j in partners],
-                }
-            )
-    return rows
 
 
 def source_root(sources: Sequence[str]) -> str:

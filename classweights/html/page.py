@@ -15,7 +15,7 @@ from typing import Any
 
 from ..report.plain import pct
 from .assets import CSS, SCRIPT
-from .svg import bar_panels, heat_map, log_domain
+from .svg import bar_panels, log_domain
 
 SHORT = {
     "inverse_freq": "inv",
@@ -219,38 +219,6 @@ def charts_html(d: dict[str, Any]) -> str:
     return section("charts", "Charts", body, "Hover a bar for its exact value.")
 
 
-def cooccurrence_html(d: dict[str, Any]) -> str:
-    co = d["cooccurrence"]
-    names = [r["name"] for r in d["classes"]]
-    island = json_island("cooc-data", {"names": names, "counts": co.tolist()})
-    body = (
-        f'<p id="cooc-readout" class="readout">Hover a cell: class &times; class: images.</p>'
-        f'<div class="scroll">{heat_map(co, names)}</div>{island}'
-    )
-    never = d["never_together"]
-    if never:
-        items = []
-        for r in never:
-            shown = r["never_names"][:40]
-            more = len(r["never_names"]) - len(shown)
-            tail = f" and {more} more" if more else ""
-            items.append(
-                f'<li data-id="{r["id"]}"><b>{escape(r["name"])}</b> never with: '
-                f"{escape(', '.join(shown))}{tail}</li>"
-            )
-        body += (
-            '<h3>Classes that never appear together</h3><div class="longlist">'
-            f'<ul class="never">{"".join(items)}</ul></div>'
-        )
-    else:
-        body += "<p>Every pair of present classes shares at least one image.</p>"
-    note = (
-        "Images holding both classes (diagonal: images holding the class), from the "
-        "per-image table."
-    )
-    return section("cooccurrence", "Class co-occurrence", body, note)
-
-
 def _img_table(rows: list[dict[str, Any]], cols: list[tuple[str, str, str]], name: str) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h, _, _ in [("file", "", ""), *cols])
     body = []
@@ -383,6 +351,8 @@ def compare_html(d: dict[str, Any]) -> str:
 
 def render_page(d: dict[str, Any], title: str = "classweights dataset report") -> str:
     """The whole page (a ``str``), from :func:`~classweights.html.data.page_data`."""
+    from .cooccurrence import cooccurrence_html
+
     sections = [
         overview_html(d),
         diagnosis_html(d),

@@ -258,6 +258,18 @@ def _parse_colour(c: Any) -> tuple[int, int, int]:
 MAX_CLASSES = 1 << 16
 
 
+def void_outside(num_classes: int | None) -> int:
+    """A usual void label outside the classes ``0..num_classes-1``, to suggest in a message:
+    255 (8-bit masks), 65535 (16-bit masks) when 255 is a class, else -1.
+
+    >>> void_outside(19), void_outside(300), void_outside(65536), void_outside(None)
+    (255, 65535, -1, 255)
+    """
+    if num_classes is None or num_classes <= 255:
+        return 255
+    return 65535 if num_classes <= 65535 else -1
+
+
 @dataclass(frozen=True)
 class LabelSpace:
     """How raw mask values become class ids.
@@ -285,12 +297,13 @@ class LabelSpace:
         if ig is not None and n is not None and 0 <= ig < n:
             raise ConfigError(
                 f"ignore_index={ig} lies inside the class range 0..{n - 1}: the ignore label is "
-                f"never a class. Use a value outside it (e.g. 255), or remap that label"
+                f"never a class. Use a value outside it (e.g. {void_outside(n)}), or remap that "
+                "label"
             )
         if self.reduce_zero_label and ig is None:
             raise ConfigError(
                 "reduce_zero_label sends label 0 to the ignore index, but none is set; "
-                "pass ignore_index (e.g. 255)"
+                f"pass ignore_index (e.g. {void_outside(n)})"
             )
         if self.remap and n is not None:
             self._check_remap(n)

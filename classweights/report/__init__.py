@@ -154,6 +154,11 @@ def stats_table(
 def make_console(stderr: bool = False, quiet: bool = False) -> Console:
     """A console that styles only a terminal: no ANSI codes in a pipe, none under ``NO_COLOR``
     (or ``--no-color``), colours forced by ``--color``."""
+    if not stderr and not quiet and sys.stdout is None:  # `>&-`: rich would print nowhere
+        from ..atomic import stdout_closed
+        from ..errors import WriteError
+
+        raise WriteError(stdout_closed())
     kw: dict[str, Any] = {}
     if _COLOR is False or (_COLOR is None and os.environ.get("NO_COLOR", "") != ""):
         kw["color_system"] = None

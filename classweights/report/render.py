@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 from collections.abc import Callable
 from typing import Any
 
 from rich.table import Table
 
+from ..atomic import write_stdout
 from ..text import csv_cell, markdown_escape, visible, visible_lines
 from .markdown import (
     cache_markdown,
@@ -341,8 +341,7 @@ def render(
     """
     out = RENDERERS[kind][fmt](data, **options)
     if isinstance(out, str):
-        sys.stdout.write(out)
-        sys.stdout.flush()
+        write_stdout(out)  # a closed stdout is one error line, not silence
         return
     from . import make_console
 

@@ -17,6 +17,7 @@ from .entries import (
     ARRAY_EXTS,
     LIST_EXTS,
     Entry,
+    enter_list,
     is_url,
     is_zarr_dir,
     open_binary,
@@ -75,7 +76,11 @@ def discover(
 
 
 def _discover_one(
-    p: Path, glob: str | None, multilabel: bool, class_names: Sequence[str] | None
+    p: Path,
+    glob: str | None,
+    multilabel: bool,
+    class_names: Sequence[str] | None,
+    chain: tuple[tuple[str, str], ...] = (),
 ) -> list[Entry]:
     if not p.exists():
         raise DatasetError(f"{p}: no such file or folder")
@@ -83,8 +88,13 @@ def _discover_one(
         return zarr_entries(p, multilabel)
     if p.is_file():
         if p.suffix.lower() in LIST_EXTS:
-            return _list_file_entries(p, multilabel, class_names)
+            return _list_file_entries(p, multilabel, class_names, chain)
         return file_entries(p, multilabel)
+    if not p.is_dir():  # a FIFO, socket or device: reading it could hang or never end
+        raise DatasetError(
+            f"{p}: is not a regular file or folder ({special_kind(p)}); give mask files, "
+            "folders or list files"
+        )
     if glob:
         found = sorted(p.glob(glob), key=lambda f: f.parts)
         if not any(hidden(part) for part in Path(glob).parts):  # unless the glob names them
@@ -119,6 +129,22 @@ def _discover_one(
 
 
 _ARRAY_SUFFIXES = ARRAY_EXTS + tuple(e.upper() for e in ARRAY_EXTS)
+
+
+def special_kind(p: Path) -> str:
+    """What a path that is neither a regular file nor a folder is, in words."""
+    import stat
+
+    mode = p.stat().st_mode
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"
 
 
 def _stem_ext(path: str) -> tuple[str, str]:
@@ -176,7 +202,13 @@ def _check_single_layout(root: Any, files: Sequence[Any], stores: Sequence[bool]
         )
 
 
-def _list_file_entries(p: Path, multilabel: bool, class_names: Sequence[str] | None) -> list[Entry]:
+def _list_file_entries(
+    p: Path,
+    multilabel: bool,
+    class_names: Sequence[str] | None,
+    chain: tuple[tuple[str, str], ...] = (),
+) -> list[Entry]:
+    chain = enter_list(chain, os.path.realpath(p), str(p))  # a cycle ends here, named
     base = p.parent
     out: list[Entry] = []
     missing = []
@@ -185,13 +217,13 @@ def _list_file_entries(p: Path, multilabel: bool, class_names: Sequence[str] | N
         if not line or line.startswith("#"):
             continue
         if is_url(line):
-            out.extend(_remote().discover_url(line, None, multilabel, class_names))
+            out.extend(_remote().discover_url(line, None, multilabel, class_names, chain))
             continue
         f = Path(line) if Path(line).is_absolute() else base / line
         if not f.exists():
             missing.append(line)
             continue
-        out.extend(_discover_one(f, None, multilabel, class_names))
+        out.extend(_discover_one(f, None, multilabel, class_names, chain))
     if missing:
         raise DatasetError(
             f"{p} lists {len(missing)} path(s) that do not exist, first: {missing[0]!r} "

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import MissingDependencyError, require
+from ..errors import DatasetError, MissingDependencyError, require
 
 IMAGE_EXTS = (".png", ".tif", ".tiff", ".bmp", ".gif")
 
@@ -16,6 +16,36 @@ ARRAY_EXTS = (".npy", ".npz")
 
 
 LIST_EXTS = (".txt", ".lst", ".list")
+#: list files may name list files, this many deep (a deeper chain is refused, as is a cycle)
+MAX_LIST_DEPTH = 16
+
+
+def enter_list(
+    chain: tuple[tuple[str, str], ...], key: str, shown: str
+) -> tuple[tuple[str, str], ...]:
+    """The chain of list files being read, ``(identity, name)`` each, with one more; a list
+    file that names itself, a cycle, or a chain deeper than :data:`MAX_LIST_DEPTH` is refused.
+
+    >>> enter_list((("/d/a.txt", "a.txt"),), "/d/a.txt", "a.txt")
+    Traceback (most recent call last):
+    ...
+    classweights.errors.DatasetError: a.txt lists itself; remove that line from it
+    """
+    keys = [k for k, _ in chain]
+    if key in keys:
+        if keys[-1] == key:
+            raise DatasetError(f"{shown} lists itself; remove that line from it")
+        cycle = " -> ".join(n for _, n in chain[keys.index(key) :])
+        raise DatasetError(
+            f"list files form a cycle: {cycle} -> {shown}; remove the line of "
+            f"{chain[-1][1]} that names {shown}"
+        )
+    if len(chain) >= MAX_LIST_DEPTH:
+        raise DatasetError(
+            f"{shown}: list files name list files more than {MAX_LIST_DEPTH} deep (from "
+            f"{chain[0][1]}); list the masks, or folders, directly"
+        )
+    return (*chain, (key, shown))
 
 
 DEFAULT_MAX_PIXELS = 1 << 30

@@ -54,7 +54,10 @@ def _to_numpy(x: Any) -> NDArray[Any]:
     elif not isinstance(x, np.ndarray) and (
         hasattr(x, "__array__") or hasattr(x, "__array_interface__")  # PIL images: the latter
     ):
+        mode = getattr(x, "mode", None)
         x = np.asarray(x)
+        if mode in ("LA", "PA") and x.ndim == 3:  # grey/palette + alpha: the labels, as the
+            x = x[..., 0]  # file reader takes them
     if not isinstance(x, np.ndarray):
         raise DatasetError(f"expected an array-like mask, got {type(x).__name__}")
     return x

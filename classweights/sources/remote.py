@@ -8,6 +8,7 @@ and the fsspec configuration, never from our flags.
 from __future__ import annotations
 
 import io
+import posixpath
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
@@ -17,11 +18,24 @@ from numpy.typing import NDArray
 
 from ..errors import ClassWeightsError, DatasetError
 from .discover import _check_single_layout, _perclass_entries, file_entries, zarr_entries
-from .entries import ARRAY_EXTS, IMAGE_EXTS, LIST_EXTS, STORE_MARKERS, Entry, is_url, url_fs
+from .entries import (
+    ARRAY_EXTS,
+    IMAGE_EXTS,
+    LIST_EXTS,
+    STORE_MARKERS,
+    Entry,
+    enter_list,
+    is_url,
+    url_fs,
+)
 
 
 def discover_url(
-    url: str, glob: str | None, multilabel: bool, class_names: Sequence[str] | None
+    url: str,
+    glob: str | None,
+    multilabel: bool,
+    class_names: Sequence[str] | None,
+    chain: tuple[tuple[str, str], ...] = (),
 ) -> list[Entry]:
     """The remote twin of ``_discover_one``: same entries, same order, paths kept as URLs."""
     fs, root = url_fs(url)
@@ -33,7 +47,7 @@ def discover_url(
             return _with_listing(zarr_entries(url, multilabel), fs)
         if not fs.isdir(root):
             if PurePosixPath(root).suffix.lower() in LIST_EXTS:
-                return _url_list_entries(url, fs, root, multilabel, class_names)
+                return _url_list_entries(url, fs, root, multilabel, class_names, chain)
             return _with_listing(file_entries(url, multilabel), fs)
         found = fs.glob(f"{root}/{glob}", detail=True) if glob else fs.find(root, detail=True)
     except (OSError, ValueError) as e:
@@ -108,7 +122,9 @@ def _rel(root: str, name: str) -> str:
     return name[len(root) + 1 :] if name.startswith(root + "/") else name
 
 
-def _url_list_entries(url, fs, root, multilabel, class_names) -> list[Entry]:
+def _url_list_entries(url, fs, root, multilabel, class_names, chain=()) -> list[Entry]:
+    identity = fs.unstrip_protocol(posixpath.normpath(root))  # `a/../b.txt` is `b.txt`
+    chain = enter_list(chain, identity, url)  # a list naming itself, or a cycle: named
     base = url.rsplit("/", 1)[0]
     out: list[Entry] = []
     for raw in fs.cat_file(root).decode("utf-8").splitlines():
@@ -121,7 +137,7 @@ def _url_list_entries(url, fs, root, multilabel, class_names) -> list[Entry]:
             target = fs.unstrip_protocol(line)
         else:
             target = f"{base}/{line}"
-        out.extend(discover_url(target, None, multilabel, class_names))
+        out.extend(discover_url(target, None, multilabel, class_names, chain))
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -76,9 +77,14 @@ def walk_masks(
                 items.append((c.path, False))
                 try:
                     st = c.stat()
-                    stats[c.path] = (st.st_size, file_version(st))
                 except OSError:
-                    pass  # a broken link: reading it will name it
+                    continue  # a broken link: reading it will name it
+                if not stat.S_ISREG(st.st_mode):  # a FIFO would hang the read, a device never end
+                    raise DatasetError(
+                        f"{c.path}: is not a regular file (a FIFO, socket or device named like a "
+                        "mask); remove it, or pass --glob to choose the mask files"
+                    )
+                stats[c.path] = (st.st_size, file_version(st))
 
     visit(root)
     return items, stats, skipped

@@ -227,7 +227,8 @@ def test_symlink_inside_the_cache_pointing_outside(data, tmp_path):
     assert out.exit_code == 0, out.output
     assert sorted(p.name for p in precious.iterdir()) == ["keep.txt"]
     assert (precious / "keep.txt").read_text() == "keep"
-    assert not os.path.lexists(cache / "feedface") and not os.path.lexists(info.path)
+    assert os.path.islink(cache / "feedface")  # a link in the cache folder is skipped
+    assert not os.path.lexists(info.path)
     assert not os.path.lexists(cache / ".tmp-feedface-00000000")
 
 
@@ -313,3 +314,80 @@ def test_weights_are_not_saved_into_an_entry_removed_meanwhile(data, tmp_path, m
     monkeypatch.undo()
     load_weights(data, "inverse_freq", cache_dir=cache, **KW)
     assert len(Store(cache).entries()) == 1
+
+
+def test_cache_clear_removes_only_what_the_cache_made(data, tmp_path):
+    """`cache clear --all` deleted any folder with a hex name and a meta.json (a user's 2024/),
+    then stopped on a symlink. Now: entries with the marker, or older entries recognised by
+    their full layout and checksum; links and other folders are left alone (said with -v)."""
+    import shutil
+    import sys
+
+    from classweights.cache.disk import MARKER
+
+    cache = tmp_path / "cache"
+    _, new = cached_scan(data, cache_dir=cache, **KW)
+    assert (Path(new.path) / MARKER).is_file()  # every entry made from now on carries it
+    _, old = cached_scan(data, cache_dir=cache, num_classes=6)
+    (Path(old.path) / MARKER).unlink()  # an entry made before the marker: layout + checksum
+    user = cache / "2024"  # hex digits, with a meta.json: the user's own folder
+    user.mkdir()
+    (user / "meta.json").write_text('{"key": "2024", "schema": 3}')
+    (user / "holiday.jpg").write_bytes(b"precious")
+    forged = cache / "abcd"  # an entry's layout, but its checksum does not match
+    shutil.copytree(old.path, forged)
+    meta = json.loads((forged / "meta.json").read_text())
+    (forged / "meta.json").write_text(json.dumps({**meta, "key": "abcd"}))
+    outside = tmp_path / "outside"
+    shutil.copytree(new.path, outside)  # looks like an entry, marker included
+    os.symlink(outside, cache / "feedface")
+    os.symlink(outside, cache / "my-link")  # not even a hex name: the old clear stopped here
+    (cache / "cafe").write_text("a file, not a folder")
+    keep = [user, forged, outside, cache / "feedface", cache / "my-link", cache / "cafe"]
+    before = sorted(str(p.relative_to(tmp_path)) for p in outside.rglob("*"))
+
+    def cli(*args):
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        return subprocess.run(
+            [sys.executable, "-m", "classweights.cli", *args, "--cache-dir", str(cache)],
+            capture_output=True, text=True, timeout=300, env=env,
+        )  # fmt: skip
+
+    listed = json.loads(cli("cache", "list", "--format", "json").stdout)["entries"]
+    assert sorted(e["key"] for e in listed) == sorted([new.key, old.key])
+    out = cli("cache", "show", "2024")
+    assert out.returncode == 2 and out.stderr.startswith("error: no cache entry 2024")
+    out = cli("cache", "clear", "2024")
+    assert out.returncode == 2 and "2024 is not a cache entry" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    out = cli("cache", "clear", "feedface")
+    assert out.returncode == 2 and "feedface (a link) is not a cache entry" in out.stderr
+    out = cli("-v", "cache", "clear", "--all")
+    assert out.returncode == 0, out.stderr
+    assert "removed 2 entries" in out.stderr
+    assert f"{cache / 'feedface'} is a link; skipped" in out.stderr
+    assert f"{cache / 'my-link'} is a link; skipped" in out.stderr
+    assert f"{user} is not a cache entry; left alone" in out.stderr
+    assert not os.path.lexists(new.path) and not os.path.lexists(old.path)
+    assert all(os.path.lexists(p) for p in keep)
+    assert (user / "holiday.jpg").read_bytes() == b"precious"
+    assert sorted(str(p.relative_to(tmp_path)) for p in outside.rglob("*")) == before
+    out = cli("cache", "clear", "--older-than", "0s")
+    assert out.returncode == 0 and all(os.path.lexists(p) for p in keep)
+
+
+def test_the_sweep_of_leftovers_removes_only_what_the_cache_made(tmp_path):
+    from classweights.cache.disk import write_marker
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    marked, empty, users = cache / ".tmp-aa-1", cache / ".trash-bb-0000000b", cache / ".tmp-mine"
+    for d in (marked, empty, users):
+        d.mkdir()
+    write_marker(marked, "aa", 3)
+    (users / "notes.txt").write_text("mine")
+    old = time.time() - 7200
+    for d in (marked, empty, users):
+        os.utime(d, (old, old))
+    assert sorted(Store(cache).sweep()) == [".tmp-aa-1", ".trash-bb-0000000b"]
+    assert (users / "notes.txt").read_text() == "mine"

@@ -278,3 +278,60 @@ def test_hidden_files_and_mac_archive_leftovers_are_not_masks(tmp_path):
     check_stats(g, [m], 5)
     named = cw.scan(tmp_path, num_classes=5, glob=".ipynb_checkpoints/*.png")  # asked for
     check_stats(named, [np.full_like(m, 4)], 5)
+
+
+def test_a_list_file_naming_itself_or_a_cycle_is_one_line(tmp_path):
+    """A list file naming itself, or a cycle of them, ended in RecursionError."""
+    m = mask()
+    save_png(tmp_path / "a.png", m)
+    (tmp_path / "self.txt").write_text("a.png\nself.txt\n")
+    with pytest.raises(cw.DatasetError) as e:
+        cw.scan(tmp_path / "self.txt", num_classes=5)
+    assert str(e.value) == f"{tmp_path / 'self.txt'} lists itself; remove that line from it"
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "one.txt").write_text("a.png\nsub/two.txt\n")
+    (tmp_path / "sub" / "two.txt").write_text("../one.txt\n")  # a cycle through another folder
+    with pytest.raises(cw.DatasetError, match=r"list files form a cycle: .*one\.txt -> .*two\.txt"):
+        cw.scan(tmp_path / "one.txt", num_classes=5)
+    (tmp_path / "url.txt").write_text(f"{(tmp_path / 'url.txt').as_uri()}\n")  # via file://
+    with pytest.raises(cw.DatasetError, match=r"url\.txt lists itself"):
+        cw.scan(tmp_path / "url.txt", num_classes=5)
+    m2 = mask(seed=2)
+    save_png(tmp_path / "sub" / "b.png", m2)
+    (tmp_path / "sub" / "two.txt").write_text("b.png\n")  # nested, no cycle: counted
+    check_stats(cw.scan(tmp_path / "one.txt", num_classes=5), [m, m2], 5)
+
+
+def test_list_files_nested_too_deep_are_refused(tmp_path):
+    save_png(tmp_path / "a.png", mask())
+    for i in range(300):  # a chain, no cycle: deeper than any real nesting
+        (tmp_path / f"l{i}.txt").write_text(f"l{i + 1}.txt\n")
+    (tmp_path / "l300.txt").write_text("a.png\n")
+    with pytest.raises(cw.DatasetError, match=r"list files name list files more than 16 deep"):
+        cw.scan(tmp_path / "l0.txt", num_classes=5)
+    (tmp_path / "l0.txt").write_text("l290.txt\n")  # 11 deep: fine
+    assert cw.scan(tmp_path / "l0.txt", num_classes=5).num_images == 1
+
+
+@pytest.mark.parametrize("where", ["folder", "list", "path"])
+def test_a_fifo_named_like_a_mask_is_refused_not_waited_on(tmp_path, where):
+    """A FIFO named x.png inside a scanned folder hung the scan (reading waits for a writer)."""
+    save_png(tmp_path / "a.png", mask())
+    os.mkfifo(tmp_path / "z.png")
+    (tmp_path / "list.txt").write_text("a.png\nz.png\n")
+    given = {"folder": tmp_path, "list": tmp_path / "list.txt", "path": tmp_path / "z.png"}[where]
+    code = f"""
+        import classweights as cw
+        try:
+            cw.scan({str(given)!r}, num_classes=5)
+        except cw.DatasetError as e:
+            print(e)
+    """
+    p = child(code)
+    try:
+        out, err = p.communicate(timeout=60)
+    except Exception:
+        p.kill()
+        raise
+    assert p.returncode == 0, err
+    assert str(tmp_path / "z.png") in out and "FIFO" in out and "not a regular file" in out
