@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from classweights.cache import cached_scan, load_weights
+from classweights import cached_scan, load_weights
 from classweights.synthetic import write_pngs
 
 KW = {"num_classes": 19, "ignore_index": 255}

@@ -582,3 +582,28 @@ def test_non_finite_pixels_count_as_ignored_for_the_statistics():
         ref(clean_logits, masked, clean_feats)
         _same_statistics(a, ref)
     assert a.counts.sum() > 0 and torch.isfinite(a.centroids).all()
+
+
+def test_ignore_index_defaults_to_torchs_with_a_release_of_grace_for_255():
+    """One ignore_index rule (issue 29): raw losses follow PyTorch (-100). The old default 255
+    stays ignored for a release when a target holds it, with a DeprecationWarning."""
+    import warnings as _w
+
+    from classweights.errors import UnknownLabelError
+
+    logits = torch.randn(1, 3, 4, 4)
+    feats = torch.randn(1, 2, 4, 4)
+    target = torch.randint(0, 3, (1, 4, 4))
+    assert SubclassifiedLoss(3).ignore_index == -100
+    voided = target.clone()
+    voided[0, 0] = 255
+    loss = SubclassifiedLoss(3)
+    with pytest.warns(DeprecationWarning, match="pass ignore_index=255"):
+        got = loss(logits, voided, feats)
+    reference = SubclassifiedLoss(3, ignore_index=255)(logits, voided, feats)
+    assert torch.equal(got, reference)
+    with _w.catch_warnings():
+        _w.simplefilter("error", DeprecationWarning)  # no 255: nothing to say
+        SubclassifiedLoss(3)(logits, target, feats)
+    with pytest.raises(UnknownLabelError):
+        SubclassifiedLoss(3, ignore_index=-100)(logits, voided, feats)

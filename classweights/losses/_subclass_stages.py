@@ -99,6 +99,8 @@ class _SubclassStages:
                 f"features have F={fd} channels but the centroids were built from "
                 f"F={self.centroids.shape[2]}; attach the same layer as before"
             )
+        if self._old_default:  # once: 255 was the default ignore index (a release of grace)
+            self._deprecated_255(target)
         target = target.long()
         valid = target != self.ignore_index
         y = torch.where(valid, target, 0)  # a safe class index everywhere

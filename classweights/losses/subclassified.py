@@ -35,6 +35,7 @@ How it runs (all at feature resolution, no Python loop over classes, subclasses 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -43,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from ..params import UNSET
 from ._subclass_stages import _SubclassStages
 
 __all__ = ["SubclassifiedLoss"]
@@ -95,7 +97,8 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
         num_subclasses: ``K`` for every class, a sequence of ``C`` values, or a mapping
             ``{class index or name: K}`` (unlisted classes get ``K=1``).
         momentum: EMA momentum ``m`` in ``[0, 1)`` (weight of the old statistics).
-        ignore_index: label ignored everywhere, as in ``F.cross_entropy``.
+        ignore_index: label ignored everywhere, as in ``F.cross_entropy`` (default -100, as
+            torch's; the old default 255 stays ignored for a release when a target holds it).
         update_every: update statistics and centroids every this many training calls.
         warmup_steps: training calls that use class weights only.
         base_weight: ``(C,)`` class weights, as ``F.cross_entropy(weight=...)``.
@@ -128,7 +131,7 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
         num_classes: int,
         num_subclasses: int | Sequence[int] | Mapping[int | str, int] = 3,
         momentum: float = 0.9,
-        ignore_index: int = 255,
+        ignore_index: int = UNSET,
         update_every: int = 1,
         warmup_steps: int = 0,
         base_weight: Any = None,
@@ -153,7 +156,10 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
         if not 0.0 <= float(momentum) < 1.0:
             raise ConfigError(f"momentum must be in [0, 1), got {momentum!r}")
         self.momentum = float(momentum)
-        self.ignore_index = int(ignore_index)
+        # PyTorch's -100, as every raw loss constructor; 255 was this loss's default (a release
+        # of grace: a first batch holding 255 keeps it ignored, with a DeprecationWarning)
+        self._old_default = ignore_index is UNSET
+        self.ignore_index = -100 if ignore_index is UNSET else int(ignore_index)
         self.update_every = _positive_int(update_every, "update_every")
         self.warmup_steps = _positive_int(warmup_steps, "warmup_steps", minimum=0)
         self.normalize = bool(normalize)
@@ -307,6 +313,21 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
         if self.base_weight is not None:
             w = w * self.base_weight[:, None]
         return torch.cat([w.reshape(-1), w.new_zeros(1)]).to(like.dtype)
+
+    def _deprecated_255(self, target: torch.Tensor) -> None:
+        """Once, on the first batch when ``ignore_index`` was not given: a target holding 255
+        (the old default) keeps 255 ignored for this release, and says so (one host sync,
+        once, never per step)."""
+        self._old_default = False
+        if bool((target == 255).any()):
+            warnings.warn(
+                "SubclassifiedLoss: ignore_index now defaults to -100 as in torch's losses; "
+                "these targets hold 255, which the old default ignored, so 255 stays ignored "
+                "for this release: pass ignore_index=255 to keep it so",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            self.ignore_index = 255
 
     def forward(
         self, logits: torch.Tensor, target: torch.Tensor, features: torch.Tensor | None = None
