@@ -3,15 +3,14 @@ a cache hit), so they do not depend on where the numbers came from."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from ..errors import DataWarning, warn_data
 from ..stats import ClassStats
 from .settings import ScanSettings
 
 
-class VoidLabelWarning(UserWarning):
+class VoidLabelWarning(DataWarning):
     """``num_classes`` was inferred as 256 only because label 255 (usually void) is present."""
 
 
@@ -29,7 +28,7 @@ def warn_void_label(stats: ClassStats, settings: ScanSettings) -> None:
     top = int(below[-1]) if below.size else -1
     if top >= 254:  # labels run right up to 255: plausibly 256 real classes
         return
-    warnings.warn(
+    warn_data(
         f"num_classes was inferred as 256 because label 255 is present, but no label lies "
         f"between {top + 1} and 254: 255 looks like the void label; pass --ignore-index 255 "
         f"(and --num-classes {top + 1}) to ignore it, or --num-classes 256 if it is a class",

@@ -4,14 +4,13 @@ order."""
 from __future__ import annotations
 
 import os
-import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import DatasetError, DuplicateWarning, MaskReadError
+from ..errors import DatasetError, DuplicateWarning, MaskReadError, warn_data
 from .arrays import check_chunk_files, npy_header
 from .entries import (
     ARRAY_EXTS,
@@ -58,7 +57,7 @@ def discover(
             seen.add(ident)
             entries.append(e)
     if duplicates:
-        warnings.warn(
+        warn_data(
             f"{len(duplicates)} mask(s) given more than once are counted once, first: "
             f"{duplicates[0]} (a path listed twice, or a folder given twice or inside another)",
             DuplicateWarning,
