@@ -7,7 +7,8 @@ any worker count. At most a few units per worker are in flight, so memory stays 
 
 One job per module: `settings` (`ScanSettings`, validated once), `plan` (which images, in
 which units), `collect` (the per-image table), `run` (executors), `memory` (in-memory
-sources), `void` (warnings about the numbers). This module is the entry point: `scan` builds
+sources), `void` (warnings about the numbers), `palettes` (palette masks counted by index:
+do their palettes agree). This module is the entry point: `scan` builds
 the settings once and passes them down.
 """
 
