@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DatasetError
-from . import trees
+from . import lookalike, trees
 from .split_files import ids_to_paths
 from .split_files import read_ids as read_ids  # re-exported
 from .tables import CAMVID32_TO_11 as CAMVID32_TO_11  # re-exported
@@ -119,6 +119,7 @@ def resolve(
     preset = spec.build(path, split, explicit)
     if "glob" not in explicit:
         _check_found(preset, layout)
+    preset = lookalike.check(layout, preset, explicit)  # a look-alike gets no class names
     merged = dict(settings)
     used = []
     given = {k for k in preset.settings if _given(merged, k, defaults)}
