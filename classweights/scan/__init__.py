@@ -28,7 +28,7 @@ from .collect import Collector
 from .memory import in_memory
 from .run import ProgressFn, run_items, run_units
 from .settings import ScanSettings, scan_settings
-from .void import VoidLabelWarning, warn_void_label
+from .void import BinaryMaskWarning, VoidLabelWarning, warn_void_label
 
 
 def scan(
@@ -148,6 +148,7 @@ def count_images(source: Any, *, settings: ScanSettings | None = None, **kwargs:
 
 
 __all__: Sequence[str] = (
+    "BinaryMaskWarning",
     "ClassStats",
     "ScanSettings",
     "VoidLabelWarning",

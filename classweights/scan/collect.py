@@ -286,5 +286,6 @@ class Collector:
                 remap=space.remap,
                 reduce_zero_label=space.reduce_zero_label,
                 zero_seen=bool(rows is not None and rows[:, 0].any()),
+                seen=np.flatnonzero(rows.sum(0)).tolist() if rows is not None else None,
             )
         return UnknownLabelError(f"{what}: {shown}{more}; first in {', '.join(files)}; {fix}")
