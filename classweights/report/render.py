@@ -274,7 +274,8 @@ def _match_csv(data: dict[str, Any], **_: Any) -> str:
 
 
 def _match_table(data: dict[str, Any], found: list[Any], names: list[str]) -> str:
-    return visible_lines(match_text(found, [visible(n) for n in names])) + "\n"
+    notes = "".join(f"\nnote: {n}" for n in data.get("notes", []))
+    return visible_lines(match_text(found, [visible(n) for n in names]) + notes) + "\n"
 
 
 RENDERERS: dict[str, dict[str, Renderer]] = {
