@@ -152,3 +152,32 @@ def test_prefix_encodings_and_nnunet_images_beside_labels(tmp_path):
         save_png(tmp_path / "Dataset001" / "imagesTr" / f"liver_{k:03d}_0000.png", m * 80)
     msg = _refused(tmp_path / "Dataset001")
     assert "labelsTr/*.png" in _globs(msg) and "imagesTr/" not in " ".join(_globs(msg))
+
+
+def test_images_beside_labels_with_the_same_names_are_refused(tmp_path):
+    """The Medical Segmentation Decathlon's TaskXX folder (imagesTr/ and labelsTr/ hold the same
+    case names: intensities would be counted as thousands of classes), Mapillary's labels/
+    beside instances/; train/ and val/ of one kind may share names."""
+    rng = np.random.default_rng(6)
+    task = tmp_path / "Task04_Hippocampus"
+    labels = []
+    for sub in ("imagesTr", "labelsTr", "imagesTs"):
+        (task / sub).mkdir(parents=True)
+    for k in (1, 3, 4):
+        m = rng.integers(0, 3, size=(6, 5)).astype(np.uint8)
+        save_png(task / "labelsTr" / f"hippocampus_{k:03d}.png", m)
+        save_png(task / "imagesTr" / f"hippocampus_{k:03d}.png", m.astype(np.uint16) * 900 + 7)
+        save_png(task / "imagesTs" / f"hippocampus_{k + 100:03d}.png", m.astype(np.uint16) * 900)
+        labels.append(m)
+    msg = _refused(task)
+    assert "imagesTr/ (images, not masks)" in msg and "hippocampus_001.png" in msg
+    assert _globs(msg) == ["labelsTr/*.png"] and "--layout nnunet" in msg
+    s = cw.scan(task, glob="labelsTr/*.png", num_classes=3)
+    np.testing.assert_array_equal(s.counts, naive_counts(labels, 3)[0])
+    vistas = tmp_path / "training"
+    for sub in ("labels", "instances"):
+        (vistas / sub).mkdir(parents=True)
+        for k in range(2):
+            save_png(vistas / sub / f"Ab3_x9kQ2mZp0Lr7TuV1wY{k}.png", np.full((3, 3), k, np.uint8))
+    msg = _refused(vistas)
+    assert "instances/ (instance ids)" in msg and _globs(msg) == ["labels/*.png"]

@@ -49,6 +49,8 @@ NOT_LABELS = {
     "vis": "visualisations",
     "viz": "visualisations",
     "overlay": "visualisations",
+    "instances": "instance ids",
+    "panoptic": "panoptic ids",
 }
 _IMAGE_FOLDERS = frozenset(
     {"images", "image", "imgs", "img", "jpegimages", "photos", "rgb", "imagestr", "imagests"}
@@ -79,7 +81,12 @@ def check_families(root: object, rels: Sequence[str]) -> None:
         return
     keyed = _keys(rels)
     keys = Counter(keyed)
-    if len(keys) == 1 or _ids_only(len(keys), len(rels)):
+    if len(keys) == 1:
+        return
+    copies = _sibling_copies(rels)
+    if copies is not None:
+        raise DatasetError(_copies_message(root, *copies, rels))
+    if _ids_only(len(keys), len(rels)):
         return
     patterns: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for key in keys:
@@ -94,6 +101,63 @@ def check_families(root: object, rels: Sequence[str]) -> None:
     clash = _clashes(found)
     if clash is not None:
         raise DatasetError(_message(root, *clash, rels))
+
+
+def _sibling_copies(rels: Sequence[str]) -> tuple[str, str, int, str] | None:
+    """Two sibling folders of different kinds holding the same file names (``imagesTr/`` beside
+    ``labelsTr/``, Mapillary's ``labels/`` beside ``instances/``, CamVid's ``train/`` beside
+    ``trainannot/``): ``(folder a, folder b, names in common, one of them)``, else None.
+    Folders of one kind (``train/`` and ``val/``, ``seq01/`` and ``seq02/``) may share names."""
+    first: dict[tuple[str, str], str] = {}
+    shared: Counter[tuple[str, str]] = Counter()
+    example: dict[tuple[str, str], str] = {}
+    kinds: dict[str, tuple[str, ...]] = {}
+    for r in rels:
+        folder, _, name = r.rpartition("/")
+        other = first.setdefault((folder.rpartition("/")[0], name), folder)
+        if other == folder:
+            continue
+        for f in (other, folder):
+            if f not in kinds:
+                kinds[f] = _pattern(f.rpartition("/")[2].translate(_DIGITS))
+        if kinds[other] != kinds[folder]:
+            shared[(other, folder)] += 1
+            example.setdefault((other, folder), name)
+    if not shared:
+        return None
+    (a, b), n = shared.most_common(1)[0]
+    return a, b, n, example[(a, b)]
+
+
+def _copies_message(root: object, a: str, b: str, n: int, name: str, rels: Sequence[str]) -> str:
+    folders = sorted((a, b), key=lambda f: _folder_rank(f))
+    parts, globs = [], []
+    for f in folders:
+        exts = {r.rpartition("/")[2].partition(".")[2] for r in rels if r.rpartition("/")[0] == f}
+        glob = f"{f}/*.{exts.pop()}" if len(exts) == 1 else f"{f}/*"
+        what = _folder_not_labels(f)
+        parts.append(f"{f}/" + (f" ({what})" if what else ""))
+        if not what:
+            globs.append(f"--glob '{glob}'")
+    layout = " (or --layout nnunet)" if {"labelsTr", "imagesTr"} & {a, b} else ""
+    pick = " or ".join(globs) if globs else "--glob with the folder of the label masks"
+    return (
+        f"{root} holds the same {n:,} file name(s) in {parts[0]} and {parts[1]} (e.g. {name}): "
+        f"two kinds of files for the same frames, not more masks; count one of them: pass "
+        f"{pick}{layout}"
+    )
+
+
+def _folder_not_labels(folder: str) -> str:
+    base = folder.rpartition("/")[2].lower()
+    if base in _IMAGE_FOLDERS or base in {"train", "val", "test"}:
+        return "images, not masks"
+    words = set(re.findall(r"[a-z]+", base)) | {base}
+    return next((NOT_LABELS[w] for w in NOT_LABELS if w in words), "")
+
+
+def _folder_rank(folder: str) -> tuple[int, str]:
+    return (1 if _folder_not_labels(folder) else 0, folder)
 
 
 def _keys(rels: Sequence[str]) -> list[str]:
