@@ -114,6 +114,8 @@ def _sibling_copies(rels: Sequence[str]) -> tuple[str, str, int, str] | None:
     kinds: dict[str, tuple[str, ...]] = {}
     for r in rels:
         folder, _, name = r.rpartition("/")
+        if not folder:  # the folder given itself has no sibling here
+            continue
         other = first.setdefault((folder.rpartition("/")[0], name), folder)
         if other == folder:
             continue

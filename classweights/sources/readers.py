@@ -40,7 +40,7 @@ def read_entry(
         if is_volume_path(entry.path):  # NIfTI / NRRD: a 3-D volume with its spacing
             yield entry.path, read_volume(entry.path, opts)
         else:
-            yield entry.path, read_mask(entry.path, opts, scratch)
+            yield entry.path, read_image(entry.path, opts, scratch, True)
     elif entry.kind == "perclass":
         yield entry.path, _read_perclass(entry, opts)
     elif entry.kind == "npz":  # streamed image by image: never the whole member in memory
@@ -217,17 +217,18 @@ def png_header(data: bytes) -> tuple[int, int, int, int] | None:
     return w, h, depth, ctype
 
 
-def read_image(path: str, opts: ReadOptions, scratch: Scratch | None = None) -> NDArray[Any]:
+def read_image(
+    path: str, opts: ReadOptions, scratch: Scratch | None = None, indexed: bool = False
+) -> Any:
     """Decode one mask image file into an integer array (H x W, or H x W x 3 for colour);
     into ``scratch``'s buffer where it can (see `read_entry`). A palette image reads as its
-    indices, or with a colour table (``opts.rgb``) as its colours."""
-    mask = read_mask(path, opts, scratch)
-    return mask.array if isinstance(mask, Indexed) else mask
+    indices (with ``indexed``, as :class:`~classweights.sources.palettes.Indexed`: the indices
+    and the palette), or with a colour table (``opts.rgb``) as its colours."""
+    mask = _read_image(path, opts, scratch)
+    return mask.array if isinstance(mask, Indexed) and not indexed else mask
 
 
-def read_mask(path: str, opts: ReadOptions, scratch: Scratch | None = None) -> Any:
-    """`read_image`, with a palette image read without a colour table given as
-    :class:`~classweights.sources.palettes.Indexed` (its indices and its palette)."""
+def _read_image(path: str, opts: ReadOptions, scratch: Scratch | None = None) -> Any:
     try:
         if is_url(path):
             fs, p = url_fs(path)
