@@ -181,3 +181,34 @@ def test_images_beside_labels_with_the_same_names_are_refused(tmp_path):
             save_png(vistas / sub / f"Ab3_x9kQ2mZp0Lr7TuV1wY{k}.png", np.full((3, 3), k, np.uint8))
     msg = _refused(vistas)
     assert "instances/ (instance ids)" in msg and _globs(msg) == ["labels/*.png"]
+
+
+def test_kitti_style_sibling_folders_name_each_kind(tmp_path):
+    rng = np.random.default_rng(7)
+    root = tmp_path / "training"
+    semantic = []
+    for sub in ("image_2", "instance", "semantic", "semantic_rgb"):
+        (root / sub).mkdir(parents=True)
+    for k in range(3):
+        m = rng.integers(0, 34, size=(5, 7)).astype(np.uint8)
+        save_png(root / "semantic" / f"{k:06d}_10.png", m)
+        save_png(root / "instance" / f"{k:06d}_10.png", m.astype(np.uint16) * 256 + 1)
+        save_png(root / "semantic_rgb" / f"{k:06d}_10.png", np.dstack([m, m, m]))
+        save_png(root / "image_2" / f"{k:06d}_10.png", np.dstack([m, m, m]) + 1)
+        semantic.append(m)
+    msg = _refused(root)
+    assert _globs(msg) == ["semantic/*.png"]
+    for folder in ("image_2/", "instance/", "semantic_rgb/"):
+        assert folder in msg
+    s = cw.scan(root, glob="semantic/*.png", num_classes=34)
+    np.testing.assert_array_equal(s.counts, naive_counts(semantic, 34)[0])
+
+
+def test_a_letter_added_to_a_name_is_another_mask_not_an_encoding(tmp_path):
+    rng = np.random.default_rng(8)
+    masks = [rng.integers(0, 3, size=(4, 4)).astype(np.uint8) for _ in range(4)]
+    for name, m in zip(("m0", "m1", "m2", "m1b"), masks, strict=True):
+        save_png(tmp_path / f"{name}.png", m)
+    s = cw.scan(tmp_path, num_classes=3)
+    order = [0, 1, 3, 2]  # m0, m1, m1b, m2
+    np.testing.assert_array_equal(s.counts, naive_counts([masks[i] for i in order], 3)[0])

@@ -37,7 +37,8 @@ _ID_PARTS = ("#", "{dir}")  # a split word is not part of a frame's id
 #: words that name an encoding, not a sequence (a prefix difference counts only with one of them)
 _WORDS = """color colour instance instances instanceids label labels labelids labeltrainids
 trainids mask masks gt seg segmentation semantic panoptic vis viz rgb overlay class object objects
-manual annot annotation annotations depth disparity polygons"""
+manual annot annotation annotations depth disparity polygons pred prediction predictions output
+prob probs probability image img raw"""
 ENCODING_WORDS = frozenset(_WORDS.split())
 #: encodings that are not label masks (named, never offered as a --glob)
 NOT_LABELS = {
@@ -103,10 +104,10 @@ def check_families(root: object, rels: Sequence[str]) -> None:
         raise DatasetError(_message(root, *clash, rels))
 
 
-def _sibling_copies(rels: Sequence[str]) -> tuple[str, str, int, str] | None:
+def _sibling_copies(rels: Sequence[str]) -> tuple[list[str], int, str] | None:
     """Two sibling folders of different kinds holding the same file names (``imagesTr/`` beside
     ``labelsTr/``, Mapillary's ``labels/`` beside ``instances/``, CamVid's ``train/`` beside
-    ``trainannot/``): ``(folder a, folder b, names in common, one of them)``, else None.
+    ``trainannot/``): ``(the folders, label-like first; names in common; one of them)``.
     Folders of one kind (``train/`` and ``val/``, ``seq01/`` and ``seq02/``) may share names."""
     first: dict[tuple[str, str], str] = {}
     shared: Counter[tuple[str, str]] = Counter()
@@ -121,18 +122,34 @@ def _sibling_copies(rels: Sequence[str]) -> tuple[str, str, int, str] | None:
             continue
         for f in (other, folder):
             if f not in kinds:
-                kinds[f] = _pattern(f.rpartition("/")[2].translate(_DIGITS))
+                kinds[f] = _folder_kind(f.rpartition("/")[2])
         if kinds[other] != kinds[folder]:
             shared[(other, folder)] += 1
             example.setdefault((other, folder), name)
     if not shared:
         return None
     (a, b), n = shared.most_common(1)[0]
-    return a, b, n, example[(a, b)]
+    parent = a.rpartition("/")[0]
+    folders = {f for pair in shared for f in pair if f.rpartition("/")[0] == parent}
+    return sorted(folders, key=_folder_rank), n, example[(a, b)]
 
 
-def _copies_message(root: object, a: str, b: str, n: int, name: str, rels: Sequence[str]) -> str:
-    folders = sorted((a, b), key=lambda f: _folder_rank(f))
+_SPLIT_IN_NAME = re.compile("|".join(sorted(_SPLIT_WORDS, key=len, reverse=True)))
+
+
+def _folder_kind(name: str) -> str:
+    """A folder's name with digits and split words replaced, wherever they lie: ``train/`` and
+    ``val/``, ``trainannot/`` and ``valannot/``, ``train2017/`` and ``val2017/`` are one kind.
+
+    >>> _folder_kind("trainannot") == _folder_kind("valannot"), _folder_kind("imagesTr")
+    (True, 'imagestr')
+    """
+    return _SPLIT_IN_NAME.sub("{split}", name.lower().translate(_DIGITS))
+
+
+def _copies_message(
+    root: object, folders: list[str], n: int, name: str, rels: Sequence[str]
+) -> str:
     parts, globs = [], []
     for f in folders:
         exts = {r.rpartition("/")[2].partition(".")[2] for r in rels if r.rpartition("/")[0] == f}
@@ -141,20 +158,23 @@ def _copies_message(root: object, a: str, b: str, n: int, name: str, rels: Seque
         parts.append(f"{f}/" + (f" ({what})" if what else ""))
         if not what:
             globs.append(f"--glob '{glob}'")
-    layout = " (or --layout nnunet)" if {"labelsTr", "imagesTr"} & {a, b} else ""
-    pick = " or ".join(globs) if globs else "--glob with the folder of the label masks"
+    layout = " (or --layout nnunet)" if "labelsTr" in folders else ""
+    pick = " or ".join(globs[:3]) if globs else "--glob with the folder of the label masks"
     return (
-        f"{root} holds the same {n:,} file name(s) in {parts[0]} and {parts[1]} (e.g. {name}): "
-        f"two kinds of files for the same frames, not more masks; count one of them: pass "
-        f"{pick}{layout}"
+        f"{root} holds the same {n:,} file name(s) in {', '.join(parts[:-1])} and {parts[-1]} "
+        f"(e.g. {name}): several kinds of files for the same frames, not more masks; count one "
+        f"of them: pass {pick}{layout}"
     )
 
 
 def _folder_not_labels(folder: str) -> str:
+    """What a folder holds when its name says it is not label masks (photographs, colour
+    renderings, instance ids), else ''. A bare split name beside ``<split>annot`` (CamVid)
+    holds the photographs."""
     base = folder.rpartition("/")[2].lower()
-    if base in _IMAGE_FOLDERS or base in {"train", "val", "test"}:
-        return "images, not masks"
     words = set(re.findall(r"[a-z]+", base)) | {base}
+    if words & _IMAGE_FOLDERS or base in {"train", "val", "test"}:
+        return "images, not masks"
     return next((NOT_LABELS[w] for w in NOT_LABELS if w in words), "")
 
 
@@ -234,22 +254,32 @@ def _clashes(found: list[Family]) -> tuple[list[Family], int, tuple[str, ...]] |
 
 
 def _encodings(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """Two patterns whose ids coincide name the same frames when they differ only after their
-    last replaced part (a suffix: ``_labelIds`` / ``_color``, ``_manual1`` / ``_training_mask``,
-    an extension), or elsewhere in a word naming an encoding (``label_0001`` / ``color_0001``);
-    not when a sequence name differs before the frame number (``0006R0_f#`` / ``Seq05VD_f#``)."""
+    """Two patterns whose ids coincide name the same frames when what differs between them
+    names an encoding (``_labelIds`` / ``_color``, ``_manual1`` / ``_training_mask``,
+    ``label_`` / ``color_``), or, after the id, is another extension or a fixed number (nnU-Net's
+    channel ``_0000``, a second rater's ``_2``). Not when a sequence name differs before the
+    frame number (CamVid's ``0006R0_f#`` / ``Seq05VD_f#``), nor for a letter added to a name
+    (``m1b.png`` beside ``m1.png``).
+
+    >>> _encodings(("#", "_", "manual", "1", ".", "gif"), ("#", "_", "mask", ".", "gif"))
+    True
+    >>> _encodings(("m", "#", ".", "png"), ("m", "#", "b", ".", "png"))
+    False
+    """
     common = next(
         (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
     )
-    last_a = max((i for i, t in enumerate(a) if t in _ID_PARTS), default=-1)
-    last_b = max((i for i, t in enumerate(b) if t in _ID_PARTS), default=-1)
-    if common > max(last_a, last_b):
-        return True
     tail = 0
     while tail < min(len(a), len(b)) - common and a[-1 - tail] == b[-1 - tail]:
         tail += 1
-    differ = {t.lower() for t in (*a[common : len(a) - tail], *b[common : len(b) - tail])}
-    return bool(differ & ENCODING_WORDS)
+    da, db = a[common : len(a) - tail], b[common : len(b) - tail]
+    if {t.lower() for t in (*da, *db)} & ENCODING_WORDS:
+        return True
+    last_a = max((i for i, t in enumerate(a) if t in _ID_PARTS), default=-1)
+    last_b = max((i for i, t in enumerate(b) if t in _ID_PARTS), default=-1)
+    if common <= max(last_a, last_b):  # they differ before the id ends: sequences
+        return False
+    return tail == 0 or any(t.isdigit() for t in (*da, *db))  # an extension, a fixed number
 
 
 def _message(
