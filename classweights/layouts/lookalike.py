@@ -48,6 +48,8 @@ class Expect:
     shape: Callable[[int, int], bool] | None = None
     shape_text: str = ""
     note: str = ""  # what else the preset does to the numbers, said with the warning
+    # names and shapes both alike are enough (Cityscapes' 1024 x 2048 frames): no mask decoded
+    shape_decides: bool = False
 
 
 EXPECT: dict[str, Expect] = {
@@ -65,6 +67,7 @@ EXPECT: dict[str, Expect] = {
         lambda h, w: (h, w) == (1024, 2048),
         "1024 x 2048",
         "--layout cityscapes also remaps labelIds to trainIds",
+        shape_decides=True,
     ),
     "ade20k": Expect(
         "ADE20K",
@@ -117,6 +120,8 @@ def check(layout: str, preset: Resolved, explicit: Mapping[str, Any]) -> Resolve
                 f"{unlike[0][0]} x {unlike[0][1]} pixels where {expect.dataset}'s are "
                 f"{expect.shape_text}"
             )
+        elif shapes and not reasons and expect.shape_decides:
+            return preset  # the dataset's names and its frame size: no mask need be decoded
     peeked = _spread(files, PEEK)
     values = _values(peeked, explicit)
     n, top, suggest = _classes(settings), None, ""
