@@ -214,3 +214,11 @@ def test_two_candidate_folders_are_refused_not_the_first_sorted(tmp_path):
         save_png(d / "ADE_train_00000001.png", np.ones((4, 4), np.uint8))
     with pytest.raises(cw.DatasetError, match=r"2 annotations/ folders .*2016/annotations"):
         cw.scan(tmp_path / "ADE", layout="ade20k", split="train")
+
+
+def test_a_split_folder_given_with_another_split_is_refused(tmp_path):
+    d = tmp_path / "ADEChallengeData2016" / "annotations" / "training"
+    d.mkdir(parents=True)
+    save_png(d / "ADE_train_00000001.png", np.ones((4, 4), np.uint8))
+    with pytest.raises(cw.DatasetError, match=r"training folder, not validation"):
+        cw.scan(d, layout="ade20k", split="val")

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DatasetError
-from . import lookalike, trees
+from . import lookalike, nnunet, trees
 from .split_files import ids_to_paths
 from .split_files import read_ids as read_ids  # re-exported
 from .tables import CAMVID32_TO_11 as CAMVID32_TO_11  # re-exported
@@ -57,7 +57,7 @@ LAYOUTS: dict[str, Layout] = {
     "coco-stuff": Layout("coco-stuff", ("train", "val"), trees.coco_stuff),
     "celebamask-hq": Layout("celebamask-hq", (), trees.celebamask),
     "mapillary": Layout("mapillary", ("train", "val"), trees.mapillary),
-    "nnunet": Layout("nnunet", (), trees.nnunet),
+    "nnunet": Layout("nnunet", (), nnunet.nnunet),
 }
 
 

@@ -237,11 +237,17 @@ def cityscapes(root: Path, split: str | None, explicit: Mapping[str, Any]) -> Re
 # ---- ade20k, camvid ------------------------------------------------------------------------------
 def ade20k(root: Path, split: str | None, explicit: Mapping[str, Any]) -> Resolved:
     settings: dict[str, Any] = {"reduce_zero_label": True, "ignore_index": 255, "classes": "ade20k"}
+    folders = {"train": "training", "val": "validation"}
     if root.name in ("training", "validation"):
+        if split is not None and folders[split] != root.name:
+            raise DatasetError(
+                f"{root} is ADE20K's {root.name} folder, not {folders[split]}: pass the dataset's "
+                f"root (or annotations/) with --split {split}"
+            )
         folder, glob = root, "*.png"
     else:
         ann = find(root, ("annotations",), "annotations", "ade20k")
-        folder = ann / {"train": "training", "val": "validation"}[split] if split else ann
+        folder = ann / folders[split] if split else ann
         glob = "*.png" if split else "*/*.png"  # without --split: both splits
     return Resolved(str(folder), {"glob": glob} | settings, f"{folder}/{glob}")
 
@@ -307,7 +313,7 @@ def coco_stuff(root: Path, split: str | None, explicit: Mapping[str, Any]) -> Re
     )
 
 
-# ---- celebamask-hq, mapillary, nnunet ------------------------------------------------------------
+# ---- celebamask-hq, mapillary (nnunet: nnunet.py) ------------------------------------------
 def celebamask(root: Path, split: str | None, explicit: Mapping[str, Any]) -> Resolved:
     anno = find(root, ("CelebAMask-HQ-mask-anno",), "CelebAMask-HQ-mask-anno", "celebamask-hq")
     settings = {"glob": "*/*.png", "multilabel": True, "classes": "celebamask-hq"}
@@ -342,49 +348,3 @@ def mapillary(root: Path, split: str | None, explicit: Mapping[str, Any]) -> Res
     return Resolved(
         source, settings, f"{where}/*.png ({len(names)} classes, {len(names)} = Unlabeled ignored)"
     )
-
-
-def nnunet(root: Path, split: str | None, explicit: Mapping[str, Any]) -> Resolved:
-    meta = root / "dataset.json"
-    if not meta.is_file():
-        raise DatasetError(f"{root}: no dataset.json for --layout nnunet; pass the Dataset folder")
-    try:
-        info = json.loads(meta.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DatasetError(f"{meta}: not valid JSON ({e})") from None
-    labels = info.get("labels")
-    if not isinstance(labels, Mapping) or not labels:
-        raise DatasetError(f"{meta}: no 'labels' table; nnU-Net needs one")
-    ending = str(info.get("file_ending", ".nii.gz"))
-    by_id, regions = _nnunet_labels(labels, meta)
-    settings: dict[str, Any] = {"glob": f"labelsTr/*{ending}"}
-    ignore = next((i for i, n in by_id.items() if n == "ignore"), None)
-    if ignore is not None:
-        del by_id[ignore]
-        settings["ignore_index"] = ignore
-    n = max(by_id) + 1 if by_id else 1
-    if regions or sorted(by_id) != list(range(n)):
-        settings["num_classes"] = n
-        what = "region labels" if regions else "label ids with gaps"
-        note = f"{root}/labelsTr/*{ending} ({n} raw labels; {what}: no class names)"
-    else:
-        settings["classes"] = [by_id[i] for i in range(n)]
-        note = f"{root}/labelsTr/*{ending} ({n} classes from dataset.json)"
-    return Resolved(str(root), settings, note)
-
-
-def _nnunet_labels(labels: Mapping[str, Any], meta: Path) -> tuple[dict[int, str], bool]:
-    """``{id: name}`` from nnU-Net v2 (name -> int or list) or MSD (``"0": name``) tables."""
-    by_id: dict[int, str] = {}
-    regions = False
-    msd = all(str(k).lstrip("-").isdigit() for k in labels)
-    for k, v in labels.items():
-        ids, name = ([k], v) if msd else (v if isinstance(v, list) else [v], k)
-        regions |= isinstance(v, list)
-        for i in ids:
-            try:
-                i = int(i)
-            except (TypeError, ValueError):
-                raise DatasetError(f"{meta}: label {k!r}: {v!r} is not an integer id") from None
-            by_id.setdefault(i, str(name))
-    return by_id, regions
