@@ -38,7 +38,7 @@ _ID_PARTS = ("#", "{dir}")  # a split word is not part of a frame's id
 _WORDS = """color colour instance instances instanceids label labels labelids labeltrainids
 trainids mask masks gt seg segmentation semantic panoptic vis viz rgb overlay class object objects
 manual annot annotation annotations depth disparity polygons pred prediction predictions output
-prob probs probability image img raw"""
+prob probs probability"""
 ENCODING_WORDS = frozenset(_WORDS.split())
 #: encodings that are not label masks (named, never offered as a --glob)
 NOT_LABELS = {
