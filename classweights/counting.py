@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ClassWeightsError, MaskReadError
+from .errors import ClassWeightsError, DataWarning, MaskReadError
 from .objects import find_objects
-from .sources import Entry, ReadOptions, Scratch, read_entry, read_stacks
+from .sources import Entry, Indexed, ReadOptions, Scratch, read_entry, read_stacks
 from .sources.volumes import Volume
 
 
-class MaskWarning(UserWarning):
+class MaskWarning(DataWarning):
     """A mask was accepted with a conversion the user should know about."""
 
 
@@ -51,6 +51,9 @@ class ImageCount:
     spacing: tuple[float, ...] | None = None
     shape: tuple[int, ...] | None = None
     objects: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None  # (classes, sizes)
+    # palette images read as indices: the packed 0xRRGGBB colour of each of `values` in this
+    # file's palette (-1 past its end), for the scan's check that palettes agree across files
+    palette: NDArray[np.int64] | None = None
 
 
 @dataclass
@@ -65,6 +68,10 @@ def count_mask(mask: Any, source: str, opts: CountOptions) -> ImageCount:
         return _count_multilabel(mask, source, opts)
     if isinstance(mask, Volume):
         return _count_volume(mask, source, opts)
+    if isinstance(mask, Indexed):
+        out = count_mask(mask.array, source, opts)
+        out.palette = palette_colours(out.values, mask.palette)
+        return out
     a = np.asarray(mask)
     if a.size == 0:
         raise MaskReadError(f"{source}: the mask is empty (shape {a.shape})")
@@ -82,6 +89,18 @@ def count_mask(mask: Any, source: str, opts: CountOptions) -> ImageCount:
     values, counts = _kernels(opts).count_values(a, opts.size_hint)
     objs = find_objects(a, values, opts.objects) if opts.objects is not None else None
     return ImageCount(source, values, counts, int(a.size), notes=notes, objects=objs)
+
+
+def palette_colours(values: NDArray[np.int64], palette: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The palette colour of each index in ``values`` (-1 where the palette has no entry).
+
+    >>> palette_colours(np.array([0, 2, 5]), np.array([0x000000, 0xFF0000, 0x00FF00])).tolist()
+    [0, 65280, -1]
+    """
+    inside = (values >= 0) & (values < len(palette))
+    out = np.full(values.shape, -1, np.int64)
+    out[inside] = palette[values[inside]]
+    return out
 
 
 def _count_volume(vol: Volume, source: str, opts: CountOptions) -> ImageCount:

@@ -145,7 +145,11 @@ class Packed:
     @classmethod
     def pack(cls, items: list[ImageCount | Failure]) -> Packed | None:
         if not all(
-            type(it) is ImageCount and not it.notes and not it.unknown_colors for it in items
+            type(it) is ImageCount
+            and not it.notes
+            and not it.unknown_colors
+            and it.palette is None  # palette images travel as they are (their colours)
+            for it in items
         ):
             return None
         packed = cls(

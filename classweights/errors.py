@@ -46,9 +46,36 @@ class WriteError(ClassWeightsError, OSError):
     output closed): not the user's input, so the CLI exits with code 1."""
 
 
-class DuplicateWarning(UserWarning):
+class DataWarning(UserWarning):
+    """The numbers are exact, but the data may not be what the settings assume (palettes that
+    differ across files, a preset's look-alike, 255 counted as a class...): the message names
+    the fix. Raised through :func:`warn_data`."""
+
+
+class DuplicateWarning(DataWarning):
     """The same mask was given more than once (a path listed twice, a folder given twice); it is
     counted once."""
+
+
+class PaletteWarning(DataWarning):
+    """Palette masks counted by index whose palettes differ across files on the indices used."""
+
+
+class LayoutWarning(DataWarning):
+    """A layout's data do not look like its dataset: its class names are withheld."""
+
+
+def warn_data(message: str, category: type[Warning] = DataWarning, stacklevel: int = 2) -> None:
+    """Raise a warning about the data a scan reads: the one place every such warning goes
+    through (finding files, reading them, and the numbers of a finished scan), so that a caller
+    can record them (e.g. with ``warnings.catch_warnings(record=True)``, or by wrapping this
+    function) and raise them again where the numbers are served from elsewhere.
+
+    ``stacklevel`` counts from the caller, as for :func:`warnings.warn`.
+    """
+    import warnings
+
+    warnings.warn(message, category, stacklevel=stacklevel + 1)
 
 
 class MissingDependencyError(ClassWeightsError, ImportError):

@@ -2,6 +2,9 @@
 
 The hint names the one setting the values point to, and only that one:
 
+- only 0 and one other value ``v`` in the data (0/255 vessel, lesion, building masks):
+  binary masks, ``--binary`` (``v`` -> class 1); never ``--ignore-index 255``, which would drop
+  the foreground and give it weight 0 (`binary_fix`);
 - 255 present and no ignore index: ``--ignore-index 255`` (the void label of VOC, Cityscapes
   trainIds, ADE20K after reduce-zero-label, COCO-Stuff);
 - exactly ``K`` outside ``0..K-1`` with 0 seen as a class (labels run 1..K, e.g. ADE20K's
@@ -20,6 +23,26 @@ from collections.abc import Iterable
 from typing import Any
 
 
+def binary_fix(values: Iterable[int]) -> str | None:
+    """The fix for data holding only 0 and one other value ``v`` (``v`` >= 2): binary masks
+    stored as 0/``v``; None for anything else (0/1 masks need no fix).
+
+    >>> print(binary_fix([0, 255]))  # doctest: +NORMALIZE_WHITESPACE
+    the masks hold only 0 and 255: binary masks (255 = foreground, not void); pass --binary
+    (255 -> class 1, two classes: background and foreground)
+    >>> binary_fix([0, 1]) is None, binary_fix([0, 3, 255]) is None
+    (True, True)
+    """
+    vals = sorted(set(int(v) for v in values))
+    if len(vals) != 2 or vals[0] != 0 or vals[1] < 2:
+        return None
+    v = vals[1]
+    return (
+        f"the masks hold only 0 and {v}: binary masks ({v} = foreground, not void); pass "
+        f"--binary ({v} -> class 1, two classes: background and foreground)"
+    )
+
+
 def unknown_label_fix(
     values: Iterable[int],
     *,
@@ -28,12 +51,17 @@ def unknown_label_fix(
     remap: Any,
     reduce_zero_label: bool,
     zero_seen: bool,
+    seen: Iterable[int] | None = None,
 ) -> str:
-    """The fix to print for labels outside ``0..num_classes-1`` that are not ignored.
+    """The fix to print for labels outside ``0..num_classes-1`` that are not ignored
+    (``seen``: the classes that have pixels, when known).
 
     >>> unknown_label_fix([255], num_classes=21, ignore_index=None, remap=None,
     ...                   reduce_zero_label=False, zero_seen=True)
     'pass --ignore-index 255 (255 is the usual void label)'
+    >>> unknown_label_fix([255], num_classes=2, ignore_index=None, remap=None,
+    ...                   reduce_zero_label=False, zero_seen=True, seen=[0])  # doctest: +ELLIPSIS
+    'the masks hold only 0 and 255: binary masks (255 = foreground, not void); pass --binary ...'
     >>> unknown_label_fix([150], num_classes=150, ignore_index=255, remap=None,
     ...                   reduce_zero_label=False, zero_seen=True)
     'labels run 1..150 with 0 present (ADE20K-style: 0 = other); pass --reduce-zero-label'
@@ -47,6 +75,11 @@ def unknown_label_fix(
     vals = sorted(set(int(v) for v in values))
     if not vals:
         return "pass --unknown ignore to count them as unknown"
+    classes = set(int(c) for c in seen) if seen is not None else None
+    if classes is not None and not remap and not reduce_zero_label and len(vals) == 1:
+        fix = binary_fix([0, vals[0]]) if classes <= {0} and zero_seen else None
+        if fix is not None:  # 0/255 masks: 255 is the foreground, never the ignore index
+            return fix
     others = [v for v in vals if v != 255]
     if 255 in vals and ignore_index is None and not others:
         return "pass --ignore-index 255 (255 is the usual void label)"

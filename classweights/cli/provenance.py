@@ -111,7 +111,7 @@ def match(app: App, **kw: Any) -> None:
       classweights match DATA --num-classes 11 --ignore-index 11 --weights "0.2595,0.1826,4.5640,..."
       classweights match gtFine/train --glob '**/*_labelTrainIds.png' --num-classes 19 --ignore-index 255 --weights-file mmseg.json
     """  # noqa: E501 (commands stay one line: they are copied)
-    from ..provenance import dataset_args, parse_published
+    from ..provenance import dataset_args, match_notes, parse_published
     from ..provenance import match as match_weights
     from ..report.render import render
 
@@ -142,5 +142,6 @@ def match(app: App, **kw: Any) -> None:
         "published": published,
         "fits": bool(found and found[0].fits),
         "candidates": [c.as_dict() for c in found],
+        "notes": match_notes(found),
     }
     render(data, app.fmt, kind="match", found=found, names=stats.names)

@@ -10,6 +10,8 @@ color:var(--ink);background:#fff}
 header{padding:18px 28px 10px;border-bottom:1px solid var(--line);background:var(--band)}
 h1{font-size:22px;margin:0}
 .sub{margin:2px 0 8px;color:var(--muted);word-break:break-all}
+details.paths summary{cursor:pointer;color:var(--muted)}
+details.paths ul{max-height:16em;overflow:auto;margin:4px 0;padding-left:1.2em;word-break:break-all}
 nav a{margin-right:14px;color:var(--accent);text-decoration:none;font-size:13px}
 main{padding:4px 28px 40px;max-width:1500px}
 section{margin-top:22px}

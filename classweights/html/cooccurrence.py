@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..stats import ClassStats
-from .page import section
+from .cells import json_island, section
 from .svg import heat_map
 
 #: A dense matrix up to this many classes (all of them, or the present ones)
@@ -136,7 +136,6 @@ def cooccurrence_data(stats: ClassStats) -> dict[str, Any]:
 
 def cooccurrence_html(d: dict[str, Any]) -> str:
     """The section, from ``d["cooccurrence"]`` (:func:`cooccurrence_data`)."""
-    from .page import json_island
 
     co = d["cooccurrence"]
     if co["mode"] == "pairs":

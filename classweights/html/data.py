@@ -97,8 +97,10 @@ def page_data(
 def overview(
     stats: ClassStats, fingerprint: str | None, command: str | None, version: str
 ) -> dict[str, Any]:
+    paths = [str(p) for p in stats.settings.get("paths", [])]
     return {
-        "paths": [str(p) for p in stats.settings.get("paths", [])],
+        "paths": paths,
+        "root": shown_root(dataset_root(paths)),
         "images": stats.num_images,
         "pixels": stats.total_pixels,
         "labelled_pixels": stats.labelled_pixels,
@@ -158,6 +160,17 @@ def class_rows(
 def _plain(value: Any) -> Any:
     """A NumPy scalar as the Python number it holds (its repr is the page's ``data-v``)."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def dataset_root(paths: Sequence[str]) -> str:
+    """The folder a scan was given: its one path, or the folder all its paths share (a split
+    file's hundreds of masks, several folders); '' when they share none."""
+    if len(paths) == 1:
+        return paths[0]
+    try:
+        return os.path.commonpath(list(paths)) if paths else ""
+    except ValueError:  # absolute mixed with relative, URLs, different drives
+        return ""
 
 
 def source_root(sources: Sequence[str]) -> str:

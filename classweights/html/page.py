@@ -9,12 +9,13 @@ shown is emitted by :func:`cell`/:func:`figure`, which keep the exact value in `
 
 from __future__ import annotations
 
-import json
 from html import escape
 from typing import Any
 
-from ..report.plain import pct
 from .assets import CSS, SCRIPT
+from .cells import cell, figure, section
+from .cooccurrence import cooccurrence_html
+from .overview import header_text, overview_html
 from .svg import bar_panels, log_domain
 
 SHORT = {
@@ -25,91 +26,6 @@ SHORT = {
     "log_count": "log",
     "uniform": "unif",
 }
-
-
-def fmt(value: Any, kind: str) -> str:
-    """The text of a number: ``int`` (1,234), ``pct`` (12.34%), ``float`` (4 digits) or ``num``
-    (1,234.5)."""
-    if kind == "pct":
-        return pct(value)
-    if kind == "float":
-        return f"{value:.4g}"
-    if kind == "num":  # sizes and volumes: thousands separators, one decimal when fractional
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-    return f"{value:,}"
-
-
-def cell(key: str, value: Any, kind: str = "int", tag: str = "td") -> str:
-    """A number with its exact value (``data-v``) and its key (``data-k``) for tests."""
-    if value is None:
-        return f'<{tag} class="num" data-k="{escape(key)}">—</{tag}>'
-    return (
-        f'<{tag} class="num" data-k="{escape(key)}" data-v="{value!r}" data-f="{kind}">'
-        f"{fmt(value, kind)}</{tag}>"
-    )
-
-
-def figure(key: str, value: Any, kind: str = "int") -> str:
-    return cell(key, value, kind, tag="span")
-
-
-def json_island(element_id: str, data: Any) -> str:
-    """Data for the page script, inert (``type="application/json"``) and unable to close its
-    tag: ``<``, ``>`` and ``&`` are written as JSON unicode escapes."""
-    text = json.dumps(data, separators=(",", ":"))
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return f'<script type="application/json" id="{element_id}">{text}</script>'
-
-
-def section(sid: str, title: str, body: str, note: str = "") -> str:
-    lead = f'<p class="note">{note}</p>' if note else ""
-    return f'<section id="{sid}"><h2>{escape(title)}</h2>{lead}{body}</section>'
-
-
-def overview_html(d: dict[str, Any]) -> str:
-    o = d["overview"]
-    sample = "no: every image was read"
-    if o["sampled"]:
-        s = o["sample"] or {}
-        sample = escape(
-            f"yes: {s.get('images', '?')} of {s.get('population', '?')} images "
-            f"(seed {s.get('seed', '?')})"
-        )
-    unknown = figure("ov:unknown_pixels", o["unknown_pixels"])
-    if o["unknown_values"]:
-        shown = list(o["unknown_values"].items())[:8]
-        unknown += escape(" (" + ", ".join(f"{k}: {v:,}" for k, v in shown) + ")")
-    rows = [
-        ("dataset", escape(", ".join(o["paths"]) or "—")),
-        ("files under", escape(d["source_root"] or "—")),
-        ("images", figure("ov:images", o["images"])),
-        ("pixels", figure("ov:pixels", o["pixels"])),
-        ("labelled", figure("ov:labelled_pixels", o["labelled_pixels"])),
-        (
-            "ignored" + (f" ({o['ignore_index']})" if o["ignore_index"] is not None else ""),
-            figure("ov:ignored_pixels", o["ignored_pixels"]),
-        ),
-        ("unknown", unknown),
-        (
-            "classes",
-            figure("ov:num_classes", o["num_classes"])
-            + (" (multi-label)" if o["multilabel"] else ""),
-        ),
-        ("sampled", sample),
-        ("skipped files", figure("ov:skipped", o["skipped"])),
-        ("fingerprint", f"<code>{escape(o['fingerprint'] or '—')}</code>"),
-        (
-            "made by",
-            f"<code>{escape(o['command'] or 'classweights.report_html(...)')}</code>"
-            f" · classweights {escape(o['version'])}",
-        ),
-    ]
-    if d.get("volumes"):
-        from .volumes import overview_rows
-
-        rows[8:8] = overview_rows(d["volumes"])  # after "classes"
-    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
-    return section("overview", "Overview", f'<dl class="grid">{dl}</dl>')
 
 
 def diagnosis_html(d: dict[str, Any]) -> str:
@@ -351,7 +267,6 @@ def compare_html(d: dict[str, Any]) -> str:
 
 def render_page(d: dict[str, Any], title: str = "classweights dataset report") -> str:
     """The whole page (a ``str``), from :func:`~classweights.html.data.page_data`."""
-    from .cooccurrence import cooccurrence_html
 
     sections = [
         overview_html(d),
@@ -381,7 +296,7 @@ def render_page(d: dict[str, Any], title: str = "classweights dataset report") -
             ("odd", "odd images"),
         )
     )
-    subtitle = escape(", ".join(d["overview"]["paths"]) or "")
+    subtitle = header_text(d["overview"])
     css = CSS
     if d.get("volumes"):
         from .volumes import CSS as VOLUME_CSS

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..stats import ClassStats
-from .page import cell, figure, section
+from .cells import cell, figure, section
 from .svg import size_bars, size_grid
 
 #: Style added to the page only when it shows volumes or objects (the spacing table).

@@ -74,12 +74,18 @@ def resolve_class_names(classes: str | Path | Sequence[str] | None) -> list[str]
     if isinstance(classes, (str, Path)):
         loaded = _preset(str(classes), CLASS_PRESETS, "class names", "--classes")
         if isinstance(loaded, str):
-            loaded = [
-                ln.strip() for ln in loaded.splitlines() if ln.strip() and not ln.startswith("#")
-            ]
+            lines = (ln.strip() for ln in loaded.splitlines())
+            loaded = [ln for ln in lines if ln and not ln.startswith("#")]
         if isinstance(loaded, Mapping):  # {id: name}
             where = f"the class names file {classes}"
             ids = {_whole(k, f"{where}: class id", _INT64): k for k in loaded}
+            missing = sorted(set(range(len(ids))) - set(ids))
+            if missing:  # {0: a, 2: b} would name label 1 "b"
+                raise ConfigError(
+                    f"{where} maps labels {min(ids)}..{max(ids)} but not {missing[0]}: the "
+                    f"labels must run 0..{len(ids) - 1} without gaps; add a name for each "
+                    "missing label"
+                )
             loaded = [loaded[ids[i]] for i in sorted(ids)]
         if not isinstance(loaded, (list, tuple)):
             raise ConfigError(

@@ -26,9 +26,10 @@ _NOT_STORED = ("CacheWarning",)
 
 
 @contextmanager
-def collect() -> Iterator[list[dict[str, str]]]:
+def collect(reraise: bool = True) -> Iterator[list[dict[str, str]]]:
     """Record the warnings raised inside; on exit raise them again (so callers see them as
-    before) and leave the data warnings of classweights in the yielded list, each once, as
+    before; with ``reraise=False`` only those that are not data warnings) and leave the data
+    warnings of classweights in the yielded list, each once, as
     ``{"category": "module:Name", "message": text}``."""
     notes: list[dict[str, str]] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -42,12 +43,14 @@ def collect() -> Iterator[list[dict[str, str]]]:
         if ours and (name, str(w.message)) not in seen:
             seen.add((name, str(w.message)))
             notes.append({"category": name, "message": str(w.message)})
-        warnings.warn_explicit(w.message, cat, w.filename, w.lineno, source=w.source)
+        if reraise or not ours:
+            warnings.warn_explicit(w.message, cat, w.filename, w.lineno, source=w.source)
 
 
-def replay(notes: Iterable[dict[str, Any]] | None) -> None:
-    """Raise stored warnings again, once each (unknown categories as ``UserWarning``)."""
-    seen: set[tuple[str, str]] = set()
+def replay(notes: Iterable[dict[str, Any]] | None, seen: set[Any] | None = None) -> None:
+    """Raise stored warnings again, once each (unknown categories as ``UserWarning``);
+    ``seen``: what this request raised already (updated)."""
+    seen = set() if seen is None else seen
     for note in notes or ():
         name, text = str(note.get("category", "")), str(note.get("message", ""))
         if (name, text) in seen or not text:

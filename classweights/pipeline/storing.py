@@ -35,10 +35,16 @@ Count = Callable[[MaskSource, Any], ClassStats]  # (source, entries or None) -> 
 
 
 def full_fingerprint(source: MaskSource, verify: bool) -> Fingerprint:
-    """The fingerprint of the discovered entries (computed once per request and ``verify``)."""
+    """The fingerprint of the discovered entries (computed once per request and ``verify``).
+
+    What discovery warns (a mask given twice...) is kept in ``source.memo["listing notes"]``,
+    stored with the entry and raised once by whoever serves the statistics."""
     memo = f"fingerprint:{verify}"
     if memo not in source.memo:
-        source.memo[memo] = fingerprint(source.paths, source.entries, source.settings.key(), verify)
+        with notes.collect(reraise=False) as listed:
+            entries = source.entries
+        source.memo["listing notes"] = notes.merged(source.memo.get("listing notes"), listed)
+        source.memo[memo] = fingerprint(source.paths, entries, source.settings.key(), verify)
     return source.memo[memo]
 
 
@@ -63,6 +69,7 @@ def cached_statistics(
         if hit is not None:
             return hit
     fp = full_fingerprint(source, cache.verify)
+    _raise_listing_notes(source)
     if not store.writable():
         warnings.warn(
             f"the cache folder {store.root} is not writable; scanning without the cache",
@@ -90,7 +97,10 @@ def cached_statistics(
                 )
                 if stats is None:
                     stats = count(source, None)
-            kept = notes.merged(previous.meta.get("warnings") if inc and previous else (), found)
+            listed = source.memo.get("listing notes")
+            kept = notes.merged(
+                listed, previous.meta.get("warnings") if inc and previous else (), found
+            )
             if changed_since(fp, source.entries, lambda: _relisted(source)):
                 warnings.warn(
                     f"files of {', '.join(source.paths)} changed while they were scanned; the "
@@ -125,6 +135,12 @@ def cached_statistics(
     return _named(stats, names), CacheInfo(fp.key, str(entry.path), False, inc)
 
 
+def _raise_listing_notes(source: MaskSource, stored: Any = None) -> None:
+    """Raise what discovery warned (held back) and what an entry stored, once per request."""
+    seen = source.memo.setdefault("raised", set())
+    notes.replay(notes.merged(stored, source.memo.get("listing notes")), seen)
+
+
 def _relisted(source: MaskSource) -> Any:
     """The entries of ``source`` listed again (to see whether a remote dataset changed)."""
     return MaskSource(source.source, source.settings).entries
@@ -145,7 +161,7 @@ def _hit(store: Store, fp: Fingerprint, source: MaskSource) -> tuple[ClassStats,
         warnings.warn(f"{e}; recomputing it", CacheWarning, stacklevel=5)
         store.remove(fp.key)
         return None
-    notes.replay(entry.meta.get("warnings"))
+    _raise_listing_notes(source, entry.meta.get("warnings"))
     stats = _named(stats, source.settings.names)
     return stats, CacheInfo(fp.key, str(entry.path), True)
 

@@ -24,7 +24,16 @@ from __future__ import annotations
 
 from ._explain import explain
 from ._fit import MATCH_TOLERANCE
-from ._match import Candidate, match
+from ._match import MEDIAN_FREQ_NOTE, Candidate, match, match_notes
 from .published import dataset_args, parse_published
 
-__all__ = ["MATCH_TOLERANCE", "Candidate", "dataset_args", "explain", "match", "parse_published"]
+__all__ = [
+    "MATCH_TOLERANCE",
+    "MEDIAN_FREQ_NOTE",
+    "Candidate",
+    "dataset_args",
+    "explain",
+    "match",
+    "match_notes",
+    "parse_published",
+]

@@ -75,6 +75,25 @@ class Candidate:
         }
 
 
+#: said with every match that shows a median-frequency candidate (a user comparing with SegNet's
+#: table sees a different scale first: classweights normalises to mean 1 by default)
+MEDIAN_FREQ_NOTE = (
+    "published median-frequency weights (SegNet's CamVid table, Eigen & Fergus) are usually "
+    "unnormalised: compute them with --normalize none (classweights' default, --normalize "
+    "mean, rescales them to mean 1, the same vector at another scale)"
+)
+
+
+def match_notes(found: Sequence[Candidate]) -> list[str]:
+    """What to know about the candidates found (the median-frequency scale convention).
+
+    >>> s = ClassStats.from_counts([[600, 300, 100]])
+    >>> match_notes(match(s, ["0.5", "1", "3"])) == [MEDIAN_FREQ_NOTE]
+    True
+    """
+    return [MEDIAN_FREQ_NOTE] if any(c.method == "median_freq" for c in found) else []
+
+
 def _command(c: dict[str, Any], dataset_args: str) -> str:
     o = c["options"]
     parts = [f"classweights compute {dataset_args}", f"--method {c['method']}"]

@@ -39,6 +39,7 @@ from .plain import (
     format_array,
     pct,
     record_dict,
+    shown_classes,
     stats_dict,
     to_csv,
     to_json,
@@ -133,7 +134,9 @@ def stats_table(
         table.add_column(key.replace("_mm3", " mm³").replace("_", " "), justify="right", footer="")
     if has_weight:
         table.add_column("weight", justify="right", footer=cell(data["method"] or ""))
-    for r in data["classes"]:
+    classes = data["classes"]
+    keep, _ = shown_classes([r["pixels"] for r in classes], [r["name"] for r in classes])
+    for r in (classes[i] for i in keep):
         cells = [
             str(r["id"]),
             cell(r["name"]),
@@ -235,9 +238,12 @@ def compare_table(stats: ClassStats, table: dict[str, list[float]], normalize: s
     t.add_column("share", justify="right")
     for m in table:
         t.add_column(SHORT_NAMES.get(m, m), justify="right", no_wrap=True)
-    share = stats.share
-    for c, name in enumerate(stats.names):
-        t.add_row(str(c), cell(name), pct(share[c]), *[f"{table[m][c]:.3g}" for m in table])
+    share, names = stats.share, stats.names
+    keep, cut = shown_classes(stats.pixels, names)
+    for c in keep:
+        t.add_row(str(c), cell(names[c]), pct(share[c]), *[f"{table[m][c]:.3g}" for m in table])
+    if cut:
+        t.caption, t.caption_justify = cut, "left"
     return t
 
 

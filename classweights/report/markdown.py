@@ -11,7 +11,7 @@ from typing import Any
 
 from ..stats import ClassStats
 from ..text import markdown_escape
-from .plain import compare_rows, pct, totals_line
+from .plain import compare_rows, pct, shown_classes, totals_line
 from .volumes import fmt as fmt_volume
 from .volumes import table_columns
 
@@ -59,7 +59,8 @@ def stats_markdown(data: dict[str, Any], extra: Sequence[str] = ()) -> str:
         *(["weight"] if has_weight else []),
     ]
     rows = []
-    for r in classes:
+    keep, cut = shown_classes([r["pixels"] for r in classes], [r["name"] for r in classes])
+    for r in (classes[i] for i in keep):
         row = [r["id"], r["name"], f"{r['pixels']:,}", pct(r["share"]), f"{r['images']:,}"]
         row += [r.get(k, "") for k in extra]
         row += [fmt_volume(r.get(k)) for k in auto]
@@ -83,7 +84,8 @@ def stats_markdown(data: dict[str, Any], extra: Sequence[str] = ()) -> str:
         *[True] * (len(extra) + len(auto)),
         *([True] if has_weight else []),
     ]
-    return markdown_table(header, rows, right, footer) + "\n\n" + totals_line(data) + "\n"
+    cut = f"\n\n{markdown_escape(cut)}" if cut else ""
+    return markdown_table(header, rows, right, footer) + cut + "\n\n" + totals_line(data) + "\n"
 
 
 def compare_markdown(stats: ClassStats, table: dict[str, list[float]], normalize: str) -> str:
@@ -91,6 +93,8 @@ def compare_markdown(stats: ClassStats, table: dict[str, list[float]], normalize
     header, rows = compare_rows(stats, table)
     norm = {"mean": "mean 1", "sum": "sum C", "max": "max 1", "none": "raw"}[normalize]
     body = markdown_table(header, rows, [True, False, True, *[True] * len(table)])
+    _, cut = shown_classes(stats.pixels, stats.names)
+    body += f"\n\n{markdown_escape(cut)}" if cut else ""
     return f"{body}\n\nclass weights by method (normalised: {norm}) · {stats.num_images:,} images\n"
 
 

@@ -73,6 +73,37 @@ def stats_dict(
     }
 
 
+#: a table of more unnamed classes than this (inferred from instance ids, say) lists the ones
+#: with the most pixels in the terminal and in Markdown; JSON and CSV list every class
+MAX_TABLE_CLASSES = 200
+
+
+def shown_classes(pixels: Sequence[int], names: Sequence[str]) -> tuple[list[int], str]:
+    """The class ids a terminal or Markdown table lists, and the line saying what it leaves out
+    ('' when it lists them all): classes with names are all listed; more than
+    :data:`MAX_TABLE_CLASSES` unnamed ones are cut to those with the most pixels, in id order.
+
+    >>> shown_classes([5, 0, 9], ["0", "1", "2"])
+    ([0, 1, 2], '')
+    >>> keep, line = shown_classes([1] * 201 + [0] * 99, [str(i) for i in range(300)])
+    >>> print(len(keep), line)  # doctest: +NORMALIZE_WHITESPACE
+    200 showing the 200 of 300 classes with the most pixels; 100 more are not listed (99 of
+    them with no pixels): --format json or csv lists every class
+    """
+    n = len(names)
+    if n <= MAX_TABLE_CLASSES or any(name != str(i) for i, name in enumerate(names)):
+        return list(range(n)), ""
+    order = sorted(range(n), key=lambda i: (-int(pixels[i]), i))
+    keep, rest = sorted(order[:MAX_TABLE_CLASSES]), order[MAX_TABLE_CLASSES:]
+    empty = sum(1 for i in rest if not pixels[i])
+    line = (
+        f"showing the {MAX_TABLE_CLASSES} of {n:,} classes with the most pixels; {len(rest):,} "
+        f"more are not listed ({empty:,} of them with no pixels): --format json or csv lists "
+        "every class"
+    )
+    return keep, line
+
+
 def to_json(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2)
 
@@ -136,12 +167,22 @@ def diagnosis_lines(diag: dict[str, Any]) -> list[str]:
             f"normalised entropy {diag['normalized_entropy']:.2f}",
         ]
         if diag.get("rare_classes"):
-            parts.append(f"rare (<1% of pixels): {', '.join(map(str, diag['rare_classes']))}")
+            parts.append(f"rare (<1% of pixels): {_some(diag['rare_classes'])}")
         if diag.get("rare_in_images"):
-            parts.append(f"in <1% of images: {', '.join(map(str, diag['rare_in_images']))}")
+            parts.append(f"in <1% of images: {_some(diag['rare_in_images'])}")
         lines.append(" · ".join(parts))
     lines += [f"hint: {h}" for h in diag.get("hints", [])]
     return lines
+
+
+def _some(ids: Sequence[Any], most: int = 12) -> str:
+    """At most ``most`` ids, then how many more (JSON keeps them all).
+
+    >>> _some(list(range(14)))
+    '0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 2 more'
+    """
+    shown = ", ".join(map(str, ids[:most]))
+    return shown + (f" and {len(ids) - most:,} more" if len(ids) > most else "")
 
 
 def record_dict(record: dict[str, Any]) -> dict[str, Any]:
@@ -160,12 +201,10 @@ def record_dict(record: dict[str, Any]) -> dict[str, Any]:
 def compare_rows(
     stats: ClassStats, table: dict[str, list[float]]
 ) -> tuple[list[str], list[list[str]]]:
-    share = stats.share
+    share, names = stats.share, stats.names
     header = ["id", "class", "share", *table]
-    rows = [
-        [str(c), name, pct(share[c]), *[f"{table[m][c]:.4g}" for m in table]]
-        for c, name in enumerate(stats.names)
-    ]
+    keep, _ = shown_classes(stats.pixels, names)
+    rows = [[str(c), names[c], pct(share[c]), *[f"{table[m][c]:.4g}" for m in table]] for c in keep]
     return header, rows
 
 

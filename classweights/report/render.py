@@ -25,7 +25,7 @@ from .markdown import (
     record_markdown,
     stats_markdown,
 )
-from .plain import compare_csv, pct, to_csv, to_json, totals_line
+from .plain import compare_csv, pct, shown_classes, to_csv, to_json, totals_line
 
 Renderer = Callable[..., Any]
 
@@ -191,7 +191,9 @@ def _sampler_table(data: dict[str, Any]) -> list[Any]:
 def _stats_table(data: dict[str, Any], title: str = "", extra: tuple[str, ...] = ()) -> list[Any]:
     from . import stats_table
 
-    return [stats_table(data, title=title, extra=extra), totals_line(data)]
+    classes = data["classes"]
+    _, cut = shown_classes([r["pixels"] for r in classes], [r["name"] for r in classes])
+    return [stats_table(data, title=title, extra=extra), *([cut] if cut else []), totals_line(data)]
 
 
 def _compare_json(data: dict[str, Any], **_: Any) -> str:
@@ -272,7 +274,8 @@ def _match_csv(data: dict[str, Any], **_: Any) -> str:
 
 
 def _match_table(data: dict[str, Any], found: list[Any], names: list[str]) -> str:
-    return visible_lines(match_text(found, [visible(n) for n in names])) + "\n"
+    notes = "".join(f"\nnote: {n}" for n in data.get("notes", []))
+    return visible_lines(match_text(found, [visible(n) for n in names]) + notes) + "\n"
 
 
 RENDERERS: dict[str, dict[str, Renderer]] = {

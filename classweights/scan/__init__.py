@@ -2,9 +2,10 @@
 
 One job per module: `engine` (`count`: a resolved `MaskSource` -> `ClassStats`), `plan`
 (which images, in which units), `collect` (the per-image table), `run` (executors), `memory`
-(in-memory sources), `void` (warnings about the numbers). :func:`scan` is the uncached front
-door: one `MaskSource`, counted. (The settings moved to :mod:`classweights.requests`;
-``classweights.scan.settings`` still imports them.)
+(in-memory sources), `void` (warnings about the numbers), `palettes` (palette masks counted by
+index: do their palettes agree). :func:`scan` is the uncached front door: one `MaskSource`,
+counted. (The settings moved to :mod:`classweights.requests`; ``classweights.scan.settings``
+still imports them.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..sources import Entry
 from ..stats import ClassStats
 from .engine import count
 from .run import ProgressFn
-from .void import VoidLabelWarning, warn_void_label
+from .void import BinaryMaskWarning, VoidLabelWarning, warn_void_label
 
 
 def scan(
@@ -95,6 +96,7 @@ def count_images(source: Any, *, settings: ScanSettings | None = None, **kwargs:
 
 
 __all__: Sequence[str] = (
+    "BinaryMaskWarning",
     "ClassStats",
     "MaskSource",
     "ScanSettings",

@@ -5,17 +5,17 @@ count); unknown labels and colours are tallied, unreadable files skipped or rais
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..counting import Failure, ImageCount, MaskWarning
-from ..errors import DatasetError, MaskReadError, UnknownLabelError
+from ..errors import DatasetError, DataWarning, MaskReadError, UnknownLabelError, warn_data
 from ..labels import IGNORED, MAX_CLASSES, UNKNOWN, LabelSpace
 from ..stats import ClassStats, compact_uint
 from ..stats_extras import ExtraRows
+from .palettes import PaletteCheck
 from .settings import ScanSettings
 
 log = logging.getLogger("classweights.scan")
@@ -23,7 +23,7 @@ log = logging.getLogger("classweights.scan")
 UNKNOWN_VALUE = np.iinfo(np.int64).max  # raw-value stand-in for "a colour not in the table"
 
 
-class InferredClassesWarning(UserWarning):
+class InferredClassesWarning(DataWarning):
     """``num_classes`` was not given and was inferred from the largest label seen."""
 
 
@@ -113,6 +113,7 @@ class Collector:
         self.unknown_files: dict[str, list[str]] = {}
         self.bad_files: set[str] = set()
         self.volumes = ExtraRows()
+        self.palettes = PaletteCheck()
         self._lut = space.map_values(np.arange(65536)) if space.num_classes else None
 
     def reserve(self, images: int) -> None:
@@ -127,6 +128,9 @@ class Collector:
         unknown label in the unit) costs a dozen NumPy calls per unit instead of per image;
         anything else goes through `add` one image at a time, with the same result.
         """
+        for it in items:
+            if type(it) is ImageCount and it.palette is not None:
+                self.palettes.add(it)
         lut = self._lut
         if (
             lut is None
@@ -144,7 +148,7 @@ class Collector:
             )  # fmt: skip  (volumes and objects: per image)
         ):
             for it in items:
-                self.add(it)
+                self._add(it)
             return
         values = np.concatenate([it.values for it in items])
         counts = np.concatenate([it.counts for it in items])
@@ -154,7 +158,7 @@ class Collector:
             cls = self.space.map_values(values)
         if (cls == UNKNOWN).any():  # unknown labels: per image, to stop after the third file
             for it in items:
-                self.add(it)
+                self._add(it)
             return
         k = len(items)
         image = np.repeat(np.arange(k), [it.values.size for it in items])
@@ -168,6 +172,11 @@ class Collector:
         self.total.extend(it.total for it in items)
 
     def add(self, item: ImageCount | Failure) -> None:
+        if type(item) is ImageCount and item.palette is not None:
+            self.palettes.add(item)
+        self._add(item)
+
+    def _add(self, item: ImageCount | Failure) -> None:
         if isinstance(item, Failure):
             if self.on_error == "skip":
                 log.warning("skipped %s", item.message)
@@ -175,7 +184,7 @@ class Collector:
                 return
             raise MaskReadError(item.message)
         for note in item.notes:  # worker threads never touch the global warning filters
-            warnings.warn(note, MaskWarning, stacklevel=5)
+            warn_data(note, MaskWarning, stacklevel=5)
         self.sources.append(item.source)
         self.total.append(item.total)
         self.volumes.add(item)
@@ -248,6 +257,7 @@ class Collector:
                 self._map(values, counts, src, space, lut)
         if self.unknown_values and self.unknown == "error":
             raise self.unknown_error(space)
+        self.palettes.warn()
         rows, ignored, unknown = self.table.arrays()
         return ClassStats(
             num_classes=space.num_classes,
@@ -285,7 +295,7 @@ class Collector:
                 "reported, with a hint), or --remap TABLE; values this large are instance ids "
                 "or a wrong dtype"
             )
-        warnings.warn(
+        warn_data(
             f"num_classes not given; inferred {n} from the largest label seen ({top}); pass "
             "--num-classes K (num_classes=K) to count classes that no mask holds",
             InferredClassesWarning,
@@ -317,5 +327,6 @@ class Collector:
                 remap=space.remap,
                 reduce_zero_label=space.reduce_zero_label,
                 zero_seen=bool(rows is not None and rows[:, 0].any()),
+                seen=np.flatnonzero(rows.sum(0)).tolist() if rows is not None else None,
             )
         return UnknownLabelError(f"{what}: {shown}{more}; first in {', '.join(files)}; {fix}")

@@ -25,6 +25,7 @@ from .entries import (
     url_fs,
 )
 from .memory import is_torch_dataset, iter_items, iter_torch_dataset, mask_from_item
+from .palettes import Indexed
 from .readers import png_header, read_entry, read_image, read_stacks
 from .scratch import Scratch, ThreadScratch
 from .walk import file_listing, file_version, walk_masks
@@ -37,6 +38,7 @@ __all__ = [
     "PNG_SIGNATURE",
     "STORE_MARKERS",
     "Entry",
+    "Indexed",
     "ReadOptions",
     "Scratch",
     "ThreadScratch",

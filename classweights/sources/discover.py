@@ -4,14 +4,13 @@ order."""
 from __future__ import annotations
 
 import os
-import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import DatasetError, DuplicateWarning, MaskReadError
+from ..errors import DatasetError, DuplicateWarning, MaskReadError, warn_data
 from .arrays import check_chunk_files, npy_header
 from .entries import (
     ARRAY_EXTS,
@@ -22,6 +21,7 @@ from .entries import (
     is_zarr_dir,
     open_binary,
 )
+from .families import check_families
 from .traps import check_tree, colour_array
 from .walk import MASK_EXTS, hidden, log_hidden, walk_masks
 
@@ -58,7 +58,7 @@ def discover(
             seen.add(ident)
             entries.append(e)
     if duplicates:
-        warnings.warn(
+        warn_data(
             f"{len(duplicates)} mask(s) given more than once are counted once, first: "
             f"{duplicates[0]} (a path listed twice, or a folder given twice or inside another)",
             DuplicateWarning,
@@ -114,8 +114,7 @@ def _discover_one(
         per_class = _perclass_entries([Path(f) for f in names], class_names)
         if per_class is not None:
             return per_class
-    if not glob:
-        _check_single_layout(p, names, [store for _, store in items])
+    _check_single_layout(p, names, [store for _, store in items], kinds=not glob)
     out: list[Entry] = []
     for f, store in items:
         st = stats.get(f)
@@ -166,40 +165,35 @@ def _check_glob_depth(root: Path, glob: str) -> None:
         )
 
 
-# label files first, never colour renderings or instance ids, when a folder mixes kinds
-_LABEL_SUFFIXES = ("labelTrainIds", "labelIds", "trainIds", "label", "labels", "mask", "gt")
-_NOT_LABELS = ("color", "colour", "instanceIds", "rgb", "vis", "viz")
-
-
-def _check_single_layout(root: Any, files: Sequence[Any], stores: Sequence[bool]) -> None:
-    """Refuse a folder that mixes layouts we cannot tell apart (e.g. Cityscapes gtFine)."""
+def _check_single_layout(
+    root: Any, files: Sequence[Any], stores: Sequence[bool], *, kinds: bool = True
+) -> None:
+    """Refuse a folder that mixes layouts we cannot tell apart: files of several kinds (images
+    beside arrays; with ``kinds``), or several encodings of the same frames (Cityscapes
+    labelIds, instanceIds and color side by side; `families.check_families`)."""
     split = [_stem_ext(str(f)) for f in files]
-    kinds = Counter(
-        "zarr" if store else ("array" if ext.lower() in ARRAY_EXTS else "image")
-        for (_, ext), store in zip(split, stores, strict=True)
-    )
-    if len(kinds) > 1:
-        raise DatasetError(
-            f"{root} mixes {' and '.join(sorted(kinds))} files ({dict(kinds)}); pass --glob to "
-            "choose one layout, e.g. --glob '**/*.png'"
+    if kinds:
+        found = Counter(
+            "zarr" if store else ("array" if ext.lower() in ARRAY_EXTS else "image")
+            for (_, ext), store in zip(split, stores, strict=True)
         )
-    suffixes = Counter(
-        tail
-        for stem, _ in split
-        if (tail := stem.rpartition("_")[2]) != stem and tail.isascii() and tail.isalpha()
-    )
-    common = [s for s, n in suffixes.items() if n >= 2]
-    if len(common) > 1 and sum(suffixes[s] for s in common) == len(files):
-        ext = split[0][1]
-        shown = ", ".join(f"*_{s}{ext}" for s in sorted(common))
-        labels = [s for s in _LABEL_SUFFIXES if s in common]
-        labels = labels or [s for s in sorted(common) if s not in _NOT_LABELS] or sorted(common)
-        picks = " or ".join(f"--glob '**/*_{s}{ext}'" for s in labels[:2])
-        extra = " (or --layout cityscapes)" if "labelIds" in common else ""
-        raise DatasetError(
-            f"{root} holds several kinds of masks side by side ({shown}); pass --glob to choose "
-            f"the label masks: {picks}{extra}"
-        )
+        if len(found) > 1:
+            raise DatasetError(
+                f"{root} mixes {' and '.join(sorted(found))} files ({dict(found)}); pass --glob to "
+                "choose one layout, e.g. --glob '**/*.png'"
+            )
+    check_families(root, _relative(root, files))
+
+
+def _relative(root: Any, files: Sequence[Any]) -> list[str]:
+    """``files`` relative to ``root``, ``/``-separated (names not under it stay as they are)."""
+    heads = {os.path.join(str(root), ""), os.path.join(os.path.abspath(str(root)), "")}
+    out = []
+    for f in map(str, files):
+        head = next((h for h in heads if f.startswith(h)), "")
+        rel = f[len(head) :]
+        out.append(rel.replace(os.sep, "/") if os.sep != "/" else rel)
+    return out
 
 
 def _list_file_entries(

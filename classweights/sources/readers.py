@@ -21,8 +21,9 @@ from numpy.typing import NDArray
 from ..errors import MaskReadError
 from .arrays import NpzMember, check_pixels
 from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, url_fs
+from .palettes import Indexed, finish, no_colour_table, pillow_decode
 from .scratch import Scratch
-from .strict import check_png_data, open_strict, tiff_stored_values
+from .strict import check_png_data
 from .traps import check_one_hot, check_one_hot_stream, colour_array, one_image
 from .volumes import Volume, is_volume_path, read_volume
 
@@ -39,7 +40,7 @@ def read_entry(
         if is_volume_path(entry.path):  # NIfTI / NRRD: a 3-D volume with its spacing
             yield entry.path, read_volume(entry.path, opts)
         else:
-            yield entry.path, read_image(entry.path, opts, scratch)
+            yield entry.path, read_image(entry.path, opts, scratch, True)
     elif entry.kind == "perclass":
         yield entry.path, _read_perclass(entry, opts)
     elif entry.kind == "npz":  # streamed image by image: never the whole member in memory
@@ -216,9 +217,18 @@ def png_header(data: bytes) -> tuple[int, int, int, int] | None:
     return w, h, depth, ctype
 
 
-def read_image(path: str, opts: ReadOptions, scratch: Scratch | None = None) -> NDArray[Any]:
+def read_image(
+    path: str, opts: ReadOptions, scratch: Scratch | None = None, indexed: bool = False
+) -> Any:
     """Decode one mask image file into an integer array (H x W, or H x W x 3 for colour);
-    into ``scratch``'s buffer where it can (see `read_entry`)."""
+    into ``scratch``'s buffer where it can (see `read_entry`). A palette image reads as its
+    indices (with ``indexed``, as :class:`~classweights.sources.palettes.Indexed`: the indices
+    and the palette), or with a colour table (``opts.rgb``) as its colours."""
+    mask = _read_image(path, opts, scratch)
+    return mask.array if isinstance(mask, Indexed) and not indexed else mask
+
+
+def _read_image(path: str, opts: ReadOptions, scratch: Scratch | None = None) -> Any:
     try:
         if is_url(path):
             fs, p = url_fs(path)
@@ -239,23 +249,26 @@ def read_image(path: str, opts: ReadOptions, scratch: Scratch | None = None) -> 
                 f"{opts.max_pixels:,}; raise it with --max-pixels if the file is genuine"
             )
         if ctype in (2, 6) and not opts.rgb and not opts.multilabel:  # before decoding
-            _no_colour_table(path, "RGB" if ctype == 2 else "RGBA")
+            no_colour_table(path, "RGB" if ctype == 2 else "RGBA")
         check_png_chunks(data, path)
         if depth >= 8 and ctype in (0, 2, 4, 6):  # no palette: imagecodecs is exact (Pillow
             arr = _imagecodecs_png(data, _png_out(scratch, head))  # keeps only the high
             # byte of 16-bit grey+alpha)
             if arr is not None and arr.shape[:2] == (h, w):  # libpng refuses short data
                 grey = ctype in (0, 4) and arr.ndim == 3  # grey+alpha, or grey with tRNS
-                return _finish(arr[..., 0] if grey else arr, path, opts)
+                return finish(arr[..., 0] if grey else arr, path, opts)
         check_png_data(data, path)  # Pillow zero-fills missing rows: refuse them first
         if ctype == 0 and depth in (2, 4):  # Pillow scales 2/4-bit grey to 0..255: undo it
-            return _finish(_pillow(data, path, opts) // (255 // ((1 << depth) - 1)), path, opts)
+            return finish(
+                pillow_decode(data, path, opts) // (255 // ((1 << depth) - 1)), path, opts
+            )
     elif path.lower().endswith(".png"):
         raise MaskReadError(
             f"{path}: not a PNG file (the signature is {data[:8]!r}); a mask must be a lossless "
             "PNG, not a JPEG renamed to .png"
         )
-    return _finish(_pillow(data, path, opts), path, opts)
+    mask = pillow_decode(data, path, opts)
+    return mask if isinstance(mask, Indexed) else finish(mask, path, opts)
 
 
 def check_png_chunks(data: bytes, path: str) -> None:
@@ -336,48 +349,6 @@ def _imagecodecs_png(data: bytes, out: NDArray[Any] | None = None) -> NDArray[An
         return imagecodecs.png_decode(data)
     except Exception:  # fall back to Pillow, which gives the error message
         return None
-
-
-def _pillow(data: bytes, path: str, opts: ReadOptions) -> NDArray[Any]:
-    try:
-        im = open_strict(data, path, opts.max_pixels)
-    except MaskReadError:
-        raise
-    except Exception as e:
-        raise MaskReadError(f"{path}: cannot decode the image ({e})") from None
-    mode = im.mode
-    if mode == "1":
-        return tiff_stored_values(im, np.asarray(im, dtype=np.uint8))
-    if mode in ("L", "P", "I;16", "I;16B", "I;16L", "I", "RGB", "RGBA", "LA", "PA"):
-        arr = tiff_stored_values(im, np.asarray(im))
-        if mode in ("LA", "PA"):
-            arr = arr[..., 0]
-        return arr
-    raise MaskReadError(
-        f"{path}: image mode {mode!r} is not a label mask (expected L, P, I;16, I, 1 or RGB)"
-    )
-
-
-def _finish(arr: NDArray[Any], path: str, opts: ReadOptions) -> NDArray[Any]:
-    if arr.ndim == 3:
-        kind = "RGB"
-        if arr.shape[-1] == 4:  # RGBA: with a colour table the alpha channel is dropped
-            arr, kind = arr[..., :3], "RGBA"
-        if arr.shape[-1] == 3 and not opts.rgb and not opts.multilabel:
-            _no_colour_table(path, kind)
-    elif opts.rgb:
-        raise MaskReadError(
-            f"{path}: is a single-channel mask but a colour table (--palette) was given; "
-            "drop --palette for index masks, or pass only colour masks"
-        )
-    return arr
-
-
-def _no_colour_table(path: str, kind: str) -> None:
-    raise MaskReadError(
-        f"{path}: is an {kind} colour mask but no colour table was given; pass "
-        "--palette PRESET|FILE (e.g. --palette cityscapes) to map colours to labels"
-    )
 
 
 def _read_perclass(

@@ -97,8 +97,7 @@ def discover_url(
                 )
                 for e in per_class
             ]
-    if not glob:
-        _check_single_layout(url, paths, [store for _, store in items])
+    _check_single_layout(url, paths, [store for _, store in items], kinds=not glob)
     out: list[Entry] = []
     for r, store in items:
         if store:

@@ -22,9 +22,12 @@ EXTREME_RATIO = 1000.0
 CLIP_MANY = 0.25
 
 
-def _listing(stats: ClassStats, ids: list[int]) -> str:
+def _listing(stats: ClassStats, ids: list[int], most: int = 12) -> str:
+    """The classes ``ids`` by name, at most ``most`` of them (a label space inferred from
+    instance ids has thousands; the JSON keeps every id)."""
     names = stats.names
-    return ", ".join(names[i] if stats.class_names else str(i) for i in ids)
+    shown = ", ".join(names[i] if stats.class_names else str(i) for i in ids[:most])
+    return shown + (f" and {len(ids) - most:,} more" if len(ids) > most else "")
 
 
 def diagnose(
