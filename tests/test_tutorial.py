@@ -87,3 +87,48 @@ def test_tutorial_python_trains_one_step(workdir):
     assert out.returncode == 0, out.stderr
     m = re.fullmatch(r"loss (\S+), gradient norm (\S+)\n", out.stdout)
     assert m and float(m.group(1)) > 0 and float(m.group(2)) > 0, out.stdout
+
+
+def _section(title):
+    text = (ROOT / "README.md").read_text()
+    m = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert m, f"no '## {title}' section in README.md"
+    return text, m
+
+
+def test_the_first_screen_shows_binary_and_colour_masks_and_runs(workdir):
+    """Issue 30: the README's first screen shows the binary-mask and colour-mask commands,
+    run here on the tiny masks shipped in examples/binary and examples/colour."""
+    text, m = _section("The first command, by kind of mask")
+    assert text[: m.start()].count("\n") < 20  # on the first screen
+    cmds = steps(m.group(1))
+    assert any("--binary" in c for c, _ in cmds) and any("--palette" in c for c, _ in cmds)
+    exe = f"{shlex.quote(sys.executable)} -m classweights.cli"
+    env = {**os.environ, "COLUMNS": "100", "PYTHONPATH": str(ROOT)}
+    for cmd, expected in cmds:
+        out = subprocess.run(re.sub(r"^classweights\b", exe, cmd), shell=True, cwd=workdir, env=env,
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert out.returncode == 0, f"{cmd}\n{out.stderr}"
+        printed = squash(out.stdout + "\n" + out.stderr)
+        for line in expected:
+            assert squash(line) in printed, f"{cmd}\nshown but not printed: {line!r}"
+
+
+def test_the_shipped_first_screen_numbers_are_right():
+    """The counts the first screen shows, from the files themselves (NumPy, Pillow)."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    binary = [np.asarray(Image.open(p)) for p in sorted((ROOT / "examples/binary").glob("*.png"))]
+    fg = sum(int((m == 255).sum()) for m in binary)
+    assert {int(v) for m in binary for v in np.unique(m)} == {0, 255}
+    assert (sum(m.size for m in binary) - fg, fg) == (66_607, 7_121)
+    table = json.loads((ROOT / "examples/colour/classes.json").read_text())
+    counts = np.zeros(5, np.int64)
+    for p in sorted((ROOT / "examples/colour").glob("*.png")):
+        rgb = np.asarray(Image.open(p).convert("RGB")).reshape(-1, 3)
+        for colour, cls in table.items():
+            counts[cls] += int((rgb == [int(colour[i : i + 2], 16) for i in (1, 3, 5)]).all(1).sum())
+    assert counts[1] == 3_669 and counts[4] == 10_416
