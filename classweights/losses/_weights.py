@@ -10,24 +10,20 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import ConfigError
+from .constants import MODES, REDUCTIONS
 
 if TYPE_CHECKING:
     from ..stats import ClassStats
-
-Mode = Literal["multiclass", "binary", "multilabel"]
-#: The allowed values of every ``mode`` argument, in the order error messages print them.
-MODES: tuple[str, ...] = ("multiclass", "binary", "multilabel")
-#: The allowed values of every ``reduction`` argument.
-REDUCTIONS: tuple[str, ...] = ("mean", "sum", "none")
 
 
 def check_mode(mode: str) -> str:
@@ -181,12 +177,17 @@ def pos_weight_from_stats(stats: ClassStats, *, max_value: float | None = None) 
 
 
 def resolve_class_weights(weight: Any, class_weights: Any, owner: str = "loss") -> Any:
-    """``weight`` or its alias ``class_weights`` (the name many training scripts use).
+    """``weight`` or its deprecated alias ``class_weights``: a loss constructor takes PyTorch's
+    name; the alias stays for a release (a ``DeprecationWarning``) and for good in
+    :func:`classweights.losses.build_loss` configs, where training scripts use it.
 
     Raises:
         ConfigError: both are given.
 
-    >>> resolve_class_weights(None, [1.0, 2.0])
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     resolve_class_weights(None, [1.0, 2.0])
     [1.0, 2.0]
     >>> resolve_class_weights([1.0], [2.0], "DiceLoss")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -195,6 +196,12 @@ def resolve_class_weights(weight: Any, class_weights: Any, owner: str = "loss") 
     """
     if class_weights is None:
         return weight
+    warnings.warn(
+        f"{owner}(class_weights=...) is deprecated; pass weight=... (PyTorch's name); "
+        "build_loss configs keep accepting class_weights",
+        DeprecationWarning,
+        stacklevel=3,
+    )
     if weight is not None:
         raise ConfigError(
             f"{owner} got both weight= and class_weights=; class_weights is an alias of "

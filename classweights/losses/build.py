@@ -294,6 +294,28 @@ def _accepted(factory: Factory) -> set[str] | None:
 _CLASS_WEIGHT_ARGS = ("weight", "class_weights", "base_weight")
 
 
+#: argument names training configs use for a loss's own (config keys only: the loss
+#: constructors take the PyTorch names)
+CONFIG_ALIASES = {"class_weights": "weight"}
+
+
+def _config_aliases(key: str, params: dict[str, Any], accepted: set[str] | None) -> dict[str, Any]:
+    """``params`` with the configs' alias names (``class_weights``) turned into the loss's
+    own (``weight``); both given is an error."""
+    out = dict(params)
+    for alias, name in CONFIG_ALIASES.items():
+        if alias not in out or (accepted is not None and name not in accepted):
+            continue
+        if out.get(name) is not None and out[alias] is not None:
+            raise ConfigError(
+                f"{key} got both {name}= and {alias}=; {alias} is an alias of {name}, give one"
+            )
+        value = out.pop(alias)
+        if out.get(name) is None:
+            out[name] = value
+    return out
+
+
 def _build(
     name: str,
     params: dict[str, Any],
@@ -306,6 +328,7 @@ def _build(
     if factory is MixedLoss:
         return _build_mixed(params, weight=weight, stats=stats, extra=extra)
     accepted = _accepted(factory)
+    params = _config_aliases(key, params, accepted)
     if accepted is not None:
         unknown = sorted(set(params) - accepted)
         if unknown:

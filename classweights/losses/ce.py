@@ -42,13 +42,14 @@ from ._weights import (
     finite_float,
     resolve_class_weights,
 )
+from .constants import IGNORE_INDEX
 
 
 def cross_entropy(
     logits: torch.Tensor,
     target: torch.Tensor,
     weight: torch.Tensor | None = None,
-    ignore_index: int = -100,
+    ignore_index: int = IGNORE_INDEX,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
     *,
@@ -86,7 +87,7 @@ def cross_entropy(
         tgt = prepare_labels(logits, target, ignore_index, validate)
         x = logits.to(compute_dtype(logits))
         w = class_vector(check_weight_len(weight, logits.shape[1]), x)
-        ii = -100 if ignore_index is None else ignore_index
+        ii = IGNORE_INDEX if ignore_index is None else ignore_index
         y = target.long()
         kind = "none" if reduction == "none" else "sum"
         out = F.cross_entropy(
@@ -103,7 +104,7 @@ def binary_cross_entropy_with_logits(
     target: torch.Tensor,
     weight: torch.Tensor | None = None,
     pos_weight: torch.Tensor | None = None,
-    ignore_index: int | None = -100,
+    ignore_index: int | None = IGNORE_INDEX,
     reduction: str = "mean",
     *,
     validate: bool = True,
@@ -173,7 +174,7 @@ class CrossEntropyLoss(WeightedLossMixin):
     def __init__(
         self,
         weight: Any = None,
-        ignore_index: int = -100,
+        ignore_index: int = IGNORE_INDEX,
         reduction: str = "mean",
         label_smoothing: float = 0.0,
         *,
@@ -223,7 +224,7 @@ class BCEWithLogitsLoss(WeightedLossMixin):
         self,
         weight: Any = None,
         pos_weight: Any = None,
-        ignore_index: int | None = -100,
+        ignore_index: int | None = IGNORE_INDEX,
         reduction: str = "mean",
         *,
         class_weights: Any = None,

@@ -37,6 +37,7 @@ from ._weights import (
     resolve_class_weights,
 )
 from .ce import _check_smoothing, _pos_weight_input
+from .constants import IGNORE_INDEX
 from .dice import _check_smooth
 from .focal import (
     _check_gamma,
@@ -160,7 +161,7 @@ class CombinedLoss(_PixelPlusDice):
         ce_weight: float = 0.6,
         dice_weight: float = 0.4,
         weight: Any = None,
-        ignore_index: int | None = -100,
+        ignore_index: int | None = IGNORE_INDEX,
         mode: str = "multiclass",
         smooth: float = 1.0,
         square_denominator: bool = False,
@@ -214,7 +215,7 @@ class BCEDiceLoss(CombinedLoss):
         dice_weight: float = 0.7,
         weight: Any = None,
         pos_weight: Any = None,
-        ignore_index: int | None = -100,
+        ignore_index: int | None = IGNORE_INDEX,
         mode: str = "multilabel",
         smooth: float = 1.0,
         square_denominator: bool = False,
@@ -264,7 +265,7 @@ class FocalDiceLoss(_PixelPlusDice):
         gamma: float = 2.0,
         alpha: Any = None,
         weight: Any = None,
-        ignore_index: int | None = -100,
+        ignore_index: int | None = IGNORE_INDEX,
         mode: str = "multiclass",
         smooth: float = 1.0,
         square_denominator: bool = False,

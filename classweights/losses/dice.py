@@ -43,6 +43,7 @@ from ._weights import (
     finite_float,
     resolve_class_weights,
 )
+from .constants import IGNORE_INDEX
 
 
 def dice_loss(
@@ -52,7 +53,7 @@ def dice_loss(
     *,
     weight: torch.Tensor | None = None,
     smooth: float = 1.0,
-    ignore_index: int | None = -100,
+    ignore_index: int | None = IGNORE_INDEX,
     square_denominator: bool = False,
     batch: bool = False,
     include_background: bool = True,
@@ -174,7 +175,7 @@ class DiceLoss(WeightedLossMixin):
         mode: str = "multiclass",
         weight: Any = None,
         smooth: float = 1.0,
-        ignore_index: int | None = -100,
+        ignore_index: int | None = IGNORE_INDEX,
         square_denominator: bool = False,
         batch: bool = False,
         include_background: bool = True,

@@ -46,6 +46,7 @@ from ._weights import (
     finite_float,
     resolve_class_weights,
 )
+from .constants import IGNORE_INDEX
 
 
 def _modulator(
@@ -155,7 +156,7 @@ def focal_loss(
     gamma: float = 2.0,
     alpha: Any = None,
     weight: torch.Tensor | None = None,
-    ignore_index: int | None = -100,
+    ignore_index: int | None = IGNORE_INDEX,
     reduction: str = "mean",
     from_logits: bool = True,
     validate: bool = True,
@@ -248,7 +249,7 @@ class FocalLoss(WeightedLossMixin):
         gamma: float = 2.0,
         alpha: Any = None,
         weight: Any = None,
-        ignore_index: int | None = -100,
+        ignore_index: int | None = IGNORE_INDEX,
         reduction: str = "mean",
         from_logits: bool = True,
         *,
