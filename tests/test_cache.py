@@ -192,7 +192,7 @@ def test_load_weights_tensor_device_dtype_and_no_rescan_for_another_method(
     def boom(*a, **k):
         raise AssertionError("rescanned")
 
-    monkeypatch.setattr(sys.modules["classweights.pipeline"], "count", boom)
+    monkeypatch.setattr(sys.modules["classweights.pipeline.stages"], "count", boom)
     w2 = load_weights(data, "median_freq", cache_dir=cache, normalize="none", **KW)
     np.testing.assert_allclose(
         w2.numpy(), cw.compute_weights(stats, "median_freq", normalize="none"), rtol=1e-6

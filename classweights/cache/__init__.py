@@ -15,7 +15,15 @@ from typing import Any
 
 from .admin import clear_entries, describe_entry, list_entries, parse_age
 from .loader import CacheInfo, CacheWarning, Listing
-from .store import CacheCorrupt, Entry, EntryRemoved, LockTimeout, Store, default_cache_dir
+from .store import (
+    CacheCorrupt,
+    CacheEntry,
+    Entry,
+    EntryRemoved,
+    LockTimeout,
+    Store,
+    default_cache_dir,
+)
 from .weights import compute_named, find_records, weight_file_name
 
 _MOVED = {"cached_scan": "classweights.pipeline", "load_weights": "classweights.pipeline"}
@@ -38,6 +46,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CacheCorrupt",
+    "CacheEntry",
     "CacheInfo",
     "CacheWarning",
     "Entry",

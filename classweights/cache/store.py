@@ -84,7 +84,7 @@ def _checksum(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
 
 
 @dataclass
-class Entry:
+class CacheEntry:
     path: Path
     meta: dict[str, Any]
 
@@ -94,6 +94,10 @@ class Entry:
 
     def weight_path(self, name: str) -> Path:
         return self.path / "weights" / f"{name}.pth"
+
+
+#: the old name (two classes were named ``Entry``: this one and discovery's); kept for a release
+Entry = CacheEntry
 
 
 class Store:
@@ -154,7 +158,7 @@ class Store:
     # ---- write ---------------------------------------------------------------------------
     def write(
         self, fp: Fingerprint, stats: ClassStats, extra: dict[str, Any] | None = None
-    ) -> Entry:
+    ) -> CacheEntry:
         """Write the statistics of ``fp`` as a new entry (atomic; an existing entry wins)."""
         from .. import __version__
 
@@ -220,10 +224,10 @@ class Store:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return Entry(final, meta)
+        return CacheEntry(final, meta)
 
     # ---- read ----------------------------------------------------------------------------
-    def entry(self, key: str) -> Entry | None:
+    def entry(self, key: str) -> CacheEntry | None:
         """The entry of ``key`` if its metadata is readable and of this schema, else None."""
         path = self.entry_dir(key)
         try:
@@ -244,10 +248,10 @@ class Store:
                 f"cache entry {path}: schema {meta.get('schema')!r} / key {meta.get('key')!r} "
                 f"is not this version's ({SCHEMA_VERSION})"
             )
-        return Entry(path, meta)
+        return CacheEntry(path, meta)
 
     def read_stats(
-        self, entry: Entry, root: str | None = None, paths: list[str] | None = None
+        self, entry: CacheEntry, root: str | None = None, paths: list[str] | None = None
     ) -> ClassStats:
         """Load an entry's statistics, verifying the checksum; sources are re-rooted at ``root``."""
         folder = entry.path / "stats"
@@ -274,11 +278,11 @@ class Store:
         )
 
     @staticmethod
-    def _gone(entry: Entry) -> None:
+    def _gone(entry: CacheEntry) -> None:
         if not entry.path.exists():
             raise EntryRemoved(f"cache entry {entry.path} was removed while it was read")
 
-    def previous(self, lineage: str) -> Entry | None:
+    def previous(self, lineage: str) -> CacheEntry | None:
         """The latest entry of the same dataset and settings (for incremental rescans)."""
         try:
             key = json.loads(self._lineage_file(lineage).read_text())["key"]
@@ -355,7 +359,7 @@ class Store:
             )
         return hits[0] if hits else prefix
 
-    def entries(self) -> list[Entry]:
+    def entries(self) -> list[CacheEntry]:
         """Every readable entry (corrupt ones are listed with ``meta={"corrupt": reason}``)."""
         out = []
         if not self.root.is_dir():
@@ -368,7 +372,7 @@ class Store:
             try:
                 e = self.entry(p.name)
             except CacheCorrupt as err:
-                e = Entry(p, {"key": p.name, "corrupt": str(err)})
+                e = CacheEntry(p, {"key": p.name, "corrupt": str(err)})
             except ClassWeightsError:
                 continue
             if e is not None:

@@ -15,6 +15,7 @@ from ..records import WeightRecord
 from ..requests import CacheOptions, MaskSource, ScanSettings
 from ..stats import ClassStats
 from ..weights.spec import WeightSpec, spec_fields
+from .stages import statistics, weights
 
 
 def requests_from_keywords(
@@ -48,8 +49,6 @@ def record_for(
 ) -> WeightRecord:
     """The :class:`~classweights.records.WeightRecord` of a dataset: the weights with their
     method, options, ``ignore_index`` and class names (keywords as :func:`load_weights`)."""
-    from . import weights
-
     src, spec = requests_from_keywords(source, method, kwargs)
     cache = CacheOptions(
         folder=cache_dir,
@@ -137,8 +136,6 @@ def cached_scan(
         listing: the dataset's entries as the caller already discovered them (a
             ``classweights.cache.Listing`` made with the same settings); listed here if None.
     """
-    from . import statistics
-
     src = MaskSource.resolve(source, settings, **scan_kwargs)
     if listing is not None and src.paths is not None:
         src.__dict__["entries"] = list(listing.entries)

@@ -107,7 +107,7 @@ def _splits_markdown(data: dict[str, Any]) -> str:
 
 
 def _splits_table(data: dict[str, Any]) -> list[Any]:
-    from . import cell
+    from .tables import cell
 
     t = Table(title="class shares by split", title_justify="left", box=None, pad_edge=False)
     for h in SPLITS_SHORT:
@@ -176,7 +176,7 @@ def _sampler_markdown(data: dict[str, Any]) -> str:
 
 
 def _sampler_table(data: dict[str, Any]) -> list[Any]:
-    from . import cell
+    from .tables import cell
 
     title = f"{data['method']}: images containing each class, per epoch"
     table = Table(title=title, title_justify="left", pad_edge=False, box=None)
@@ -189,7 +189,7 @@ def _sampler_table(data: dict[str, Any]) -> list[Any]:
 
 # ---- stats / compute and compare -------------------------------------------------------------
 def _stats_table(data: dict[str, Any], title: str = "", extra: tuple[str, ...] = ()) -> list[Any]:
-    from . import stats_table
+    from .tables import stats_table
 
     classes = data["classes"]
     _, cut = shown_classes([r["pixels"] for r in classes], [r["name"] for r in classes])
@@ -201,20 +201,20 @@ def _compare_json(data: dict[str, Any], **_: Any) -> str:
 
 
 def _compare_table(data: dict[str, Any], stats: Any, normalize: str) -> list[Any]:
-    from . import compare_table
+    from .tables import compare_table
 
     return [compare_table(stats, data["methods"], normalize)]
 
 
 # ---- cache list and weight files -------------------------------------------------------------
 def _cache_table(data: dict[str, Any], age: Callable[[float], str]) -> list[Any]:
-    from . import cache_table
+    from .tables import cache_table
 
     return [cache_table(data["entries"], data["cache_dir"], age)]
 
 
 def _record_table(data: dict[str, Any], title: str) -> list[Any]:
-    from . import record_table
+    from .tables import record_table
 
     return [record_table(data, title)]
 
@@ -346,7 +346,7 @@ def render(
     if isinstance(out, str):
         write_stdout(out)  # a closed stdout is one error line, not silence
         return
-    from . import make_console
+    from .console import make_console
 
     console = make_console(stderr=stderr, quiet=quiet)
     for item in out:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from .bootstrap import INTERVAL_KINDS, bootstrap_intervals
 from .diagnose import diagnose
 from .methods import compute_weights, suggest_beta
-from .multilabel import MULTILABEL_METHODS, focal_alpha, method_weights, pos_weight
+from .multilabel import MULTILABEL_METHODS, focal_alpha, pos_weight
 from .options import (
     ABSENT_POLICIES,
     COUNT_MODES,
@@ -38,7 +38,7 @@ from .options import (
     WeightOptions,
 )
 from .sampling import auto_sample
-from .spec import WeightSpec, compute
+from .spec import WeightSpec, compute, method_weights
 
 __all__ = [
     "ABSENT_POLICIES",

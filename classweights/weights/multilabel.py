@@ -157,29 +157,3 @@ def focal_alpha(stats: ClassStats, *, spatial_dims: int = 0) -> NDArray[np.float
 
 #: Weight methods for sigmoid (multi-label) losses, beside the cross-entropy ``WEIGHT_METHODS``.
 MULTILABEL_METHODS: tuple[str, ...] = tuple(MULTILABEL_OPTIONS)
-
-
-def method_weights(stats: ClassStats, method: str, **options: object) -> NDArray[np.float64]:
-    """Deprecated: ``compute(stats, WeightSpec(method, **options))``, the one dispatcher.
-
-    Options that do not apply to ``method`` are dropped here, as this function always did
-    (a :class:`~classweights.weights.spec.WeightSpec` refuses them); ``absent`` now means the
-    same as on every other door (``"zero"`` gives 0, no longer 1).
-
-    >>> import warnings
-    >>> s = ClassStats.from_counts([[100, 20], [0, 10]], image_total=[400, 400], multilabel=True)
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore")
-    ...     np.round(method_weights(s, "pos_weight", normalize="mean"), 4).tolist()
-    [7.0, 25.6667]
-    """
-    from .spec import APPLIES, WeightSpec, compute
-
-    warnings.warn(
-        "classweights.weights.method_weights is deprecated; use "
-        "classweights.weights.compute(stats, WeightSpec(method, **options))",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    mine = {k: v for k, v in options.items() if k in APPLIES.get(method, ())}
-    return compute(stats, WeightSpec(method, **mine))

@@ -23,6 +23,7 @@ classweights.errors.ConfigError: normalize='bogus' is not valid: expected one of
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -183,6 +184,30 @@ def compute(stats: ClassStats, spec: WeightSpec) -> NDArray[np.float64]:
     return compute_weights(stats, options=spec.weight_options())
 
 
+def method_weights(stats: ClassStats, method: str, **options: object) -> NDArray[np.float64]:
+    """Deprecated: ``compute(stats, WeightSpec(method, **options))``, the one dispatcher.
+
+    Options that do not apply to ``method`` are dropped here, as this function always did
+    (a :class:`~classweights.weights.spec.WeightSpec` refuses them); ``absent`` now means the
+    same as on every other door (``"zero"`` gives 0, no longer 1).
+
+    >>> import warnings
+    >>> s = ClassStats.from_counts([[100, 20], [0, 10]], image_total=[400, 400], multilabel=True)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     np.round(method_weights(s, "pos_weight", normalize="mean"), 4).tolist()
+    [7.0, 25.6667]
+    """
+    warnings.warn(
+        "classweights.weights.method_weights is deprecated; use "
+        "classweights.weights.compute(stats, WeightSpec(method, **options))",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    mine = {k: v for k, v in options.items() if k in APPLIES.get(method, ())}
+    return compute(stats, WeightSpec(method, **mine))
+
+
 def spec_fields() -> tuple[str, ...]:
     """Every keyword a `WeightSpec` takes besides the method."""
     return tuple(k for k in WEIGHT_CONSTRAINTS if k != "method")
@@ -195,5 +220,6 @@ __all__ = [
     "WeightSpec",
     "compute",
     "full_options",
+    "method_weights",
     "spec_fields",
 ]

@@ -298,7 +298,7 @@ def test_stale_temp_folders_are_swept_fresh_ones_kept(data, tmp_path):
 
 def test_weights_are_not_saved_into_an_entry_removed_meanwhile(data, tmp_path, monkeypatch):
     """A `cache clear` between the scan and the weight save must not leave a half entry behind."""
-    import classweights.pipeline as pipeline
+    import classweights.pipeline.stages as pipeline
 
     cache = tmp_path / "cache"
     real = pipeline.statistics

@@ -106,7 +106,7 @@ def test_four_processes_asking_for_the_same_weights_compute_once(data, tmp_path)
     log = tmp_path / "scans.log"
     code = f"""
         import os, sys, time
-        import classweights.pipeline as scan_mod
+        import classweights.pipeline.stages as scan_mod
         real = scan_mod.count
         def counted(*a, **k):
             with open({str(log)!r}, "a") as fh:
