@@ -168,3 +168,11 @@ def test_compare_warns_about_flags_it_never_read(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "--method does nothing here" in r.stderr and "--ci does nothing here" in r.stderr
     assert "--method" not in _cli("compare", "--help").stdout  # hidden for the release
+
+
+@pytest.mark.parametrize("command", ["stats", "compare", "report", "compare-splits"])
+def test_sample_auto_is_refused_where_it_would_do_nothing(tmp_path, command):
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "a.png")
+    r = _cli(command, tmp_path, tmp_path, "--num-classes", 1, "--sample", "auto",
+             cache=tmp_path / "c")  # fmt: skip
+    assert r.returncode == 2 and "--sample auto works with `compute`" in r.stderr, r.stderr

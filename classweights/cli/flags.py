@@ -205,7 +205,7 @@ _CLI_NAME = {"glob": "glob_"}
 _OWN_RULE = ("objects", "sample", "indices", "parallel")
 
 
-def scan_settings_kw(kw: dict[str, Any]) -> dict[str, Any]:
+def scan_settings_kw(kw: dict[str, Any], auto_sample: bool = False) -> dict[str, Any]:
     """The scan settings the user gave, as keywords of `ScanSettings` (one per field, never
     re-listed here; a flag left out is not given)."""
     from ..requests import ScanSettings
@@ -221,17 +221,25 @@ def scan_settings_kw(kw: dict[str, Any]) -> dict[str, Any]:
     if kw.get("objects"):
         out["objects"] = kw.get("connectivity") or "full"
     if "sample" in kw:
-        sample = _sample(kw["sample"], auto=True)
+        sample = _sample(kw["sample"], auto=auto_sample)
         if sample not in (UNSET, "auto"):
             out["sample"] = sample
     return out
 
 
-def mask_source(kw: dict[str, Any], *, paths: Any = None, split: Any = UNSET, **extra: Any) -> Any:
-    """The command's `MaskSource` (``paths``/``split``: another side of a comparison)."""
+def mask_source(
+    kw: dict[str, Any],
+    *,
+    paths: Any = None,
+    split: Any = UNSET,
+    auto_sample: bool = False,
+    **extra: Any,
+) -> Any:
+    """The command's `MaskSource` (``paths``/``split``: another side of a comparison;
+    ``auto_sample``: the command handles ``--sample auto`` itself, as ``compute`` does)."""
     from ..requests import MaskSource, ScanSettings
 
-    given = scan_settings_kw(kw)
+    given = scan_settings_kw(kw, auto_sample)
     if split is not UNSET:
         given["split"] = split
     settings = ScanSettings(**(given | extra))

@@ -67,7 +67,7 @@ def compute(app: App, **kw: Any) -> None:
 
     spec = weight_spec(kw)
     export, _ = check_export(app, kw), check_plot(kw)
-    source = mask_source(kw)
+    source = mask_source(kw, auto_sample=True)
     seed = kw["seed"] if kw["seed"] is not None else 0
     auto: dict[str, Any] = {}
     if sample_mode(kw) == "auto":
