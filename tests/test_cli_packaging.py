@@ -99,7 +99,8 @@ def test_the_wheel_installs_and_runs_without_the_source(tmp_path):
     assert made.returncode == 0, made.stderr
     _reuse_site_packages(venv)
     py, exe = venv / "bin" / "python", venv / "bin" / "classweights"
-    inst = run([str(py), "-m", "pip", "install", "--no-deps", "--no-index", str(wheel)])
+    inst = run([str(py), "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed",
+                str(wheel)])  # fmt: skip  (the editable install it can see is not this venv's)
     assert inst.returncode == 0, inst.stdout[-3000:] + inst.stderr[-3000:]
 
     work = tmp_path / "elsewhere"  # outside the source tree, no PYTHONPATH

@@ -82,9 +82,10 @@ SUFFIXES = {
 
 def format_for(output: str | os.PathLike[str] | None, export: str | None) -> str | None:
     """The export format: ``export`` if given, else read from the output's suffix, else
-    ``None``; a suffix that names no format is refused (``-o w.txt`` wrote a ``.pth`` record).
+    ``None``; no suffix means a ``.pth`` record, a suffix that names no format is refused
+    (``-o w.txt`` wrote a ``.pth`` record).
 
-    >>> format_for("w.npy", None), format_for("w.pth", None), format_for("w.bin", "pth")
+    >>> format_for("w.npy", None), format_for("weights", None), format_for("w.bin", "pth")
     ('npy', 'pth', 'pth')
     >>> format_for(None, "mmseg"), format_for(None, None)
     ('mmseg', None)
@@ -107,6 +108,8 @@ def format_for(output: str | os.PathLike[str] | None, export: str | None) -> str
             "pth or npy when stdout is redirected to a file)"
         )
     suffix = Path(output).suffix.lower()
+    if not suffix:  # `-o weights` (a device, a FIFO...): a .pth record, as it always meant
+        return "pth"
     if suffix not in SUFFIXES:
         raise ConfigError(
             f"-o {os.fspath(output)}: the suffix {suffix or '(none)'} names no weight format; "

@@ -52,6 +52,7 @@ from ..labels import (
     resolve_class_names,
     resolve_palette,
     resolve_remap,
+    void_outside,
 )
 from ..layouts import LAYOUTS, SPLIT_KEYS
 from ..objects import object_options
@@ -270,7 +271,9 @@ class ScanSettings:
         if self.binary:
             num_classes, names = self._binary(num_classes, names)
         if self.reduce_zero_label and ignore_index is None and "ignore_index" not in self.given:
-            ignore_index = 255  # mmsegmentation's reduce_zero_label: 0 -> 255, the ignore index
+            # mmsegmentation's reduce_zero_label: 0 -> 255, the ignore index (a value outside
+            # the classes where 255 is one of them)
+            ignore_index = void_outside(num_classes)
         if names is not None:
             if num_classes is None:
                 num_classes = len(names)
