@@ -50,6 +50,7 @@ class ImageCount:
     # 3-D volumes: voxel spacing (None when unknown) and shape; 2-D masks: None
     spacing: tuple[float, ...] | None = None
     shape: tuple[int, ...] | None = None
+    units_assumed: bool = False  # the file declared no unit for its spacing: mm assumed
     objects: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None  # (classes, sizes)
 
 
@@ -105,6 +106,7 @@ def _count_volume(vol: Volume, source: str, opts: CountOptions) -> ImageCount:
         notes=notes,
         spacing=vol.spacing,
         shape=tuple(int(x) for x in a.shape),
+        units_assumed=vol.units_assumed,
         objects=objs,
     )
 

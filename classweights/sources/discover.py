@@ -22,6 +22,7 @@ from .entries import (
     open_binary,
 )
 from .traps import check_tree, colour_array
+from .volumes import volume_ext
 from .walk import MASK_EXTS, hidden, log_hidden, walk_masks
 
 
@@ -145,17 +146,28 @@ _LABEL_SUFFIXES = ("labelTrainIds", "labelIds", "trainIds", "label", "labels", "
 _NOT_LABELS = ("color", "colour", "instanceIds", "rgb", "vis", "viz")
 
 
+def _kind(path: str, ext: str, store: bool) -> str:
+    if store:
+        return "zarr"
+    if ext.lower() in ARRAY_EXTS:
+        return "array"
+    return "volume" if volume_ext(path) else "image"
+
+
 def _check_single_layout(root: Any, files: Sequence[Any], stores: Sequence[bool]) -> None:
     """Refuse a folder that mixes layouts we cannot tell apart (e.g. Cityscapes gtFine)."""
     split = [_stem_ext(str(f)) for f in files]
     kinds = Counter(
-        "zarr" if store else ("array" if ext.lower() in ARRAY_EXTS else "image")
-        for (_, ext), store in zip(split, stores, strict=True)
+        _kind(str(f), ext, store) for f, (_, ext), store in zip(files, split, stores, strict=True)
     )
     if len(kinds) > 1:
+        example = "**/*.png"
+        if "volume" in kinds:  # 2-D masks (previews, slices) beside 3-D label volumes
+            ext = Counter(e for f in map(str, files) if (e := volume_ext(f))).most_common(1)
+            example = f"**/*{ext[0][0]}"
         raise DatasetError(
             f"{root} mixes {' and '.join(sorted(kinds))} files ({dict(kinds)}); pass --glob to "
-            "choose one layout, e.g. --glob '**/*.png'"
+            f"choose one layout, e.g. --glob '{example}'"
         )
     suffixes = Counter(
         tail

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from ..errors import ClassWeightsError, DatasetError
 from .discover import _check_single_layout, _perclass_entries, file_entries, zarr_entries
 from .entries import ARRAY_EXTS, IMAGE_EXTS, LIST_EXTS, STORE_MARKERS, Entry, is_url, url_fs
+from .volumes import VOLUME_EXTS
 
 
 def discover_url(
@@ -62,7 +63,7 @@ def discover_url(
         if top is not None:
             inside[top].append(r)
         elif info.get("type", "file") == "file" and (
-            glob or r.lower().endswith(IMAGE_EXTS + ARRAY_EXTS)
+            glob or r.lower().endswith(IMAGE_EXTS + ARRAY_EXTS + VOLUME_EXTS)
         ):
             items.append((r, False))
     items.sort(key=lambda it: _parts(it[0]))

@@ -1,0 +1,220 @@
+"""Issue 28: volumes that read "fine" but wrongly: declared spacing units, NRRDs without a
+spacing, 2-D masks beside 3-D volumes. References are hand-computed voxel volumes and NumPy
+counts of the arrays written."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import classweights as cw
+from classweights.cli import cli
+from classweights.cache import cached_scan
+from classweights.errors import DatasetError
+
+nib = pytest.importorskip("nibabel")
+nrrd = pytest.importorskip("nrrd")
+
+
+def _labels(shape=(6, 5, 4), k=3, seed=0):
+    return np.random.default_rng(seed).integers(0, k, shape).astype(np.uint8)
+
+
+def _nifti(path, a, zooms, unit=None):
+    img = nib.Nifti1Image(a, np.diag([*zooms, 1.0]))
+    if unit is not None:
+        img.header.set_xyzt_units(xyz=unit)
+    nib.save(img, path)
+    return path
+
+
+def _json(*args):
+    r = CliRunner().invoke(cli, [*map(str, args), "--format", "json", "--no-cache"])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def _mm3(a, voxel_mm3, k=3):
+    return (np.bincount(a.ravel(), minlength=k) * voxel_mm3).tolist()
+
+
+@pytest.mark.parametrize(
+    ("unit", "zooms", "voxel_mm3"),
+    [
+        ("micron", (500.0, 500.0, 2000.0), 0.5 * 0.5 * 2.0),  # 500 um = 0.5 mm
+        ("meter", (0.001, 0.002, 0.004), 1.0 * 2.0 * 4.0),
+        ("mm", (0.8, 0.8, 2.5), 0.8 * 0.8 * 2.5),
+    ],
+)
+def test_nifti_declared_units_are_converted_to_mm(tmp_path, unit, zooms, voxel_mm3):
+    a = _labels()
+    f = _nifti(tmp_path / "seg.nii.gz", a, zooms, unit)
+    s = cw.scan(f, num_classes=3)
+    assert np.allclose(s.physical_volume, _mm3(a, voxel_mm3), rtol=1e-6)
+    data = _json("stats", f, "--num-classes", 3)
+    assert np.allclose([c["volume_mm3"] for c in data["classes"]], _mm3(a, voxel_mm3), rtol=1e-6)
+    assert data["dataset"]["volumes"]["spacing_units_assumed"] is False
+
+
+def test_nifti_without_units_assumes_mm_and_says_so_once(tmp_path):
+    a = _labels()
+    for i in range(2):
+        _nifti(tmp_path / f"seg{i}.nii.gz", a, (0.5, 0.5, 1.0), unit="unknown")
+    _nifti(tmp_path / "seg2.nii.gz", a, (0.5, 0.5, 1.0), unit="mm")
+    data = _json("stats", tmp_path, "--num-classes", 3)
+    vol = data["dataset"]["volumes"]
+    assert vol["spacing_units_assumed"] is True
+    assert vol["spacing_units_assumed_volumes"] == 2
+    assert np.allclose([c["volume_mm3"] for c in data["classes"]], _mm3(a, 3 * 0.25))
+    r = CliRunner().invoke(cli, ["stats", str(tmp_path), "--num-classes", "3", "--no-cache"])
+    assert r.exit_code == 0, r.output
+    assert " ".join(r.stdout.split()).count("spacing unit not declared by 2 of 3 volumes") == 1
+    declared = _json("stats", tmp_path / "seg2.nii.gz", "--num-classes", 3)
+    assert "spacing unit" not in json.dumps(declared["dataset"]["volumes"]).replace(
+        '"spacing_units_assumed', ""
+    )
+
+
+def test_units_assumed_survives_the_cache_subsets_and_merges(tmp_path):
+    a = _labels()
+    data = tmp_path / "data"
+    data.mkdir()
+    _nifti(data / "a.nii.gz", a, (1.0, 1.0, 1.0), unit="unknown")
+    _nifti(data / "b.nii.gz", a, (1.0, 1.0, 1.0), unit="mm")
+    kw = {"num_classes": 3, "cache_dir": tmp_path / "cache"}
+    first, _ = cached_scan(data, **kw)
+    again, info = cached_scan(data, **kw)
+    assert info.hit
+    assert again.units_assumed.tolist() == [True, False] == first.units_assumed.tolist()
+    assert again.subset([1]).units_assumed.tolist() == [False]
+    assert (again + again.subset([1])).units_assumed.tolist() == [True, False, False]
+    saved = cw.ClassStats.load(again.save(tmp_path / "s.npz"))
+    assert saved.units_assumed.tolist() == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("header", "voxel_mm3", "assumed"),
+    [
+        (
+            {"space directions": np.diag([500.0, 500.0, 2000.0]), "space": "RAS",
+             "space units": ["microns", "microns", "microns"]},
+            0.5 * 0.5 * 2.0,
+            False,
+        ),
+        ({"spacings": [0.002, 0.002, 0.004], "units": ["m", "m", "m"]}, 2.0 * 2.0 * 4.0, False),
+        ({"spacings": [0.5, 0.5, 3.0], "units": ["mm", "mm", "mm"]}, 0.75, False),
+        ({"spacings": [0.5, 0.5, 3.0]}, 0.75, True),
+        ({"space directions": np.diag([0.5, 0.5, 3.0]), "space": "RAS"}, 0.75, True),
+    ],
+)
+def test_nrrd_declared_units_are_converted_to_mm(tmp_path, header, voxel_mm3, assumed):
+    a = _labels()
+    f = tmp_path / "seg.nrrd"
+    nrrd.write(str(f), a, header, index_order="F")
+    data = _json("stats", f, "--num-classes", 3)
+    assert np.allclose([c["volume_mm3"] for c in data["classes"]], _mm3(a, voxel_mm3), rtol=1e-9)
+    assert data["dataset"]["volumes"]["spacing_units_assumed"] is assumed
+
+
+@pytest.mark.parametrize("header", [{}, {"spacings": [np.nan, np.nan, np.nan]}])
+def test_nrrd_without_spacing_has_no_mm3(tmp_path, header):
+    """As .npy volumes: voxel counts, no mm³ (it reported mm³ as if voxels were 1 mm)."""
+    a = _labels()
+    f = tmp_path / "seg.nrrd"
+    nrrd.write(str(f), a, header, index_order="F")
+    s = cw.scan(f, num_classes=3)
+    assert s.counts[0].tolist() == np.bincount(a.ravel(), minlength=3).tolist()
+    assert s.physical_volume is None
+    assert np.isnan(s.spacing).all()
+    data = _json("stats", f, "--num-classes", 3)
+    assert [c["volume_mm3"] for c in data["classes"]] == [None] * 3
+    assert data["dataset"]["volumes"]["spacing"] is None
+
+
+def test_a_2d_nrrd_has_no_mm3(tmp_path):
+    """A 2-D slice has no third spacing: no mm³ (it used to take 1 mm for the missing axis)."""
+    a = _labels((6, 5))
+    f = tmp_path / "slice.nrrd"
+    nrrd.write(str(f), a, {"spacings": [0.5, 0.5], "units": ["mm", "mm"]}, index_order="F")
+    s = cw.scan(f, num_classes=3)
+    assert s.counts[0].tolist() == np.bincount(a.ravel(), minlength=3).tolist()
+    assert s.physical_volume is None
+
+
+def _png(path, a):
+    from PIL import Image
+
+    Image.fromarray(a).save(path)
+
+
+def test_a_folder_of_pngs_and_volumes_is_refused_in_one_line(tmp_path):
+    for i in range(3):
+        _png(tmp_path / f"m{i}.png", np.full((8, 8), i, np.uint8))
+    _nifti(tmp_path / "v.nii.gz", _labels(), (1.0, 1.0, 1.0), "mm")
+    with pytest.raises(DatasetError, match=r"mixes image and volume files.*--glob '\*\*/\*\.nii\.gz'"):
+        cw.scan(tmp_path, num_classes=3)
+
+
+def test_pngs_and_volumes_chosen_together_are_counted_exactly(tmp_path):
+    """Chosen explicitly (a list file), 2-D masks and volumes count image by image; with
+    batched 2-D rows (``--sample auto`` reads them that way) it crashed with
+    ``ValueError: cannot reshape``."""
+    pngs = [np.full((8, 8), i % 3, np.uint8) for i in range(40)]
+    vol = _labels()
+    names = []
+    for i, a in enumerate(pngs):
+        _png(tmp_path / f"m{i:02d}.png", a)
+        names.append(f"m{i:02d}.png")
+    _nifti(tmp_path / "v.nii.gz", vol, (0.5, 1.0, 2.0), "mm")
+    names.insert(20, "v.nii.gz")
+    lst = tmp_path / "all.txt"
+    lst.write_text("\n".join(names) + "\n")
+    ref = np.zeros((len(names), 3), np.int64)
+    for row, name in enumerate(names):
+        a = vol if name.endswith(".gz") else pngs[int(name[1:3])]
+        ref[row] = np.bincount(a.ravel(), minlength=3)
+    s = cw.scan(lst, num_classes=3)
+    assert np.array_equal(s.counts, ref)
+    assert s.shape[20].tolist() == list(vol.shape)
+    assert np.isnan(s.spacing[0]).all() and s.spacing[20].tolist() == [0.5, 1.0, 2.0]
+    assert np.allclose(s.physical_volume, np.bincount(vol.ravel(), minlength=3) * 1.0)
+    r = CliRunner().invoke(cli, ["compute", str(lst), "--num-classes", "3", "--sample", "auto",
+                                 "--no-cache", "--format", "json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+
+
+def test_an_incremental_rescan_keeps_the_volume_rows(tmp_path):
+    """Only the first and last (2-D) rows rescanned: the volume rows between them were dropped
+    (the patch looked for volume rows in its first and last sources only)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    vol = _labels()
+    _png(data / "a.png", np.zeros((8, 8), np.uint8))
+    _nifti(data / "v.nii.gz", vol, (0.5, 1.0, 2.0), "mm")
+    _png(data / "z.png", np.zeros((8, 8), np.uint8))
+    lst = data / "all.txt"
+    lst.write_text("a.png\nv.nii.gz\nz.png\n")
+    kw = {"num_classes": 3, "cache_dir": tmp_path / "cache"}
+    cached_scan(lst, **kw)
+    _png(data / "a.png", np.ones((8, 8), np.uint8))
+    _png(data / "z.png", np.full((9, 8), 2, np.uint8))
+    patched, info = cached_scan(lst, **kw)
+    assert info.incremental and info.incremental["reused_images"] == 1
+    full = cw.scan(lst, num_classes=3)
+    assert patched == full
+    assert np.array_equal(patched.shape, full.shape)
+    assert np.allclose(patched.physical_volume, np.bincount(vol.ravel(), minlength=3) * 1.0)
+
+
+def test_a_url_folder_of_nifti_volumes_is_found(tmp_path):
+    """Through an fsspec URL a folder of .nii.gz was "no mask files found"."""
+    pytest.importorskip("fsspec")
+    a, b = _labels(seed=1), _labels(seed=2)
+    _nifti(tmp_path / "a.nii.gz", a, (0.5, 0.5, 1.0), "mm")
+    _nifti(tmp_path / "b.nii.gz", b, (0.5, 0.5, 1.0), "mm")
+    s = cw.scan(f"file://{tmp_path}", num_classes=3)
+    assert s.counts.tolist() == [np.bincount(x.ravel(), minlength=3).tolist() for x in (a, b)]
+    assert np.allclose(s.physical_volume, np.bincount(np.r_[a.ravel(), b.ravel()]) * 0.25)
