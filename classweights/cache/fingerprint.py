@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..sources import ARRAY_EXTS, Entry, file_listing, is_url, is_zarr_dir, walk_masks
+from ..sources.nrrd import NRRD_EXTS
 from .identity import place
 
 SCHEMA_VERSION = 3  # 2: entries remember their place and a probe of their bytes (identity.py)
@@ -87,7 +88,7 @@ def relative(path: str, root: str) -> str:
 
 def entry_files(entry: Entry) -> list[str]:
     """The files whose bytes an entry's images come from."""
-    if entry.kind == "image":
+    if entry.kind == "image" and not entry.files:  # (files: a detached NRRD's data)
         return [entry.path]
     return [row[0] for row in file_listing([entry])]
 
@@ -165,8 +166,8 @@ def quick_fingerprint(paths: Sequence[str], settings: dict[str, Any]) -> Fingerp
     files = []
     for f, store in items:
         st = stats.get(f)
-        if store or st is None or f.lower().endswith(ARRAY_EXTS):
-            return None
+        if store or st is None or f.lower().endswith(ARRAY_EXTS + NRRD_EXTS):
+            return None  # (an NRRD header may name data files: the full listing has them)
         files.append((f[cut:], st[0], st[1]))
     return _fingerprint(paths, root, files, settings, False, place(root)) if files else None
 

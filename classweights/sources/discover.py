@@ -21,6 +21,7 @@ from .entries import (
     is_zarr_dir,
     open_binary,
 )
+from .nrrd import with_data_files
 from .traps import check_tree, colour_array
 from .volumes import volume_ext
 from .walk import MASK_EXTS, hidden, log_hidden, walk_masks
@@ -85,7 +86,7 @@ def _discover_one(
     if p.is_file():
         if p.suffix.lower() in LIST_EXTS:
             return _list_file_entries(p, multilabel, class_names)
-        return file_entries(p, multilabel)
+        return [with_data_files(e, str(p.parent)) for e in file_entries(p, multilabel)]
     if glob:
         found = sorted(p.glob(glob), key=lambda f: f.parts)
         if not any(hidden(part) for part in Path(glob).parts):  # unless the glob names them
@@ -116,7 +117,7 @@ def _discover_one(
             out.append(Entry("image", f, 1, None, (), ((f, st[0], st[1]),)))
         else:
             out.extend(file_entries(f, multilabel))
-    return out
+    return [with_data_files(e, str(p)) for e in out]  # detached NRRD data, inside p only
 
 
 _ARRAY_SUFFIXES = ARRAY_EXTS + tuple(e.upper() for e in ARRAY_EXTS)

@@ -31,7 +31,8 @@ STORE_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 class Entry:
     """One readable thing holding ``n`` images.
 
-    kind: ``image`` (one mask file), ``npy``, ``npz`` (``key`` names the array), ``zarr``
+    kind: ``image`` (one mask file; for an NRRD header with detached data, ``files`` lists
+    ``(part, path)`` of its data files), ``npy``, ``npz`` (``key`` names the array), ``zarr``
     (``key`` names the array inside a group), ``perclass`` (multi-label: one binary PNG per
     class, ``files`` lists ``(class_index, path)``).
     """

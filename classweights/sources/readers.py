@@ -37,7 +37,7 @@ def read_entry(
     """
     if entry.kind == "image":
         if is_volume_path(entry.path):  # NIfTI / NRRD: a 3-D volume with its spacing
-            yield entry.path, read_volume(entry.path, opts)
+            yield entry.path, read_volume(entry.path, opts, [f for _, f in entry.files])
         else:
             yield entry.path, read_image(entry.path, opts, scratch)
     elif entry.kind == "perclass":

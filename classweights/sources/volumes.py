@@ -1,4 +1,5 @@
-"""3-D label volumes: NIfTI (``.nii``, ``.nii.gz``, nibabel) and NRRD (``.nrrd``, pynrrd).
+"""3-D label volumes: NIfTI (``.nii``, ``.nii.gz``, nibabel) and NRRD (``.nrrd``, ``.nhdr``
+with detached data; :mod:`.nrrd`).
 
 A volume reads as a :class:`Volume`: the stored label array (axes in the file's order, e.g.
 NIfTI's x, y, z) and the voxel spacing from the header (mm per axis). Discovery lists these
@@ -24,8 +25,10 @@ from numpy.typing import NDArray
 
 from ..errors import MaskReadError, require
 from .entries import ReadOptions, is_url, url_fs
+from .nrrd import NRRD_EXTS, is_nrrd_path
+from .nrrd_data import read_nrrd
 
-VOLUME_EXTS = (".nii", ".nii.gz", ".nrrd")
+VOLUME_EXTS = (".nii", ".nii.gz", *NRRD_EXTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +63,13 @@ def volume_ext(path: str) -> str | None:
     return next((e for e in VOLUME_EXTS if low.endswith(e)), None)
 
 
-def read_volume(path: str, opts: ReadOptions) -> Volume:
-    """Decode one NIfTI / NRRD label volume (header checked against ``opts.max_pixels`` first)."""
-    if str(path).lower().endswith(".nrrd"):
-        return _read_nrrd(path, opts)
+def read_volume(path: str, opts: ReadOptions, data_files: Sequence[str] | None = None) -> Volume:
+    """Decode one NIfTI / NRRD label volume (header checked against ``opts.max_pixels`` first).
+
+    ``data_files``: a detached NRRD's data files as the dataset's listing found them.
+    """
+    if is_nrrd_path(path):
+        return _read_nrrd(path, opts, data_files)
     return _read_nifti(path, opts)
 
 
@@ -166,22 +172,12 @@ def _read_nifti(path: str, opts: ReadOptions) -> Volume:
     return _as_3d(path, np.asarray(a), spacing, assumed)
 
 
-def _read_nrrd(path: str, opts: ReadOptions) -> Volume:
-    nrrd = require("nrrd", "medical", f"reading {path}")
+def _read_nrrd(path: str, opts: ReadOptions, data_files: Sequence[str] | None) -> Volume:
     if is_url(path):
         raise MaskReadError(f"{path}: NRRD files are read from local paths only; copy it locally")
-    try:
-        header = nrrd.read_header(path)
-    except Exception as e:
-        why = f"{type(e).__name__}: {e}"
-        raise MaskReadError(f"{path}: cannot read the NRRD header ({why})") from None
-    _check_size(path, tuple(int(s) for s in header.get("sizes", ())), opts)
-    try:
-        a, header = nrrd.read(path, index_order="F")
-    except Exception as e:
-        raise MaskReadError(f"{path}: cannot decode the voxels ({type(e).__name__}: {e})") from None
+    a, header = read_nrrd(path, opts.max_pixels, data_files)
     spacing, assumed = nrrd_spacing(header)
-    return _as_3d(path, np.asarray(a), spacing, assumed)
+    return _as_3d(path, a, spacing, assumed)
 
 
 def nrrd_spacing(header: dict[str, Any]) -> tuple[list[float | None] | None, bool]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -76,9 +77,16 @@ def walk_masks(
                 items.append((c.path, False))
                 try:
                     st = c.stat()
-                    stats[c.path] = (st.st_size, file_version(st))
                 except OSError:
-                    pass  # a broken link: reading it will name it
+                    continue  # a broken link: reading it will name it
+                if not stat.S_ISREG(st.st_mode):  # reading a FIFO would wait forever
+                    from .nrrd import special_kind
+
+                    raise DatasetError(
+                        f"{c.path}: is {special_kind(st.st_mode)}, not a regular file; remove "
+                        "it from the dataset folder, or pass --glob to choose the mask files"
+                    )
+                stats[c.path] = (st.st_size, file_version(st))
 
     visit(root)
     return items, stats, skipped
@@ -138,8 +146,8 @@ def _local_listing(e: Entry) -> Iterator[tuple[str, int, int | str]]:
         files = sorted(Path(d) / n for d, _, names in os.walk(e.path) for n in names)
     elif e.kind == "perclass":
         files = [Path(f) for _, f in e.files]
-    else:
-        files = [Path(e.path)]
+    else:  # an image, with a detached NRRD's data files
+        files = [Path(e.path), *(Path(f) for _, f in e.files)]
     for f in files:
         try:
             st = f.stat()
