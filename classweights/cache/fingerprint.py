@@ -21,8 +21,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..sources import ARRAY_EXTS, Entry, file_listing, is_url, is_zarr_dir, walk_masks
+from ..sources import (
+    ARRAY_EXTS,
+    Entry,
+    file_listing,
+    is_url,
+    is_zarr_dir,
+    local_path,
+    walk_masks,
+)
 from ..sources.nrrd import NRRD_EXTS
+from ..sources.walk import unique_masks
 from .identity import place
 
 SCHEMA_VERSION = 3  # 2: entries remember their place and a probe of their bytes (identity.py)
@@ -102,9 +111,15 @@ def listing(
     remote ones; with ``verify`` local files are hashed (xxhash) instead.
     """
     return [
-        (rel, size, content_hash(full) if verify and not is_url(full) else stamp)
+        (rel, size, _hashed(full, stamp) if verify else stamp)
         for rel, size, stamp, full in _rows(entries, root)
     ]
+
+
+def _hashed(path: str, stamp: int | str) -> int | str:
+    """The xxhash of a local file's bytes (a ``file://`` URL's too); a remote file's stamp."""
+    local = local_path(path)
+    return stamp if local is None else content_hash(local)
 
 
 def _rows(entries: Sequence[Entry], root: str) -> list[tuple[str, int, int | str, str]]:
@@ -143,7 +158,7 @@ def fingerprint(
     if not verify:
         return _fingerprint(paths, root, listing(entries, root), settings, False, where)
     rows = _rows(entries, root)  # stat first, then hash: a change in between shows up later
-    hashed = [(r, size, stamp if is_url(f) else content_hash(f)) for r, size, stamp, f in rows]
+    hashed = [(r, size, _hashed(f, stamp)) for r, size, stamp, f in rows]
     fp = _fingerprint(paths, root, hashed, settings, True, where)
     return replace(fp, stamps=tuple((r, size, stamp) for r, size, stamp, _ in rows))
 
@@ -161,7 +176,11 @@ def quick_fingerprint(paths: Sequence[str], settings: dict[str, Any]) -> Fingerp
     root = os.path.abspath(paths[0])
     if not os.path.isdir(root) or is_zarr_dir(Path(root)):
         return None
-    items, stats, _ = walk_masks(root)
+    links: set[str] = set()
+    items, stats, _ = walk_masks(root, links)
+    if links:  # a symlink to a listed file is one mask, as discovery counts it
+        kept, _ = unique_masks([(f, None) for f, _ in items], links)
+        items = [items[i] for i in kept]
     cut = len(root) + 1
     files = []
     for f, store in items:

@@ -21,6 +21,7 @@ from .entries import (
     ReadOptions,
     is_url,
     is_zarr_dir,
+    local_path,
     open_binary,
     url_fs,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "is_zarr_dir",
     "iter_items",
     "iter_torch_dataset",
+    "local_path",
     "mask_from_item",
     "open_binary",
     "png_header",

@@ -24,7 +24,7 @@ from .entries import (
 from .nrrd import with_data_files
 from .traps import check_tree, colour_array
 from .volumes import volume_ext
-from .walk import MASK_EXTS, hidden, log_hidden, walk_masks
+from .walk import MASK_EXTS, hidden, log_hidden, unique_masks, walk_masks
 
 
 def discover(
@@ -42,26 +42,21 @@ def discover(
     paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     if not paths:
         raise DatasetError("no input paths given")
-    entries: list[Entry] = []
-    seen: set[tuple[str, str | None]] = set()
-    duplicates: list[str] = []
+    found: list[Entry] = []
+    links: set[str] = set()  # entries that are symlinks (a walk knows it from the listing)
     for p in paths:
-        found = (
+        found += (
             _remote().discover_url(p, glob, multilabel, class_names)
             if is_url(p)
-            else _discover_one(Path(p), glob, multilabel, class_names)
+            else _discover_one(Path(p), glob, multilabel, class_names, links)
         )
-        for e in found:
-            ident = (e.path, e.key)
-            if ident in seen:
-                duplicates.append(e.path)
-                continue
-            seen.add(ident)
-            entries.append(e)
+    kept, duplicates = unique_masks([(e.path, e.key) for e in found], links)
+    entries = [found[i] for i in kept]
     if duplicates:
         warnings.warn(
             f"{len(duplicates)} mask(s) given more than once are counted once, first: "
-            f"{duplicates[0]} (a path listed twice, or a folder given twice or inside another)",
+            f"{duplicates[0]} (a path listed twice or spelt two ways, a folder given twice or "
+            "inside another, or a symlink to a listed file)",
             DuplicateWarning,
             stacklevel=2,
         )
@@ -77,15 +72,22 @@ def discover(
 
 
 def _discover_one(
-    p: Path, glob: str | None, multilabel: bool, class_names: Sequence[str] | None
+    p: Path,
+    glob: str | None,
+    multilabel: bool,
+    class_names: Sequence[str] | None,
+    links: set[str],
 ) -> list[Entry]:
+    """The entries under one path; symlinked mask files are added to ``links``."""
     if not p.exists():
         raise DatasetError(f"{p}: no such file or folder")
     if is_zarr_dir(p):
         return zarr_entries(p, multilabel)
     if p.is_file():
         if p.suffix.lower() in LIST_EXTS:
-            return _list_file_entries(p, multilabel, class_names)
+            return _list_file_entries(p, multilabel, class_names, links)
+        if p.is_symlink():
+            links.add(str(p))
         return [with_data_files(e, str(p.parent)) for e in file_entries(p, multilabel)]
     if glob:
         found = sorted(p.glob(glob), key=lambda f: f.parts)
@@ -94,9 +96,10 @@ def _discover_one(
             log_hidden(p, len(found) - len(kept))
             found = kept
         items = [(str(f), is_zarr_dir(f)) for f in found if f.is_file() or is_zarr_dir(f)]
+        links.update(f for f, store in items if not store and os.path.islink(f))
         stats: dict[str, tuple[int, str]] = {}
     else:
-        items, stats, skipped = walk_masks(os.path.abspath(p))
+        items, stats, skipped = walk_masks(os.path.abspath(p), links)
         log_hidden(p, skipped)
     names = [f for f, _ in items]
     if glob and not names and not glob.startswith("**"):
@@ -189,7 +192,9 @@ def _check_single_layout(root: Any, files: Sequence[Any], stores: Sequence[bool]
         )
 
 
-def _list_file_entries(p: Path, multilabel: bool, class_names: Sequence[str] | None) -> list[Entry]:
+def _list_file_entries(
+    p: Path, multilabel: bool, class_names: Sequence[str] | None, links: set[str]
+) -> list[Entry]:
     base = p.parent
     out: list[Entry] = []
     missing = []
@@ -204,7 +209,7 @@ def _list_file_entries(p: Path, multilabel: bool, class_names: Sequence[str] | N
         if not f.exists():
             missing.append(line)
             continue
-        out.extend(_discover_one(f, None, multilabel, class_names))
+        out.extend(_discover_one(f, None, multilabel, class_names, links))
     if missing:
         raise DatasetError(
             f"{p} lists {len(missing)} path(s) that do not exist, first: {missing[0]!r} "

@@ -86,6 +86,28 @@ def url_fs(url: str) -> tuple[Any, str]:
         raise MissingDependencyError(f"{url}: {e}") from None
 
 
+def is_local_fs(fs: Any) -> bool:
+    """True for fsspec's local file system (``file://`` and ``local://`` URLs)."""
+    protocol = getattr(fs, "protocol", ())
+    protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
+    return any(p in ("file", "local") for p in protocols)
+
+
+def local_path(path: str) -> str | None:
+    """The local file behind ``path``: itself, the path of a ``file://`` URL, or None for a
+    remote URL.
+
+    >>> local_path("masks/a.png"), local_path("s3://bucket/a.png")
+    ('masks/a.png', None)
+    """
+    if not is_url(path):
+        return path
+    if not path.startswith(("file://", "local://")):
+        return None
+    fs, p = url_fs(path)
+    return p if is_local_fs(fs) else None
+
+
 def open_binary(path: str) -> Any:
     if is_url(path):
         fs, p = url_fs(path)

@@ -8,6 +8,7 @@ and the fsspec configuration, never from our flags.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
@@ -17,8 +18,18 @@ from numpy.typing import NDArray
 
 from ..errors import ClassWeightsError, DatasetError
 from .discover import _check_single_layout, _perclass_entries, file_entries, zarr_entries
-from .entries import ARRAY_EXTS, IMAGE_EXTS, LIST_EXTS, STORE_MARKERS, Entry, is_url, url_fs
+from .entries import (
+    ARRAY_EXTS,
+    IMAGE_EXTS,
+    LIST_EXTS,
+    STORE_MARKERS,
+    Entry,
+    is_local_fs,
+    is_url,
+    url_fs,
+)
 from .volumes import VOLUME_EXTS
+from .walk import file_version
 
 
 def discover_url(
@@ -135,7 +146,15 @@ def _with_listing(entries: list[Entry], fs: Any) -> list[Entry]:
 
 
 def _stamp(url: str, info: dict[str, Any], fs: Any) -> tuple[str, int, int | str]:
-    """``(url, size, version)``: the etag when the store gives one, else the modification time."""
+    """``(url, size, version)``: the etag when the store gives one, else the modification time;
+    a local file reached by a ``file://`` URL gets the version a local path gets
+    (`file_version`: modification and change time), so one rule holds however it is reached."""
+    if is_local_fs(fs):
+        try:
+            st = os.stat(info["name"])
+        except OSError:
+            return url, -1, -1  # gone: a stamp no real file has
+        return url, st.st_size, file_version(st)
     for key in ("ETag", "etag", "Etag", "md5Hash", "generation"):
         if info.get(key):
             return url, int(info.get("size") or 0), str(info[key]).strip('"')

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..errors import DatasetError
-from .entries import ARRAY_EXTS, IMAGE_EXTS, STORE_MARKERS, Entry, is_url, url_fs
+from .entries import ARRAY_EXTS, IMAGE_EXTS, STORE_MARKERS, Entry, is_url, local_path, url_fs
 from .volumes import VOLUME_EXTS
 
 log = logging.getLogger("classweights.sources")
@@ -43,7 +43,7 @@ def log_hidden(root: Path, n: int) -> None:
 
 
 def walk_masks(
-    root: str,
+    root: str, links: set[str] | None = None
 ) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, str]], int]:
     """Mask files and zarr stores under ``root``, with each file's size and `file_version`,
     and how many `hidden` names were passed over.
@@ -51,8 +51,9 @@ def walk_masks(
     One ``scandir`` per folder and one ``stat`` per file (kept for the fingerprint, so a warm
     cache lookup stats each file once). Depth first with every folder's children in name
     order, which is the order ``sorted()`` gives the full paths' parts. Symlinked folders are
-    not entered (no loops); a symlinked file is taken, and a broken one is kept so that reading
-    it names it.
+    not entered (no loops); a symlinked file is taken (added to ``links`` when given: the
+    folder listing says so, no extra call), and a broken one is kept so that reading it names
+    it.
     """
     items: list[tuple[str, bool]] = []
     stats: dict[str, tuple[int, str]] = {}
@@ -75,6 +76,8 @@ def walk_masks(
                 visit(c.path)
             elif c.name.lower().endswith(MASK_EXTS):
                 items.append((c.path, False))
+                if links is not None and c.is_symlink():
+                    links.add(c.path)
                 try:
                     st = c.stat()
                 except OSError:
@@ -90,6 +93,63 @@ def walk_masks(
 
     visit(root)
     return items, stats, skipped
+
+
+def unique_masks(
+    items: Sequence[tuple[str, str | None]], links: Collection[str] = ()
+) -> tuple[list[int], list[str]]:
+    """Which of ``(path, key)`` items are distinct masks: ``(indices kept, paths dropped)``.
+
+    One mask is one folder entry, ``(resolved parent folder, name)``, so ``sub/../a.png``, an
+    absolute and a relative spelling, or a folder reached through a symlinked parent are one
+    mask; so is a symlink (``links``: the items that are symlinks) whose target, or a link on
+    the way to it, is itself listed. Distinct entries sharing bytes (hard links, symlinks into a
+    content-addressed store whose target is not listed) stay distinct masks. Each distinct
+    parent folder is resolved once; only symlinks are followed. The first item of a mask is kept.
+
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp(); a = os.path.join(d, "a.png"); _ = open(a, "wb").close()
+    >>> kept, dropped = unique_masks([(a, None), (os.path.join(d, ".", "a.png"), None)])
+    >>> kept, len(dropped)
+    ([0], 1)
+    """
+    folders: dict[str, str] = {}
+
+    def entry(path: str, key: str | None) -> tuple[str, ...]:
+        local = local_path(path)
+        if local is None:
+            return (path, key or "")
+        folder, name = os.path.split(local)
+        real = folders.get(folder)
+        if real is None:
+            real = folders[folder] = os.path.realpath(folder or ".")
+        return (real, name, key or "")
+
+    own = [entry(p, k) for p, k in items]
+    listed = set(own)
+    kept: list[int] = []
+    dropped: list[str] = []
+    seen: set[tuple[str, ...]] = set()
+    for i, (path, key) in enumerate(items):
+        mask = own[i]
+        if path in links:  # follow the link hop by hop: the last listed hop is the mask
+            hop, hops = path, {mask}
+            for _ in range(40):
+                try:
+                    hop = os.path.join(os.path.dirname(hop), os.readlink(hop))
+                except OSError:
+                    break
+                step = entry(hop, key)
+                if step in hops:
+                    break  # a loop: reading it names it
+                hops.add(step)
+                mask = step if step in listed else mask
+        if mask in seen:
+            dropped.append(path)
+        else:
+            seen.add(mask)
+            kept.append(i)
+    return kept, dropped
 
 
 def file_listing(entries: Sequence[Entry]) -> list[tuple[str, int, int | str]]:
