@@ -218,3 +218,85 @@ def test_a_url_folder_of_nifti_volumes_is_found(tmp_path):
     s = cw.scan(f"file://{tmp_path}", num_classes=3)
     assert s.counts.tolist() == [np.bincount(x.ravel(), minlength=3).tolist() for x in (a, b)]
     assert np.allclose(s.physical_volume, np.bincount(np.r_[a.ravel(), b.ravel()]) * 0.25)
+
+
+def _scaled_nifti(path, stored, slope, inter, zooms=(1.0, 1.0, 1.0)):
+    img = nib.Nifti1Image(stored, np.diag([*zooms, 1.0]))
+    img.header.set_xyzt_units(xyz="mm")
+    img.header.set_slope_inter(slope, inter)
+    nib.save(img, path)
+    return path
+
+
+@pytest.mark.parametrize("url", [False, True])
+def test_scaled_nifti_counts_the_labels_nibabel_reads(tmp_path, url):
+    """scl_slope/scl_inter: the stored values are counted and only the distinct ones scaled;
+    the reference is nibabel's own scaled array."""
+    stored = _labels((7, 6, 5), k=3, seed=4)
+    f = _scaled_nifti(tmp_path / "s.nii.gz", stored, 2.0, 1.0)
+    ref = np.asanyarray(nib.load(f).dataobj)  # 1, 3, 5 as float
+    assert set(np.unique(ref).tolist()) == {1.0, 3.0, 5.0}
+    src = f"file://{f}" if url else f
+    if url:
+        pytest.importorskip("fsspec")
+    s = cw.scan(src, num_classes=6, objects=True)
+    assert s.counts[0].tolist() == np.bincount(ref.astype(np.int64).ravel(), minlength=6).tolist()
+    from scipy import ndimage
+
+    comps = [ndimage.label(ref == c, structure=np.ones((3, 3, 3)))[1] for c in range(6)]
+    assert s.object_counts[0].tolist() == comps
+
+
+def test_scaled_nifti_with_fractional_labels_is_refused(tmp_path):
+    f = _scaled_nifti(tmp_path / "frac.nii.gz", _labels(k=3), 0.5, 0.0)
+    with pytest.raises(cw.errors.MaskReadError, match=r"frac\.nii\.gz: scl_slope/scl_inter turn"):
+        cw.scan(f, num_classes=3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_volumes_convert_exactly_in_place(tmp_path, dtype):
+    a = _labels((9, 8, 7), k=5).astype(dtype)
+    f = _nifti(tmp_path / "f.nii", a, (1.0, 1.0, 1.0), "mm")  # uncompressed: a memory map
+    with pytest.warns(cw.counting.MaskWarning, match="float mask"):
+        s = cw.scan(f, num_classes=5)
+    assert s.counts[0].tolist() == np.bincount(a.astype(np.int64).ravel(), minlength=5).tolist()
+    assert np.array_equal(np.asanyarray(nib.load(f).dataobj), a)  # the file is untouched
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_float_mask_stacks_count_exactly(tmp_path, dtype):
+    a = np.random.default_rng(5).integers(0, 2000, (3, 40, 30)).astype(dtype)
+    np.save(tmp_path / "f.npy", a)
+    with pytest.warns(cw.counting.MaskWarning, match="float mask"):
+        s = cw.scan(tmp_path / "f.npy", num_classes=2000)
+    ref = [np.bincount(m.astype(np.int64).ravel(), minlength=2000).tolist() for m in a]
+    assert s.counts.tolist() == ref
+
+
+def test_an_in_memory_float_volume_is_not_changed(tmp_path):
+    a = _labels(k=3).astype(np.float32)
+    keep = a.copy()
+    with pytest.warns(cw.counting.MaskWarning):
+        s = cw.scan([cw.Volume(a, spacing=(1.0, 1.0, 1.0))], num_classes=3)
+    assert np.array_equal(a, keep) and a.dtype == np.float32
+    assert s.counts[0].tolist() == np.bincount(keep.astype(np.int64).ravel(), minlength=3).tolist()
+
+
+def test_a_url_nifti_gz_is_inflated_only_as_far_as_its_header_declares(tmp_path):
+    """A .nii.gz by URL was inflated whole (gzip.decompress) before any size check."""
+    pytest.importorskip("fsspec")
+    import gzip
+
+    a = _labels((2, 2, 2))
+    f = _nifti(tmp_path / "small.nii", a, (1.0, 1.0, 1.0), "mm")
+    bomb = tmp_path / "bomb.nii.gz"
+    bomb.write_bytes(gzip.compress(f.read_bytes() + bytes(20 << 20), 9))
+    s = cw.scan(f"file://{bomb}", num_classes=4)
+    assert s.counts[0].tolist() == np.bincount(a.ravel(), minlength=4).tolist()
+    big = _nifti(tmp_path / "big.nii.gz", np.zeros((40, 40, 40), np.uint8), (1, 1, 1), "mm")
+    with pytest.raises(cw.errors.MaskReadError, match=r"big\.nii\.gz: declares 40 x 40 x 40"):
+        cw.scan(f"file://{big}", num_classes=4, max_pixels=1000)
+    cut = tmp_path / "cut.nii.gz"
+    cut.write_bytes(big.read_bytes()[:-40])
+    with pytest.raises(cw.errors.MaskReadError, match=r"cut\.nii\.gz: the gzip data"):
+        cw.scan(f"file://{cut}", num_classes=4)

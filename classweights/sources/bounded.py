@@ -47,10 +47,12 @@ def inflate_into(
     where: str,
     *,
     skip: int = 0,
+    exact: bool = True,
     **lzma_args: Any,
 ) -> None:
     """Decompress the stream given as ``chunks`` into ``out`` (a writable byte view), which it
-    must fill exactly after its first ``skip`` decompressed bytes.
+    must fill exactly after its first ``skip`` decompressed bytes (``exact=False``: anything
+    after the bytes ``out`` takes is not inflated, as a reader that stops there).
 
     Raises:
         MaskReadError: naming ``where``: the stream decompresses to more than ``out`` takes,
@@ -88,6 +90,9 @@ def inflate_into(
                 if left:
                     cut = min(left, len(part))
                     part, left = part[cut:], left - cut
+                if len(part) > size - pos and not exact:
+                    out[pos:size] = part[: size - pos]
+                    return None
                 if len(part) > size - pos:
                     raise MaskReadError(
                         f"{where}: the {codec} data decompresses to more than the {size:,} bytes "

@@ -15,7 +15,6 @@ Install with ``pip install classweights[medical]``.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +22,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import MaskReadError, require
-from .entries import ReadOptions, is_url, url_fs
+from ..errors import MaskReadError
+from .entries import ReadOptions, is_url
 from .nrrd import NRRD_EXTS, is_nrrd_path
 from .nrrd_data import read_nrrd
 
@@ -37,11 +36,19 @@ class Volume:
 
     ``units_assumed``: the file gives a spacing but no unit for it (NIfTI ``xyzt_units`` 0, an
     NRRD without ``space units`` / ``units``), so the spacing is taken as mm, and reports say so.
+
+    >>> Volume(np.zeros((2, 2, 2), np.uint8), spacing=(0.8, 0.8, 2.5)).spacing
+    (0.8, 0.8, 2.5)
     """
 
     array: NDArray[Any]
     spacing: tuple[float, ...] | None = None
     units_assumed: bool = False
+    #: NIfTI ``(scl_slope, scl_inter)`` for integer data: ``array`` holds the stored values,
+    #: whose distinct values are scaled once (`classweights.sources.nifti.scaled_labels`)
+    scale: tuple[Any, Any] | None = None
+    #: the reader made ``array`` (counting may convert float labels in place)
+    owned: bool = False
 
 
 def is_volume_path(path: str) -> bool:
@@ -70,10 +77,12 @@ def read_volume(path: str, opts: ReadOptions, data_files: Sequence[str] | None =
     """
     if is_nrrd_path(path):
         return _read_nrrd(path, opts, data_files)
-    return _read_nifti(path, opts)
+    from .nifti import read_nifti
+
+    return read_nifti(path, opts, is_url(path))
 
 
-def _check_size(path: str, shape: tuple[int, ...], opts: ReadOptions) -> None:
+def check_size(path: str, shape: tuple[int, ...], opts: ReadOptions) -> None:
     voxels = int(np.prod(shape, dtype=np.int64)) if shape else 0
     if voxels > opts.max_pixels:
         raise MaskReadError(
@@ -84,8 +93,12 @@ def _check_size(path: str, shape: tuple[int, ...], opts: ReadOptions) -> None:
         raise MaskReadError(f"{path}: the volume holds no voxels (shape {shape})")
 
 
-def _as_3d(
-    path: str, a: NDArray[Any], spacing: Sequence[float | None] | None, assumed: bool
+def as_3d(
+    path: str,
+    a: NDArray[Any],
+    spacing: Sequence[float | None] | None,
+    assumed: bool,
+    **more: Any,
 ) -> Volume:
     """The label volume as 3-D (a trailing axis of size 1 dropped, a 2-D slice given a third
     axis) with its spacing in mm: None unless the first three axes all have one."""
@@ -101,13 +114,13 @@ def _as_3d(
         )
     sp = tuple(spacing[:3]) if spacing is not None else ()
     if len(sp) < 3 or any(s is None for s in sp):  # a 2-D slice, or an axis without spacing
-        return Volume(a)
+        return Volume(a, **more)
     if not all(np.isfinite(s) and s > 0 for s in sp):
         raise MaskReadError(
             f"{path}: the header gives voxel spacing {sp}; expected positive sizes (re-save the "
             "file with its voxel size)"
         )
-    return Volume(a, tuple(float(s) for s in sp), assumed)
+    return Volume(a, tuple(float(s) for s in sp), assumed, **more)
 
 
 #: length units a header may declare, as ``(numerator, denominator)`` of a millimetre
@@ -133,7 +146,7 @@ def to_mm(value: float, unit: str | None) -> float | None:
     return value * factor[0] / factor[1]
 
 
-def _in_mm(values: Sequence[float | None], units: Sequence[Any]) -> tuple[list[float | None], bool]:
+def in_mm(values: Sequence[float | None], units: Sequence[Any]) -> tuple[list[float | None], bool]:
     """Spacings converted to mm by their declared units; ``(spacings, assumed)`` where assumed
     means at least one unit was missing or unknown and that value was taken as mm."""
     out: list[float | None] = []
@@ -145,39 +158,12 @@ def _in_mm(values: Sequence[float | None], units: Sequence[Any]) -> tuple[list[f
     return out, assumed
 
 
-def _read_nifti(path: str, opts: ReadOptions) -> Volume:
-    nib = require("nibabel", "medical", f"reading {path}")
-    try:
-        if is_url(path):
-            fs, p = url_fs(path)
-            data = fs.cat_file(p)
-            if data[:2] == b"\x1f\x8b":
-                data = gzip.decompress(data)
-            img = nib.Nifti1Image.from_bytes(data)
-        else:
-            img = nib.load(path)
-        unit = img.header.get_xyzt_units()[0]  # "unknown", "meter", "mm" or "micron"
-    except Exception as e:
-        why = f"{type(e).__name__}: {e}"
-        raise MaskReadError(f"{path}: cannot read the NIfTI header ({why})") from None
-    shape = tuple(int(s) for s in img.shape)
-    _check_size(path, shape, opts)
-    try:
-        a = np.asanyarray(img.dataobj)  # stored dtype, or float when scl_slope/inter are set
-    except Exception as e:  # truncated or corrupt gzip stream
-        raise MaskReadError(f"{path}: cannot decode the voxels ({type(e).__name__}: {e})") from None
-    # the header stores float32: keep its shortest decimal (0.8, not 0.800000011920929)
-    zooms = [float(str(np.float32(z))) for z in img.header.get_zooms()[: min(a.ndim, 3)]]
-    spacing, assumed = _in_mm(zooms, [unit] * len(zooms))
-    return _as_3d(path, np.asarray(a), spacing, assumed)
-
-
 def _read_nrrd(path: str, opts: ReadOptions, data_files: Sequence[str] | None) -> Volume:
     if is_url(path):
         raise MaskReadError(f"{path}: NRRD files are read from local paths only; copy it locally")
     a, header = read_nrrd(path, opts.max_pixels, data_files)
     spacing, assumed = nrrd_spacing(header)
-    return _as_3d(path, a, spacing, assumed)
+    return as_3d(path, a, spacing, assumed, owned=True)
 
 
 def nrrd_spacing(header: dict[str, Any]) -> tuple[list[float | None] | None, bool]:
@@ -196,7 +182,7 @@ def nrrd_spacing(header: dict[str, Any]) -> tuple[list[float | None] | None, boo
     """
     if "spacings" in header:
         raw = [float(s) for s in header["spacings"]]
-        return _in_mm([s if np.isfinite(s) else None for s in raw], list(header.get("units") or []))
+        return in_mm([s if np.isfinite(s) else None for s in raw], list(header.get("units") or []))
     dirs = header.get("space directions")
     if dirs is None:
         return None, False
