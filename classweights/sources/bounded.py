@@ -47,12 +47,15 @@ def inflate_into(
     where: str,
     *,
     skip: int = 0,
-    exact: bool = True,
+    fill: str = "exact",
     **lzma_args: Any,
-) -> None:
-    """Decompress the stream given as ``chunks`` into ``out`` (a writable byte view), which it
-    must fill exactly after its first ``skip`` decompressed bytes (``exact=False``: anything
-    after the bytes ``out`` takes is not inflated, as a reader that stops there).
+) -> int:
+    """Decompress the stream given as ``chunks`` into ``out`` (a writable byte view) after its
+    first ``skip`` decompressed bytes; returns the bytes written.
+
+    ``fill``: ``"exact"``: the stream must fill ``out`` exactly; ``"prefix"``: it must fill it,
+    and whatever follows is not inflated (as a reader that stops there); ``"upto"``: it may
+    hold less than ``out`` takes (``out`` is an upper bound), never more.
 
     Raises:
         MaskReadError: naming ``where``: the stream decompresses to more than ``out`` takes,
@@ -60,7 +63,7 @@ def inflate_into(
 
     >>> import gzip
     >>> buf = bytearray(4)
-    >>> inflate_into([gzip.compress(b"abcd")], memoryview(buf), "gzip", "m.nrrd"); bytes(buf)
+    >>> n = inflate_into([gzip.compress(b"abcd")], memoryview(buf), "gzip", "m.nrrd"); bytes(buf)
     b'abcd'
     >>> inflate_into([gzip.compress(bytes(10**6))], memoryview(buf), "gzip", "m.nrrd")
     Traceback (most recent call last):
@@ -81,7 +84,7 @@ def inflate_into(
                     if not rest:
                         break  # the next block may start another member
                     if magic is None or not rest.startswith(magic):
-                        return _finish(dec, pos, size, codec, where)  # trailing padding
+                        return _finish(dec, pos, size, codec, where, fill)  # trailing padding
                     dec, data = make(), rest  # the next member of a concatenated stream
                 want = min(BLOCK, size - pos + left + 1)
                 part = dec.decompress(data, want)
@@ -90,9 +93,9 @@ def inflate_into(
                 if left:
                     cut = min(left, len(part))
                     part, left = part[cut:], left - cut
-                if len(part) > size - pos and not exact:
+                if len(part) > size - pos and fill == "prefix":
                     out[pos:size] = part[: size - pos]
-                    return None
+                    return size
                 if len(part) > size - pos:
                     raise MaskReadError(
                         f"{where}: the {codec} data decompresses to more than the {size:,} bytes "
@@ -104,19 +107,20 @@ def inflate_into(
                     break  # the decoder wants the next block
     except (zlib.error, OSError, EOFError, lzma.LZMAError) as e:
         raise MaskReadError(f"{where}: the {codec} data is damaged ({e})") from None
-    _finish(dec, pos, size, codec, where)
+    return _finish(dec, pos, size, codec, where, fill)
 
 
-def _finish(dec: Any, pos: int, size: int, codec: str, where: str) -> None:
+def _finish(dec: Any, pos: int, size: int, codec: str, where: str, fill: str) -> int:
     if not dec.eof:
         raise MaskReadError(
             f"{where}: the {codec} data ends before its end marker (truncated); re-export the file"
         )
-    if pos < size:
+    if pos < size and fill != "upto":
         raise MaskReadError(
             f"{where}: the {codec} data holds {pos:,} bytes but its header declares {size:,} "
             "(truncated); re-export the file"
         )
+    return pos
 
 
 def file_blocks(fh: Any, limit: int | None = None) -> Iterator[bytes]:

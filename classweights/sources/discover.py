@@ -25,6 +25,7 @@ from .nrrd import with_data_files
 from .traps import check_tree, colour_array
 from .volumes import volume_ext
 from .walk import MASK_EXTS, hidden, log_hidden, unique_masks, walk_masks
+from .zarr_codecs import chain_of
 
 
 def discover(
@@ -294,6 +295,7 @@ def zarr_entries(p: Path | str, multilabel: bool = False) -> list[Entry]:
                 "H x W, N x H x W (or N x C x H x W for multi-label masks)"
             )
         n = _images_in(arr.shape, multilabel, where)
+        chain_of(arr, where)  # a codec that cannot be decoded within a bound: refused here
         if not is_url(str(p)):
             check_chunk_files(Path(p) / name if name else Path(p), arr, where)
         out.append(Entry("zarr", str(p), n=n, key=name or None))

@@ -102,7 +102,7 @@ def _from_url(nib: Any, path: str, opts: ReadOptions) -> Volume:
     need = offset + math.prod(shape) * dtype.itemsize
     if gz:
         buf = bytearray(need)
-        inflate_into(memory_blocks(data), memoryview(buf), "gzip", path, exact=False)
+        inflate_into(memory_blocks(data), memoryview(buf), "gzip", path, fill="prefix")
     elif len(data) < need:
         raise MaskReadError(
             f"{path}: holds {len(data):,} bytes but its header declares {need:,} (truncated)"

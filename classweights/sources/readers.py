@@ -25,6 +25,7 @@ from .scratch import Scratch
 from .strict import check_png_data, open_strict, tiff_stored_values
 from .traps import check_one_hot, check_one_hot_stream, colour_array, one_image
 from .volumes import Volume, is_volume_path, read_volume
+from .zarr_read import open_zarr
 
 
 def read_entry(
@@ -57,10 +58,7 @@ def read_entry(
         for i in indices:
             yield entry.source_id(i), _take(arr, i, entry, opts)
     elif entry.kind == "zarr":
-        import zarr
-
-        node = zarr.open(entry.path, mode="r")
-        arr = node[entry.key] if entry.key else node
+        arr = open_zarr(entry.path, entry.key)  # every chunk decoded within its declared size
         per_image = check_pixels(arr.shape, entry, opts)  # a fill value allocates it all
         if arr.ndim == 2 or (arr.ndim == 3 and opts.multilabel):
             yield entry.source_id(0), np.asarray(arr[...])
@@ -123,10 +121,7 @@ def read_stacks(
     ):
         return None
     if entry.kind == "zarr":
-        import zarr
-
-        node = zarr.open(entry.path, mode="r")
-        arr = node[entry.key] if entry.key else node
+        arr = open_zarr(entry.path, entry.key)
         if arr.ndim != 3 or entry.n < 2 or colour_array(arr.shape):
             return None
         per_image = check_pixels(arr.shape, entry, opts)

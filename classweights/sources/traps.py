@@ -10,7 +10,7 @@ Each check is cheap and runs where the layout becomes visible:
   as ``C`` binary masks.
 
 The one-hot rule: a 3-D 0/1 array of 2..256 slices is refused without ``--multilabel`` when
-every pixel has exactly one slice set (checked on a corner patch, then on the whole array). A
+every pixel has exactly one slice set (checked on a corner patch, then slice by slice). A
 stack of ``N`` independent binary masks almost never partitions every pixel, so real stacks of
 binary masks (overlapping, or with pixels in none) are still read as ``N`` images.
 """
@@ -145,25 +145,28 @@ def one_image(arr: Any, name: str, rgb: bool) -> Any:
 
 
 def check_one_hot(arr: Any, name: str) -> None:
-    """Refuse a one-hot ``C x H x W`` array that would be read as ``C`` binary masks."""
+    """Refuse a one-hot ``C x H x W`` array that would be read as ``C`` binary masks.
+
+    A corner patch rules most stacks out at once; otherwise the slices are read one at a time
+    (`check_one_hot_stream`), never the whole array.
+    """
     if arr.ndim != 3 or not 2 <= arr.shape[0] <= 256 or colour_array(arr.shape):
         return
-    patch = np.asarray(arr[:, :16, :16])
-    if not _is_one_hot(patch) or not _is_one_hot(np.asarray(arr[...])):
-        return
-    raise _one_hot_error(arr.shape, name)
+    if _is_one_hot(np.asarray(arr[:, :16, :16])):
+        check_one_hot_stream(arr, name)
 
 
 def check_one_hot_stream(member: Any, name: str) -> None:
-    """`check_one_hot` for an array read one first-axis slice at a time (an ``.npz`` member).
+    """`check_one_hot` reading one first-axis slice at a time (an ``.npz`` member, a zarr
+    store, a memory-mapped ``.npy``).
 
-    Only a stack whose first slice holds nothing but 0/1 can be one-hot; then the slices are
-    read once more, keeping one count per pixel, and the check stops at the first slice that
-    rules one-hot out (a value other than 0/1, or a pixel set twice).
+    Only a stack whose first slice holds nothing but 0/1 can be one-hot; the check keeps one
+    byte per pixel and stops at the first slice that rules one-hot out (a value other than 0/1,
+    or a pixel set twice).
     """
     if member.ndim != 3 or not 2 <= member.shape[0] <= 256 or colour_array(member.shape):
         return
-    hits = np.zeros(member.shape[1:], np.uint16)
+    hits = np.zeros(member.shape[1:], np.uint8)
     for i in range(member.shape[0]):
         s = np.asarray(member[i])
         if s.dtype.kind not in "biuf" or (s.dtype.kind != "b" and ((s != 0) & (s != 1)).any()):
