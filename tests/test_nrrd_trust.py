@@ -244,3 +244,24 @@ def test_a_header_without_end_is_refused(tmp_path):
     f.write_bytes(b"NRRD0004\ntype: uint8\n" + b"# " + b"x" * (2 << 20))
     with pytest.raises(ClassWeightsError, match=r"long\.nrrd: the NRRD header runs past"):
         cw.scan(f, num_classes=4)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_given_by_name_or_as_a_zarr_chunk_is_refused_not_waited_for(tmp_path):
+    os.mkfifo(tmp_path / "named.png")
+    r = _scan_in_child(tmp_path / "named.png")
+    assert r.returncode == 2 and "named.png: is a FIFO" in r.stdout, r.stdout + r.stderr
+    zarr = pytest.importorskip("zarr")
+    store = tmp_path / "m.zarr"
+    zarr.create_array(str(store), shape=(2, 4, 4), chunks=(1, 4, 4), dtype="u1")[...] = 1
+    chunk = next(p for p in store.rglob("*") if p.is_file() and p.name != "zarr.json")
+    chunk.unlink()
+    os.mkfifo(chunk)
+    r = _scan_in_child(store)
+    assert r.returncode == 2 and "is a FIFO" in r.stdout, r.stdout + r.stderr
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    verify = subprocess.run(  # --verify hashes every file first: it must not wait either
+        [sys.executable, "-m", "classweights.cli", "stats", str(store), "--num-classes", "2",
+         "--verify", "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    assert verify.returncode == 2 and "is a FIFO" in verify.stderr, verify.stderr

@@ -300,3 +300,9 @@ def test_a_url_nifti_gz_is_inflated_only_as_far_as_its_header_declares(tmp_path)
     cut.write_bytes(big.read_bytes()[:-40])
     with pytest.raises(cw.errors.MaskReadError, match=r"cut\.nii\.gz: the gzip data"):
         cw.scan(f"file://{cut}", num_classes=4)
+
+
+def test_an_in_memory_volume_keeps_its_units_flag():
+    v = cw.Volume(_labels(), spacing=(1.0, 1.0, 1.0), units_assumed=True)
+    s = cw.scan([v, v], num_classes=3)
+    assert s.units_assumed.tolist() == [True, True]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import ClassWeightsError
 from ..sources import (
     ARRAY_EXTS,
     Entry,
@@ -28,6 +29,7 @@ from ..sources import (
     is_url,
     is_zarr_dir,
     local_path,
+    open_regular,
     walk_masks,
 )
 from ..sources.nrrd import NRRD_EXTS
@@ -137,10 +139,10 @@ def content_hash(path: str) -> str:
 
     h = xxhash.xxh3_128()
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # a FIFO would block the hashing
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
-    except OSError:
+    except (OSError, ClassWeightsError):
         return "unreadable"
     return h.hexdigest()
 

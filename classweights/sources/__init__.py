@@ -23,6 +23,7 @@ from .entries import (
     is_zarr_dir,
     local_path,
     open_binary,
+    open_regular,
     url_fs,
 )
 from .memory import is_torch_dataset, iter_items, iter_torch_dataset, mask_from_item
@@ -53,6 +54,7 @@ __all__ = [
     "local_path",
     "mask_from_item",
     "open_binary",
+    "open_regular",
     "png_header",
     "read_entry",
     "read_image",

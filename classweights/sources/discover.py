@@ -20,6 +20,7 @@ from .entries import (
     is_url,
     is_zarr_dir,
     open_binary,
+    special_kind,
 )
 from .nrrd import with_data_files
 from .traps import check_tree, colour_array
@@ -82,6 +83,11 @@ def _discover_one(
     """The entries under one path; symlinked mask files are added to ``links``."""
     if not p.exists():
         raise DatasetError(f"{p}: no such file or folder")
+    if not p.is_dir() and not p.is_file():  # a FIFO would block the scan that reads it
+        raise DatasetError(
+            f"{p}: is {special_kind(p.stat().st_mode)}, not a regular file or a folder; pass "
+            "the mask files themselves"
+        )
     if is_zarr_dir(p):
         return zarr_entries(p, multilabel)
     if p.is_file():

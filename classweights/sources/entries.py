@@ -3,11 +3,13 @@ constants."""
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import MissingDependencyError, require
+from ..errors import MaskReadError, MissingDependencyError, require
 
 IMAGE_EXTS = (".png", ".tif", ".tiff", ".bmp", ".gif")
 
@@ -113,3 +115,35 @@ def open_binary(path: str) -> Any:
         fs, p = url_fs(path)
         return fs.open(p, "rb")
     return open(path, "rb")
+
+
+def open_regular(path: str) -> Any:
+    """``open(path, "rb")`` for a regular file only: a FIFO or a device is refused instead of
+    blocking the scan (opened without waiting for a writer, then checked)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise MaskReadError(
+                f"{path}: is {special_kind(mode)}, not a regular file; a mask must be a file"
+            )
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def special_kind(mode: int) -> str:
+    """What a non-regular file is, for messages.
+
+    >>> special_kind(stat.S_IFIFO), special_kind(stat.S_IFDIR)
+    ('a FIFO (named pipe)', 'a folder')
+    """
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    )
+    return next((what for test, what in kinds if test(mode)), "not a regular file")

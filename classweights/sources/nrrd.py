@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MaskReadError, require
-from .entries import Entry
+from .entries import Entry, open_regular, special_kind
 
 #: most bytes an NRRD header may take (a LIST of data files included)
 MAX_HEADER = 1 << 20
@@ -166,38 +166,6 @@ def resolve_data(path: str, h: Header, root: str) -> list[str]:
             )
         out.append(full)
     return out
-
-
-def open_regular(path: str) -> Any:
-    """``open(path, "rb")`` for a regular file only: a FIFO or a device is refused instead of
-    blocking the scan (opened without waiting for a writer, then checked)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise MaskReadError(
-                f"{path}: is {special_kind(mode)}, not a regular file; a mask must be a file"
-            )
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def special_kind(mode: int) -> str:
-    """What a non-regular file is, for messages.
-
-    >>> special_kind(stat.S_IFIFO), special_kind(stat.S_IFDIR)
-    ('a FIFO (named pipe)', 'a folder')
-    """
-    kinds = (
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISDIR, "a folder"),
-    )
-    return next((what for test, what in kinds if test(mode)), "not a regular file")
 
 
 def with_data_files(entry: Entry, root: str) -> Entry:

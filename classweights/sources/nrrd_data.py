@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import MaskReadError
 from .bounded import BLOCK, file_blocks, inflate_into
-from .nrrd import Header, data_names, open_regular, read_header, resolve_data, sizes
+from .entries import open_regular
+from .nrrd import Header, data_names, read_header, resolve_data, sizes
 
 _INTS = {
     "i1": ("signed char", "int8", "int8_t"),

@@ -13,7 +13,16 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..errors import DatasetError
-from .entries import ARRAY_EXTS, IMAGE_EXTS, STORE_MARKERS, Entry, is_url, local_path, url_fs
+from .entries import (
+    ARRAY_EXTS,
+    IMAGE_EXTS,
+    STORE_MARKERS,
+    Entry,
+    is_url,
+    local_path,
+    special_kind,
+    url_fs,
+)
 from .volumes import VOLUME_EXTS
 
 log = logging.getLogger("classweights.sources")
@@ -83,8 +92,6 @@ def walk_masks(
                 except OSError:
                     continue  # a broken link: reading it will name it
                 if not stat.S_ISREG(st.st_mode):  # reading a FIFO would wait forever
-                    from .nrrd import special_kind
-
                     raise DatasetError(
                         f"{c.path}: is {special_kind(st.st_mode)}, not a regular file; remove "
                         "it from the dataset folder, or pass --glob to choose the mask files"

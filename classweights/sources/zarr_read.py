@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import MaskReadError
-from .entries import is_url, url_fs
+from .entries import is_url, open_regular, url_fs
 from .zarr_codecs import bound, chain_of, decode_chunk
 
 
@@ -80,8 +80,6 @@ class BoundedZarr:
         for cell, key in keys.items():
             path = os.path.join(self._base, *key.split("/"))
             try:
-                from .nrrd import open_regular
-
                 with open_regular(path) as fh:
                     data = fh.read(self._limit + 1)
             except FileNotFoundError:
