@@ -306,3 +306,30 @@ def test_an_in_memory_volume_keeps_its_units_flag():
     v = cw.Volume(_labels(), spacing=(1.0, 1.0, 1.0), units_assumed=True)
     s = cw.scan([v, v], num_classes=3)
     assert s.units_assumed.tolist() == [True, True]
+
+
+@pytest.mark.parametrize("url", [False, True])
+@pytest.mark.parametrize("pixdim", [(0.5, 0.5, 0.0), (0.5, np.nan, 2.0)])
+def test_nifti_without_a_spacing_on_an_axis_has_no_mm3(tmp_path, url, pixdim):
+    """nibabel sets a zero pixdim to 1 on load: the volume would be reported in mm³ of a 1 mm
+    axis the file never gave. As an NRRD without spacing: voxel counts, no mm³."""
+    a = _labels()
+    img = nib.Nifti1Image(a, np.eye(4))
+    img.header.set_xyzt_units(xyz="mm")
+    img.header["pixdim"][1:4] = pixdim
+    nib.save(img, tmp_path / "z.nii.gz")
+    if url:
+        pytest.importorskip("fsspec")
+    s = cw.scan(f"file://{tmp_path / 'z.nii.gz'}" if url else tmp_path / "z.nii.gz", num_classes=3)
+    assert s.counts[0].tolist() == np.bincount(a.ravel(), minlength=3).tolist()
+    assert s.physical_volume is None
+
+
+def test_a_negative_pixdim_is_an_axis_flip(tmp_path):
+    a = _labels()
+    img = nib.Nifti1Image(a, np.eye(4))
+    img.header.set_xyzt_units(xyz="mm")
+    img.header["pixdim"][1:4] = (-0.5, 0.5, 2.0)
+    nib.save(img, tmp_path / "n.nii")
+    s = cw.scan(tmp_path / "n.nii", num_classes=3)
+    assert s.spacing.tolist() == [[0.5, 0.5, 2.0]]

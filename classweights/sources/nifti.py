@@ -49,7 +49,19 @@ def read_nifti(path: str, opts: ReadOptions, url: bool) -> Volume:
             raw, scale = np.asanyarray(img.dataobj), (1.0, 0.0)  # float data: nibabel scales
     except Exception as e:  # truncated or corrupt gzip stream
         raise MaskReadError(f"{path}: cannot decode the voxels ({type(e).__name__}: {e})") from None
-    return _volume(path, np.asarray(raw), header, scale)
+    return _volume(path, np.asarray(raw), _stored_header(nib, path, header), scale)
+
+
+def _stored_header(nib: Any, path: str, header: Any) -> Any:
+    """The header as stored: nibabel's loader sets a zero ``pixdim`` to 1 (a spacing the file
+    does not give); read the header bytes again without that fix."""
+    try:
+        with nib.openers.ImageOpener(path) as fh:
+            head = fh.read(540)
+        n = type(header).template_dtype.itemsize
+        return type(header)(binaryblock=head[:n], check=False)
+    except Exception:  # the header was read once already: keep nibabel's
+        return header
 
 
 def _identity(scale: tuple[Any, Any]) -> bool:
@@ -58,8 +70,10 @@ def _identity(scale: tuple[Any, Any]) -> bool:
 
 def _volume(path: str, raw: NDArray[Any], header: Any, scale: tuple[Any, Any]) -> Volume:
     unit = header.get_xyzt_units()[0]  # "unknown", "meter", "mm" or "micron"
-    # the header stores float32: keep its shortest decimal (0.8, not 0.800000011920929)
-    zooms = [float(str(np.float32(z))) for z in header.get_zooms()[: min(raw.ndim, 3)]]
+    # pixdim[1..3] as stored: 0 or NaN is no spacing (nibabel would say 1 mm); the sign is an
+    # axis flip; float32, so keep its shortest decimal (0.8, not 0.800000011920929)
+    pixdim = np.abs(np.asarray(header["pixdim"], np.float32)[1 : 1 + min(raw.ndim, 3)])
+    zooms = [float(str(z)) if np.isfinite(z) and z > 0 else None for z in pixdim]
     spacing, assumed = in_mm(zooms, [unit] * len(zooms))
     owned = raw.flags.writeable  # a decoded array or a copy-on-write map: ours to convert
     return as_3d(
@@ -153,7 +167,7 @@ def _header(nib: Any, head: bytes, path: str) -> Any:
             f"{path}: holds {len(head)} bytes, less than a NIfTI header (truncated)"
         )
     try:
-        return kind(binaryblock=head[:n], check=True)
+        return kind(binaryblock=head[:n], check=False)  # a zero pixdim stays zero
     except Exception as e:
         why = f"{type(e).__name__}: {e}"
         raise MaskReadError(f"{path}: cannot read the NIfTI header ({why})") from None
