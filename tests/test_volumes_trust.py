@@ -333,3 +333,34 @@ def test_a_negative_pixdim_is_an_axis_flip(tmp_path):
     nib.save(img, tmp_path / "n.nii")
     s = cw.scan(tmp_path / "n.nii", num_classes=3)
     assert s.spacing.tolist() == [[0.5, 0.5, 2.0]]
+
+
+def _with_extension(path, a, text=b"a comment from the scanner"):
+    img = nib.Nifti1Image(a, np.eye(4))
+    img.header.extensions.append(nib.nifti1.Nifti1Extension("comment", text))
+    nib.save(img, path)
+    return path
+
+
+def test_nifti_header_extensions_are_read_within_the_voxel_offset(tmp_path):
+    import gzip
+    import struct
+
+    a = _labels()
+    ok = _with_extension(tmp_path / "ok.nii.gz", a)
+    assert cw.scan(ok, num_classes=3).counts[0].tolist() == np.bincount(a.ravel()).tolist()
+    raw = bytearray(gzip.decompress(ok.read_bytes()))
+    assert raw[348] == 1 and struct.unpack_from("<i", raw, 352)[0] >= 16
+    forged = bytearray(raw)
+    struct.pack_into("<i", forged, 352, 512 << 20)  # one extension "of 512 MB"
+    bomb = tmp_path / "bomb.nii.gz"
+    bomb.write_bytes(gzip.compress(bytes(forged) + bytes(8 << 20), 6))
+    with pytest.raises(cw.errors.MaskReadError, match=r"bomb\.nii\.gz: a NIfTI header extension "
+                       r"declares 536,870,912 bytes, past the voxels"):  # fmt: skip
+        cw.scan(bomb, num_classes=3)
+    far = bytearray(raw)
+    struct.pack_into("<f", far, 108, float(1 << 30))
+    (tmp_path / "far.nii").write_bytes(bytes(far))
+    with pytest.raises(cw.errors.MaskReadError, match=r"far\.nii: the NIfTI header puts the "
+                       r"voxels at byte 1,073,741,824"):  # fmt: skip
+        cw.scan(tmp_path / "far.nii", num_classes=3)

@@ -32,8 +32,11 @@ def read_nifti(path: str, opts: ReadOptions, url: bool) -> Volume:
     if url:
         return _from_url(nib, path, opts)
     try:
+        check_extensions(nib, path)  # nibabel reads each extension whole, whatever it declares
         img = nib.load(path)
         header = img.header
+    except MaskReadError:
+        raise
     except Exception as e:
         why = f"{type(e).__name__}: {e}"
         raise MaskReadError(f"{path}: cannot read the NIfTI header ({why})") from None
@@ -50,6 +53,43 @@ def read_nifti(path: str, opts: ReadOptions, url: bool) -> Volume:
     except Exception as e:  # truncated or corrupt gzip stream
         raise MaskReadError(f"{path}: cannot decode the voxels ({type(e).__name__}: {e})") from None
     return _volume(path, np.asarray(raw), _stored_header(nib, path, header), scale)
+
+
+def check_extensions(nib: Any, path: str) -> None:
+    """Refuse header extensions that reach past the voxel offset (nibabel reads each one whole,
+    whatever size it declares: 1 GB from a 1 MB ``.nii.gz``), or a voxel offset past
+    :data:`MAX_VOX_OFFSET`. Files without extensions cost one 544-byte read."""
+    with nib.openers.ImageOpener(path) as fh:
+        head = fh.read(544)
+        if len(head) < 352:
+            return  # nibabel names the short header
+        sizeof, order = next(
+            ((n, o) for o in ("little", "big") if (n := int.from_bytes(head[:4], o)) in (348, 540)),
+            (0, "little"),
+        )
+        if not sizeof or len(head) < sizeof + 4 or head[sizeof] == 0:
+            return  # not a NIfTI header (nibabel names it), or no extensions
+        end = (
+            int(np.frombuffer(head[108:112], "<f4" if order == "little" else ">f4")[0])
+            if sizeof == 348
+            else int.from_bytes(head[168:176], order, signed=True)
+        )
+        pos = sizeof + 4
+        if not pos <= end <= MAX_VOX_OFFSET:
+            raise MaskReadError(
+                f"{path}: the NIfTI header puts the voxels at byte {end:,}, outside "
+                f"{pos}..{MAX_VOX_OFFSET:,}; the header is damaged or forged"
+            )
+        fh.seek(pos)
+        while pos + 16 <= end:
+            esize = int.from_bytes(fh.read(8)[:4], order, signed=True)
+            if esize < 16 or pos + esize > end:
+                raise MaskReadError(
+                    f"{path}: a NIfTI header extension declares {esize:,} bytes, past the voxels "
+                    f"at byte {end:,}; the header is damaged or forged"
+                )
+            fh.seek(esize - 8, 1)
+            pos += esize
 
 
 def _stored_header(nib: Any, path: str, header: Any) -> Any:

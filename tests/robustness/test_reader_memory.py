@@ -238,3 +238,19 @@ def test_the_one_hot_check_reads_a_stack_slice_by_slice(tmp_path, baseline, kind
     one_line_error(r, f, "every pixel is set in exactly one of its 256 slices")
     size = sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file())
     assert peak - baseline <= size / MB + ALLOWANCE
+
+
+def test_a_nifti_extension_declaring_400_mb(tmp_path, baseline):
+    """nibabel reads a header extension whole, whatever size it declares."""
+    import struct
+
+    img = nib.Nifti1Image(_blocky((4, 4, 4)), np.eye(4))
+    img.header.extensions.append(nib.nifti1.Nifti1Extension("comment", b"scanner notes"))
+    nib.save(img, tmp_path / "ok.nii")
+    raw = bytearray((tmp_path / "ok.nii").read_bytes())
+    struct.pack_into("<i", raw, 352, 400 * MB)
+    f = tmp_path / "ext.nii.gz"
+    f.write_bytes(gzip.compress(bytes(raw) + bytes(400 * MB), 9))
+    r, peak = cli_peak("stats", f, "--num-classes", K, "--no-cache")
+    one_line_error(r, f, "a NIfTI header extension declares 419,430,400 bytes")
+    assert peak - baseline <= f.stat().st_size / MB + ALLOWANCE
