@@ -43,13 +43,19 @@ def read_entry(
             yield entry.path, read_image(entry.path, opts, scratch)
     elif entry.kind == "perclass":
         yield entry.path, _read_perclass(entry, opts)
-    elif entry.kind == "npz":  # streamed image by image: never the whole member in memory
+    elif entry.kind == "npz":  # streamed block by block: never the whole member in memory
         with NpzMember(entry.path, entry.key) as arr:
-            check_pixels(arr.shape, entry, opts)  # from the header, before decompressing
+            per_image = check_pixels(arr.shape, entry, opts)  # from the header, first
             if not opts.multilabel and indices and indices[0] == 0:  # once per member
                 check_one_hot_stream(arr, _name(entry))
-            for i in indices:
-                yield entry.source_id(i), _take(arr, i, entry, opts)
+            if entry.n == 1:
+                for i in indices:
+                    yield entry.source_id(i), _take(arr, i, entry, opts)
+                return
+            for start, stop in _runs(indices, max(1, STACK_BLOCK_PIXELS // per_image)):
+                block = arr.block(start, stop - start)  # Fortran order: one pass, not n
+                for j in range(stop - start):
+                    yield entry.source_id(start + j), _volume_or_mask(block[j], arr.ndim, opts)
     elif entry.kind == "npy":
         arr = _open_array(entry)
         check_pixels(arr.shape, entry, opts)

@@ -167,8 +167,7 @@ def check_one_hot_stream(member: Any, name: str) -> None:
     if member.ndim != 3 or not 2 <= member.shape[0] <= 256 or colour_array(member.shape):
         return
     hits = np.zeros(member.shape[1:], np.uint8)
-    for i in range(member.shape[0]):
-        s = np.asarray(member[i])
+    for s in _slices(member):
         if s.dtype.kind not in "biuf" or (s.dtype.kind != "b" and ((s != 0) & (s != 1)).any()):
             return
         hits += s != 0
@@ -177,6 +176,19 @@ def check_one_hot_stream(member: Any, name: str) -> None:
     if not (hits == 1).all():
         return
     raise _one_hot_error(member.shape, name)
+
+
+def _slices(member: Any) -> Any:
+    """The first-axis slices of an array, read in blocks of up to 16 M values where the
+    array reads blocks (an ``.npz`` member: one pass over its stream per block)."""
+    n, per = member.shape[0], max(1, int(np.prod(member.shape[1:], dtype=np.int64)))
+    yield np.asarray(member[0])  # most stacks are ruled out by their first slice
+    step = max(1, (1 << 24) // per) if hasattr(member, "block") else 1
+    for a in range(1, n, step):
+        if step == 1:
+            yield np.asarray(member[a])
+        else:
+            yield from member.block(a, min(step, n - a))
 
 
 def _one_hot_error(shape: tuple[int, ...], name: str) -> MaskReadError:

@@ -254,3 +254,18 @@ def test_a_nifti_extension_declaring_400_mb(tmp_path, baseline):
     r, peak = cli_peak("stats", f, "--num-classes", K, "--no-cache")
     one_line_error(r, f, "a NIfTI header extension declares 419,430,400 bytes")
     assert peak - baseline <= f.stat().st_size / MB + ALLOWANCE
+
+
+def test_a_fortran_ordered_npz_stack_is_read_a_block_at_a_time(tmp_path, baseline):
+    """Each image of a Fortran-ordered member used to decompress the whole member (64 MB)."""
+    stack = np.stack([_blocky((1000, 1000)) for _ in range(64)])
+    stack[::3] = (stack[::3] + 1) % K
+    f = tmp_path / "f.npz"
+    np.savez_compressed(f, masks=np.asfortranarray(stack))
+    r, peak = cli_peak("stats", f, "--num-classes", K, "--no-cache", "--workers", 1, "--format",
+                       "json")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert [c["pixels"] for c in out["classes"]] == _counts(stack)
+    block = 16  # MB: the 16 M values read at once
+    assert peak - baseline <= f.stat().st_size / MB + 1 + block + ALLOWANCE
