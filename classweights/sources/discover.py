@@ -127,10 +127,12 @@ def _discover_one(
             out.append(Entry("image", f, 1, None, (), ((f, st[0], st[1]),)))
         else:
             out.extend(file_entries(f, multilabel))
-    return [with_data_files(e, str(p)) for e in out]  # detached NRRD data, inside p only
+    # detached NRRD data, inside p only
+    return [with_data_files(e, str(p)) if e.path[-5:].lower() in _NRRD else e for e in out]
 
 
 _ARRAY_SUFFIXES = ARRAY_EXTS + tuple(e.upper() for e in ARRAY_EXTS)
+_NRRD = (".nrrd", ".nhdr")
 
 
 def _stem_ext(path: str) -> tuple[str, str]:
@@ -160,9 +162,13 @@ _NOT_LABELS = ("color", "colour", "instanceIds", "rgb", "vis", "viz")
 def _kind(path: str, ext: str, store: bool) -> str:
     if store:
         return "zarr"
-    if ext.lower() in ARRAY_EXTS:
+    low = ext.lower()
+    if low in ARRAY_EXTS:
         return "array"
-    return "volume" if volume_ext(path) else "image"
+    return "volume" if low in _VOLUME_TAILS and volume_ext(path) else "image"
+
+
+_VOLUME_TAILS = (".nii", ".gz", ".nrrd", ".nhdr")  # the last suffix of a volume file
 
 
 def _check_single_layout(root: Any, files: Sequence[Any], stores: Sequence[bool]) -> None:

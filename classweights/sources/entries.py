@@ -104,10 +104,11 @@ def local_path(path: str) -> str | None:
     """
     if not is_url(path):
         return path
-    if not path.startswith(("file://", "local://")):
-        return None
-    fs, p = url_fs(path)
-    return p if is_local_fs(fs) else None
+    for scheme in ("file://", "local://"):  # what fsspec's local file system strips
+        if path.startswith(scheme):
+            rest = path[len(scheme) :]
+            return rest if rest.startswith("/") else os.path.abspath(rest)
+    return None
 
 
 def open_binary(path: str) -> Any:

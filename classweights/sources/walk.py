@@ -122,11 +122,17 @@ def unique_masks(
     """
     folders: dict[str, str] = {}
 
+    sep = os.sep
+
     def entry(path: str, key: str | None) -> tuple[str, ...]:
-        local = local_path(path)
-        if local is None:
-            return (path, key or "")
-        folder, name = os.path.split(local)
+        if "://" in path:
+            local = local_path(path)
+            if local is None:
+                return (path, key or "")
+            path = local
+        folder, _, name = path.rpartition(sep)
+        if not folder and path.startswith(sep):
+            folder = sep
         real = folders.get(folder)
         if real is None:
             real = folders[folder] = os.path.realpath(folder or ".")
