@@ -265,3 +265,13 @@ def test_a_fifo_given_by_name_or_as_a_zarr_chunk_is_refused_not_waited_for(tmp_p
          "--verify", "--cache-dir", str(tmp_path / "cache")],
         capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
     assert verify.returncode == 2 and "is a FIFO" in verify.stderr, verify.stderr
+
+
+def test_a_header_with_no_data_after_it_is_refused(tmp_path):
+    """Without the blank line nothing follows the header: its own text must not be read as
+    voxels (8 header bytes made a 2 x 2 x 2 volume)."""
+    f = tmp_path / "nodata.nrrd"
+    f.write_bytes(b"NRRD0004\ntype: uint8\ndimension: 3\nsizes: 2 2 2\nencoding: raw")
+    with pytest.raises(ClassWeightsError, match=r"nodata\.nrrd: the NRRD header is followed by no "
+                       "data"):  # fmt: skip
+        cw.scan(f, num_classes=256)

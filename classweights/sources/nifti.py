@@ -32,7 +32,9 @@ def read_nifti(path: str, opts: ReadOptions, url: bool) -> Volume:
     if url:
         return _from_url(nib, path, opts)
     try:
-        check_extensions(nib, path)  # nibabel reads each extension whole, whatever it declares
+        with nib.openers.ImageOpener(path) as fh:
+            head = fh.read(544)  # the stored header (and the start of any extension)
+        check_extensions(nib, path, head)  # nibabel reads each extension whole, whatever size
         img = nib.load(path)
         header = img.header
     except MaskReadError:
@@ -52,34 +54,34 @@ def read_nifti(path: str, opts: ReadOptions, url: bool) -> Volume:
             raw, scale = np.asanyarray(img.dataobj), (1.0, 0.0)  # float data: nibabel scales
     except Exception as e:  # truncated or corrupt gzip stream
         raise MaskReadError(f"{path}: cannot decode the voxels ({type(e).__name__}: {e})") from None
-    return _volume(path, np.asarray(raw), _stored_header(nib, path, header), scale)
+    return _volume(path, np.asarray(raw), _stored_header(head, header), scale)
 
 
-def check_extensions(nib: Any, path: str) -> None:
+def check_extensions(nib: Any, path: str, head: bytes) -> None:
     """Refuse header extensions that reach past the voxel offset (nibabel reads each one whole,
     whatever size it declares: 1 GB from a 1 MB ``.nii.gz``), or a voxel offset past
-    :data:`MAX_VOX_OFFSET`. Files without extensions cost one 544-byte read."""
+    :data:`MAX_VOX_OFFSET`. ``head``: the file's first 544 bytes; the file is opened again only
+    when it has extensions."""
+    if len(head) < 352:
+        return  # nibabel names the short header
+    sizeof, order = next(
+        ((n, o) for o in ("little", "big") if (n := int.from_bytes(head[:4], o)) in (348, 540)),
+        (0, "little"),
+    )
+    if not sizeof or len(head) < sizeof + 4 or head[sizeof] == 0:
+        return  # not a NIfTI header (nibabel names it), or no extensions
+    end = (
+        int(np.frombuffer(head[108:112], "<f4" if order == "little" else ">f4")[0])
+        if sizeof == 348
+        else int.from_bytes(head[168:176], order, signed=True)
+    )
+    pos = sizeof + 4
+    if not pos <= end <= MAX_VOX_OFFSET:
+        raise MaskReadError(
+            f"{path}: the NIfTI header puts the voxels at byte {end:,}, outside "
+            f"{pos}..{MAX_VOX_OFFSET:,}; the header is damaged or forged"
+        )
     with nib.openers.ImageOpener(path) as fh:
-        head = fh.read(544)
-        if len(head) < 352:
-            return  # nibabel names the short header
-        sizeof, order = next(
-            ((n, o) for o in ("little", "big") if (n := int.from_bytes(head[:4], o)) in (348, 540)),
-            (0, "little"),
-        )
-        if not sizeof or len(head) < sizeof + 4 or head[sizeof] == 0:
-            return  # not a NIfTI header (nibabel names it), or no extensions
-        end = (
-            int(np.frombuffer(head[108:112], "<f4" if order == "little" else ">f4")[0])
-            if sizeof == 348
-            else int.from_bytes(head[168:176], order, signed=True)
-        )
-        pos = sizeof + 4
-        if not pos <= end <= MAX_VOX_OFFSET:
-            raise MaskReadError(
-                f"{path}: the NIfTI header puts the voxels at byte {end:,}, outside "
-                f"{pos}..{MAX_VOX_OFFSET:,}; the header is damaged or forged"
-            )
         fh.seek(pos)
         while pos + 16 <= end:
             esize = int.from_bytes(fh.read(8)[:4], order, signed=True)
@@ -92,12 +94,10 @@ def check_extensions(nib: Any, path: str) -> None:
             pos += esize
 
 
-def _stored_header(nib: Any, path: str, header: Any) -> Any:
-    """The header as stored: nibabel's loader sets a zero ``pixdim`` to 1 (a spacing the file
-    does not give); read the header bytes again without that fix."""
+def _stored_header(head: bytes, header: Any) -> Any:
+    """The header as stored (``head``: the file's first bytes): nibabel's loader sets a zero
+    ``pixdim`` to 1, a spacing the file does not give."""
     try:
-        with nib.openers.ImageOpener(path) as fh:
-            head = fh.read(540)
         n = type(header).template_dtype.itemsize
         return type(header)(binaryblock=head[:n], check=False)
     except Exception:  # the header was read once already: keep nibabel's

@@ -82,6 +82,11 @@ def read_header(path: str) -> Header:
         if field.strip().lower() in ("data file", "datafile"):
             spec = value.lstrip("=").strip()
             if spec.split()[:1] == ["LIST"]:  # the data file names fill the header's end
+                if len(head) > MAX_HEADER:
+                    raise MaskReadError(
+                        f"{path}: the NRRD header's list of data files runs past "
+                        f"{MAX_HEADER:,} bytes; split the volume over fewer files"
+                    )
                 rest = head[pos:].decode("latin-1").splitlines()
                 names = tuple(n.strip() for n in rest if n.strip())
                 break

@@ -68,6 +68,11 @@ def read_nrrd(path: str, max_pixels: int, data_files: Sequence[str] | None = Non
             "ascii, hex; re-save the file (e.g. with gzip encoding)"
         )
     if h.spec is None:
+        if h.offset is None:  # no blank line after the header: no data follows it
+            raise MaskReadError(
+                f"{path}: the NRRD header is followed by no data (no blank line after it) and "
+                "names no 'data file:'; the file is truncated"
+            )
         parts = [path]
     elif data_files:  # checked when the dataset was listed: the header must still name them
         base = os.path.dirname(os.path.abspath(path))

@@ -55,7 +55,8 @@ def read_entry(
             for start, stop in _runs(indices, max(1, STACK_BLOCK_PIXELS // per_image)):
                 block = arr.block(start, stop - start)  # Fortran order: one pass, not n
                 for j in range(stop - start):
-                    yield entry.source_id(start + j), _volume_or_mask(block[j], arr.ndim, opts)
+                    image = np.ascontiguousarray(block[j])  # (a Fortran block is strided)
+                    yield entry.source_id(start + j), _volume_or_mask(image, arr.ndim, opts)
     elif entry.kind == "npy":
         arr = _open_array(entry)
         check_pixels(arr.shape, entry, opts)
