@@ -50,6 +50,7 @@ class ImageCount:
     # 3-D volumes: voxel spacing (None when unknown) and shape; 2-D masks: None
     spacing: tuple[float, ...] | None = None
     shape: tuple[int, ...] | None = None
+    units_assumed: bool = False  # the file declared no unit for its spacing: mm assumed
     objects: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None  # (classes, sizes)
     # palette images read as indices: the packed 0xRRGGBB colour of each of `values` in this
     # file's palette (-1 past its end), for the scan's check that palettes agree across files
@@ -114,10 +115,18 @@ def _count_volume(vol: Volume, source: str, opts: CountOptions) -> ImageCount:
             f"{opts.read.max_pixels:,}; raise it with --max-pixels if the file is genuine"
         )
     notes: list[str] = []
-    a = _integral(a, source, notes)
-    # NIfTI volumes are Fortran-ordered: ravel in memory order (a view), not a 40 ms transpose
-    values, counts = _kernels(opts).count_values(a.ravel(order="K"), opts.size_hint)
-    objs = find_objects(a, values, opts.objects) if opts.objects is not None else None
+    labels = None
+    if vol.scale is not None and a.dtype.kind in "biu":  # NIfTI scl_slope/inter: count stored
+        values, counts = _kernels(opts).count_values(a.ravel(order="K"), opts.size_hint)
+        labels = _scaled(values, a.dtype, vol.scale, source, notes)
+    else:
+        a = _integral(a, source, notes, inplace=vol.owned)
+        # NIfTI volumes are Fortran-ordered: ravel in memory order (a view), not a transpose
+        values, counts = _kernels(opts).count_values(a.ravel(order="K"), opts.size_hint)
+    objs = find_objects(a, values, opts.objects, labels) if opts.objects is not None else None
+    if labels is not None:  # two stored values may scale to one label
+        values, where = np.unique(labels, return_inverse=True)
+        counts = np.bincount(where, weights=counts, minlength=values.size).astype(np.int64)
     return ImageCount(
         source,
         values,
@@ -126,8 +135,31 @@ def _count_volume(vol: Volume, source: str, opts: CountOptions) -> ImageCount:
         notes=notes,
         spacing=vol.spacing,
         shape=tuple(int(x) for x in a.shape),
+        units_assumed=vol.units_assumed,
         objects=objs,
     )
+
+
+def _scaled(
+    values: NDArray[np.int64], dtype: np.dtype, scale: Any, source: str, notes: list[str]
+) -> NDArray[np.int64]:
+    """The labels of the distinct stored values of a scaled NIfTI (whole numbers, or refused)."""
+    from .sources.nifti import scaled_labels
+
+    f = np.asarray(scaled_labels(values, dtype, scale), np.float64)
+    if not np.isfinite(f).all() or not (f == np.round(f)).all():
+        bad = f[~np.isfinite(f) | (f != np.round(f))][0]
+        raise MaskReadError(
+            f"{source}: scl_slope/scl_inter turn the stored values into fractional labels (e.g. "
+            f"{bad}); labels must be whole numbers (re-save the volume without scaling)"
+        )
+    if f.size and (f.max() > _INT64_MAX or f.min() < -_INT64_MAX):
+        raise MaskReadError(f"{source}: the scaled labels reach beyond the int64 range")
+    notes.append(
+        f"{source}: scaled by scl_slope/scl_inter to whole-number labels; read as integers "
+        "(save label volumes without scaling to avoid this)"
+    )
+    return f.astype(np.int64)
 
 
 def _kernels(opts: CountOptions) -> Any:
@@ -141,34 +173,70 @@ def _kernels(opts: CountOptions) -> Any:
     return kernels_numpy
 
 
-def _integral(a: NDArray[Any], source: str, notes: list[str]) -> NDArray[Any]:
-    """The mask as an integer (or bool) array; whole-number floats are converted with a note."""
+def _integral(
+    a: NDArray[Any], source: str, notes: list[str], inplace: bool = False
+) -> NDArray[Any]:
+    """The mask as an integer (or bool) array; whole-number floats are converted with a note.
+
+    Float labels are checked and converted :data:`_SLAB` values at a time into integers of the
+    same width (float32 -> int32 when the labels fit), in place when the reader made the array
+    (``inplace``): no full-size temporaries.
+    """
     if a.dtype == object or a.dtype.kind not in "biuf":
         raise MaskReadError(f"{source}: mask dtype {a.dtype} is not a label type (use integers)")
     if a.dtype.kind == "f":
-        if not np.isfinite(a).all():
-            raise MaskReadError(
-                f"{source}: the float mask holds NaN or infinite values; labels must be whole "
-                "numbers (save masks as integers)"
-            )
-        if not (a == np.round(a)).all():
-            bad = a[a != np.round(a)].ravel()[0]
-            raise MaskReadError(
-                f"{source}: the float mask holds fractional labels (e.g. {bad}); labels must "
-                "be whole numbers (was the mask resized with interpolation? use nearest)"
-            )
-        if a.size and (a.max() > _INT64_MAX or a.min() < -_INT64_MAX):
-            raise MaskReadError(f"{source}: the float mask holds labels beyond the int64 range")
+        order = "C" if a.flags.c_contiguous or not a.flags.f_contiguous else "F"
+        flat = a.ravel(order=order)  # a view of a contiguous array
+        lo, hi = _whole_range(flat, source)
         notes.append(
             f"{source}: float mask with whole-number values; read as integers "
             "(save masks as integers to avoid this)"
         )
-        return a.astype(np.int64)
+        small = a.dtype.itemsize <= 4 and lo >= -(2**31) and hi < 2**31
+        target = np.dtype(np.int32 if small else np.int64)
+        same = target.itemsize == a.dtype.itemsize and (
+            a.flags.c_contiguous or a.flags.f_contiguous
+        )
+        out = a.view(target) if inplace and same and a.flags.writeable else None
+        if out is None:
+            out = np.empty(a.shape, target, order=order)
+        dest = out.ravel(order=order)
+        for i in range(0, flat.size, _SLAB):
+            dest[i : i + _SLAB] = flat[i : i + _SLAB]
+        return out
     if a.dtype.kind == "u" and a.dtype.itemsize == 8 and a.size and a.max() > _INT64_MAX:
         raise MaskReadError(
             f"{source}: uint64 labels up to {int(a.max())} do not fit the int64 label range"
         )
     return a
+
+
+#: values of a float mask checked and converted at once
+_SLAB = 1 << 20
+
+
+def _whole_range(flat: NDArray[Any], source: str) -> tuple[float, float]:
+    """``(min, max)`` of a float mask whose values must all be finite whole numbers."""
+    lo, hi = np.inf, -np.inf
+    for i in range(0, flat.size, _SLAB):
+        part = flat[i : i + _SLAB]
+        if not np.isfinite(part).all():
+            raise MaskReadError(
+                f"{source}: the float mask holds NaN or infinite values; labels must be whole "
+                "numbers (save masks as integers)"
+            )
+        frac = part != np.round(part)
+        if frac.any():
+            raise MaskReadError(
+                f"{source}: the float mask holds fractional labels (e.g. {part[frac][0]}); "
+                "labels must be whole numbers (was the mask resized with interpolation? use "
+                "nearest)"
+            )
+        if part.size:
+            lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
+    if flat.size and (hi > _INT64_MAX or lo < -_INT64_MAX):
+        raise MaskReadError(f"{source}: the float mask holds labels beyond the int64 range")
+    return lo, hi
 
 
 _INT64_MAX = np.iinfo(np.int64).max

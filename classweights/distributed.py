@@ -135,7 +135,8 @@ class Packed:
     lengths: NDArray[np.int64]  # distinct raw values per image
     values: NDArray[np.int64]  # all images' raw values, concatenated
     counts: NDArray[np.int64]
-    # 3-D volumes: (spacing, shape) of every image, as `ImageCount` holds them; None: all 2-D
+    # 3-D volumes: (spacing, shape, units assumed) of every image, as `ImageCount` holds them;
+    # None: all 2-D
     volumes: list[tuple[Any, Any]] | None = None
     # objects: components per image (-1: none looked for), their classes and sizes, concatenated
     object_lengths: NDArray[np.int64] | None = None
@@ -160,7 +161,7 @@ class Packed:
             np.concatenate([it.counts for it in items]) if items else np.zeros(0, np.int64),
         )
         if any(it.spacing is not None or it.shape is not None for it in items):
-            packed.volumes = [(it.spacing, it.shape) for it in items]
+            packed.volumes = [(it.spacing, it.shape, it.units_assumed) for it in items]
         objs = [it.objects for it in items]
         if any(o is not None for o in objs):
             found = [o for o in objs if o is not None]
@@ -182,8 +183,9 @@ class Packed:
             )
         ]
         if self.volumes is not None:
-            for it, (spacing, shape) in zip(out, self.volumes, strict=True):
+            for it, (spacing, shape, assumed) in zip(out, self.volumes, strict=True):
                 it.spacing, it.shape = spacing, shape  # type: ignore[union-attr]
+                it.units_assumed = assumed  # type: ignore[union-attr]
         if self.object_lengths is not None:
             ends = np.cumsum(np.maximum(self.object_lengths, 0))
             for it, k, end in zip(out, self.object_lengths.tolist(), ends.tolist(), strict=True):

@@ -62,11 +62,13 @@ def object_options(objects: Any, space: Any, multilabel: bool, rgb: bool) -> Obj
     return ObjectOptions(space, conn)
 
 
-def _lut_input(a: NDArray[Any], values: NDArray[np.int64], space: Any):
+def _lut_input(
+    a: NDArray[Any], values: NDArray[np.int64], space: Any, labels: NDArray[np.int64] | None
+):
     """``(array, lut)`` for the kernel: ``lut[value]`` is the class id, -1 for no object."""
     if a.dtype == np.bool_:
         a = a.view(np.uint8)
-    cls = space.map_values(values)
+    cls = space.map_values(values if labels is None else labels)
     cls = np.where(cls >= 0, cls, -1)
     small = a.dtype.kind in "ui" and values.size and values.min() >= 0
     if small and (a.dtype.itemsize <= 2 or values.max() < (1 << 20)):
@@ -80,14 +82,18 @@ def _lut_input(a: NDArray[Any], values: NDArray[np.int64], space: Any):
 
 
 def find_objects(
-    a: NDArray[Any], values: NDArray[np.int64], opts: ObjectOptions
+    a: NDArray[Any],
+    values: NDArray[np.int64],
+    opts: ObjectOptions,
+    labels: NDArray[np.int64] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Components ``(classes, sizes)`` of one decoded integer mask (2-D) or volume (3-D).
 
-    ``values`` are the distinct raw values of ``a`` (from the counting kernel); components are
-    ordered by class, then by the raster position of their first pixel.
+    ``values`` are the distinct raw values of ``a`` (from the counting kernel); ``labels``, when
+    given, the label each stands for (a scaled NIfTI's stored values). Components are ordered by
+    class, then by the raster position of their first pixel.
     """
-    arr, lut = _lut_input(a, values, opts.space)
+    arr, lut = _lut_input(a, values, opts.space, labels)
     return components(arr, lut, opts.connectivity)
 
 

@@ -18,7 +18,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import ClassWeightsError
-from .stats_extras import compact_uint, merge_extras, same_extras, spacing_summary, subset_extras
+from .stats_extras import (
+    check_extras,
+    compact_uint,
+    merge_extras,
+    same_extras,
+    spacing_summary,
+    subset_extras,
+)
 
 SCHEMA_VERSION = 1
 
@@ -45,6 +52,8 @@ class ClassStats:
         settings: the scan settings that produced the counts (for provenance and caching).
         spacing, shape: ``(N, 3)`` voxel spacing (mm; NaN where unknown) and shape of each
             3-D volume (zeros for 2-D masks), or ``None`` when no image is a volume.
+        units_assumed: ``(N,)`` bool, True where the file gave a spacing without a unit (read
+            as mm), or ``None``.
         object_counts: ``(N, C)`` connected components of class ``c`` in image ``i`` (or None);
             ``object_sizes``: ``(M,)`` voxels of each, image by image, class by class.
 
@@ -71,6 +80,7 @@ class ClassStats:
     settings: dict[str, Any] = field(default_factory=dict)
     spacing: NDArray[np.float64] | None = None
     shape: NDArray[np.int64] | None = None
+    units_assumed: NDArray[np.bool_] | None = None
     object_counts: NDArray[Any] | None = None
     object_sizes: NDArray[np.int64] | None = None
 
@@ -92,20 +102,7 @@ class ClassStats:
             raise ClassWeightsError(
                 f"{len(self.class_names)} class names for num_classes={self.num_classes}"
             )
-        if self.spacing is not None and self.shape is None:
-            raise ClassWeightsError("a spacing needs the volume shapes too (shape=...)")
-        if self.shape is not None:
-            self.shape = np.asarray(self.shape, np.int64).reshape(n, -1)
-            sp = np.full(self.shape.shape, np.nan) if self.spacing is None else self.spacing
-            self.spacing = np.asarray(sp, np.float64).reshape(self.shape.shape)
-        if self.object_counts is not None:
-            self.object_counts = np.asarray(self.object_counts).reshape(n, self.num_classes)
-            self.object_sizes = np.asarray(self.object_sizes, np.int64).reshape(-1)
-            if self.object_sizes.size != int(self.object_counts.sum(dtype=np.int64)):
-                raise ClassWeightsError(
-                    f"{self.object_sizes.size} object sizes for "
-                    f"{int(self.object_counts.sum())} counted objects"
-                )
+        check_extras(self, n)  # volume rows (spacing, shape, units) and objects
 
     @classmethod
     def from_counts(
@@ -367,7 +364,7 @@ class ClassStats:
         )
 
     ARRAYS = ("counts", "image_total", "image_ignored", "image_unknown")
-    OPTIONAL_ARRAYS = ("spacing", "shape", "object_counts", "object_sizes")
+    OPTIONAL_ARRAYS = ("spacing", "shape", "units_assumed", "object_counts", "object_sizes")
 
     def save(self, path: str | Path) -> Path:
         """Save losslessly to a ``.npz`` file (atomically: temporary name, then rename)."""

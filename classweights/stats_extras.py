@@ -14,11 +14,40 @@ if TYPE_CHECKING:
     from .stats import ClassStats
 
 
+def check_extras(s: ClassStats, n: int) -> None:
+    """Shape-check (and convert) the optional rows of ``s``, which has ``n`` images."""
+    from .errors import ClassWeightsError
+
+    if (s.spacing is not None or s.units_assumed is not None) and s.shape is None:
+        raise ClassWeightsError("a spacing needs the volume shapes too (shape=...)")
+    if s.shape is not None:
+        s.shape = np.asarray(s.shape, np.int64).reshape(n, -1)
+        sp = np.full(s.shape.shape, np.nan) if s.spacing is None else s.spacing
+        s.spacing = np.asarray(sp, np.float64).reshape(s.shape.shape)
+        if s.units_assumed is not None:
+            s.units_assumed = np.asarray(s.units_assumed, np.bool_).reshape(n)
+    if s.object_counts is not None:
+        s.object_counts = np.asarray(s.object_counts).reshape(n, s.num_classes)
+        s.object_sizes = np.asarray(s.object_sizes, np.int64).reshape(-1)
+        if s.object_sizes.size != int(s.object_counts.sum(dtype=np.int64)):
+            raise ClassWeightsError(
+                f"{s.object_sizes.size} object sizes for "
+                f"{int(s.object_counts.sum())} counted objects"
+            )
+
+
+def units_assumed(s: ClassStats) -> int:
+    """Volumes whose spacing was read as mm because the file declared no unit."""
+    return 0 if s.units_assumed is None else int(s.units_assumed.sum())
+
+
 def subset_extras(s: ClassStats, idx: NDArray[Any]) -> dict[str, Any]:
     """The optional rows of the images ``idx`` (repeats allowed)."""
     out: dict[str, Any] = {}
     if s.shape is not None:
         out |= {"shape": s.shape[idx], "spacing": s.spacing[idx]}
+        if s.units_assumed is not None:
+            out["units_assumed"] = s.units_assumed[idx]
     if s.object_counts is not None:
         from .object_stats import take_sizes
 
@@ -43,6 +72,13 @@ def merge_extras(a: ClassStats, b: ClassStats) -> dict[str, Any]:
         ]
         out["shape"] = np.concatenate([p[0] for p in pad])
         out["spacing"] = np.concatenate([p[1] for p in pad])
+        if a.units_assumed is not None or b.units_assumed is not None:
+            out["units_assumed"] = np.concatenate(
+                [
+                    s.units_assumed if s.units_assumed is not None else np.zeros(s.num_images, bool)
+                    for s in (a, b)
+                ]
+            )
     if a.object_counts is not None and b.object_counts is not None:
         oc = np.concatenate([a.object_counts.astype(np.int64), b.object_counts.astype(np.int64)])
         out["object_counts"] = oc.astype(compact_uint(int(oc.max(initial=0))))
@@ -85,18 +121,29 @@ class ExtraRows:
     def __init__(self) -> None:
         self.spacing: list[tuple[float, ...] | None] = []
         self.shape: list[tuple[int, ...] | None] = []
+        self.assumed: list[bool] = []
         self.objects: list[tuple[NDArray[np.int64], NDArray[np.int64]] | None] = []
 
     def add(self, item: Any) -> None:  # a counting.ImageCount
         self.spacing.append(item.spacing)
         self.shape.append(item.shape)
+        self.assumed.append(item.units_assumed)
         self.objects.append(item.objects)
+
+    def add_plain(self, k: int) -> None:
+        """``k`` 2-D masks without objects (the rows of a batch counted at once)."""
+        self.spacing += [None] * k
+        self.shape += [None] * k
+        self.assumed += [False] * k
+        self.objects += [None] * k
 
     def fields(self, num_classes: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if any(s is not None for s in self.shape):
             out["shape"] = np.array([s or (0, 0, 0) for s in self.shape], np.int64)
             out["spacing"] = np.array([s or (np.nan,) * 3 for s in self.spacing], np.float64)
+            if any(self.assumed):
+                out["units_assumed"] = np.array(self.assumed, np.bool_)
         if self.objects and all(o is not None for o in self.objects):
             counts = np.zeros((len(self.objects), num_classes), np.int64)
             sizes = []

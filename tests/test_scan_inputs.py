@@ -301,9 +301,9 @@ def test_an_npz_member_is_read_in_one_pass(tmp_path, monkeypatch, compressed):
     s = cw.scan(tmp_path / "m.npz", num_classes=4, workers=2)
     assert len(opened) == 1
     assert reads == sorted(reads)  # forward only
-    # image 0 for the one-hot check, then one read per image (NumPy counting) or per block of
-    # 64 images (the Numba stack kernel)
-    assert len(reads) in (101, 3)
+    # image 0 for the one-hot check, then one read per block of images (up to 16 M values for
+    # NumPy counting, 64 images for the Numba stack kernel)
+    assert len(reads) in (2, 3)
     want = np.stack([np.bincount(m.ravel(), minlength=4) for m in stack])
     np.testing.assert_array_equal(s.counts, want)
 

@@ -21,7 +21,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..sources import ARRAY_EXTS, Entry, file_listing, is_url, is_zarr_dir, walk_masks
+from ..errors import ClassWeightsError
+from ..sources import (
+    ARRAY_EXTS,
+    Entry,
+    file_listing,
+    is_url,
+    is_zarr_dir,
+    local_path,
+    open_regular,
+    walk_masks,
+)
+from ..sources.nrrd import NRRD_EXTS
+from ..sources.walk import unique_masks
 from .identity import place
 
 SCHEMA_VERSION = 4  # 2: entries remember their place and a probe of their bytes (identity.py)
@@ -88,7 +100,7 @@ def relative(path: str, root: str) -> str:
 
 def entry_files(entry: Entry) -> list[str]:
     """The files whose bytes an entry's images come from."""
-    if entry.kind == "image":
+    if entry.kind == "image" and not entry.files:  # (files: a detached NRRD's data)
         return [entry.path]
     return [row[0] for row in file_listing([entry])]
 
@@ -102,9 +114,15 @@ def listing(
     remote ones; with ``verify`` local files are hashed (xxhash) instead.
     """
     return [
-        (rel, size, content_hash(full) if verify and not is_url(full) else stamp)
+        (rel, size, _hashed(full, stamp) if verify else stamp)
         for rel, size, stamp, full in _rows(entries, root)
     ]
+
+
+def _hashed(path: str, stamp: int | str) -> int | str:
+    """The xxhash of a local file's bytes (a ``file://`` URL's too); a remote file's stamp."""
+    local = local_path(path)
+    return stamp if local is None else content_hash(local)
 
 
 def _rows(entries: Sequence[Entry], root: str) -> list[tuple[str, int, int | str, str]]:
@@ -122,10 +140,10 @@ def content_hash(path: str) -> str:
 
     h = xxhash.xxh3_128()
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # a FIFO would block the hashing
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
-    except OSError:
+    except (OSError, ClassWeightsError):
         return "unreadable"
     return h.hexdigest()
 
@@ -143,7 +161,7 @@ def fingerprint(
     if not verify:
         return _fingerprint(paths, root, listing(entries, root), settings, False, where)
     rows = _rows(entries, root)  # stat first, then hash: a change in between shows up later
-    hashed = [(r, size, stamp if is_url(f) else content_hash(f)) for r, size, stamp, f in rows]
+    hashed = [(r, size, _hashed(f, stamp)) for r, size, stamp, f in rows]
     fp = _fingerprint(paths, root, hashed, settings, True, where)
     return replace(fp, stamps=tuple((r, size, stamp) for r, size, stamp, _ in rows))
 
@@ -161,13 +179,17 @@ def quick_fingerprint(paths: Sequence[str], settings: dict[str, Any]) -> Fingerp
     root = os.path.abspath(paths[0])
     if not os.path.isdir(root) or is_zarr_dir(Path(root)):
         return None
-    items, stats, _ = walk_masks(root)
+    links: set[str] = set()
+    items, stats, _ = walk_masks(root, links)
+    if links:  # a symlink to a listed file is one mask, as discovery counts it
+        kept, _ = unique_masks([(f, None) for f, _ in items], links)
+        items = [items[i] for i in kept]
     cut = len(root) + 1
     files = []
     for f, store in items:
         st = stats.get(f)
-        if store or st is None or f.lower().endswith(ARRAY_EXTS):
-            return None
+        if store or st is None or f.lower().endswith(ARRAY_EXTS + NRRD_EXTS):
+            return None  # (an NRRD header may name data files: the full listing has them)
         files.append((f[cut:], st[0], st[1]))
     return _fingerprint(paths, root, files, settings, False, place(root)) if files else None
 

@@ -17,7 +17,8 @@ import hashlib
 import os
 from typing import Any
 
-from ..sources import is_url
+from ..errors import ClassWeightsError
+from ..sources import is_url, open_regular
 
 #: files hashed to confirm a hit from another place: ``min(n, PROBE_FILES)``
 PROBE_FILES = 16
@@ -74,10 +75,10 @@ def hash_files(root: str, names: list[str]) -> dict[str, str]:
     for rel in names:
         h = xxhash.xxh3_64()
         try:
-            with open(os.path.join(root, rel), "rb") as fh:
+            with open_regular(os.path.join(root, rel)) as fh:  # never wait on a FIFO
                 while chunk := fh.read(1 << 20):
                     h.update(chunk)
-        except OSError:
+        except (OSError, ClassWeightsError):
             out[rel] = "unreadable"
             continue
         out[rel] = h.hexdigest()

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..report.volumes import units_note
 from ..stats import ClassStats
 from .cells import cell, figure, section
 from .svg import size_bars, size_grid
@@ -109,6 +110,9 @@ def overview_rows(v: dict[str, Any]) -> list[tuple[str, str]]:
             rows.append(("labelled volume mm³", figure("ov:volume_mm3", vol["volume_mm3"], "num")))
         if vol["spacing"]:
             rows.append(("voxel spacing (mm)", spacing_table(vol["spacing"])))
+        note = units_note(vol)
+        if note:
+            rows.append(("spacing unit", escape(note)))
     obj = ds.get("objects")
     if obj:
         conn = {"full": "full: 8 in 2-D, 26 in 3-D", "face": "face: 4 in 2-D, 6 in 3-D"}

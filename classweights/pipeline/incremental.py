@@ -126,7 +126,8 @@ def _assemble(
 
 def _extras(order: list[tuple[ClassStats, int]]) -> dict[str, np.ndarray]:
     """Volume and object rows of the assembled table, taken run by run from their sources."""
-    if not order or not any(s.extras() for s, _ in order[:1] + order[-1:]):
+    sources = {id(s): s for s, _ in order}.values()  # the old table and the fresh one
+    if not any(s.extras() for s in sources):
         return {}
     parts, i = [], 0
     while i < len(order):

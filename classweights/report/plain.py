@@ -16,7 +16,7 @@ import numpy as np
 
 from ..stats import ClassStats
 from ..text import csv_cell
-from .volumes import volume_fields
+from .volumes import units_note, volume_fields
 
 
 def stats_dict(
@@ -151,6 +151,9 @@ def totals_line(data: dict[str, Any]) -> str:
             for m, lo, hi in zip(sp["median"], sp["min"], sp["max"], strict=True)
         )
         parts.append(f"spacing {axes} mm")
+    note = units_note(ds.get("volumes") or {})
+    if note:
+        parts.append(note)
     return " · ".join(parts)
 
 

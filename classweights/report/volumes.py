@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..stats import ClassStats
+from ..stats_extras import units_assumed
 
 SMALL_OBJECT = 10  # voxels: "images with a component below this size" (MONAI-style specks)
 
@@ -18,10 +19,14 @@ def volume_fields(stats: ClassStats) -> tuple[dict[str, Any], list[dict[str, Any
     rows: list[dict[str, Any]] = [{} for _ in range(stats.num_classes)]
     if stats.shape is not None:
         vol = stats.physical_volume
+        assumed = units_assumed(stats)
         ds["volumes"] = {
             "images": int((stats.shape > 0).all(axis=1).sum()),
             "spacing": stats.spacing_summary(),  # median / min / max per axis, mm
             "volume_mm3": None if vol is None else float(vol.sum()),
+            # volumes whose file gave a spacing without a unit: read as mm
+            "spacing_units_assumed": bool(assumed),
+            "spacing_units_assumed_volumes": assumed,
         }
         for c, row in enumerate(rows):
             row["volume_mm3"] = None if vol is None else float(vol[c])
@@ -39,6 +44,18 @@ def volume_fields(stats: ClassStats) -> tuple[dict[str, Any], list[dict[str, Any
             row["objects_per_image"] = s.pop("mean_objects_per_image")
             row |= {f"object_{k}": v for k, v in s.items()}
     return ds, rows
+
+
+def units_note(volumes: dict[str, Any]) -> str | None:
+    """The note a report prints once when spacings were read as mm without a declared unit.
+
+    >>> units_note({"images": 4, "spacing_units_assumed_volumes": 3})
+    'spacing unit not declared by 3 of 4 volumes: mm assumed'
+    """
+    k = volumes.get("spacing_units_assumed_volumes") or 0
+    if not k:
+        return None
+    return f"spacing unit not declared by {k:,} of {volumes['images']:,} volumes: mm assumed"
 
 
 def table_columns(data: dict[str, Any]) -> tuple[str, ...]:

@@ -170,6 +170,7 @@ class Collector:
             np.add.at(totals[:, 0], image[ignored], counts[ignored])
         self.sources.extend(it.source for it in items)
         self.total.extend(it.total for it in items)
+        self.volumes.add_plain(k)  # keeps the volume rows aligned when volumes come later
 
     def add(self, item: ImageCount | Failure) -> None:
         if type(item) is ImageCount and item.palette is not None:

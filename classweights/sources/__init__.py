@@ -21,7 +21,9 @@ from .entries import (
     ReadOptions,
     is_url,
     is_zarr_dir,
+    local_path,
     open_binary,
+    open_regular,
     url_fs,
 )
 from .memory import is_torch_dataset, iter_items, iter_torch_dataset, mask_from_item
@@ -51,8 +53,10 @@ __all__ = [
     "is_zarr_dir",
     "iter_items",
     "iter_torch_dataset",
+    "local_path",
     "mask_from_item",
     "open_binary",
+    "open_regular",
     "png_header",
     "read_entry",
     "read_image",

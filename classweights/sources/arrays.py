@@ -111,8 +111,7 @@ class NpzMember:
             raise MaskReadError(f"{self._where}: cannot read the array ({e})") from None
         if len(buf) != n:
             raise MaskReadError(f"{self._where}: the array data ends early (truncated)")
-        order = "F" if self._fortran else "C"
-        return np.frombuffer(buf, self.dtype).reshape(shape, order=order)
+        return np.frombuffer(buf, self.dtype).reshape(shape)
 
     @property
     def fortran(self) -> bool:
@@ -120,19 +119,42 @@ class NpzMember:
         return self._fortran
 
     def block(self, start: int, count: int) -> NDArray[Any]:
-        """Images ``start .. start + count - 1`` (C order) as one ``(count, ...)`` array."""
+        """Images ``start .. start + count - 1`` as one ``(count, ...)`` array."""
         per_image = self.shape[1:]
+        if self._fortran:
+            return self._gather(start, count)
         size = math.prod(per_image) * self.dtype.itemsize
         return self._read(start * size, (count, *per_image))
 
+    def _gather(self, start: int, count: int) -> NDArray[Any]:
+        """Images of a Fortran-ordered member in one pass over its stream: the stream is a
+        ``pixels x images`` table, read a band of pixels at a time (never the whole member)."""
+        n, per_image = self.shape[0], self.shape[1:]
+        pixels, item = math.prod(per_image), self.dtype.itemsize
+        out = np.empty((count, pixels), self.dtype)
+        band = max(1, (1 << 20) // max(1, n * item))
+        for p0 in range(0, pixels, band):
+            k = min(band, pixels - p0)
+            table = self._read(p0 * n * item, (k, n))
+            out[:, p0 : p0 + k] = table[:, start : start + count].T
+        dims = len(per_image)  # pixel p of an image is in Fortran order: reverse the axes
+        folded = out.reshape((count, *per_image[::-1]))
+        return folded.transpose(0, *range(dims, 0, -1))
+
     def __getitem__(self, i: int) -> NDArray[Any]:
-        if self._fortran:  # a first-axis slice is not contiguous: read the whole array once
-            return np.asarray(self)[i]
+        if self._fortran:  # a first-axis slice is not contiguous: gathered in one pass
+            return self._gather(int(i), 1)[0]
         per_image = self.shape[1:]
         return self._read(int(i) * math.prod(per_image) * self.dtype.itemsize, per_image)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> NDArray[Any]:
-        arr = self._read(0, self.shape)
+        order = "F" if self._fortran else "C"
+        n = math.prod(self.shape) * self.dtype.itemsize
+        self._member.seek(self._start)
+        buf = self._member.read(n)
+        if len(buf) != n:
+            raise MaskReadError(f"{self._where}: the array data ends early (truncated)")
+        arr = np.frombuffer(buf, self.dtype).reshape(self.shape, order=order)
         return arr if dtype is None else arr.astype(dtype)
 
     def close(self) -> None:

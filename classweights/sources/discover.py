@@ -20,10 +20,14 @@ from .entries import (
     is_url,
     is_zarr_dir,
     open_binary,
+    special_kind,
 )
 from .families import check_families
+from .nrrd import with_data_files
 from .traps import check_tree, colour_array
-from .walk import MASK_EXTS, hidden, log_hidden, walk_masks
+from .volumes import volume_ext
+from .walk import MASK_EXTS, hidden, log_hidden, unique_masks, walk_masks
+from .zarr_codecs import chain_of
 
 
 def discover(
@@ -41,26 +45,21 @@ def discover(
     paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     if not paths:
         raise DatasetError("no input paths given")
-    entries: list[Entry] = []
-    seen: set[tuple[str, str | None]] = set()
-    duplicates: list[str] = []
+    found: list[Entry] = []
+    links: set[str] = set()  # entries that are symlinks (a walk knows it from the listing)
     for p in paths:
-        found = (
+        found += (
             _remote().discover_url(p, glob, multilabel, class_names)
             if is_url(p)
-            else _discover_one(Path(p), glob, multilabel, class_names)
+            else _discover_one(Path(p), glob, multilabel, class_names, links)
         )
-        for e in found:
-            ident = (e.path, e.key)
-            if ident in seen:
-                duplicates.append(e.path)
-                continue
-            seen.add(ident)
-            entries.append(e)
+    kept, duplicates = unique_masks([(e.path, e.key) for e in found], links)
+    entries = [found[i] for i in kept]
     if duplicates:
         warn_data(
             f"{len(duplicates)} mask(s) given more than once are counted once, first: "
-            f"{duplicates[0]} (a path listed twice, or a folder given twice or inside another)",
+            f"{duplicates[0]} (a path listed twice or spelt two ways, a folder given twice or "
+            "inside another, or a symlink to a listed file)",
             DuplicateWarning,
             stacklevel=2,
         )
@@ -80,21 +79,25 @@ def _discover_one(
     glob: str | None,
     multilabel: bool,
     class_names: Sequence[str] | None,
+    links: set[str],
     chain: tuple[tuple[str, str], ...] = (),
 ) -> list[Entry]:
+    """The entries under one path; symlinked mask files are added to ``links``."""
     if not p.exists():
         raise DatasetError(f"{p}: no such file or folder")
+    if not p.is_dir() and not p.is_file():  # a FIFO would block the scan that reads it
+        raise DatasetError(
+            f"{p}: is {special_kind(p.stat().st_mode)}, not a regular file or a folder; pass "
+            "the mask files themselves"
+        )
     if is_zarr_dir(p):
         return zarr_entries(p, multilabel)
     if p.is_file():
         if p.suffix.lower() in LIST_EXTS:
-            return _list_file_entries(p, multilabel, class_names, chain)
-        return file_entries(p, multilabel)
-    if not p.is_dir():  # a FIFO, socket or device: reading it could hang or never end
-        raise DatasetError(
-            f"{p}: is not a regular file or folder ({special_kind(p)}); give mask files, "
-            "folders or list files"
-        )
+            return _list_file_entries(p, multilabel, class_names, links, chain)
+        if p.is_symlink():
+            links.add(str(p))
+        return [with_data_files(e, str(p.parent)) for e in file_entries(p, multilabel)]
     if glob:
         found = sorted(p.glob(glob), key=lambda f: f.parts)
         if not any(hidden(part) for part in Path(glob).parts):  # unless the glob names them
@@ -102,9 +105,10 @@ def _discover_one(
             log_hidden(p, len(found) - len(kept))
             found = kept
         items = [(str(f), is_zarr_dir(f)) for f in found if f.is_file() or is_zarr_dir(f)]
+        links.update(f for f, store in items if not store and os.path.islink(f))
         stats: dict[str, tuple[int, str]] = {}
     else:
-        items, stats, skipped = walk_masks(os.path.abspath(p))
+        items, stats, skipped = walk_masks(os.path.abspath(p), links)
         log_hidden(p, skipped)
     names = [f for f, _ in items]
     if glob and not names and not glob.startswith("**"):
@@ -124,26 +128,12 @@ def _discover_one(
             out.append(Entry("image", f, 1, None, (), ((f, st[0], st[1]),)))
         else:
             out.extend(file_entries(f, multilabel))
-    return out
+    # detached NRRD data, inside p only
+    return [with_data_files(e, str(p)) if e.path[-5:].lower() in _NRRD else e for e in out]
 
 
 _ARRAY_SUFFIXES = ARRAY_EXTS + tuple(e.upper() for e in ARRAY_EXTS)
-
-
-def special_kind(p: Path) -> str:
-    """What a path that is neither a regular file nor a folder is, in words."""
-    import stat
-
-    mode = p.stat().st_mode
-    for test, name in (
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    ):
-        if test(mode):
-            return name
-    return "a special file"
+_NRRD = (".nrrd", ".nhdr")
 
 
 def _stem_ext(path: str) -> tuple[str, str]:
@@ -165,22 +155,39 @@ def _check_glob_depth(root: Path, glob: str) -> None:
         )
 
 
+def _kind(path: str, ext: str, store: bool) -> str:
+    if store:
+        return "zarr"
+    low = ext.lower()
+    if low in ARRAY_EXTS:
+        return "array"
+    return "volume" if low in _VOLUME_TAILS and volume_ext(path) else "image"
+
+
+_VOLUME_TAILS = (".nii", ".gz", ".nrrd", ".nhdr")  # the last suffix of a volume file
+
+
 def _check_single_layout(
     root: Any, files: Sequence[Any], stores: Sequence[bool], *, kinds: bool = True
 ) -> None:
     """Refuse a folder that mixes layouts we cannot tell apart: files of several kinds (images
-    beside arrays; with ``kinds``), or several encodings of the same frames (Cityscapes
-    labelIds, instanceIds and color side by side; `families.check_families`)."""
+    beside arrays, 2-D masks beside 3-D volumes; with ``kinds``), or several encodings of the
+    same frames (Cityscapes labelIds, instanceIds and color side by side;
+    `families.check_families`)."""
     split = [_stem_ext(str(f)) for f in files]
     if kinds:
         found = Counter(
-            "zarr" if store else ("array" if ext.lower() in ARRAY_EXTS else "image")
-            for (_, ext), store in zip(split, stores, strict=True)
+            _kind(str(f), ext, store)
+            for f, (_, ext), store in zip(files, split, stores, strict=True)
         )
         if len(found) > 1:
+            example = "**/*.png"
+            if "volume" in found:  # 2-D masks (previews, slices) beside 3-D label volumes
+                ext = Counter(e for f in map(str, files) if (e := volume_ext(f))).most_common(1)
+                example = f"**/*{ext[0][0]}"
             raise DatasetError(
                 f"{root} mixes {' and '.join(sorted(found))} files ({dict(found)}); pass --glob to "
-                "choose one layout, e.g. --glob '**/*.png'"
+                f"choose one layout, e.g. --glob '{example}'"
             )
     check_families(root, _relative(root, files))
 
@@ -200,6 +207,7 @@ def _list_file_entries(
     p: Path,
     multilabel: bool,
     class_names: Sequence[str] | None,
+    links: set[str],
     chain: tuple[tuple[str, str], ...] = (),
 ) -> list[Entry]:
     chain = enter_list(chain, os.path.realpath(p), str(p))  # a cycle ends here, named
@@ -217,7 +225,7 @@ def _list_file_entries(
         if not f.exists():
             missing.append(line)
             continue
-        out.extend(_discover_one(f, None, multilabel, class_names, chain))
+        out.extend(_discover_one(f, None, multilabel, class_names, links, chain))
     if missing:
         raise DatasetError(
             f"{p} lists {len(missing)} path(s) that do not exist, first: {missing[0]!r} "
@@ -302,6 +310,7 @@ def zarr_entries(p: Path | str, multilabel: bool = False) -> list[Entry]:
                 "H x W, N x H x W (or N x C x H x W for multi-label masks)"
             )
         n = _images_in(arr.shape, multilabel, where)
+        chain_of(arr, where)  # a codec that cannot be decoded within a bound: refused here
         if not is_url(str(p)):
             check_chunk_files(Path(p) / name if name else Path(p), arr, where)
         out.append(Entry("zarr", str(p), n=n, key=name or None))

@@ -3,11 +3,13 @@ constants."""
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import DatasetError, MissingDependencyError, require
+from ..errors import DatasetError, MaskReadError, MissingDependencyError, require
 
 IMAGE_EXTS = (".png", ".tif", ".tiff", ".bmp", ".gif")
 
@@ -61,7 +63,8 @@ STORE_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 class Entry:
     """One readable thing holding ``n`` images.
 
-    kind: ``image`` (one mask file), ``npy``, ``npz`` (``key`` names the array), ``zarr``
+    kind: ``image`` (one mask file; for an NRRD header with detached data, ``files`` lists
+    ``(part, path)`` of its data files), ``npy``, ``npz`` (``key`` names the array), ``zarr``
     (``key`` names the array inside a group), ``perclass`` (multi-label: one binary PNG per
     class, ``files`` lists ``(class_index, path)``).
     """
@@ -115,8 +118,63 @@ def url_fs(url: str) -> tuple[Any, str]:
         raise MissingDependencyError(f"{url}: {e}") from None
 
 
+def is_local_fs(fs: Any) -> bool:
+    """True for fsspec's local file system (``file://`` and ``local://`` URLs)."""
+    protocol = getattr(fs, "protocol", ())
+    protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
+    return any(p in ("file", "local") for p in protocols)
+
+
+def local_path(path: str) -> str | None:
+    """The local file behind ``path``: itself, the path of a ``file://`` URL, or None for a
+    remote URL.
+
+    >>> local_path("masks/a.png"), local_path("s3://bucket/a.png")
+    ('masks/a.png', None)
+    """
+    if not is_url(path):
+        return path
+    for scheme in ("file://", "local://"):  # what fsspec's local file system strips
+        if path.startswith(scheme):
+            rest = path[len(scheme) :]
+            return rest if rest.startswith("/") else os.path.abspath(rest)
+    return None
+
+
 def open_binary(path: str) -> Any:
     if is_url(path):
         fs, p = url_fs(path)
         return fs.open(p, "rb")
     return open(path, "rb")
+
+
+def open_regular(path: str) -> Any:
+    """``open(path, "rb")`` for a regular file only: a FIFO or a device is refused instead of
+    blocking the scan (opened without waiting for a writer, then checked)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise MaskReadError(
+                f"{path}: is {special_kind(mode)}, not a regular file; a mask must be a file"
+            )
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def special_kind(mode: int) -> str:
+    """What a non-regular file is, for messages.
+
+    >>> special_kind(stat.S_IFIFO), special_kind(stat.S_IFDIR)
+    ('a FIFO (named pipe)', 'a folder')
+    """
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    )
+    return next((what for test, what in kinds if test(mode)), "not a regular file")

@@ -46,7 +46,7 @@ MASK_KEYS = (
 
 def _to_numpy(x: Any) -> NDArray[Any]:
     if isinstance(x, Volume):  # a 3-D label volume given in memory (with its spacing)
-        return Volume(_to_numpy(x.array), x.spacing)  # type: ignore[return-value]
+        return Volume(_to_numpy(x.array), x.spacing, x.units_assumed)  # type: ignore[return-value]
     if type(x).__name__ == "DataContainer" and hasattr(x, "data"):  # mmcv 1.x wraps tensors
         x = x.data
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor, without importing torch

@@ -26,6 +26,7 @@ from .scratch import Scratch
 from .strict import check_png_data
 from .traps import check_one_hot, check_one_hot_stream, colour_array, one_image
 from .volumes import Volume, is_volume_path, read_volume
+from .zarr_read import open_zarr
 
 
 def read_entry(
@@ -38,18 +39,25 @@ def read_entry(
     """
     if entry.kind == "image":
         if is_volume_path(entry.path):  # NIfTI / NRRD: a 3-D volume with its spacing
-            yield entry.path, read_volume(entry.path, opts)
+            yield entry.path, read_volume(entry.path, opts, [f for _, f in entry.files])
         else:
             yield entry.path, read_image(entry.path, opts, scratch, True)
     elif entry.kind == "perclass":
         yield entry.path, _read_perclass(entry, opts)
-    elif entry.kind == "npz":  # streamed image by image: never the whole member in memory
+    elif entry.kind == "npz":  # streamed block by block: never the whole member in memory
         with NpzMember(entry.path, entry.key) as arr:
-            check_pixels(arr.shape, entry, opts)  # from the header, before decompressing
+            per_image = check_pixels(arr.shape, entry, opts)  # from the header, first
             if not opts.multilabel and indices and indices[0] == 0:  # once per member
                 check_one_hot_stream(arr, _name(entry))
-            for i in indices:
-                yield entry.source_id(i), _take(arr, i, entry, opts)
+            if entry.n == 1:
+                for i in indices:
+                    yield entry.source_id(i), _take(arr, i, entry, opts)
+                return
+            for start, stop in _runs(indices, max(1, STACK_BLOCK_PIXELS // per_image)):
+                block = arr.block(start, stop - start)  # Fortran order: one pass, not n
+                for j in range(stop - start):
+                    image = np.ascontiguousarray(block[j])  # (a Fortran block is strided)
+                    yield entry.source_id(start + j), _volume_or_mask(image, arr.ndim, opts)
     elif entry.kind == "npy":
         arr = _open_array(entry)
         check_pixels(arr.shape, entry, opts)
@@ -58,10 +66,7 @@ def read_entry(
         for i in indices:
             yield entry.source_id(i), _take(arr, i, entry, opts)
     elif entry.kind == "zarr":
-        import zarr
-
-        node = zarr.open(entry.path, mode="r")
-        arr = node[entry.key] if entry.key else node
+        arr = open_zarr(entry.path, entry.key)  # every chunk decoded within its declared size
         per_image = check_pixels(arr.shape, entry, opts)  # a fill value allocates it all
         if arr.ndim == 2 or (arr.ndim == 3 and opts.multilabel):
             yield entry.source_id(0), np.asarray(arr[...])
@@ -124,10 +129,7 @@ def read_stacks(
     ):
         return None
     if entry.kind == "zarr":
-        import zarr
-
-        node = zarr.open(entry.path, mode="r")
-        arr = node[entry.key] if entry.key else node
+        arr = open_zarr(entry.path, entry.key)
         if arr.ndim != 3 or entry.n < 2 or colour_array(arr.shape):
             return None
         per_image = check_pixels(arr.shape, entry, opts)

@@ -8,6 +8,7 @@ and the fsspec configuration, never from our flags.
 from __future__ import annotations
 
 import io
+import os
 import posixpath
 from collections.abc import Sequence
 from pathlib import PurePosixPath
@@ -25,9 +26,12 @@ from .entries import (
     STORE_MARKERS,
     Entry,
     enter_list,
+    is_local_fs,
     is_url,
     url_fs,
 )
+from .volumes import VOLUME_EXTS
+from .walk import file_version
 
 
 def discover_url(
@@ -76,7 +80,7 @@ def discover_url(
         if top is not None:
             inside[top].append(r)
         elif info.get("type", "file") == "file" and (
-            glob or r.lower().endswith(IMAGE_EXTS + ARRAY_EXTS)
+            glob or r.lower().endswith(IMAGE_EXTS + ARRAY_EXTS + VOLUME_EXTS)
         ):
             items.append((r, False))
     items.sort(key=lambda it: _parts(it[0]))
@@ -149,7 +153,15 @@ def _with_listing(entries: list[Entry], fs: Any) -> list[Entry]:
 
 
 def _stamp(url: str, info: dict[str, Any], fs: Any) -> tuple[str, int, int | str]:
-    """``(url, size, version)``: the etag when the store gives one, else the modification time."""
+    """``(url, size, version)``: the etag when the store gives one, else the modification time;
+    a local file reached by a ``file://`` URL gets the version a local path gets
+    (`file_version`: modification and change time), so one rule holds however it is reached."""
+    if is_local_fs(fs):
+        try:
+            st = os.stat(info["name"])
+        except OSError:
+            return url, -1, -1  # gone: a stamp no real file has
+        return url, st.st_size, file_version(st)
     for key in ("ETag", "etag", "Etag", "md5Hash", "generation"):
         if info.get(key):
             return url, int(info.get("size") or 0), str(info[key]).strip('"')

@@ -10,7 +10,7 @@ Each check is cheap and runs where the layout becomes visible:
   as ``C`` binary masks.
 
 The one-hot rule: a 3-D 0/1 array of 2..256 slices is refused without ``--multilabel`` when
-every pixel has exactly one slice set (checked on a corner patch, then on the whole array). A
+every pixel has exactly one slice set (checked on a corner patch, then slice by slice). A
 stack of ``N`` independent binary masks almost never partitions every pixel, so real stacks of
 binary masks (overlapping, or with pixels in none) are still read as ``N`` images.
 """
@@ -145,27 +145,29 @@ def one_image(arr: Any, name: str, rgb: bool) -> Any:
 
 
 def check_one_hot(arr: Any, name: str) -> None:
-    """Refuse a one-hot ``C x H x W`` array that would be read as ``C`` binary masks."""
+    """Refuse a one-hot ``C x H x W`` array that would be read as ``C`` binary masks.
+
+    A corner patch rules most stacks out at once; otherwise the slices are read one at a time
+    (`check_one_hot_stream`), never the whole array.
+    """
     if arr.ndim != 3 or not 2 <= arr.shape[0] <= 256 or colour_array(arr.shape):
         return
-    patch = np.asarray(arr[:, :16, :16])
-    if not _is_one_hot(patch) or not _is_one_hot(np.asarray(arr[...])):
-        return
-    raise _one_hot_error(arr.shape, name)
+    if _is_one_hot(np.asarray(arr[:, :16, :16])):
+        check_one_hot_stream(arr, name)
 
 
 def check_one_hot_stream(member: Any, name: str) -> None:
-    """`check_one_hot` for an array read one first-axis slice at a time (an ``.npz`` member).
+    """`check_one_hot` reading one first-axis slice at a time (an ``.npz`` member, a zarr
+    store, a memory-mapped ``.npy``).
 
-    Only a stack whose first slice holds nothing but 0/1 can be one-hot; then the slices are
-    read once more, keeping one count per pixel, and the check stops at the first slice that
-    rules one-hot out (a value other than 0/1, or a pixel set twice).
+    Only a stack whose first slice holds nothing but 0/1 can be one-hot; the check keeps one
+    byte per pixel and stops at the first slice that rules one-hot out (a value other than 0/1,
+    or a pixel set twice).
     """
     if member.ndim != 3 or not 2 <= member.shape[0] <= 256 or colour_array(member.shape):
         return
-    hits = np.zeros(member.shape[1:], np.uint16)
-    for i in range(member.shape[0]):
-        s = np.asarray(member[i])
+    hits = np.zeros(member.shape[1:], np.uint8)
+    for s in _slices(member):
         if s.dtype.kind not in "biuf" or (s.dtype.kind != "b" and ((s != 0) & (s != 1)).any()):
             return
         hits += s != 0
@@ -174,6 +176,19 @@ def check_one_hot_stream(member: Any, name: str) -> None:
     if not (hits == 1).all():
         return
     raise _one_hot_error(member.shape, name)
+
+
+def _slices(member: Any) -> Any:
+    """The first-axis slices of an array, read in blocks of up to 16 M values where the
+    array reads blocks (an ``.npz`` member: one pass over its stream per block)."""
+    n, per = member.shape[0], max(1, int(np.prod(member.shape[1:], dtype=np.int64)))
+    yield np.asarray(member[0])  # most stacks are ruled out by their first slice
+    step = max(1, (1 << 24) // per) if hasattr(member, "block") else 1
+    for a in range(1, n, step):
+        if step == 1:
+            yield np.asarray(member[a])
+        else:
+            yield from member.block(a, min(step, n - a))
 
 
 def _one_hot_error(shape: tuple[int, ...], name: str) -> MaskReadError:

@@ -9,11 +9,20 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..errors import DatasetError
-from .entries import ARRAY_EXTS, IMAGE_EXTS, STORE_MARKERS, Entry, is_url, url_fs
+from .entries import (
+    ARRAY_EXTS,
+    IMAGE_EXTS,
+    STORE_MARKERS,
+    Entry,
+    is_url,
+    local_path,
+    special_kind,
+    url_fs,
+)
 from .volumes import VOLUME_EXTS
 
 log = logging.getLogger("classweights.sources")
@@ -43,7 +52,7 @@ def log_hidden(root: Path, n: int) -> None:
 
 
 def walk_masks(
-    root: str,
+    root: str, links: set[str] | None = None
 ) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, str]], int]:
     """Mask files and zarr stores under ``root``, with each file's size and `file_version`,
     and how many `hidden` names were passed over.
@@ -51,8 +60,9 @@ def walk_masks(
     One ``scandir`` per folder and one ``stat`` per file (kept for the fingerprint, so a warm
     cache lookup stats each file once). Depth first with every folder's children in name
     order, which is the order ``sorted()`` gives the full paths' parts. Symlinked folders are
-    not entered (no loops); a symlinked file is taken, and a broken one is kept so that reading
-    it names it.
+    not entered (no loops); a symlinked file is taken (added to ``links`` when given: the
+    folder listing says so, no extra call), and a broken one is kept so that reading it names
+    it.
     """
     items: list[tuple[str, bool]] = []
     stats: dict[str, tuple[int, str]] = {}
@@ -75,19 +85,84 @@ def walk_masks(
                 visit(c.path)
             elif c.name.lower().endswith(MASK_EXTS):
                 items.append((c.path, False))
+                if links is not None and c.is_symlink():
+                    links.add(c.path)
                 try:
                     st = c.stat()
                 except OSError:
                     continue  # a broken link: reading it will name it
-                if not stat.S_ISREG(st.st_mode):  # a FIFO would hang the read, a device never end
+                if not stat.S_ISREG(st.st_mode):  # reading a FIFO would wait forever
                     raise DatasetError(
-                        f"{c.path}: is not a regular file (a FIFO, socket or device named like a "
-                        "mask); remove it, or pass --glob to choose the mask files"
+                        f"{c.path}: is {special_kind(st.st_mode)}, not a regular file; remove "
+                        "it from the dataset folder, or pass --glob to choose the mask files"
                     )
                 stats[c.path] = (st.st_size, file_version(st))
 
     visit(root)
     return items, stats, skipped
+
+
+def unique_masks(
+    items: Sequence[tuple[str, str | None]], links: Collection[str] = ()
+) -> tuple[list[int], list[str]]:
+    """Which of ``(path, key)`` items are distinct masks: ``(indices kept, paths dropped)``.
+
+    One mask is one folder entry, ``(resolved parent folder, name)``, so ``sub/../a.png``, an
+    absolute and a relative spelling, or a folder reached through a symlinked parent are one
+    mask; so is a symlink (``links``: the items that are symlinks) whose target, or a link on
+    the way to it, is itself listed. Distinct entries sharing bytes (hard links, symlinks into a
+    content-addressed store whose target is not listed) stay distinct masks. Each distinct
+    parent folder is resolved once; only symlinks are followed. The first item of a mask is kept.
+
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp(); a = os.path.join(d, "a.png"); _ = open(a, "wb").close()
+    >>> kept, dropped = unique_masks([(a, None), (os.path.join(d, ".", "a.png"), None)])
+    >>> kept, len(dropped)
+    ([0], 1)
+    """
+    folders: dict[str, str] = {}
+
+    sep = os.sep
+
+    def entry(path: str, key: str | None) -> tuple[str, ...]:
+        if "://" in path:
+            local = local_path(path)
+            if local is None:
+                return (path, key or "")
+            path = local
+        folder, _, name = path.rpartition(sep)
+        if not folder and path.startswith(sep):
+            folder = sep
+        real = folders.get(folder)
+        if real is None:
+            real = folders[folder] = os.path.realpath(folder or ".")
+        return (real, name, key or "")
+
+    own = [entry(p, k) for p, k in items]
+    listed = set(own)
+    kept: list[int] = []
+    dropped: list[str] = []
+    seen: set[tuple[str, ...]] = set()
+    for i, (path, key) in enumerate(items):
+        mask = own[i]
+        if path in links:  # follow the link hop by hop: the last listed hop is the mask
+            hop, hops = path, {mask}
+            for _ in range(40):
+                try:
+                    hop = os.path.join(os.path.dirname(hop), os.readlink(hop))
+                except OSError:
+                    break
+                step = entry(hop, key)
+                if step in hops:
+                    break  # a loop: reading it names it
+                hops.add(step)
+                mask = step if step in listed else mask
+        if mask in seen:
+            dropped.append(path)
+        else:
+            seen.add(mask)
+            kept.append(i)
+    return kept, dropped
 
 
 def file_listing(entries: Sequence[Entry]) -> list[tuple[str, int, int | str]]:
@@ -144,8 +219,8 @@ def _local_listing(e: Entry) -> Iterator[tuple[str, int, int | str]]:
         files = sorted(Path(d) / n for d, _, names in os.walk(e.path) for n in names)
     elif e.kind == "perclass":
         files = [Path(f) for _, f in e.files]
-    else:
-        files = [Path(e.path)]
+    else:  # an image, with a detached NRRD's data files
+        files = [Path(e.path), *(Path(f) for _, f in e.files)]
     for f in files:
         try:
             st = f.stat()

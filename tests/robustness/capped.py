@@ -23,8 +23,10 @@ def _limit(ceiling: int):
     return set_limit
 
 
-def run_capped(argv: list[str], ceiling: int = CEILING) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+def run_capped(
+    argv: list[str], ceiling: int = CEILING, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", **(env or {})}
     env.pop("CLASSWEIGHTS_DEBUG", None)
     return subprocess.run([str(a) for a in argv], capture_output=True, text=True, env=env,
                           cwd=str(ROOT), preexec_fn=_limit(ceiling), timeout=600)  # fmt: skip
@@ -50,3 +52,29 @@ def one_line_error(r: subprocess.CompletedProcess[str], *names: object) -> str:
     for name in names:
         assert str(name) in lines[0], (name, lines[0])
     return lines[0]
+
+
+_PEAK = """
+import resource, runpy, sys
+sys.argv = ["classweights", *{args!r}]
+code = 0
+try:
+    runpy.run_module("classweights.cli", run_name="__main__")
+except SystemExit as e:
+    code = e.code if isinstance(e.code, int) else 1
+sys.stderr.write("\\npeak_rss_kb %d\\n" % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+sys.exit(code)
+"""
+
+
+def cli_peak(*args: object, ceiling: int = CEILING, env: dict[str, str] | None = None):
+    """``classweights ARGS`` in a capped child; ``(result, peak resident MB)``. The peak line
+    is taken off ``stderr``. Numba's JIT is forced on (``CLASSWEIGHTS_JIT=1``), so runs compare
+    with a baseline that loaded the same kernels."""
+    code = _PEAK.format(args=[str(a) for a in args])
+    extra = {"CLASSWEIGHTS_JIT": "1", "OPENBLAS_NUM_THREADS": "1", **(env or {})}
+    r = run_capped([sys.executable, "-c", code], ceiling, extra)
+    head, _, tail = r.stderr.rpartition("peak_rss_kb ")
+    r.stderr = head.rstrip("\n") + ("\n" if head.strip() else "")
+    return r, int(tail.split()[0]) / 1024 if tail else float("nan")
+
