@@ -9,7 +9,7 @@ Local paths use plain ``open``/``os.walk`` and never import fsspec.
 
 from __future__ import annotations
 
-from .discover import discover, file_entries, zarr_entries
+from .discover import discover
 from .entries import (
     ARRAY_EXTS,
     DEFAULT_MAX_PIXELS,
@@ -19,6 +19,7 @@ from .entries import (
     STORE_MARKERS,
     Entry,
     ReadOptions,
+    file_version,
     is_url,
     is_zarr_dir,
     local_path,
@@ -26,11 +27,13 @@ from .entries import (
     open_regular,
     url_fs,
 )
+from .found import file_entries, zarr_entries
+from .listing import file_listing
 from .memory import is_torch_dataset, iter_items, iter_torch_dataset, mask_from_item
 from .palettes import Indexed
 from .readers import png_header, read_entry, read_image, read_stacks
 from .scratch import Scratch, ThreadScratch
-from .walk import file_listing, file_version, walk_masks
+from .walk import walk_masks
 
 __all__ = [
     "ARRAY_EXTS",

@@ -178,3 +178,22 @@ def special_kind(mode: int) -> str:
         (stat.S_ISDIR, "a folder"),
     )
     return next((what for test, what in kinds if test(mode)), "not a regular file")
+
+
+def file_version(st: os.stat_result) -> str:
+    """A local file's version for fingerprints: ``"mtime_ns:ctime_ns"``.
+
+    The modification time alone can be set back (``touch -r``, ``tar``/``rsync -a`` restoring an
+    archive's times), so a file rewritten with its old size and time would keep its old key;
+    the change time is set by the kernel on every write or metadata change and cannot be set
+    back. A copy of a dataset therefore gets new versions (and is scanned once), a move or
+    rename within a file system keeps them.
+
+    >>> import os, tempfile
+    >>> f = os.path.join(tempfile.mkdtemp(), "m.npy"); _ = open(f, "wb").write(b"a")
+    >>> before = file_version(os.stat(f)); st = os.stat(f)
+    >>> _ = open(f, "wb").write(b"b"); os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    >>> os.stat(f).st_mtime_ns == st.st_mtime_ns, file_version(os.stat(f)) == before
+    (True, False)
+    """
+    return f"{st.st_mtime_ns}:{st.st_ctime_ns}"

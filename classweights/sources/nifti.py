@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from ..errors import MaskReadError, require
 from .bounded import inflate_into, memory_blocks
 from .entries import ReadOptions, url_fs
-from .volumes import Volume, as_3d, check_size, in_mm
+from .voxels import Volume, as_3d, check_size, in_mm
 
 #: most bytes before the voxels (header and extensions) of a NIfTI read by URL
 MAX_VOX_OFFSET = 64 << 20

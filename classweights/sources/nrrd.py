@@ -182,7 +182,7 @@ def with_data_files(entry: Entry, root: str) -> Entry:
     files = resolve_data(entry.path, h, root)
     if not files:
         return entry
-    from .walk import file_version
+    from .entries import file_version
 
     rows = list(entry.listing)
     if not rows:

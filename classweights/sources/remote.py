@@ -18,7 +18,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ClassWeightsError, DatasetError
-from .discover import _check_single_layout, _perclass_entries, file_entries, zarr_entries
 from .entries import (
     ARRAY_EXTS,
     IMAGE_EXTS,
@@ -26,12 +25,13 @@ from .entries import (
     STORE_MARKERS,
     Entry,
     enter_list,
+    file_version,
     is_local_fs,
     is_url,
     url_fs,
 )
+from .found import check_single_layout, file_entries, perclass_entries, zarr_entries
 from .volumes import VOLUME_EXTS
-from .walk import file_version
 
 
 def discover_url(
@@ -90,7 +90,7 @@ def discover_url(
 
     paths = [PurePosixPath(r) for r, _ in items]
     if multilabel and items and all(p.suffix.lower() == ".png" for p in paths):
-        per_class = _perclass_entries(paths, class_names)
+        per_class = perclass_entries(paths, class_names)
         if per_class is not None:
             return [
                 Entry(
@@ -101,7 +101,7 @@ def discover_url(
                 )
                 for e in per_class
             ]
-    _check_single_layout(url, paths, [store for _, store in items], kinds=not glob)
+    check_single_layout(url, paths, [store for _, store in items], kinds=not glob)
     out: list[Entry] = []
     for r, store in items:
         if store:

@@ -1,15 +1,14 @@
-"""Walking folders and listing files: which names a scan takes, and each file's version.
-
-`walk_masks` is the one folder walk (discovery and the cache's quick fingerprint share it);
-`file_listing` gives every file behind the entries with its size and version, for the cache key.
-"""
+"""Walking folders: which names a scan takes (`walk_masks`, the one folder walk that discovery
+and the cache's quick fingerprint share), and which of them are one mask (`unique_masks`).
+Each file's version is `entries.file_version`; every file behind the entries, for the cache
+key, is `listing.file_listing`."""
 
 from __future__ import annotations
 
 import logging
 import os
 import stat
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from ..errors import DatasetError
@@ -17,11 +16,9 @@ from .entries import (
     ARRAY_EXTS,
     IMAGE_EXTS,
     STORE_MARKERS,
-    Entry,
-    is_url,
+    file_version,
     local_path,
     special_kind,
-    url_fs,
 )
 from .volumes import VOLUME_EXTS
 
@@ -163,75 +160,3 @@ def unique_masks(
             seen.add(mask)
             kept.append(i)
     return kept, dropped
-
-
-def file_listing(entries: Sequence[Entry]) -> list[tuple[str, int, int | str]]:
-    """Every file behind the entries as ``(path, size, version)``, for dataset fingerprints.
-
-    ``version`` is `file_version` (modification and change time) for local files and, for URLs,
-    the store's etag (or its modification time, or fsspec's ``ukey``) taken from the listing
-    made by :func:`discover`.
-    A zarr store lists every file inside it. Each file appears once, in entry order.
-
-    >>> import tempfile, os
-    >>> d = tempfile.mkdtemp(); f = os.path.join(d, "m.png"); _ = open(f, "wb").write(b"x" * 3)
-    >>> [(os.path.basename(p), size) for p, size, _ in file_listing([Entry("image", f)])]
-    [('m.png', 3)]
-    """
-    out: list[tuple[str, int, int | str]] = []
-    seen: set[str] = set()
-    for e in entries:
-        if e.listing:
-            rows: Iterable[tuple[str, int, int | str]] = e.listing
-        elif is_url(e.path):
-            fs, _ = url_fs(e.path)
-            rows = _remote().remote_listing(e, fs)
-        else:
-            rows = _local_listing(e)
-        for row in rows:
-            if row[0] not in seen:
-                seen.add(row[0])
-                out.append(row)
-    return out
-
-
-def file_version(st: os.stat_result) -> str:
-    """A local file's version for fingerprints: ``"mtime_ns:ctime_ns"``.
-
-    The modification time alone can be set back (``touch -r``, ``tar``/``rsync -a`` restoring an
-    archive's times), so a file rewritten with its old size and time would keep its old key;
-    the change time is set by the kernel on every write or metadata change and cannot be set
-    back. A copy of a dataset therefore gets new versions (and is scanned once), a move or
-    rename within a file system keeps them.
-
-    >>> import os, tempfile
-    >>> f = os.path.join(tempfile.mkdtemp(), "m.npy"); _ = open(f, "wb").write(b"a")
-    >>> before = file_version(os.stat(f)); st = os.stat(f)
-    >>> _ = open(f, "wb").write(b"b"); os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
-    >>> os.stat(f).st_mtime_ns == st.st_mtime_ns, file_version(os.stat(f)) == before
-    (True, False)
-    """
-    return f"{st.st_mtime_ns}:{st.st_ctime_ns}"
-
-
-def _local_listing(e: Entry) -> Iterator[tuple[str, int, int | str]]:
-    if e.kind == "zarr":
-        files = sorted(Path(d) / n for d, _, names in os.walk(e.path) for n in names)
-    elif e.kind == "perclass":
-        files = [Path(f) for _, f in e.files]
-    else:  # an image, with a detached NRRD's data files
-        files = [Path(e.path), *(Path(f) for _, f in e.files)]
-    for f in files:
-        try:
-            st = f.stat()
-        except OSError:  # gone or a broken link: a stamp no real file has, so the key changes
-            yield str(f), -1, -1
-            continue
-        yield str(f), st.st_size, file_version(st)
-
-
-def _remote():
-    """The URL twin of discovery (imported on first URL only)."""
-    from . import remote
-
-    return remote
