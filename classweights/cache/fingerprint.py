@@ -185,12 +185,14 @@ def quick_fingerprint(paths: Sequence[str], settings: dict[str, Any]) -> Fingerp
         kept, _ = unique_masks([(f, None) for f, _ in items], links)
         items = [items[i] for i in kept]
     cut = len(root) + 1
+    other = ARRAY_EXTS + NRRD_EXTS  # (an NRRD header may name data files: the full listing)
     files = []
+    append = files.append
     for f, store in items:
         st = stats.get(f)
-        if store or st is None or f.lower().endswith(ARRAY_EXTS + NRRD_EXTS):
-            return None  # (an NRRD header may name data files: the full listing has them)
-        files.append((f[cut:], st[0], st[1]))
+        if store or st is None or f.lower().endswith(other):
+            return None
+        append((f[cut:], st[0], st[1]))
     return _fingerprint(paths, root, files, settings, False, place(root)) if files else None
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 from collections.abc import Collection, Sequence
 from pathlib import Path
+from stat import S_ISREG
 
 from ..errors import DatasetError
 from .entries import (
@@ -75,25 +75,27 @@ def walk_masks(
             items.append((folder, True))
             return
         nonlocal skipped
-        for c in children:
-            if hidden(c.name):
+        for c in children:  # the warm cache path: one stat per file, nothing else per file
+            name = c.name
+            if name[0] == "." or name == "__MACOSX":  # `hidden`, inline
                 skipped += 1
             elif c.is_dir(follow_symlinks=False):
                 visit(c.path)
-            elif c.name.lower().endswith(MASK_EXTS):
-                items.append((c.path, False))
+            elif name.lower().endswith(MASK_EXTS):
+                path = c.path
+                items.append((path, False))
                 if links is not None and c.is_symlink():
-                    links.add(c.path)
+                    links.add(path)
                 try:
                     st = c.stat()
                 except OSError:
                     continue  # a broken link: reading it will name it
-                if not stat.S_ISREG(st.st_mode):  # reading a FIFO would wait forever
+                if not S_ISREG(st.st_mode):  # reading a FIFO would wait forever
                     raise DatasetError(
-                        f"{c.path}: is {special_kind(st.st_mode)}, not a regular file; remove "
+                        f"{path}: is {special_kind(st.st_mode)}, not a regular file; remove "
                         "it from the dataset folder, or pass --glob to choose the mask files"
                     )
-                stats[c.path] = (st.st_size, file_version(st))
+                stats[path] = (st.st_size, file_version(st))
 
     visit(root)
     return items, stats, skipped
