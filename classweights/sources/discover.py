@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from stat import S_ISDIR, S_ISLNK, S_ISREG
 
 from ..errors import DatasetError, DuplicateWarning, warn_data
 from .entries import (
@@ -13,6 +14,7 @@ from .entries import (
     LIST_EXTS,
     Entry,
     enter_list,
+    file_version,
     is_url,
     is_zarr_dir,
     special_kind,
@@ -102,9 +104,7 @@ def _discover_one(
             kept = [f for f in found if not any(hidden(x) for x in f.relative_to(p).parts)]
             log_hidden(p, len(found) - len(kept))
             found = kept
-        items = [(str(f), is_zarr_dir(f)) for f in found if f.is_file() or is_zarr_dir(f)]
-        links.update(f for f, store in items if not store and os.path.islink(f))
-        stats: dict[str, tuple[int, str]] = {}
+        items, stats = _globbed(found, links)
     else:
         items, stats, skipped = walk_masks(os.path.abspath(p), links)
         log_hidden(p, skipped)
@@ -128,6 +128,35 @@ def _discover_one(
             out.extend(file_entries(f, multilabel))
     # detached NRRD data, inside p only
     return [with_data_files(e, str(p)) if e.path[-5:].lower() in _NRRD else e for e in out]
+
+
+def _globbed(
+    found: Sequence[Path], links: set[str]
+) -> tuple[list[tuple[str, bool]], dict[str, tuple[int, str]]]:
+    """The files and zarr stores a glob matched, with each file's size and version: one
+    ``lstat`` per match (a ``stat`` more for a symlink), as the folder walk makes one ``stat``."""
+    items: list[tuple[str, bool]] = []
+    stats: dict[str, tuple[int, str]] = {}
+    for f in found:
+        try:
+            st = f.lstat()
+            if S_ISLNK(st.st_mode):
+                links.add(str(f))
+                st = f.stat()
+        except OSError:
+            continue  # gone, or a broken link: not a mask a glob found
+        if S_ISDIR(st.st_mode):
+            if is_zarr_dir(f):
+                items.append((str(f), True))
+        elif S_ISREG(st.st_mode):
+            items.append((str(f), False))
+            stats[str(f)] = (st.st_size, file_version(st))
+        else:  # reading a FIFO would wait forever
+            raise DatasetError(
+                f"{f}: is {special_kind(st.st_mode)}, not a regular file; remove it, or pass a "
+                "--glob that does not match it"
+            )
+    return items, stats
 
 
 _ARRAY_SUFFIXES = ARRAY_EXTS + tuple(e.upper() for e in ARRAY_EXTS)
