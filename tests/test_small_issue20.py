@@ -77,10 +77,11 @@ def test_progress_bar_labels_the_eta(monkeypatch):
     from rich.console import Console
 
     import classweights.report as report
+    import classweights.report.console as terminal
 
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, width=100)
-    monkeypatch.setattr(report, "make_console", lambda **_: console)
+    monkeypatch.setattr(terminal, "make_console", lambda **_: console)
     with report.progress_bar(True) as update:
         update(3, 10)
     assert "ETA" in buf.getvalue()
