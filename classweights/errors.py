@@ -69,6 +69,7 @@ EXTRAS = {
     "torchmetrics": "torchmetrics",
     "hydra": "hydra",
     "omegaconf": "hydra",
+    "pyarrow": "hf",
 }
 
 
