@@ -51,8 +51,12 @@ def low_bit_png(m, depth):
             packed[i // per] |= int(v) << (8 - depth * (i % per + 1))
         raw += b"\x00" + packed.tobytes()
     ihdr = struct.pack(">IIBBBBB", m.shape[1], m.shape[0], depth, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))  # fmt: skip
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def image_dataset(columns, decode=True):
@@ -82,7 +86,9 @@ def photos(n, seed=1):
 )
 def test_an_image_column_named_like_masks_is_found_never_the_image_column(name):
     ms = masks()
-    ds = image_dataset({"image": photos(len(ms)), name: ms, "scene": [i % 10 for i in range(len(ms))]})
+    ds = image_dataset(
+        {"image": photos(len(ms)), name: ms, "scene": [i % 10 for i in range(len(ms))]}
+    )
     s = cw.scan(ds, num_classes=C)
     assert s.pixels.tolist() == bincount(ms).tolist()
     assert s.num_images == len(ms) and s.sources[:2] == ["[0]", "[1]"]
@@ -141,7 +147,9 @@ def test_a_ragged_nested_list_is_refused_naming_the_row():
 
 def test_a_dataset_dict_is_refused_naming_its_splits():
     ms = masks(2)
-    dd = datasets.DatasetDict({"train": image_dataset({"mask": ms}), "test": image_dataset({"mask": ms})})
+    dd = datasets.DatasetDict(
+        {"train": image_dataset({"mask": ms}), "test": image_dataset({"mask": ms})}
+    )
     with pytest.raises(DatasetError, match=r"splits \(train, test\).*ds\['train'\]"):
         cw.scan(dd, num_classes=C)
 
@@ -151,7 +159,9 @@ def test_mask_column_picks_the_key_of_dict_items_and_is_refused_for_mask_files(t
     items = [{"mask": np.zeros((2, 2), np.uint8), "sem": m} for m in ms]
     assert cw.scan(items, num_classes=C, mask_column="sem").pixels.tolist() == bincount(ms).tolist()
     Image.fromarray(ms[0]).save(tmp_path / "m.png")
-    with pytest.raises(ConfigError, match=r"mask_column='sem'.*holds mask files: drop mask_column"):
+    with pytest.raises(
+        ConfigError, match=r"mask_column=.sem.*holds mask files, which have no columns"
+    ):
         cw.scan(tmp_path, mask_column="sem")
 
 
@@ -170,11 +180,16 @@ def test_stored_masks_of_every_encoding_read_exact_labels(decode):
         palette.append(im)
     two_bit = [low_bit_png(m, 2) for m in ms]
     ds = datasets.Dataset.from_dict(
-        {"eight": [Image.fromarray(m) for m in ms], "sixteen": [Image.fromarray(m) for m in sixteen],
-         "pal": palette, "low": [{"bytes": b, "path": None} for b in two_bit]},
-        features=datasets.Features({k: datasets.Image(decode=decode)
-                                    for k in ("eight", "sixteen", "pal", "low")}),
-    )  # fmt: skip
+        {
+            "eight": [Image.fromarray(m) for m in ms],
+            "sixteen": [Image.fromarray(m) for m in sixteen],
+            "pal": palette,
+            "low": [{"bytes": b, "path": None} for b in two_bit],
+        },
+        features=datasets.Features(
+            {k: datasets.Image(decode=decode) for k in ("eight", "sixteen", "pal", "low")}
+        ),
+    )
     for column in ("eight", "pal", "low"):
         s = cw.scan(ds, num_classes=C, mask_column=column)
         assert s.pixels.tolist() == bincount(ms).tolist(), column
@@ -182,7 +197,8 @@ def test_stored_masks_of_every_encoding_read_exact_labels(decode):
     assert s.pixels.tolist() == bincount(ms).tolist()
     # the lenient path we avoid: Pillow reads label 1 of the 2-bit PNG as grey 85
     decoded = np.asarray(ds.cast_column("low", datasets.Image())[0]["low"])
-    assert set(np.unique(decoded).tolist()) - {0, 85, 170, 255} == set()
+    assert 85 in decoded
+    assert set(np.unique(decoded).tolist()) <= {0, 85, 170, 255}
 
 
 @pytest.mark.parametrize("decode", [True, False])
@@ -198,7 +214,13 @@ def test_damaged_png_bytes_are_refused_naming_the_row(decode, flag, monkeypatch)
     data[2] = data[2][: len(data[2]) * 2 // 3]
     ds = image_dataset({"image": photos(4), "mask": data}, decode=decode)
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", flag)
-    with pytest.raises(MaskReadError, match=r"the Dataset row [12], column 'mask': the PNG is damaged"):
+    if decode:  # datasets' own decoding (Pillow) takes the damaged copy as it comes
+        assert np.array_equal(np.asarray(ds[1]["mask"]), ms[1])
+        if flag:  # and zero-fills the cut-short one: its missing rows would count as class 0
+            assert not np.array_equal(np.asarray(ds[2]["mask"]), ms[2])
+    with pytest.raises(
+        MaskReadError, match=r"the Dataset row [12], column 'mask': the PNG is damaged"
+    ):
         cw.scan(ds, num_classes=C, workers=1)
     s = cw.scan(ds, num_classes=C, on_error="skip")
     assert s.num_images == 2 and [src for src, _ in s.skipped] == ["[1]", "[2]"]
@@ -225,7 +247,9 @@ def test_a_cell_holding_only_a_path_reads_that_file_with_its_checks(tmp_path):
     for i, m in enumerate(ms):
         Image.fromarray(m).save(tmp_path / f"{i}.png")
         paths.append(str(tmp_path / f"{i}.png"))
-    ds = datasets.Dataset.from_dict({"label": paths}).cast_column("label", datasets.Image(decode=False))
+    ds = datasets.Dataset.from_dict({"label": paths}).cast_column(
+        "label", datasets.Image(decode=False)
+    )
     assert ds.with_format("arrow")[0:1].column("label").to_pylist()[0]["bytes"] is None
     assert cw.scan(ds, num_classes=C).pixels.tolist() == bincount(ms).tolist()
     (tmp_path / "1.png").write_bytes((tmp_path / "1.png").read_bytes()[:40])
@@ -246,7 +270,9 @@ def test_a_sample_and_a_transform_read_the_rows_they_name():
 
 def test_a_streaming_iterable_dataset_counts_the_same_and_cannot_be_sampled():
     ms = masks(70, seed=10)
-    stream = image_dataset({"image": photos(70), "annotation": ms}).to_iterable_dataset(num_shards=3)
+    stream = image_dataset({"image": photos(70), "annotation": ms}).to_iterable_dataset(
+        num_shards=3
+    )
     s = cw.scan(stream, num_classes=C)
     assert s.num_images == 70 and s.pixels.tolist() == bincount(ms).tolist()
     with pytest.raises(ConfigError, match="sampling needs a source with a length"):
@@ -259,3 +285,12 @@ def test_a_streaming_iterable_dataset_counts_the_same_and_cannot_be_sampled():
     unknown = datasets.IterableDataset.from_generator(rows)  # features known only when read
     assert unknown.features is None
     assert cw.scan(unknown, num_classes=C).pixels.tolist() == bincount(ms[:3]).tolist()
+
+
+def test_a_column_of_image_lists_is_refused_naming_it():
+    ds = datasets.Dataset.from_dict(
+        {"segs": [[Image.fromarray(m) for m in masks(2)]]},
+        features=datasets.Features({"segs": datasets.List(datasets.Image())}),
+    )
+    with pytest.raises(DatasetError, match=r"column 'segs' holds lists of images"):
+        cw.scan(ds, mask_column="segs")

@@ -43,11 +43,19 @@ def dataset(ms, seed=1):
     rng = np.random.default_rng(seed)
     photos = [Image.fromarray(rng.integers(0, 255, (H, W, 3), dtype=np.uint8)) for _ in ms]
     return datasets.Dataset.from_dict(
-        {"image": photos, "annotation": [Image.fromarray(m) for m in ms],
-         "label": [i % 3 for i in range(len(ms))]},
-        features=datasets.Features({"image": datasets.Image(), "annotation": datasets.Image(),
-                                    "label": datasets.ClassLabel(names=["a", "b", "c"])}),
-    )  # fmt: skip
+        {
+            "image": photos,
+            "annotation": [Image.fromarray(m) for m in ms],
+            "label": [i % 3 for i in range(len(ms))],
+        },
+        features=datasets.Features(
+            {
+                "image": datasets.Image(),
+                "annotation": datasets.Image(),
+                "label": datasets.ClassLabel(names=["a", "b", "c"]),
+            }
+        ),
+    )
 
 
 def cli(*args, cache, cwd=None):
@@ -57,8 +65,14 @@ def cli(*args, cache, cwd=None):
         "    print('DATASETS_IMPORTED' if 'datasets' in sys.modules else '', file=sys.stderr)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CLASSWEIGHTS_CACHE": str(cache)}
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +90,9 @@ def test_the_cli_reads_a_saved_folder_and_parquet_without_importing_datasets(sav
     root, ms = saved
     assert len(list((root / "train").glob("*.arrow"))) == 2
     for target in ("train", "train.parquet"):
-        out = cli("stats", str(root / target), "--num-classes", str(C), "--format", "json",
-                  cache=tmp_path)  # fmt: skip
+        out = cli(
+            "stats", str(root / target), "--num-classes", str(C), "--format", "json", cache=tmp_path
+        )
         assert out.returncode == 0, out.stderr
         assert "DATASETS_IMPORTED" not in out.stderr
         data = json.loads(out.stdout)
@@ -87,8 +102,19 @@ def test_the_cli_reads_a_saved_folder_and_parquet_without_importing_datasets(sav
 
 def test_the_cli_samples_parquet_rows_and_names_columns(saved, tmp_path):
     root, ms = saved
-    out = cli("stats", str(root / "train.parquet"), "--num-classes", str(C), "--sample", "9",
-              "--format", "json", "--mask-column", "annotation", cache=tmp_path)  # fmt: skip
+    out = cli(
+        "stats",
+        str(root / "train.parquet"),
+        "--num-classes",
+        str(C),
+        "--sample",
+        "9",
+        "--format",
+        "json",
+        "--mask-column",
+        "annotation",
+        cache=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     rows = cw.scan(root / "train.parquet", num_classes=C, sample=9).sources
     assert len(rows) == 9
@@ -125,8 +151,9 @@ def test_plain_parquet_with_image_structs_and_damaged_files(tmp_path):
         Image.fromarray(m).save(buf, format="PNG")
         return buf.getvalue()
 
-    table = pa.table({"seg_mask": [{"bytes": png(m), "path": None} for m in ms],
-                      "id": list(range(5))})  # fmt: skip
+    table = pa.table(
+        {"seg_mask": [{"bytes": png(m), "path": None} for m in ms], "id": list(range(5))}
+    )
     pq.write_table(table, tmp_path / "plain.parquet")
     s = cw.scan(tmp_path / "plain.parquet", num_classes=C)
     assert s.pixels.tolist() == bincount(ms).tolist()
@@ -151,8 +178,10 @@ def test_a_dataset_is_cached_under_its_fingerprint(tmp_path, caplog):
     meta = json.loads((Path(info.path) / "meta.json").read_text())
     assert meta["place"] == [] and meta["probe"] is None and meta["root"] == ""
     # a transform is another dataset: a new fingerprint, a new entry, its own numbers
-    for changed, rows in ((ds.select(range(10)), ms[:10]), (ds.filter(lambda r: r["label"] == 1),
-                                                            ms[1::3])):  # fmt: skip
+    for changed, rows in (
+        (ds.select(range(10)), ms[:10]),
+        (ds.filter(lambda r: r["label"] == 1), ms[1::3]),
+    ):
         stats, info = cached_scan(changed, num_classes=C, cache_dir=tmp_path)
         assert not info.hit and stats.pixels.tolist() == bincount(rows).tolist()
     # another column (all zeros here) is another key
@@ -208,6 +237,7 @@ def test_files_changed_during_the_scan_are_not_cached(tmp_path):
         os.utime(shard, ns=(1, 1))
 
     with pytest.warns(CacheWarning, match="changed while they were scanned"):
-        stats, info = cached_scan(tmp_path / "d", num_classes=C, cache_dir=tmp_path / "c",
-                                  progress=touch)  # fmt: skip
+        stats, info = cached_scan(
+            tmp_path / "d", num_classes=C, cache_dir=tmp_path / "c", progress=touch
+        )
     assert info.path is None and stats.pixels.tolist() == bincount(ms).tolist()

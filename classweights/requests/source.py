@@ -65,11 +65,13 @@ class MaskSource:
             source = [os.fspath(p) for p in ([source] if _one(source) else source)]
             table = hf_files(source, column)
             if table is None and column is not None:
-                raise ConfigError(
+                error = ConfigError(
                     f"mask_column={column!r} names the column of a Hugging Face dataset (a "
                     "save_to_disk folder, .arrow or .parquet files) or the key of dict items; "
-                    f"{source[0]} holds mask files: drop mask_column"
+                    f"{source[0]} holds mask files, which have no columns: drop it"
                 )
+                error.param = "mask_column"  # type: ignore[attr-defined]
+                raise error
             source = table if table is not None else source
         else:
             source = hf_column(source, column) or source

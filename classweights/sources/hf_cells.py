@@ -92,6 +92,19 @@ def cell_kind(arrow_type: Any, column: str, where: str) -> str:
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
         return "binary"
     if _is_list(t):
+        leaf = t
+        while _is_list(leaf):
+            leaf = leaf.value_type
+        if not _is_label_type(leaf):
+            what = (
+                "images (e.g. one mask per class or instance)"
+                if pa.types.is_struct(leaf)
+                else f"{leaf} values"
+            )
+            raise DatasetError(
+                f"{where}: column {column!r} holds lists of {what}, not one mask per row of "
+                "labels; name a column of masks with mask_column="
+            )
         return "array"
     raise DatasetError(
         f"{where}: column {column!r} holds one {t} value per row (e.g. a class of the whole "
@@ -145,6 +158,12 @@ def _is_list(t: Any) -> bool:
     )
 
 
+def _is_label_type(t: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t))
+
+
 def nested_array(values: Any, name: str, max_pixels: int) -> NDArray[Any]:
     """The array of a cell's nested lists (``values``: the cell's outer list as a pyarrow
     array); every level must be rectangular.
@@ -178,6 +197,8 @@ def nested_array(values: Any, name: str, max_pixels: int) -> NDArray[Any]:
                 "raise it with --max-pixels if the mask is genuine"
             )
         level = level.flatten()
+    if not _is_label_type(level.type):
+        raise MaskReadError(f"{name}: holds {level.type} values, not labels")
     if level.null_count:
         raise MaskReadError(f"{name}: the array holds nulls; a mask has a label per pixel")
     flat = level.to_numpy(zero_copy_only=False)
