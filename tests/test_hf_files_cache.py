@@ -137,9 +137,9 @@ def test_a_saved_dataset_dict_names_its_splits(tmp_path):
     assert str(tmp_path / "dd" / "train") in out.stderr
 
 
-def test_plain_parquet_with_image_structs_and_damaged_files(tmp_path):
-    """A parquet file written without datasets' metadata: a struct<bytes, path> column is an
-    image column; a damaged file is one error naming it."""
+def test_plain_parquet_and_arrow_files_and_damaged_files(tmp_path):
+    """Files written without datasets' metadata (parquet, an Arrow IPC file): a
+    struct<bytes, path> column is an image column; a damaged file is one error naming it."""
     import io
 
     import pyarrow as pa
@@ -161,6 +161,24 @@ def test_plain_parquet_with_image_structs_and_damaged_files(tmp_path):
     (tmp_path / "cut.parquet").write_bytes(data[: len(data) // 2])
     with pytest.raises(cw.MaskReadError, match=r"cut\.parquet: cannot read the dataset file"):
         cw.scan(tmp_path / "cut.parquet", num_classes=C)
+    with pa.ipc.new_file(tmp_path / "plain.arrow", table.schema) as writer:
+        writer.write_table(table, max_chunksize=2)
+    assert cw.scan(tmp_path / "plain.arrow", num_classes=C).pixels.tolist() == bincount(ms).tolist()
+    dataset(ms).save_to_disk(str(tmp_path / "saved"))
+    shard = next((tmp_path / "saved").glob("*.arrow"))
+    whole = shard.read_bytes()
+    shard.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(cw.MaskReadError, match=r"data-00000-of-00001\.arrow: .*cut short"):
+        cw.scan(tmp_path / "saved", num_classes=C)
+    # cut exactly between two batches: pyarrow alone would read it as a shorter stream
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table.slice(0, 2))
+    first_batch = sink.getvalue().to_pybytes()[:-8]  # without the end-of-stream marker
+    (tmp_path / "cut.arrow").write_bytes(first_batch)
+    assert pa.ipc.open_stream(first_batch).read_all().num_rows == 2
+    with pytest.raises(cw.MaskReadError, match=r"cut\.arrow: the Arrow stream ends without"):
+        cw.scan(tmp_path / "cut.arrow", num_classes=C)
 
 
 # ---- the cache --------------------------------------------------------------------------------

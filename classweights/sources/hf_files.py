@@ -17,12 +17,17 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError, MaskReadError, require
-from .entries import is_url
+from .entries import ARRAY_EXTS, IMAGE_EXTS, LIST_EXTS, is_url
 from .hf import BATCH_ROWS, HFColumn, choose_column, image_columns, said
 from .hf_cells import cell_kind, is_image_struct
+from .volumes import VOLUME_EXTS
 
 #: the files of a dataset, read with pyarrow
 FILE_EXTS = (".arrow", ".parquet")
+#: how an Arrow IPC stream ends (a continuation marker and a zero length), as pyarrow writes it
+END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+#: names of files (masks, lists, zarr stores aside) that cannot be a saved dataset's folder
+_NOT_FOLDERS = (*IMAGE_EXTS, *ARRAY_EXTS, *LIST_EXTS, *VOLUME_EXTS)
 #: what ``Dataset.save_to_disk`` writes beside its ``.arrow`` shards
 SAVED_MARKERS = ("state.json", "dataset_info.json")
 
@@ -56,10 +61,11 @@ def hf_files(paths: Sequence[str], given: str | None) -> HFColumn | None:
 def is_hf_path(path: str) -> bool:
     """A ``.arrow``/``.parquet`` file, or a folder written by ``save_to_disk`` (a Dataset's, or
     a DatasetDict's)."""
-    if str(path).lower().endswith(FILE_EXTS):
+    name = str(path).lower()
+    if name.endswith(FILE_EXTS):
         return True
-    if is_url(path) or not os.path.isdir(path):
-        return False
+    if name.endswith(_NOT_FOLDERS) or is_url(path) or not os.path.isdir(path):
+        return False  # a long list of mask files costs no stat
     folder = Path(path)
     return (folder / "dataset_dict.json").is_file() or all(
         (folder / m).is_file() for m in SAVED_MARKERS
@@ -120,7 +126,21 @@ class _Files(HFColumn):
         return MaskReadError(f"{path}: cannot read the dataset file ({e}); is it damaged?")
 
     def _stream(self, path: str) -> Any:
-        return self._pa.ipc.open_stream(self._pa.memory_map(path))
+        """The record batches of an ``.arrow`` file, memory-mapped: an IPC stream (as
+        ``datasets`` writes them) or an IPC file; ``.schema`` is theirs."""
+        ipc = self._pa.ipc
+        try:
+            reader = ipc.open_stream(self._pa.memory_map(path))
+        except self._pa.ArrowInvalid:
+            return _FileBatches(ipc.open_file(self._pa.memory_map(path)))
+        with open(path, "rb") as fh:  # a stream cut between two batches reads as a shorter one
+            fh.seek(max(0, os.path.getsize(path) - len(END_OF_STREAM)))
+            if fh.read() != END_OF_STREAM:
+                raise MaskReadError(
+                    f"{path}: the Arrow stream ends without its end-of-stream marker: the file "
+                    "is cut short (a copy or download that stopped?); copy or save it again"
+                )
+        return reader
 
     def _schema(self, path: str) -> Any:
         try:
@@ -174,6 +194,16 @@ class _Files(HFColumn):
             for a in range(0, mine.size, BATCH_ROWS):
                 part = mine[a : a + BATCH_ROWS]
                 yield (part + start).tolist(), array.take(self._pa.array(part))
+
+
+class _FileBatches:
+    """The batches of an Arrow IPC *file*, iterated as a stream's are."""
+
+    def __init__(self, reader: Any):
+        self.reader, self.schema = reader, reader.schema
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self.reader.get_batch(i) for i in range(self.reader.num_record_batches))
 
 
 def _stream_batches(reader: Any, column: str) -> Iterator[tuple[int, Any]]:
