@@ -185,14 +185,22 @@ def test_plain_parquet_and_arrow_files_and_damaged_files(tmp_path):
 def test_a_dataset_is_cached_under_its_fingerprint(tmp_path, caplog):
     ms = masks(30, seed=5)
     ds = dataset(ms)
-    first = load_weights(ds, num_classes=C, cache_dir=tmp_path)
+    scanned = []  # a scan reports its progress; a hit reads no mask
+    first = load_weights(
+        ds, num_classes=C, cache_dir=tmp_path, progress=lambda d, t: scanned.append(d)
+    )
+    assert scanned[-1] == 30
     stats, info = cached_scan(ds, num_classes=C, cache_dir=tmp_path)
     assert info.hit and stats.pixels.tolist() == bincount(ms).tolist()
     again = dataset(ms)  # built again from the same data: datasets gives the same fingerprint
     assert again._fingerprint == ds._fingerprint
+    read = []
     with caplog.at_level(logging.INFO, logger="classweights"):
-        second = load_weights(again, num_classes=C, cache_dir=tmp_path)
-    assert second.tolist() == first.tolist()
+        second = load_weights(
+            again, num_classes=C, cache_dir=tmp_path, progress=lambda d, t: read.append(d)
+        )
+    assert second.tolist() == first.tolist() and read == []
+    assert not any("scanned" in r.message for r in caplog.records)
     meta = json.loads((Path(info.path) / "meta.json").read_text())
     assert meta["place"] == [] and meta["probe"] is None and meta["root"] == ""
     # a transform is another dataset: a new fingerprint, a new entry, its own numbers
@@ -218,7 +226,10 @@ def test_a_stream_is_not_cached_and_says_so_once(tmp_path, caplog):
     from classweights import pipeline
 
     pipeline._WARNED.clear()
-    with warnings.catch_warnings(record=True) as seen, caplog.at_level(logging.INFO):
+    with (
+        warnings.catch_warnings(record=True) as seen,
+        caplog.at_level(logging.INFO, "classweights"),
+    ):
         warnings.simplefilter("always")
         for _ in range(2):
             stats, info = cached_scan(stream, num_classes=C, cache_dir=tmp_path)
