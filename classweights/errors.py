@@ -96,6 +96,7 @@ EXTRAS = {
     "torchmetrics": "torchmetrics",
     "hydra": "hydra",
     "omegaconf": "hydra",
+    "pyarrow": "hf",
 }
 
 

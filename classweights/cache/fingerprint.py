@@ -9,6 +9,12 @@ never served stale statistics. Two datasets with equal listings share a key; whi
 is of is checked by identity.py before it is served. A *lineage* hashes the settings and the
 dataset's absolute location only: it finds the previous entry of the same dataset, so an
 incremental rescan reads just the changed files.
+
+A Hugging Face dataset (:func:`table_fingerprint`) is keyed by what identifies it instead: a
+``Dataset`` by ``datasets``' own fingerprint, its split, column and row count; its
+``.arrow``/``.parquet`` files by their absolute paths, sizes and versions. Such a key has no
+root and no place: its entry is never probed, never patched incrementally, and a copy of the
+files elsewhere is scanned once under its own key.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from ..errors import ClassWeightsError
 from ..sources import (
     ARRAY_EXTS,
     Entry,
+    HFColumn,
     file_listing,
+    file_version,
     is_url,
     is_zarr_dir,
     local_path,
@@ -85,7 +93,10 @@ _FILE_EXTS = (".png", ".tif", ".tiff", ".bmp", ".gif", ".npy", ".npz", ".txt", "
 
 
 def relative(path: str, root: str) -> str:
-    """``path`` relative to ``root`` when inside it (local paths and URLs), else unchanged."""
+    """``path`` relative to ``root`` when inside it (local paths and URLs), else unchanged
+    (always without a root: the row ids of a Hugging Face dataset)."""
+    if not root:
+        return path
     if is_url(path):
         base = root.rstrip("/")
         if path.rstrip("/") == base:
@@ -194,6 +205,43 @@ def quick_fingerprint(paths: Sequence[str], settings: dict[str, Any]) -> Fingerp
             return None
         append((f[cut:], st[0], st[1]))
     return _fingerprint(paths, root, files, settings, False, place(root)) if files else None
+
+
+def table_fingerprint(
+    table: HFColumn, settings: dict[str, Any], verify: bool = False
+) -> Fingerprint:
+    """The fingerprint of a Hugging Face dataset's mask column under scan settings: a
+    ``Dataset``'s listing is one row, ``(split and column, rows, datasets' fingerprint)``; files
+    are listed as ``(absolute path, size, version)`` (with ``verify``, their bytes' hash).
+
+    ``stamps`` holds the sizes and versions seen now (see :func:`table_stamps`), so files
+    changed during the scan are noticed. No root, no place (see the module's docstring).
+    """
+    stamps = table_stamps(table)
+    rows = (
+        [(p, size, content_hash(p)) for p, size, _ in stamps] if verify and table.files else stamps
+    )
+    counting = settings | {"mask_column": table.column}
+    fp = _fingerprint(list(table.files) or table.inputs, "", rows, counting, verify, [])
+    return replace(fp, stamps=tuple(stamps))
+
+
+def table_stamps(table: HFColumn) -> list[tuple[str, int, int | str]]:
+    """The listing of a Hugging Face dataset now: its files' sizes and versions, or the
+    ``Dataset``'s identity (which cannot change)."""
+    if not table.files:
+        if table.identity is None:
+            raise ValueError(f"{table} has no identity: {table.uncached}")
+        return [table.identity]
+    rows: list[tuple[str, int, int | str]] = []
+    for path in table.files:
+        try:
+            st = os.stat(path)
+        except OSError:
+            rows.append((path, -1, "missing"))
+            continue
+        rows.append((path, st.st_size, file_version(st)))
+    return rows
 
 
 def _fingerprint(

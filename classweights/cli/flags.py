@@ -139,6 +139,12 @@ def scan_flags(f: F) -> F:
             help="Also count connected components (objects) per class and their sizes.",
         ),
         click.option(
+            "--mask-column",
+            metavar="NAME",
+            help="Hugging Face dataset (save_to_disk folder, .arrow/.parquet files): the column "
+            "of masks (default: the one Image column named like annotation, mask, label...).",
+        ),
+        click.option(
             "--connectivity",
             type=click.Choice(CONNECTIVITIES),
             help="--objects neighbours: full (8 in 2-D, 26 in 3-D) or face (4 / 6).  "

@@ -4,9 +4,10 @@ weights stage given statistics). Every front door is an adapter over these."""
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
-from ..cache.loader import CacheInfo
+from ..cache.loader import CacheInfo, CacheWarning
 from ..records import WeightRecord
 from ..requests import CacheOptions, MaskSource
 from ..scan.engine import count
@@ -28,19 +29,41 @@ def statistics(
     """The statistics of ``source``: from the cache when it holds them, else scanned (and
     stored). Returns them with where they came from.
 
-    In-memory sources and explicit image ``indices`` (a one-off subset) are never cached.
+    In-memory sources (a Hugging Face ``Dataset`` aside: it is cached under its fingerprint),
+    streams and explicit image ``indices`` (a one-off subset) are never cached.
     """
     cache = cache or CacheOptions()
 
     def scan(src: MaskSource, entries: Any) -> ClassStats:
         return count(src, client=client, progress=progress, entries=entries)
 
-    if not cache.enabled or source.paths is None or source.settings.index_array is not None:
+    if not cache.enabled or not source.cacheable or source.settings.index_array is not None:
+        if cache.enabled:
+            _not_cacheable(source)
         stats, info = scan(source, None), CacheInfo(None, None, False)
     else:
         stats, info = cached_statistics(source, cache, scan)
     _say(stats, info)
     return stats, info
+
+
+#: reasons already warned about in this process (a warning once; an INFO line every time)
+_WARNED: set[str] = set()
+
+
+def _not_cacheable(source: MaskSource) -> None:
+    """Say why a Hugging Face dataset is not cached (a stream: it has no fingerprint)."""
+    table = source.table
+    if table is None or not table.uncached:
+        return
+    why = (
+        f"{table.uncached}: its statistics are not cached and are counted again on every call "
+        "(materialise it as a Dataset, e.g. Dataset.from_generator, to cache them)"
+    )
+    log.info("%s", why)
+    if why not in _WARNED:
+        _WARNED.add(why)
+        warnings.warn(why, CacheWarning, stacklevel=4)
 
 
 def _say(stats: ClassStats, info: CacheInfo) -> None:
@@ -72,7 +95,7 @@ def weights(
     cache = cache or CacheOptions()
     options = spec.options()
     name = weight_file_name(spec.method, options)
-    cacheable = cache.enabled and source.paths is not None and source.settings.index_array is None
+    cacheable = cache.enabled and source.cacheable and source.settings.index_array is None
     if cacheable and not cache.refresh:
         record = warm_record(source, name, cache)
         if record is not None:

@@ -3,7 +3,8 @@
 The store (:mod:`classweights.cache`) only reads and writes entries; this module decides hits,
 misses, incremental rescans and what goes into an entry. A request is fingerprinted once: by
 the quick walk where it applies (one local folder of images), else from its discovered entries
-(the `MaskSource` lists them once); both give the same key.
+(the `MaskSource` lists them once); both give the same key. A Hugging Face dataset is keyed by
+its identity (`table_fingerprint`) and is never rescanned incrementally.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..cache.fingerprint import Fingerprint, fingerprint, quick_fingerprint
+from ..cache.fingerprint import (
+    Fingerprint,
+    fingerprint,
+    quick_fingerprint,
+    table_fingerprint,
+    table_stamps,
+)
 from ..cache.identity import Identity, alt_key
 from ..cache.loader import CacheInfo, CacheWarning, changed_since
 from ..cache.store import CacheCorrupt, EntryRemoved, Store
@@ -41,16 +48,20 @@ def full_fingerprint(source: MaskSource, verify: bool) -> Fingerprint:
     stored with the entry and raised once by whoever serves the statistics."""
     memo = f"fingerprint:{verify}"
     if memo not in source.memo:
-        with notes.collect(reraise=False) as listed:
-            entries = source.entries
-        source.memo["listing notes"] = notes.merged(source.memo.get("listing notes"), listed)
-        source.memo[memo] = fingerprint(source.paths, entries, source.settings.key(), verify)
+        if source.table is not None:
+            fp = table_fingerprint(source.table, source.settings.key(), verify)
+        else:
+            with notes.collect(reraise=False) as listed:
+                entries = source.entries
+            source.memo["listing notes"] = notes.merged(source.memo.get("listing notes"), listed)
+            fp = fingerprint(source.paths, entries, source.settings.key(), verify)
+        source.memo[memo] = fp
     return source.memo[memo]
 
 
 def lookup_fingerprint(source: MaskSource, verify: bool) -> Fingerprint:
     """The key to look a request up by: the quick walk where it applies, else the full one."""
-    if not verify and "entries" not in source.__dict__:
+    if not verify and source.paths is not None and "entries" not in source.__dict__:
         quick = quick_fingerprint(source.paths, source.settings.key())
         if quick is not None:
             return quick
@@ -87,23 +98,25 @@ def cached_statistics(
                     return hit
             previous = store.previous(fp.lineage)
             with notes.collect() as found:
-                stats, inc = incremental(
-                    store,
-                    fp,
-                    source.paths,
-                    source.entries,
-                    source.settings,
-                    lambda paths, entries: count(source, entries),
-                )
+                if source.table is None:
+                    stats, inc = incremental(
+                        store,
+                        fp,
+                        source.paths,
+                        source.entries,
+                        source.settings,
+                        lambda paths, entries: count(source, entries),
+                    )
                 if stats is None:
                     stats = count(source, None)
             listed = source.memo.get("listing notes")
             kept = notes.merged(
                 listed, previous.meta.get("warnings") if inc and previous else (), found
             )
-            if changed_since(fp, source.entries, lambda: _relisted(source)):
+            if _changed(source, fp):
+                shown = ", ".join(source.table.inputs if source.table else source.paths or [])
                 warnings.warn(
-                    f"files of {', '.join(source.paths)} changed while they were scanned; the "
+                    f"files of {shown} changed while they were scanned; the "
                     "statistics are returned but not cached (rerun once the dataset is stable)",
                     CacheWarning,
                     stacklevel=4,
@@ -112,7 +125,8 @@ def cached_statistics(
             if cache.refresh:
                 store.remove(fp.key)
             me = Identity.of(fp)
-            extra = {"place": list(fp.place), "probe": me.probe, "warnings": kept}
+            probe = me.probe if fp.place else None  # no place (a Hugging Face dataset): no probe
+            extra = {"place": list(fp.place), "probe": probe, "warnings": kept}
             entry = store.write(fp, stats, extra)
             if inc is not None and inc.get("previous"):
                 store.remove(inc.pop("previous"))  # the entry is re-keyed: the old key is gone
@@ -141,6 +155,13 @@ def _raise_listing_notes(source: MaskSource, stored: Any = None) -> None:
     notes.replay(notes.merged(stored, source.memo.get("listing notes")), seen)
 
 
+def _changed(source: MaskSource, fp: Fingerprint) -> bool:
+    """True if the dataset changed while it was scanned (then it is not cached)."""
+    if source.table is not None:
+        return tuple(table_stamps(source.table)) != fp.stamps
+    return changed_since(fp, source.entries, lambda: _relisted(source))
+
+
 def _relisted(source: MaskSource) -> Any:
     """The entries of ``source`` listed again (to see whether a remote dataset changed)."""
     return MaskSource(source.source, source.settings).entries
@@ -154,7 +175,8 @@ def _hit(store: Store, fp: Fingerprint, source: MaskSource) -> tuple[ClassStats,
         entry = store.entry(fp.key)
         if entry is None:
             return None
-        stats = store.read_stats(entry, fp.root, source.paths)
+        shown = source.table.inputs if source.table is not None else source.paths
+        stats = store.read_stats(entry, fp.root, shown)
     except EntryRemoved:  # `cache clear` raced us: a plain miss
         return None
     except CacheCorrupt as e:

@@ -122,6 +122,7 @@ SCAN_CONSTRAINTS: dict[str, list[Any]] = {
     "split_file": [PATH, None],
     "root": [PATH, None],
     "suffix": [TEXT, None],
+    "mask_column": [TEXT, None],
 }
 
 
@@ -167,6 +168,10 @@ class ScanSettings:
         split: ``train``/``val``/... of the layout.
         split_file: a text file of ids (mmseg's ``ann_file``); masks are
             ``root / (id + suffix)``, ``root`` defaulting to the source, ``suffix`` to ``.png``.
+        mask_column: the column of a Hugging Face dataset (a ``Dataset``, an
+            ``IterableDataset``, a ``save_to_disk`` folder, ``.arrow``/``.parquet`` files) that
+            holds the masks, or the key of in-memory dict items; found without it among the
+            ``Image`` columns named like masks (``annotation``, ``mask``, ``label``...).
 
     Settings with a layout or a split file are resolved against the source by :meth:`locate`
     (which lists the dataset's folder), giving concrete settings; only those derive the label
@@ -199,6 +204,7 @@ class ScanSettings:
     split_file: Any = UNSET
     root: Any = UNSET
     suffix: str | None = UNSET
+    mask_column: str | None = UNSET
 
     #: each setting's value when not given
     DEFAULTS: ClassVar[dict[str, Any]] = {
@@ -225,6 +231,7 @@ class ScanSettings:
         "split_file": None,
         "root": None,
         "suffix": None,
+        "mask_column": None,
     }
     #: the settings a layout may fill in (they stay unset until it is applied)
     LAYOUT_FILLED: ClassVar[tuple[str, ...]] = (
@@ -334,6 +341,8 @@ class ScanSettings:
             record["objects"] = opts.objects.connectivity
         if self.binary:
             record["binary"] = True
+        if self.mask_column is not None:  # only when given: keys of other scans stay as they were
+            record["mask_column"] = self.mask_column
         index_array = None
         if self.indices is not None:
             index_array = np.unique(np.asarray(self.indices, dtype=np.int64))

@@ -21,7 +21,7 @@ from functools import cached_property
 from typing import Any
 
 from ..errors import ConfigError
-from ..sources import Entry, discover
+from ..sources import Entry, HFColumn, discover, hf_column, hf_files
 from .settings import ScanSettings
 
 log = logging.getLogger("classweights.layouts")
@@ -32,8 +32,10 @@ class MaskSource:
     """The masks of one request, resolved.
 
     Attributes:
-        source: the paths to scan (a list of ``str``) or the in-memory source as given
-            (arrays, an iterable, a torch Dataset).
+        source: the paths to scan (a list of ``str``), the mask column of a Hugging Face
+            dataset (an :class:`~classweights.sources.HFColumn`: a ``Dataset``, an
+            ``IterableDataset``, or the ``.arrow``/``.parquet`` files the paths name), or the
+            in-memory source as given (arrays, an iterable, a torch Dataset).
         settings: concrete :class:`ScanSettings` (a layout or split file applied).
         note: what a layout or split file set, as one line ("" without one).
     """
@@ -58,17 +60,44 @@ class MaskSource:
         source, settings, note = settings.resolve_layout(source)
         if note:
             log.info("%s", note)
+        column = settings.mask_column
         if is_path_source(source):
             source = [os.fspath(p) for p in ([source] if _one(source) else source)]
+            table = hf_files(source, column)
+            if table is None and column is not None:
+                error = ConfigError(
+                    f"mask_column={column!r} names the column of a Hugging Face dataset (a "
+                    "save_to_disk folder, .arrow or .parquet files) or the key of dict items; "
+                    f"{source[0]} holds mask files, which have no columns: drop it"
+                )
+                error.param = "mask_column"  # type: ignore[attr-defined]
+                raise error
+            source = table if table is not None else source
+        else:
+            source = hf_column(source, column) or source
         return cls(source, settings, note)
 
     # ---- what the stages read -----------------------------------------------------------------
     @property
     def paths(self) -> list[str] | None:
-        """The paths to scan, or None for an in-memory source (which is never cached)."""
+        """The mask files to scan, or None for a Hugging Face dataset or an in-memory source."""
         return (
             self.source if isinstance(self.source, list) and is_path_source(self.source) else None
         )
+
+    @property
+    def table(self) -> HFColumn | None:
+        """The mask column of a Hugging Face dataset (in memory or its files), else None."""
+        return self.source if isinstance(self.source, HFColumn) else None
+
+    @property
+    def cacheable(self) -> bool:
+        """Mask files, and Hugging Face datasets with an identity (a Dataset's fingerprint,
+        the listing of files) may be cached; a stream and other in-memory sources may not."""
+        table = self.table
+        if table is not None:
+            return not table.uncached
+        return self.paths is not None
 
     @cached_property
     def entries(self) -> list[Entry]:
@@ -82,6 +111,8 @@ class MaskSource:
         """Number of images, in the order the scan reads them (no mask decoded)."""
         if self.paths is not None:
             return sum(e.n for e in self.entries)
+        if self.table is not None and self.table.rows is not None:
+            return self.table.rows
         if not hasattr(self.source, "__len__"):
             raise ConfigError("counting images needs a path or a source with a length")
         return len(self.source)
@@ -89,7 +120,8 @@ class MaskSource:
     def with_settings(self, **changes: Any) -> MaskSource:
         """The same files under changed settings (e.g. ``indices`` of a sample): concrete
         settings, no layout resolved again, the listing kept when it cannot change."""
-        if any(k in changes for k in ("glob", "multilabel", "classes", "layout", "split")):
+        fixed = ("glob", "multilabel", "classes", "layout", "split", "mask_column")
+        if any(k in changes for k in fixed):
             raise ConfigError(f"with_settings cannot change which files are read: {changes}")
         out = MaskSource(self.source, self.settings.replace(**changes), self.note)
         if "entries" in self.__dict__:

@@ -38,7 +38,9 @@ def scan(
     Args:
         source: a folder (recursive), a mask file (PNG/TIFF, ``.npy``, ``.npz``), a text file
             listing mask paths (relative to the list), a zarr array or group, a list of those,
-            a Python iterable of arrays / ``(image, mask)`` pairs / dicts, or a torch Dataset.
+            a Python iterable of arrays / ``(image, mask)`` pairs / dicts, a torch Dataset, or a
+            Hugging Face ``Dataset`` / ``IterableDataset`` (or the ``save_to_disk`` folder,
+            ``.arrow``/``.parquet`` files one is kept in; ``mask_column`` names the column).
         settings: a :class:`ScanSettings`; keywords given as well replace its fields.
         client: a ``distributed.Client``: run the same reading and counting on a Dask cluster
             (paths may then be fsspec URLs); the result is identical to the local scan.

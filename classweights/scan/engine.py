@@ -59,7 +59,8 @@ def count(
         total, items, picked, population = in_memory(source.source, settings, workers)
         opts = settings.counting(total * plan.TYPICAL_PIXELS)
         run_items(items, total, opts, workers, collector, progress)
-        paths = [f"<{type(source.source).__name__}>"]
+        table = source.table
+        paths = table.inputs if table is not None else [f"<{type(source.source).__name__}>"]
         sample_info = plan.sample_info(settings, picked, population or total)
     stats = collector.finish(settings.record | {"paths": paths}, settings.names, sample_info)
     warn_void_label(stats, settings)

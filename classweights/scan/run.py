@@ -11,7 +11,7 @@ from typing import Any
 
 from ..counting import CountOptions, Failure, ImageCount, count_mask, count_unit
 from ..errors import ClassWeightsError
-from ..sources import Scratch, ThreadScratch
+from ..sources import Scratch, StoredCell, ThreadScratch
 from .collect import Collector
 
 ProgressFn = Callable[[int, int], None]
@@ -89,6 +89,8 @@ def run_items(
         out: list[ImageCount | Failure] = []
         for sid, m in sid_masks:
             try:
+                if isinstance(m, StoredCell):  # a dataset's cell: decoded here, in the worker
+                    m = m.read(opts.read)
                 out.append(count_mask(m, sid, opts))
             except ClassWeightsError as e:
                 out.append(Failure(sid, str(e)))

@@ -12,8 +12,17 @@ from ..errors import DatasetError
 from .volumes import Volume
 
 
-def mask_from_item(item: Any, index: int) -> NDArray[Any]:
-    """The mask of one item of an iterable/Dataset: an array, ``(image, mask)``, or a dict."""
+def mask_from_item(item: Any, index: int, key: str | None = None) -> NDArray[Any]:
+    """The mask of one item of an iterable/Dataset: an array, ``(image, mask)``, or a dict
+    (its ``key``: the ``mask_column`` setting, else the first of :data:`MASK_KEYS`)."""
+    if key is not None:
+        if not isinstance(item, dict) or key not in item:
+            what = f"keys: {', '.join(map(str, item))}" if isinstance(item, dict) else "not a dict"
+            raise DatasetError(
+                f"item {index} has no {key!r} (mask_column) to read ({what}); name a key the "
+                "items hold"
+            )
+        return _to_numpy(item[key])
     if isinstance(item, dict):
         for key in MASK_KEYS:
             if key in item:
