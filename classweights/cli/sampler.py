@@ -12,7 +12,8 @@ from ..rebalance import DRAW_MODES, FREQUENCIES, REDUCE_MODES, SAMPLING_METHODS
 from ..sampler import EXPORTS
 from ..text import visible
 from .app import FORMATS, App, command
-from .flags import mask_source, scan_flags, weight_flags, weight_options_kw
+from .flags import mask_source, scan_flags
+from .weight_flags import weight_flags, weight_options_kw
 
 
 def class_weight_options(f: Callable[..., Any]) -> Callable[..., Any]:

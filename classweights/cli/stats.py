@@ -7,8 +7,9 @@ from typing import Any
 import click
 
 from .app import FORMATS, App, command, ignored_flags
-from .flags import mask_source, sample_flags, sample_mode, scan_flags, weight_flags, weight_spec
+from .flags import mask_source, sample_flags, sample_mode, scan_flags
 from .outputs import check_export, check_plot, deliver, draw, export_options, plot_option
+from .weight_flags import weight_flags, weight_spec
 
 
 @click.command()
@@ -149,7 +150,7 @@ def compare(app: App, **kw: Any) -> None:
     """  # noqa: E501 (commands stay one line: they are copied)
     from ..report.render import render
     from ..results import compare_result
-    from .flags import weight_options_kw
+    from .weight_flags import weight_options_kw
 
     options = weight_options_kw(kw)
     check_plot(kw)

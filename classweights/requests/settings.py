@@ -46,84 +46,27 @@ from ..counting import CountOptions
 from ..errors import ConfigError, unknown_keywords
 from ..kernels_numpy import use_jit
 from ..labels import (
-    REMAP_PRESETS,
-    VOID,
     LabelSpace,
-    resolve_class_names,
-    resolve_palette,
-    resolve_remap,
-    void_outside,
 )
-from ..layouts import LAYOUTS, SPLIT_KEYS
-from ..objects import object_options
+from ..layouts import SPLIT_KEYS
 from ..params import (
-    BOOL,
-    MAPPING,
-    NAMES,
-    PATH,
-    TEXT,
     UNSET,
-    Check,
-    Instance,
-    Interval,
-    Options,
     validate,
 )
 from ..sources import DEFAULT_MAX_PIXELS, ReadOptions
-
-UNKNOWN_POLICIES = ("error", "ignore")
-ERROR_POLICIES = ("fail", "skip")
-PARALLEL_MODES = ("threads",)  # "processes" was removed: see PROCESSES_REMOVED
-CONNECTIVITIES = ("full", "face")
-#: the most classes a scan counts (given or inferred): one table row per image is 8 x C bytes
-MAX_CLASSES = 1 << 16
-_INT64 = (-(1 << 63), (1 << 63) - 1)
-
-PROCESSES_REMOVED = (
-    "parallel='processes' was removed: threads were 3-7x faster at every worker count "
-    "measured (decoders and kernels release the GIL; see benchmarks/README.md); drop the "
-    "option, or pass client= (a Dask cluster, e.g. --dask-local N) to use worker processes"
-)
+from .constraints import CONNECTIVITIES as CONNECTIVITIES  # re-exported: documented names
+from .constraints import ERROR_POLICIES as ERROR_POLICIES
+from .constraints import MAX_CLASSES as MAX_CLASSES
+from .constraints import PARALLEL_MODES as PARALLEL_MODES
+from .constraints import PROCESSES_REMOVED, SCAN_CONSTRAINTS
+from .constraints import UNKNOWN_POLICIES as UNKNOWN_POLICIES
+from .derive import derive
 
 _DERIVED = dict(init=False, repr=False, compare=False)
 #: settings that name where the masks are (`classweights.layouts`), resolved by `locate`
 LAYOUT_FIELDS = SPLIT_KEYS
 
 log = logging.getLogger("classweights.scan")
-
-
-def _indices(value: Any) -> bool:
-    a = np.asarray(value)
-    return a.ndim == 1 and (a.size == 0 or (a.dtype.kind in "iu" and int(a.min()) >= 0))
-
-
-#: one row per setting: the constraints a given value must satisfy (any one of them)
-SCAN_CONSTRAINTS: dict[str, list[Any]] = {
-    "num_classes": [Interval(int, 1, MAX_CLASSES), None],
-    "ignore_index": [Interval(int, *_INT64), None],
-    "remap": [PATH, MAPPING, None],
-    "reduce_zero_label": [BOOL],
-    "classes": [PATH, NAMES, None],
-    "palette": [PATH, MAPPING, Instance((list, tuple), "a list of colours"), None],
-    "glob": [TEXT, None],
-    "multilabel": [BOOL],
-    "binary": [BOOL],
-    "sample": [Interval(int, 1, None), Interval(float, 0.0, 1.0, "right"), None],
-    "seed": [Interval(int, 0, _INT64[1])],
-    "workers": [Interval(int, 1, None), None],
-    "unknown": [Options(UNKNOWN_POLICIES)],
-    "on_error": [Options(ERROR_POLICIES)],
-    "parallel": [Options(PARALLEL_MODES)],
-    "max_pixels": [Interval(int, 1, None)],
-    "indices": [Check(_indices, "a 1-D sequence of image positions >= 0"), None],
-    "objects": [BOOL, Options(CONNECTIVITIES)],
-    "layout": [Options(tuple(LAYOUTS)), None],
-    "split": [TEXT, None],
-    "split_file": [PATH, None],
-    "root": [PATH, None],
-    "suffix": [TEXT, None],
-    "mask_column": [TEXT, None],
-}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -270,108 +213,8 @@ class ScanSettings:
             for name in ("space", "names", "count_options", "index_array", "record"):
                 object.__setattr__(self, name, None)
             return
-        self._derive()
-
-    def _derive(self) -> None:
-        num_classes, ignore_index = self.num_classes, self.ignore_index
-        names = resolve_class_names(self.classes)
-        if self.binary:
-            num_classes, names = self._binary(num_classes, names)
-        if self.reduce_zero_label and ignore_index is None and "ignore_index" not in self.given:
-            # mmsegmentation's reduce_zero_label: 0 -> 255, the ignore index (a value outside
-            # the classes where 255 is one of them)
-            ignore_index = void_outside(num_classes)
-        if names is not None:
-            if num_classes is None:
-                num_classes = len(names)
-            elif len(names) != num_classes:
-                raise ConfigError(
-                    f"{len(names)} class names given but num_classes={num_classes}; "
-                    "give as many names as classes"
-                )
-        table = resolve_palette(self.palette)
-        if table and VOID in table.values():  # a preset's void colours -> the ignore index
-            if ignore_index is None:
-                ignore_index = 255
-                log.info("the colour table's void colours are ignored as label 255")
-            table = {c: ignore_index if v == VOID else v for c, v in table.items()}
-        remap = self.remap
-        try:
-            remap_table = resolve_remap(remap)
-            space = LabelSpace(num_classes, ignore_index, remap_table, self.reduce_zero_label)
-        except ConfigError as e:  # a table checked against the classes: name its file
-            if isinstance(remap, (str, os.PathLike)) and str(remap) not in REMAP_PRESETS:
-                raise ConfigError(f"{remap}: {e}") from None
-            raise
-        keys = labels = None
-        if table:
-            keys = np.array([(r << 16) | (g << 8) | b for r, g, b in table], np.int64)
-            labels = np.array(list(table.values()), np.int64)
-            order = np.argsort(keys)
-            keys, labels = keys[order], labels[order]
-        check_sample(self.sample)
-        hint = max(
-            256,
-            (num_classes or 0) + 1,
-            (ignore_index or 0) + 1,
-            max((space.remap or {0: 0}).keys()) + 1,
-        )
-        opts = CountOptions(
-            ReadOptions(
-                multilabel=self.multilabel, rgb=table is not None, max_pixels=self.max_pixels
-            ),
-            num_classes,
-            min(hint, 1 << 20),
-            keys,
-            labels,
-            objects=object_options(self.objects, space, self.multilabel, table is not None),
-        )
-        record = space.settings() | {
-            "palette": {f"#{int(k):06x}": int(v) for k, v in zip(keys, labels, strict=True)}
-            if table
-            else None,
-            "multilabel": self.multilabel,
-            "glob": self.glob,
-            "sample": self.sample,
-            "seed": self.seed,
-            "unknown": self.unknown,
-            "max_pixels": self.max_pixels,
-        }
-        if opts.objects is not None:  # only when asked: keys of plain scans stay as they were
-            record["objects"] = opts.objects.connectivity
-        if self.binary:
-            record["binary"] = True
-        if self.mask_column is not None:  # only when given: keys of other scans stay as they were
-            record["mask_column"] = self.mask_column
-        index_array = None
-        if self.indices is not None:
-            index_array = np.unique(np.asarray(self.indices, dtype=np.int64))
-            if self.sample is not None:
-                raise ConfigError("give either sample or indices, not both")
-        derived = {
-            "space": space,
-            "names": names,
-            "count_options": opts,
-            "index_array": index_array,
-            "record": record,
-        }
-        for name, value in derived.items():
+        for name, value in derive(self).items():
             object.__setattr__(self, name, value)
-
-    def _binary(self, num_classes: Any, names: Any) -> tuple[int, list[str]]:
-        clash = [
-            f
-            for f in ("multilabel", "palette", "remap", "reduce_zero_label")
-            if getattr(self, f) not in (None, False)
-        ]
-        if clash:
-            raise ConfigError(
-                f"binary=True reads masks of 0 and one other value; it does not go with "
-                f"{clash[0]}= (drop one of them)"
-            )
-        if num_classes not in (None, 2):
-            raise ConfigError(f"binary=True means 2 classes, got num_classes={num_classes}")
-        return 2, names if names is not None else ["background", "foreground"]
 
     # ---- building ---------------------------------------------------------------------------
     @classmethod

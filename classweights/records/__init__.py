@@ -21,8 +21,6 @@ What :meth:`WeightRecord.load` accepts, by suffix:
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -32,101 +30,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .atomic import atomic_write
-from .config_text import load_json, load_yaml, read_config_text
-from .errors import ConfigError, RecordError
+from ..atomic import atomic_write
+from ..errors import RecordError
+from .fields import plain, record_checksum, stats_counts
+from .files import WEIGHT_SUFFIXES, read_pth, read_weight_file
 
 if TYPE_CHECKING:
-    from .stats import ClassStats
+    from ..stats import ClassStats
 
 RECORD_SCHEMA = 2  # 2: a checksum over the whole record
-
-#: What :func:`read_weight_file` reads, by suffix (anything else is tried as a torch file).
-WEIGHT_SUFFIXES = (".pth", ".pt", ".npy", ".json", ".yaml", ".yml")
-
-
-def read_weight_file(path: str | Path, what: str = "weight") -> dict[str, Any]:
-    """Read any export of ``classweights compute -o``: a dict with a ``"weights"`` entry.
-
-    >>> import json, tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "w.json"
-    >>> _ = p.write_text(json.dumps({"method": "inverse_freq", "weights": [0.5, 2.0]}))
-    >>> read_weight_file(p)["weights"]
-    [0.5, 2.0]
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".npy", ".json", ".yaml", ".yml"):
-        return read_pth(path, what)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such {what} file (it does not exist)")
-    if suffix == ".npy":
-        import numpy as np
-
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as e:
-            raise ConfigError(f"{path}: not a readable .npy {what} file ({e})") from None
-        return {"weights": arr}
-    text = read_config_text(path, what)
-    data = load_json(text, str(path)) if suffix == ".json" else load_yaml(text, str(path))
-    if isinstance(data, list):
-        return {"weights": data}
-    if isinstance(data, dict) and "weights" in data:
-        return data
-    raise ConfigError(
-        f"{path}: expected a list of weights or a mapping with a 'weights' list (as "
-        "`classweights compute -o FILE.json` writes), got "
-        + (f"keys {sorted(map(str, data))[:8]}" if isinstance(data, dict) else type(data).__name__)
-    )
-
-
-def read_pth(path: str | Path, what: str = "weight") -> dict[str, Any]:
-    """Read a weight file: its dict, or ``{"weights": obj}`` for a file holding one object.
-
-    Args:
-        path: the ``.pth`` file.
-        what: what the file holds, for the messages (``"weight"``, ``"pos_weight"``...).
-
-    Returns:
-        A dict with at least a ``"weights"`` entry (a tensor for files written by torch).
-
-    Raises:
-        ConfigError: the file does not exist, cannot be read with ``weights_only=True`` (e.g.
-            it holds pickled objects), or holds a dict without ``"weights"``.
-
-    >>> import tempfile, pathlib, torch
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "w.pth"
-    >>> torch.save(torch.tensor([0.5, 2.0]), p)
-    >>> read_pth(p)["weights"].tolist()
-    [0.5, 2.0]
-    """
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(
-            f"{path}: no such {what} file (it does not exist); pass a .pth path or the values"
-        )
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a corrupt or pickled file
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "Weights only load failed" in first:  # torch's own advice would unpickle it: not ours
-            first = "it holds objects other than tensors and numbers, which are never unpickled"
-        raise ConfigError(
-            f"{path}: not a readable {what} file (torch.load with weights_only=True refused it: "
-            f"{first[:200]}); weight files are .pth, .npy, .json or .yaml as `classweights "
-            "compute -o` writes them"
-        ) from None
-    if not isinstance(obj, dict):
-        return {"weights": obj}
-    if "weights" not in obj:
-        raise ConfigError(
-            f"{path} holds a dict with keys {sorted(map(str, obj))} but no 'weights' entry; "
-            "save a tensor or {'weights': tensor}"
-        )
-    return obj
 
 
 # ---- the record ---------------------------------------------------------------------------------
@@ -183,7 +95,7 @@ class WeightRecord:
         fingerprint: str | None = None,
     ) -> WeightRecord:
         """The sealed record of ``weights`` computed by ``method`` from ``stats``."""
-        from . import __version__
+        from .. import __version__
 
         return cls(
             weights=np.asarray(weights, dtype=np.float64).reshape(-1),
@@ -374,56 +286,13 @@ def _vector(w: Any, where: str) -> NDArray[np.float64]:
     return a
 
 
-def stats_counts(stats: ClassStats) -> dict[str, Any]:
-    """The dataset-level counts a weight method reads (numpy int64 arrays and ints)."""
-    void_rows = stats.image_ignored > 0
-    return {
-        "pixels": stats.pixels,
-        "images": stats.images,
-        "image_pixels": stats.image_pixels,
-        "image_labelled_pixels": stats.image_labelled_pixels,
-        "num_images": stats.num_images,
-        "total_pixels": stats.total_pixels,
-        "labelled_pixels": stats.labelled_pixels,
-        "ignored_pixels": stats.ignored_pixels,
-        "unknown_pixels": stats.unknown_pixels,
-        "void_images": int(void_rows.sum()),
-        "void_image_pixels": int(stats.image_total[void_rows].sum()),
-        "void_image_labelled_pixels": int(
-            (stats.image_labelled[void_rows] + stats.image_ignored[void_rows]).sum()
-        ),
-        "multilabel": stats.multilabel,
-    }
-
-
-def record_checksum(record: Mapping[str, Any]) -> str:
-    """blake2b of a record dict without its ``checksum`` field (tensors: dtype, shape, bytes).
-
-    The non-tensor fields are hashed as sorted-key JSON (floats by their exact repr), each
-    tensor as its dtype, shape and raw bytes, in the order the JSON meets them.
-    """
-    h = hashlib.blake2b(digest_size=16)
-
-    def tensor(obj: Any) -> str:
-        if not (hasattr(obj, "detach") and hasattr(obj, "dtype")):
-            return repr(obj)
-        a = np.ascontiguousarray(obj.detach().cpu().numpy())
-        h.update(a.tobytes())
-        return f"tensor {a.dtype.str} {a.shape}"
-
-    rest = {k: v for k, v in record.items() if k != "checksum"}
-    h.update(json.dumps(rest, sort_keys=True, default=tensor).encode())
-    return h.hexdigest()
-
-
-def plain(obj: Any) -> Any:
-    """JSON-like copy (tuples to lists, numpy scalars to Python) that weights_only accepts."""
-    if isinstance(obj, dict):
-        return {str(k): plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return obj
+__all__ = [
+    "RECORD_SCHEMA",
+    "WEIGHT_SUFFIXES",
+    "WeightRecord",
+    "plain",
+    "read_pth",
+    "read_weight_file",
+    "record_checksum",
+    "stats_counts",
+]
