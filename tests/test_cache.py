@@ -16,7 +16,8 @@ import torch
 from conftest import save_png
 
 import classweights as cw
-from classweights.cache import CacheWarning, Store, cached_scan, load_weights
+from classweights import cached_scan, load_weights
+from classweights.cache import CacheWarning, Store
 from classweights.cache.record import load_record
 from classweights.synthetic import write_pngs
 
@@ -224,7 +225,7 @@ def _child(code: str, env_extra=None):
 
 def test_four_processes_compute_once(data, cache):
     code = f"""
-        from classweights.cache import cached_scan
+        from classweights import cached_scan
         s, info = cached_scan({str(data)!r}, cache_dir={str(cache)!r}, num_classes=19, ignore_index=255)
         print("HIT" if info.hit else "MISS", s.pixels.sum())
     """
@@ -245,7 +246,7 @@ def test_lock_timeout_names_the_holder(data, cache):
     key = fingerprint([str(data)], discover(str(data)), settings).key
     with Store(cache).lock(key):
         code = f"""
-            from classweights.cache import cached_scan
+            from classweights import cached_scan
             cached_scan({str(data)!r}, cache_dir={str(cache)!r}, lock_timeout=1, num_classes=19, ignore_index=255)
         """
         p = _child(code)
@@ -263,7 +264,7 @@ def test_killed_writer_leaves_nothing_readable(data, cache):
             time.sleep(60)
             real(a, b)
         store.os.rename = slow_rename
-        from classweights.cache import cached_scan
+        from classweights import cached_scan
         cached_scan({str(data)!r}, cache_dir={str(cache)!r}, num_classes=19, ignore_index=255)
     """
     p = _child(code)
@@ -287,7 +288,7 @@ def test_interrupted_scan_writes_nothing(data, cache):
                 os.kill(os.getpid(), signal.SIGINT)
             return real(*a, **k)
         counting.count_mask = slow
-        from classweights.cache import cached_scan
+        from classweights import cached_scan
         cached_scan({str(data)!r}, cache_dir={str(cache)!r}, workers=1, num_classes=19, ignore_index=255)
     """
     p = _child(code)

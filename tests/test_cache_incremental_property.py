@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import classweights as cw
-from classweights.cache import cached_scan
+from classweights import cached_scan
 
 LABELS = [0, 1, 2, 3, 4, 5, 6, 7, 255]  # 5..7: unknown for num_classes=5; 255: void
 masks = st.lists(st.sampled_from(LABELS), min_size=12, max_size=12).map(

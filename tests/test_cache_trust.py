@@ -16,7 +16,8 @@ import torch
 from conftest import save_png
 
 import classweights as cw
-from classweights.cache import CacheWarning, cached_scan, load_weights
+from classweights import cached_scan, load_weights
+from classweights.cache import CacheWarning
 
 KW = {"num_classes": 5, "ignore_index": 255}
 

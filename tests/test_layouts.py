@@ -336,7 +336,7 @@ def test_split_file_of_ids_with_root_and_suffix(tmp_path):
 
 def test_layout_through_the_cache_and_load_weights(tmp_path):
     root, masks = _cityscapes_tree(tmp_path, np.random.default_rng(16))
-    from classweights.cache import cached_scan
+    from classweights import cached_scan
 
     cache = tmp_path / "cache"
     a, info = cached_scan(root, layout="cityscapes", split="train", cache_dir=cache)

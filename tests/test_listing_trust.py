@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import classweights as cw
-from classweights.cache import cached_scan
+from classweights import cached_scan
 from classweights.errors import DuplicateWarning
 
 

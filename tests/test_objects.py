@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import classweights as cw
-from classweights.cache import cached_scan
+from classweights import cached_scan
 from classweights.errors import ConfigError
 from classweights.objects import component_table, object_summary
 from classweights.stats import ClassStats

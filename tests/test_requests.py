@@ -176,3 +176,12 @@ def test_sample_auto_is_refused_where_it_would_do_nothing(tmp_path, command):
     r = _cli(command, tmp_path, tmp_path, "--num-classes", 1, "--sample", "auto",
              cache=tmp_path / "c")  # fmt: skip
     assert r.returncode == 2 and "--sample auto works with `compute`" in r.stderr, r.stderr
+
+
+def test_the_old_homes_of_cached_scan_and_load_weights_still_work_and_warn():
+    import classweights
+    import classweights.cache as cache
+
+    for name in ("cached_scan", "load_weights"):
+        with pytest.warns(DeprecationWarning, match=f"classweights.cache.{name} moved"):
+            assert getattr(cache, name) is getattr(classweights, name)

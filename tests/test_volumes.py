@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import classweights as cw
-from classweights.cache import cached_scan, load_weights
+from classweights import cached_scan, load_weights
 from classweights.errors import MaskReadError
 from classweights.stats import ClassStats
 
@@ -227,7 +227,7 @@ def test_label_shares_match_monai_label_stats(tmp_path):
 
 def test_layout_nnunet_reads_nifti_volumes_names_and_caches(tmp_path):
     """Issues 20 and 22: `--layout nnunet` on a real labelsTr/*.nii.gz tree with dataset.json."""
-    from classweights.cache import cached_scan
+    from classweights import cached_scan
 
     root, vols = _nnunet(tmp_path)
     with warnings.catch_warnings():

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import classweights as cw
 from classweights.cli import cli
-from classweights.cache import cached_scan
+from classweights import cached_scan
 from classweights.errors import DatasetError
 
 nib = pytest.importorskip("nibabel")

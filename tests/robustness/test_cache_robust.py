@@ -16,7 +16,8 @@ from conftest import save_png
 from robust_helpers import mask
 
 import classweights as cw
-from classweights.cache import CacheWarning, Store, cached_scan, load_weights
+from classweights import cached_scan, load_weights
+from classweights.cache import CacheWarning, Store
 from classweights.cache.record import load_record
 
 KW = {"num_classes": 5}

@@ -12,7 +12,8 @@ from naive import check_stats
 from robust_helpers import child, mask
 
 import classweights as cw
-from classweights.cache import Store, cached_scan
+from classweights import cached_scan
+from classweights.cache import Store
 
 KW = {"num_classes": 5}
 
@@ -30,7 +31,7 @@ def data(tmp_path):
 _SCAN = """
     import os, signal, sys, time
     signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
-    from classweights.cache import cached_scan
+    from classweights import cached_scan
     {patch}
     cached_scan({data!r}, cache_dir={cache!r}, workers=1, num_classes=5, progress={progress})
     print("DONE", flush=True)

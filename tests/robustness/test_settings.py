@@ -73,7 +73,7 @@ def test_remap_file_with_collisions(no_reads):
 
 
 def test_cached_paths_check_settings_first_too(no_reads):
-    from classweights.cache import cached_scan
+    from classweights import cached_scan
 
     with pytest.raises(cw.ConfigError, match="inside the class range"):
         cached_scan(no_reads, num_classes=19, ignore_index=0)

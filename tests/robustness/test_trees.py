@@ -223,7 +223,8 @@ def test_files_deleted_and_added_during_the_scan_via_progress(tmp_path):
 
 
 def test_a_changing_folder_is_not_cached_under_its_old_key(tmp_path):
-    from classweights.cache import CacheInfo, CacheWarning, cached_scan
+    from classweights import cached_scan
+    from classweights.cache import CacheInfo, CacheWarning
 
     data = tmp_path / "data"
     data.mkdir()

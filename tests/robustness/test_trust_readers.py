@@ -260,7 +260,7 @@ def test_255_inferred_as_a_class_warns_with_the_fix(tmp_path):
     with pytest.warns(UserWarning, match=r"255.*void.*--ignore-index 255"):
         s = cw.scan(tmp_path / "m.npy")
     assert s.num_classes == 256
-    from classweights.cache import cached_scan
+    from classweights import cached_scan
 
     cache = tmp_path / "cache"
     with pytest.warns(UserWarning, match=r"--ignore-index 255"):
