@@ -16,7 +16,15 @@ from numpy.typing import NDArray
 
 from .errors import ClassWeightsError, MaskReadError
 from .objects import find_objects
-from .sources import Entry, ReadOptions, Scratch, read_entry, read_stacks
+from .sources import (
+    Entry,
+    PngRows,
+    ReadOptions,
+    Scratch,
+    png_rows,
+    read_entry,
+    read_stacks,
+)
 from .sources.volumes import Volume
 
 
@@ -51,6 +59,7 @@ class ImageCount:
     spacing: tuple[float, ...] | None = None
     shape: tuple[int, ...] | None = None
     objects: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None  # (classes, sizes)
+    decoder: str | None = None  # "fused" when the fused PNG path counted it (`count_rows`)
 
 
 @dataclass
@@ -164,15 +173,69 @@ def _count_colors(a: NDArray[Any], source: str, opts: CountOptions) -> ImageCoun
         raise MaskReadError(f"{source}: colour masks must be 8-bit RGB, got dtype {a.dtype}")
     from .kernels import count_colors
 
-    hist, ukeys, ucounts = count_colors(a, opts.color_keys, MAX_UNKNOWN_COLORS)
+    found = count_colors(a, opts.color_keys, MAX_UNKNOWN_COLORS)
+    return _colour_count(source, found, int(a.shape[0] * a.shape[1]), opts)
+
+
+def _colour_count(
+    source: str, found: tuple[NDArray[np.int64], ...], total: int, opts: CountOptions
+) -> ImageCount:
+    """The `ImageCount` of ``count_colors``' ``(hist, unknown colours, their counts)``."""
+    hist, ukeys, ucounts = found
     keep = hist[:-1] > 0
     unknown = {f"#{int(v):06x}": int(c) for v, c in zip(ukeys, ucounts, strict=True)}
     rest = int(hist[-1]) - int(ucounts.sum())
     if rest:  # more distinct unknown colours than are listed one by one
         unknown[OTHER_COLORS] = rest
-    return ImageCount(
-        source, opts.color_labels[keep], hist[:-1][keep], int(a.shape[0] * a.shape[1]), unknown
-    )
+    return ImageCount(source, opts.color_labels[keep], hist[:-1][keep], total, unknown)
+
+
+def count_rows(rows: PngRows, source: str, opts: CountOptions) -> ImageCount | None:
+    """Count a PNG's inflated, still-filtered rows with the fused kernels (unfilter and count
+    in one pass per row, `classweights.kernels.png`): the `ImageCount` that decoding the file
+    and `count_mask` give, or None when a row's filter byte is invalid (decode the file then:
+    the library path names the damage). ``rows.buf`` is unfiltered in place."""
+    from .kernels import png
+
+    total = rows.width * rows.height
+    if rows.ctype in (2, 6):
+        bpp = 3 if rows.ctype == 2 else 4
+        found = png.colour_counts(
+            rows.buf, rows.height, rows.width, bpp, opts.color_keys, MAX_UNKNOWN_COLORS
+        )
+        if found is None:
+            return None
+        got = _colour_count(source, found, total, opts)
+        got.decoder = "fused"
+        return got
+    hist = png.label_counts(rows.buf, rows.height, rows.width, rows.depth, rows.ctype)
+    if hist is None:
+        return None
+    values = np.flatnonzero(hist)
+    return ImageCount(source, values, hist[values], total, decoder="fused")
+
+
+def count_png(
+    data: bytes, source: str, opts: CountOptions, scratch: Scratch | None = None
+) -> ImageCount | None:
+    """The fused path as a unit, bytes in, counts out: a PNG file's `ImageCount`, exactly as
+    decoding it and `count_mask` give, or None where the fused path does not apply or a check
+    fails (`classweights.sources.png.png_rows`; count `decode_image`'s array then). With a
+    ``scratch``, its buffer holds the inflated rows (reused from mask to mask).
+
+    >>> import zlib, struct
+    >>> def chunk(t, d):
+    ...     return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    >>> rows = bytes([1, 3, 0, 0, 2, 0, 1, 0])  # 3 x 2, 8-bit grey: Sub, then Up
+    >>> ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", 3, 2, 8, 0, 0, 0, 0))
+    >>> png = b"\\x89PNG\\r\\n\\x1a\\n" + ihdr + chunk(b"IDAT", zlib.compress(rows))
+    >>> png += chunk(b"IEND", b"")
+    >>> c = count_png(png, "a.png", CountOptions(ReadOptions(), None, 256))
+    >>> c.values.tolist(), c.counts.tolist(), c.total
+    ([3, 4], [5, 1], 6)
+    """
+    rows = png_rows(data, source, opts.read, scratch)
+    return None if rows is None else count_rows(rows, source, opts)
 
 
 def _count_multilabel(mask: Any, source: str, opts: CountOptions) -> ImageCount:

@@ -3,7 +3,8 @@
 A source (folder, file, list file, zarr store, fsspec URL, Python iterable, torch Dataset) is
 resolved into :class:`Entry` objects, each holding one or more images (`discover.py`, with the
 URL twin in `remote.py`). ``read_entry`` yields ``(source_id, array)`` for the requested images
-of an entry (`readers.py`). In-memory sources are in `memory.py`. No counting happens here.
+of an entry (`readers.py`); `png.py` walks PNG chunks and gives the fused path a PNG's
+inflated, still-filtered rows. In-memory sources are in `memory.py`. No counting happens here.
 Local paths use plain ``open``/``os.walk`` and never import fsspec.
 """
 
@@ -15,6 +16,7 @@ from .entries import (
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTS,
     LIST_EXTS,
+    PNG_DECODERS,
     PNG_SIGNATURE,
     STORE_MARKERS,
     Entry,
@@ -25,7 +27,16 @@ from .entries import (
     url_fs,
 )
 from .memory import is_torch_dataset, iter_items, iter_torch_dataset, mask_from_item
-from .readers import png_header, read_entry, read_image, read_stacks
+from .png import (
+    PNG_DECODER_ENV,
+    PngRows,
+    check_png_chunks,
+    fused_available,
+    png_decoder,
+    png_header,
+    png_rows,
+)
+from .readers import decode_image, read_bytes, read_entry, read_image, read_stacks
 from .scratch import Scratch, ThreadScratch
 from .walk import file_listing, file_version, walk_masks
 
@@ -34,16 +45,22 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTS",
     "LIST_EXTS",
+    "PNG_DECODERS",
+    "PNG_DECODER_ENV",
     "PNG_SIGNATURE",
     "STORE_MARKERS",
     "Entry",
+    "PngRows",
     "ReadOptions",
     "Scratch",
     "ThreadScratch",
+    "check_png_chunks",
+    "decode_image",
     "discover",
     "file_entries",
     "file_listing",
     "file_version",
+    "fused_available",
     "is_torch_dataset",
     "is_url",
     "is_zarr_dir",
@@ -51,7 +68,10 @@ __all__ = [
     "iter_torch_dataset",
     "mask_from_item",
     "open_binary",
+    "png_decoder",
     "png_header",
+    "png_rows",
+    "read_bytes",
     "read_entry",
     "read_image",
     "read_stacks",

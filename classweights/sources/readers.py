@@ -9,9 +9,7 @@ the decoder.
 from __future__ import annotations
 
 import math
-import struct
 import zipfile
-import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -20,7 +18,8 @@ from numpy.typing import NDArray
 
 from ..errors import MaskReadError
 from .arrays import NpzMember, check_pixels
-from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, url_fs
+from .entries import Entry, ReadOptions, is_url, url_fs
+from .png import check_png_chunks, png_header
 from .scratch import Scratch
 from .strict import check_png_data, open_strict, tiff_stored_values
 from .traps import check_one_hot, check_one_hot_stream, colour_array, one_image
@@ -208,17 +207,14 @@ def _volume_or_mask(a: NDArray[Any], ndim: int, opts: ReadOptions) -> Any:
     return a
 
 
-def png_header(data: bytes) -> tuple[int, int, int, int] | None:
-    """``(width, height, bit_depth, colour_type)`` of a PNG, or None if it is not a PNG."""
-    if len(data) < 33 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
-        return None
-    w, h, depth, ctype = struct.unpack(">IIBB", data[16:26])
-    return w, h, depth, ctype
-
-
 def read_image(path: str, opts: ReadOptions, scratch: Scratch | None = None) -> NDArray[Any]:
     """Decode one mask image file into an integer array (H x W, or H x W x 3 for colour);
     into ``scratch``'s buffer where it can (see `read_entry`)."""
+    return decode_image(read_bytes(path), path, opts, scratch)
+
+
+def read_bytes(path: str) -> bytes:
+    """The bytes of a mask file (local or an fsspec URL); an empty file is a read error."""
     try:
         if is_url(path):
             fs, p = url_fs(path)
@@ -230,6 +226,13 @@ def read_image(path: str, opts: ReadOptions, scratch: Scratch | None = None) -> 
         raise MaskReadError(f"{path}: cannot read ({e.strerror or e})") from None
     if not data:
         raise MaskReadError(f"{path}: the file is empty (0 bytes)")
+    return data
+
+
+def decode_image(
+    data: bytes, path: str, opts: ReadOptions, scratch: Scratch | None = None
+) -> NDArray[Any]:
+    """`read_image` of a file's bytes, with the library decoders (libpng, Pillow)."""
     head = png_header(data)
     if head is not None:
         w, h, depth, ctype = head
@@ -256,59 +259,6 @@ def read_image(path: str, opts: ReadOptions, scratch: Scratch | None = None) -> 
             "PNG, not a JPEG renamed to .png"
         )
     return _finish(_pillow(data, path, opts), path, opts)
-
-
-def check_png_chunks(data: bytes, path: str) -> None:
-    """Walk a PNG's chunks: verify every CRC, refuse truncation and animated PNGs (APNG).
-
-    Decoders skip checks a label mask needs: libpng (imagecodecs) accepts a wrong IDAT CRC
-    and decodes only the first frame of an APNG, and both would count wrong labels silently.
-    ``zlib.crc32`` runs at several GB/s, so this costs well under 1 % of a decode.
-
-    >>> import zlib, struct
-    >>> def chunk(t, d):
-    ...     return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
-    >>> ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
-    >>> idat = chunk(b"IDAT", zlib.compress(b"\\x00\\x07"))
-    >>> png = PNG_SIGNATURE + ihdr + idat + chunk(b"IEND", b"")
-    >>> check_png_chunks(png, "ok.png")
-    >>> check_png_chunks(png[:-4] + b"xxxx", "bad.png")
-    Traceback (most recent call last):
-    ...
-    classweights.errors.MaskReadError: bad.png: the PNG is damaged: the CRC of its IEND chunk
-    does not match (a corrupted copy?); re-export or re-download the file
-    """
-    damaged = f"{path}: the PNG is damaged: "
-    fix = "; re-export or re-download the file"
-    pos, end = len(PNG_SIGNATURE), len(data)
-    crc32 = zlib.crc32
-    while True:
-        if pos + 12 > end:
-            raise MaskReadError(
-                f"{damaged}it ends after {end:,} bytes, before its IEND chunk (truncated){fix}"
-            )
-        length, kind = struct.unpack_from(">I4s", data, pos)
-        stop = pos + 8 + length
-        if stop + 4 > end:
-            raise MaskReadError(
-                f"{damaged}its {kind.decode('latin-1')!r} chunk runs past the end of the file "
-                f"({end:,} bytes; truncated){fix}"
-            )
-        (crc,) = struct.unpack_from(">I", data, stop)
-        if crc32(memoryview(data)[pos + 4 : stop]) != crc:
-            raise MaskReadError(
-                f"{damaged}the CRC of its {kind.decode('latin-1')} chunk does not match (a "
-                f"corrupted copy?){fix}"
-            )
-        if kind == b"acTL":
-            frames = struct.unpack_from(">I", data, pos + 8)[0] if length >= 4 else 0
-            raise MaskReadError(
-                f"{path}: animated PNG with {frames} frames; a mask must be a single image "
-                "(save one frame as a plain PNG)"
-            )
-        if kind == b"IEND":
-            return
-        pos = stop + 4
 
 
 _PNG_CHANNELS = {0: (), 2: (3,), 4: (2,), 6: (4,)}  # colour type -> trailing axis (no palette)
