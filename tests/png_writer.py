@@ -7,6 +7,7 @@ compare the fused counts with the samples given here, and with Pillow / libpng d
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zlib
 from collections.abc import Sequence
@@ -93,7 +94,7 @@ def encode(
         raw = b"".join(out)
     data = zlib.compress(raw, level) if stream is None else stream
     cuts = [0, *split, len(data)]
-    idats = b"".join(chunk(b"IDAT", data[s:e]) for s, e in zip(cuts, cuts[1:], strict=False))
+    idats = b"".join(chunk(b"IDAT", data[s:e]) for s, e in itertools.pairwise(cuts))
     head = chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0))
     if ctype == 3:
         grey = bytes(np.repeat(np.arange(1 << depth, dtype=np.uint8), 3))

@@ -10,6 +10,7 @@ References, independent of the code under test: the samples a test encodes itsel
 from __future__ import annotations
 
 import io
+import zlib
 
 import numpy as np
 import pytest
@@ -84,7 +85,8 @@ def assert_same(got, ref):
 def check(png, a, ctype, opts=PLAIN, scratch=None):
     got = count_png(png, "m.png", opts, scratch)
     v, c = expected(a, ctype)
-    assert got is not None and got.decoder == "fused"
+    assert got is not None
+    assert got.decoder == "fused"
     np.testing.assert_array_equal(got.values, v)
     np.testing.assert_array_equal(got.counts, c)
     assert got.total == a.shape[0] * a.shape[1]
@@ -188,7 +190,8 @@ def test_more_unknown_colours_than_are_listed():
     opts = colour_options({0})
     png = encode(a, 8, 2, [4, 1, 2, 3, 0] * 8)
     got = count_png(png, "m.png", opts)
-    assert len(got.unknown_colors) == MAX_UNKNOWN_COLORS + 1 and OTHER_COLORS in got.unknown_colors
+    assert len(got.unknown_colors) == MAX_UNKNOWN_COLORS + 1
+    assert OTHER_COLORS in got.unknown_colors
     assert_same(got, library(png, opts))
 
 
@@ -258,7 +261,8 @@ def test_opencv_colour_masks_with_a_colour_table():
     ):
         png = bytes(png)
         got = count_png(png, "m.png", opts)
-        assert got is not None and got.unknown_colors
+        assert got is not None
+        assert got.unknown_colors
         assert_same(got, library(png, opts))
 
 
@@ -293,3 +297,179 @@ def test_bad_chunks_are_refused_with_the_library_paths_message():
         with pytest.raises(MaskReadError) as lib:
             library(damaged)
         assert str(fused.value) == str(lib.value)
+
+
+# ---- damaged streams: the fused path counts exactly, or leaves the file to the library path,
+# ---- which gives today's answer (docs/trust.md, "The fused PNG path")
+
+
+def _outcome(fn):
+    """``("counts", values, counts, total)``, ``("error", message)`` or ``("declined",)``."""
+    try:
+        got = fn()
+    except MaskReadError as e:
+        return ("error", str(e))
+    if got is None:
+        return ("declined",)
+    return ("counts", got.values.tolist(), got.counts.tolist(), got.total)
+
+
+def _damaged(kind, m, ctype=0):
+    """A PNG of mask ``m`` with one kind of damage (chunk CRCs valid unless that is the damage)."""
+    h, w = m.shape
+    rows = b"".join(b"\x00" + m[r].tobytes() for r in range(h))
+    z = zlib.compress(rows)
+    stream = {
+        "truncated stream": z[: len(z) // 2],
+        "trailing data after the stream": z + b"junk data",
+        "a second stream after the first": z + z,
+        "longer than declared": zlib.compress(rows + b"\x00" + m[0].tobytes()),
+        "bad Adler-32": z[:-1] + bytes([z[-1] ^ 1]),
+        "no Adler-32": z[:-4],
+        "bad filter byte": zlib.compress(rows[: w + 1] + b"\x05" + rows[w + 2 :]),
+        "too few rows": zlib.compress(rows[: -(w + 1)]),
+        "bad zlib header": b"\x78\x9d" + z[2:],
+    }.get(kind, z)
+    if kind == "zero-length IDATs":
+        return encode(m, 8, ctype, stream=z, split=[0, 0, 5, 5, len(z)])
+    png = encode(m, 8, ctype, stream=stream)
+    if kind == "trailing data after IEND":
+        return png + b"\x00garbage after the end"
+    if kind == "interlace flag":  # the stream is not Adam7: what libpng / Pillow make of it
+        png = bytearray(png)
+        png[28] = 1
+        png[29:33] = zlib.crc32(png[12:29]).to_bytes(4, "big")
+        return bytes(png)
+    return png
+
+
+#: what the fused path alone does with each damage: count (exactly as the library path), or
+#: decline (the library decoders then decide, as they did before the fused path existed)
+DAMAGE = {
+    "zero-length IDATs": "counts",
+    "trailing data after the stream": "counts",  # libdeflate stops at the stream's end
+    "a second stream after the first": "counts",
+    "trailing data after IEND": "counts",
+    "truncated stream": "declined",
+    "longer than declared": "declined",  # libdeflate: the buffer is too small
+    "bad Adler-32": "declined",
+    "no Adler-32": "declined",
+    "bad filter byte": "declined",  # the kernel stops at that row
+    "too few rows": "declined",
+    "bad zlib header": "declined",
+    "interlace flag": "declined",
+}
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+@pytest.mark.parametrize("ctype", [0, 3])
+@pytest.mark.parametrize("size", [(9, 13), (300, 410)])
+def test_damaged_streams(kind, ctype, size):
+    m = street_scene(*size, np.random.default_rng(1))
+    png = _damaged(kind, m, ctype)
+    fused = _outcome(lambda: count_png(png, "m.png", PLAIN))
+    lib = _outcome(lambda: library(png))
+    assert fused[0] == DAMAGE[kind]
+    if fused[0] == "counts":
+        v, c = np.unique(m, return_counts=True)
+        assert fused == lib == ("counts", v.tolist(), c.tolist(), m.size)
+
+
+@pytest.mark.parametrize(
+    ("kind", "library_verdict"),
+    [
+        ("truncated stream", "error"),
+        ("bad Adler-32", "error"),
+        ("bad filter byte", "error"),
+        ("too few rows", "error"),
+        ("bad zlib header", "error"),
+        ("longer than declared", "counts"),  # the declared rows; the rest is ignored
+        ("no Adler-32", "counts"),  # Pillow reads every row without reaching the trailer
+    ],
+)
+def test_what_the_library_path_makes_of_what_the_fused_path_declines(kind, library_verdict):
+    """The cases the fused path declines: the library path (which then reads the file, as it
+    did before) refuses most; two it reads in full, exactly, as before."""
+    m = street_scene(300, 410, np.random.default_rng(1))
+    lib = _outcome(lambda: library(_damaged(kind, m)))
+    assert lib[0] == library_verdict
+    if lib[0] == "counts":
+        v, c = np.unique(m, return_counts=True)
+        assert lib == ("counts", v.tolist(), c.tolist(), m.size)
+
+
+DAMAGES = st.sampled_from(["flip", "flip+crc", "cut", "cut+crc", "append", "zero-idat"])
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    fmt=st.sampled_from(LABEL_FORMATS),
+    seed=st.integers(0, 2**32 - 1),
+    damage=DAMAGES,
+    where=st.floats(0, 1),
+    byte=st.integers(1, 255),
+)
+def test_a_damaged_file_is_counted_exactly_or_left_to_the_library_path(
+    fmt, seed, damage, where, byte
+):
+    """Random damage anywhere (payload bytes with or without a matching CRC, a cut stream, bytes
+    appended to the stream): whenever the fused path answers, the library path gives the same
+    answer (the same counts, or the same error line); otherwise it declines."""
+    ctype, depth = fmt
+    rng = np.random.default_rng(seed)
+    a = samples(rng, int(rng.integers(1, 20)), int(rng.integers(1, 50)), ctype, depth)
+    filters = rng.integers(0, 5, a.shape[0]).tolist()
+    raw_png = encode(a, depth, ctype, filters)
+    start = raw_png.index(b"IDAT") + 4
+    stop = raw_png.index(b"IEND") - 8  # the IDAT payload is raw_png[start:stop]
+    stream = raw_png[start:stop]
+    if damage in ("flip", "flip+crc"):
+        png = bytearray(raw_png)
+        png[8 + int(where * (len(png) - 9))] ^= byte
+        if damage == "flip+crc":  # damage the stream, keep its chunk valid
+            png = bytearray(raw_png)
+            s = bytearray(stream)
+            s[int(where * (len(s) - 1))] ^= byte
+            png = bytearray(encode(a, depth, ctype, filters, stream=bytes(s)))
+        png = bytes(png)
+    elif damage == "cut":
+        png = raw_png[: 8 + int(where * (len(raw_png) - 8))]
+    elif damage == "cut+crc":
+        png = encode(a, depth, ctype, filters, stream=stream[: int(where * len(stream))])
+    elif damage == "append":
+        png = encode(a, depth, ctype, filters, stream=stream + bytes([byte]) * int(1 + 9 * where))
+    else:
+        cut = int(where * len(stream))
+        png = encode(a, depth, ctype, filters, stream=stream, split=[cut, cut])
+    fused = _outcome(lambda: count_png(png, "m.png", PLAIN))
+    if fused[0] != "declined":
+        assert fused == _outcome(lambda: library(png))
+    if fused[0] == "counts":
+        v, c = expected(a, ctype)
+        assert fused[1:3] == (v.tolist(), c.tolist())
+
+
+def test_without_libdeflate_the_library_path_reads_every_png(monkeypatch):
+    """imagecodecs without libdeflate (or without imagecodecs): the fused path is off."""
+    import classweights.sources.png as png_module
+
+    a = samples(np.random.default_rng(0), 20, 40, 0, 8)
+    png = encode(a, 8, 0, 4)
+    assert count_png(png, "m.png", PLAIN) is not None
+    monkeypatch.setattr(png_module, "_CODECS", [None])
+    assert not png_module.fused_available()
+    assert count_png(png, "m.png", PLAIN) is None
+    assert png_rows(png, "m.png", ReadOptions()) is None
+    v, c = expected(a, 0)
+    got = library(png)  # still read, by libpng
+    assert got.values.tolist() == v.tolist()
+    assert got.counts.tolist() == c.tolist()
+
+
+def test_the_library_setting_declines_every_png():
+    a = samples(np.random.default_rng(0), 20, 40, 3, 8)
+    png = encode(a, 8, 3, 1)
+    opts = CountOptions(ReadOptions(png_decoder="library"), None, 256)
+    assert count_png(png, "m.png", opts) is None
+    with pytest.raises(Exception, match="png_decoder='fast' is not one of auto, library"):
+        ReadOptions(png_decoder="fast")
