@@ -21,6 +21,8 @@ from .sources import (
     PngRows,
     ReadOptions,
     Scratch,
+    decode_image,
+    fused_available,
     png_rows,
     read_entry,
     read_stacks,
@@ -301,22 +303,44 @@ def count_stack(sources: list[str], stack: NDArray[Any], opts: CountOptions) -> 
     return out
 
 
+def uses_fused_png(opts: CountOptions) -> bool:
+    """Whether this job counts PNG masks with the fused path where it applies: the Numba back
+    end is in use (the fused kernels are Numba's), nothing needs the decoded image
+    (``objects``), the masks are not multi-label, ``png_decoder`` is ``auto`` and imagecodecs
+    has libdeflate. Files it does not apply to are decoded (`sources.png.png_rows`)."""
+    return (
+        opts.jit
+        and opts.objects is None
+        and not opts.read.multilabel
+        and opts.read.png_decoder == "auto"
+        and fused_available()
+    )
+
+
 def count_unit(
     unit: Unit, opts: CountOptions, scratch: Scratch | None = None
 ) -> list[ImageCount | Failure]:
     """Read and count every image of a unit of work; a failing entry becomes a `Failure`.
 
     ``scratch``: this thread's decode buffer (`classweights.sources.Scratch`), reused per mask.
+    PNG masks go through the fused path where it applies (`uses_fused_png`, `count_rows`).
     """
     out: list[ImageCount | Failure] = []
+    rows = uses_fused_png(opts)
     for entry, indices in unit:
         try:
             if _stackable(opts) and (stacks := read_stacks(entry, indices, opts.read)):
                 for ids, block in stacks:
                     out.extend(count_stack(ids, block, opts))
                 continue
-            masks = read_entry(entry, indices, opts.read, scratch)
-            out.extend(count_mask(m, sid, opts) for sid, m in masks)
+            for sid, m in read_entry(entry, indices, opts.read, scratch, rows):
+                if type(m) is PngRows:
+                    got = count_rows(m, sid, opts)
+                    if got is not None:
+                        out.append(got)
+                        continue
+                    m = decode_image(m.data, sid, opts.read, scratch)  # names the damage
+                out.append(count_mask(m, sid, opts))
         except ClassWeightsError as e:
             out.append(Failure(entry.path, str(e)))
         except Exception as e:  # a reader's own exception: name the file, keep the reason

@@ -141,6 +141,7 @@ class Packed:
     object_lengths: NDArray[np.int64] | None = None
     object_classes: NDArray[np.int64] | None = None
     object_sizes: NDArray[np.int64] | None = None
+    fused: NDArray[np.bool_] | None = None  # counted by the fused PNG path (None: none was)
 
     @classmethod
     def pack(cls, items: list[ImageCount | Failure]) -> Packed | None:
@@ -155,6 +156,8 @@ class Packed:
             np.concatenate([it.values for it in items]) if items else np.zeros(0, np.int64),
             np.concatenate([it.counts for it in items]) if items else np.zeros(0, np.int64),
         )
+        if any(it.decoder is not None for it in items):
+            packed.fused = np.array([it.decoder is not None for it in items])
         if any(it.spacing is not None or it.shape is not None for it in items):
             packed.volumes = [(it.spacing, it.shape) for it in items]
         objs = [it.objects for it in items]
@@ -177,6 +180,9 @@ class Packed:
                 strict=True,
             )
         ]
+        if self.fused is not None:
+            for it, fused in zip(out, self.fused.tolist(), strict=True):
+                it.decoder = "fused" if fused else None  # type: ignore[union-attr]
         if self.volumes is not None:
             for it, (spacing, shape) in zip(out, self.volumes, strict=True):
                 it.spacing, it.shape = spacing, shape  # type: ignore[union-attr]

@@ -60,14 +60,14 @@ def unfilter_count_bytes(
     stride = rowbytes + 1
     mask = (1 << depth) - 1
     run_w = np.uint64(0)
-    run_n = 0
+    run_n = np.int64(0)
     for r in range(height):
         p = (r + 1) * stride + 1
         f = buf[p - 1]
         if f > 4:
             hist[run_w & _M8] += run_n
             return r
-        _unfilter_row(buf, p, p - stride, rowbytes, 1, f)
+        _unfilter_row(buf, p, p - stride, rowbytes, np.int64(1), f)
         run_w, run_n = _count_bytes(buf, p, full, hist, run_w, run_n)
         if part:
             b = np.int64(buf[p + full])
@@ -83,14 +83,14 @@ def unfilter_count_u16(buf, height, rowbytes, hist):  # pragma: no cover - compi
     `unfilter_count_bytes` does."""
     stride = rowbytes + 1
     run_w = np.uint64(0)
-    run_n = 0
+    run_n = np.int64(0)
     for r in range(height):
         p = (r + 1) * stride + 1
         f = buf[p - 1]
         if f > 4:
             hist[_swap16(run_w)] += run_n
             return r
-        _unfilter_row(buf, p, p - stride, rowbytes, 2, f)
+        _unfilter_row(buf, p, p - stride, rowbytes, np.int64(2), f)
         i = 0
         while i + 8 <= rowbytes:
             w = _load(buf, p + i)
@@ -122,8 +122,8 @@ def unfilter_count_pixels(buf, height, rowbytes, bpp, wide, hist):  # pragma: no
     16-bit when ``wide``) into ``hist``; the alpha sample is dropped. Returns as
     `unfilter_count_bytes` does."""
     stride = rowbytes + 1
-    run_v = 0
-    run_n = 0
+    run_v = np.int64(0)
+    run_n = np.int64(0)
     for r in range(height):
         p = (r + 1) * stride + 1
         f = buf[p - 1]

@@ -107,7 +107,7 @@ def unfilter_row(buf, p, q, n, bpp, f):  # pragma: no cover - compiled
         return
     # Sub, Average, Paeth: the first word's left pixel lies outside the row (zero)
     i = min(8, n)
-    _unfilter_bytes(buf, p, q, 0, i, bpp, f)
+    _unfilter_bytes(buf, p, q, np.int64(0), i, bpp, f)
     if bpp == 1:
         i = _unfilter_words_1(buf, p, q, i, n, f)
     else:

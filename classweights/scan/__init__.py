@@ -25,7 +25,7 @@ from ..stats import ClassStats
 from . import plan
 from .collect import Collector
 from .memory import in_memory
-from .run import ProgressFn, run_items, run_units
+from .run import ProgressFn, log_png_decoder, run_items, run_units
 from .settings import ScanSettings, scan_settings
 from .void import VoidLabelWarning, warn_void_label
 
@@ -82,6 +82,8 @@ def scan(
             run_on_cluster(list(units), total, opts, client, collector, progress)
         else:
             run_units(units, total, opts, workers, settings.parallel, collector, progress)
+        if any(e.kind == "image" for e in entries):
+            log_png_decoder(opts, collector.fused, total)
         paths = [
             os.fspath(s) for s in ([source] if isinstance(source, (str, os.PathLike)) else source)
         ]

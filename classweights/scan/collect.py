@@ -80,6 +80,7 @@ class Collector:
         self.unknown_files: dict[str, list[str]] = {}
         self.bad_files: set[str] = set()
         self.volumes = ExtraRows()
+        self.fused = 0  # images counted by the fused PNG path
         self._lut = space.map_values(np.arange(65536)) if space.num_classes else None
 
     def reserve(self, images: int) -> None:
@@ -132,6 +133,7 @@ class Collector:
             np.add.at(totals[:, 0], image[ignored], counts[ignored])
         self.sources.extend(it.source for it in items)
         self.total.extend(it.total for it in items)
+        self.fused += sum(it.decoder is not None for it in items)
 
     def add(self, item: ImageCount | Failure) -> None:
         if isinstance(item, Failure):
@@ -144,6 +146,7 @@ class Collector:
             warnings.warn(note, MaskWarning, stacklevel=5)
         self.sources.append(item.source)
         self.total.append(item.total)
+        self.fused += item.decoder is not None
         self.volumes.add(item)
         values, counts = item.values, item.counts
         if item.unknown_colors:  # colours outside the table: counted as unknown pixels

@@ -44,7 +44,7 @@ from ..labels import (
 )
 from ..layouts import SPLIT_KEYS
 from ..objects import object_options
-from ..sources import DEFAULT_MAX_PIXELS, ReadOptions
+from ..sources import DEFAULT_MAX_PIXELS, ReadOptions, png_decoder
 
 UNKNOWN_POLICIES = ("error", "ignore")
 ERROR_POLICIES = ("fail", "skip")
@@ -199,7 +199,10 @@ class ScanSettings:
         )
         opts = CountOptions(
             ReadOptions(
-                multilabel=self.multilabel, rgb=table is not None, max_pixels=self.max_pixels
+                multilabel=self.multilabel,
+                rgb=table is not None,
+                max_pixels=self.max_pixels,
+                png_decoder=png_decoder(),  # CLASSWEIGHTS_PNG_DECODER; never in the cache key
             ),
             num_classes,
             min(hint, 1 << 20),

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from ..errors import MaskReadError
 from .arrays import NpzMember, check_pixels
 from .entries import Entry, ReadOptions, is_url, url_fs
-from .png import check_png_chunks, png_header
+from .png import check_png_chunks, png_header, png_rows
 from .scratch import Scratch
 from .strict import check_png_data, open_strict, tiff_stored_values
 from .traps import check_one_hot, check_one_hot_stream, colour_array, one_image
@@ -27,18 +27,23 @@ from .volumes import Volume, is_volume_path, read_volume
 
 
 def read_entry(
-    entry: Entry, indices: Sequence[int], opts: ReadOptions, scratch: Scratch | None = None
+    entry: Entry,
+    indices: Sequence[int],
+    opts: ReadOptions,
+    scratch: Scratch | None = None,
+    rows: bool = False,
 ) -> Iterator[tuple[str, Any]]:
     """Yield ``(source_id, mask)`` for the given image indices of an entry.
 
     With a ``scratch``, a PNG mask may be decoded into its buffer: that mask is valid only until
-    the next one is read (the counting path, done with each mask before the next).
+    the next one is read (the counting path, done with each mask before the next). With
+    ``rows``, a PNG the fused path can count comes as its `PngRows` (see `read_image`).
     """
     if entry.kind == "image":
         if is_volume_path(entry.path):  # NIfTI / NRRD: a 3-D volume with its spacing
             yield entry.path, read_volume(entry.path, opts)
         else:
-            yield entry.path, read_image(entry.path, opts, scratch)
+            yield entry.path, read_image(entry.path, opts, scratch, rows)
     elif entry.kind == "perclass":
         yield entry.path, _read_perclass(entry, opts)
     elif entry.kind == "npz":  # streamed image by image: never the whole member in memory
@@ -207,10 +212,21 @@ def _volume_or_mask(a: NDArray[Any], ndim: int, opts: ReadOptions) -> Any:
     return a
 
 
-def read_image(path: str, opts: ReadOptions, scratch: Scratch | None = None) -> NDArray[Any]:
+def read_image(
+    path: str, opts: ReadOptions, scratch: Scratch | None = None, rows: bool = False
+) -> Any:
     """Decode one mask image file into an integer array (H x W, or H x W x 3 for colour);
-    into ``scratch``'s buffer where it can (see `read_entry`)."""
-    return decode_image(read_bytes(path), path, opts, scratch)
+    into ``scratch``'s buffer where it can (see `read_entry`).
+
+    With ``rows`` (and ``opts.png_decoder == "auto"``), a PNG the fused path can count is not
+    decoded: its inflated, still-filtered rows come back as `PngRows` (`png.png_rows`), every
+    check of the library path made but the filter bytes, which the counting kernels check; give
+    ``PngRows.data`` to `decode_image` if they find a bad one.
+    """
+    data = read_bytes(path)
+    if rows and (got := png_rows(data, path, opts, scratch)) is not None:
+        return got
+    return decode_image(data, path, opts, scratch)
 
 
 def read_bytes(path: str) -> bytes:
