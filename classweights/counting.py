@@ -213,7 +213,7 @@ def count_rows(rows: PngRows, source: str, opts: CountOptions) -> ImageCount | N
     hist = png.label_counts(rows.buf, rows.height, rows.width, rows.depth, rows.ctype)
     if hist is None:
         return None
-    values = np.flatnonzero(hist)
+    values = hist.nonzero()[0]
     return ImageCount(source, values, hist[values], total, decoder="fused")
 
 

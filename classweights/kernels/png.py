@@ -29,24 +29,41 @@ _U8 = np.uint64(8)
 
 
 @_jit
-def _count_bytes(buf, p, n, hist, run_w, run_n):  # pragma: no cover - compiled
-    # byte values of n bytes at p; a run of equal uniform words is counted in a register
+def _count_bytes(buf, p, n, weight, hist, lanes):  # pragma: no cover - compiled
+    # the byte values of n bytes at p, each counted `weight` times: a run of equal uniform
+    # words in a register, other words into 8 lane histograms (one per byte of the word, so
+    # equal bytes of a word do not wait for each other's increment)
+    run_w = np.uint64(0)
+    run_n = 0
     i = 0
     while i + 8 <= n:
         w = _load(buf, p + i)
         if w == run_w:
             run_n += 8
         elif w == (w & _M8) * _B8:
-            hist[run_w & _M8] += run_n
+            hist[run_w & _M8] += run_n * weight
             run_w = w
             run_n = 8
         else:
             for k in range(8):
-                hist[(w >> (_U8 * np.uint64(k))) & _M8] += 1
+                lanes[k, (w >> (_U8 * np.uint64(k))) & _M8] += weight
+        i += 8
+    hist[run_w & _M8] += run_n * weight
+    for j in range(i, n):
+        hist[buf[p + j]] += weight
+
+
+@_jit
+def _zero(buf, p, n):  # pragma: no cover - compiled
+    # whether the n bytes at p are all 0
+    acc = np.uint64(0)
+    i = 0
+    while i + 8 <= n:
+        acc |= _load(buf, p + i)
         i += 8
     for j in range(i, n):
-        hist[buf[p + j]] += 1
-    return run_w, run_n
+        acc |= np.uint64(buf[p + j])
+    return acc == 0
 
 
 @_jit
@@ -56,25 +73,47 @@ def unfilter_count_bytes(
     """Grey or palette rows of ``depth`` <= 8 bits: ``hist`` (256) counts the values of the
     first ``full`` bytes of each row (whole samples); ``hist_part`` counts the ``part`` samples
     of the last, partly used byte of a row of 1-, 2- or 4-bit samples. Returns -1, or the index
-    of the first row whose filter byte is invalid."""
+    of the first row whose filter byte is invalid.
+
+    A row that repeats the row above (Up or Paeth, every raw byte 0: masks have many) is neither
+    rebuilt nor counted: the row it repeats is counted once more, and stays the row above."""
     stride = rowbytes + 1
     mask = (1 << depth) - 1
-    run_w = np.uint64(0)
-    run_n = np.int64(0)
+    lanes = np.zeros((8, 256), np.int64)
+    held = np.int64(-1)  # the last rebuilt row, counted `weight` times once it stops repeating
+    weight = np.int64(0)
+    q = np.int64(1)  # the row above: the zero row first
+    bad = np.int64(-1)
     for r in range(height):
         p = (r + 1) * stride + 1
         f = buf[p - 1]
         if f > 4:
-            hist[run_w & _M8] += run_n
-            return r
-        _unfilter_row(buf, p, p - stride, rowbytes, np.int64(1), f)
-        run_w, run_n = _count_bytes(buf, p, full, hist, run_w, run_n)
-        if part:
-            b = np.int64(buf[p + full])
-            for k in range(part):
-                hist_part[(b >> (8 - depth * (k + 1))) & mask] += 1
-    hist[run_w & _M8] += run_n
-    return -1
+            bad = r
+            break
+        if (f == 2 or f == 4) and held >= 0 and _zero(buf, p, rowbytes):
+            weight += 1
+            continue
+        _unfilter_row(buf, p, q, rowbytes, np.int64(1), f)
+        if held >= 0:
+            _count_row(buf, held, full, part, depth, mask, weight, hist, hist_part, lanes)
+        held = p
+        weight = 1
+        q = p
+    if held >= 0 and bad < 0:
+        _count_row(buf, held, full, part, depth, mask, weight, hist, hist_part, lanes)
+    for k in range(8):
+        for v in range(256):
+            hist[v] += lanes[k, v]
+    return bad
+
+
+@_jit
+def _count_row(buf, p, full, part, depth, mask, weight, hist, hist_part, lanes):  # pragma: no cover
+    _count_bytes(buf, p, full, weight, hist, lanes)
+    if part:
+        b = np.int64(buf[p + full])
+        for k in range(part):
+            hist_part[(b >> (8 - depth * (k + 1))) & mask] += weight
 
 
 @_jit
@@ -215,7 +254,7 @@ def label_counts(
         bits = width * depth
         full, part = bits // 8, (bits % 8) // depth
         hist = np.zeros(256, np.int64)
-        rest = np.zeros(256, np.int64)
+        rest = np.zeros(256, np.int64) if depth < 8 else hist  # (untouched at 8 bits)
         rowbytes = full + (1 if part else 0)
         if unfilter_count_bytes(buf, height, rowbytes, full, part, depth, hist, rest) >= 0:
             return None

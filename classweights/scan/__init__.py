@@ -73,9 +73,11 @@ def scan(
     if is_path_source(source):
         if entries is None:
             entries = discover_entries(source, settings)
-        units, total, picked = plan.units(settings, entries)
+        pixels = plan.pixels_per_image(entries)
+        per_unit = plan.unit_images(pixels) if client is None else 4
+        units, total, picked = plan.units(settings, entries, per_unit)
         collector.reserve(total)
-        opts = settings.counting(total * plan.pixels_per_image(entries))
+        opts = settings.counting(total * pixels)
         if client is not None:
             from ..distributed import run_units as run_on_cluster
 

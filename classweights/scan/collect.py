@@ -57,6 +57,19 @@ class Table:
         return self.rows[: self.n], self.totals[: self.n, 0].copy(), self.totals[: self.n, 1].copy()
 
 
+def _plain(it: ImageCount | Failure) -> bool:
+    """A count `Collector.add_batch` maps with its unit: no failure, note, unknown colour,
+    volume row or objects (those go through `Collector.add`, one image at a time)."""
+    return (
+        type(it) is ImageCount
+        and not it.notes
+        and not it.unknown_colors
+        and it.spacing is None
+        and it.shape is None
+        and it.objects is None
+    )
+
+
 class Collector:
     """Maps raw histograms to class rows in the calling thread, in input order.
 
@@ -96,20 +109,7 @@ class Collector:
         anything else goes through `add` one image at a time, with the same result.
         """
         lut = self._lut
-        if (
-            lut is None
-            or self.multilabel
-            or len(items) < 2
-            or not all(
-                type(it) is ImageCount
-                and not it.notes
-                and not it.unknown_colors
-                and it.spacing is None
-                and it.shape is None
-                and it.objects is None
-                for it in items
-            )  # fmt: skip  (volumes and objects: per image)
-        ):
+        if lut is None or self.multilabel or len(items) < 2 or not all(map(_plain, items)):
             for it in items:
                 self.add(it)
             return
@@ -126,11 +126,20 @@ class Collector:
         k = len(items)
         image = np.repeat(np.arange(k), [it.values.size for it in items])
         rows, totals = self.table.next_rows(k)
-        valid = cls >= 0
-        np.add.at(rows, (image[valid], cls[valid]), counts[valid])
-        ignored = ~valid
-        if ignored.any():
-            np.add.at(totals[:, 0], image[ignored], counts[ignored])
+        n_cls = rows.shape[1]
+        if n_cls <= 4096:  # one bincount, ignored pixels in an extra column (exact: every
+            # sum is a pixel count of one image, far below 2**53)
+            slot = image * (n_cls + 1) + np.where(cls >= 0, cls, n_cls)
+            sums = np.bincount(slot, weights=counts, minlength=k * (n_cls + 1))
+            sums = sums.astype(np.int64).reshape(k, n_cls + 1)
+            rows += sums[:, :n_cls]
+            totals[:, 0] += sums[:, n_cls]
+        else:
+            valid = cls >= 0
+            np.add.at(rows, (image[valid], cls[valid]), counts[valid])
+            ignored = ~valid
+            if ignored.any():
+                np.add.at(totals[:, 0], image[ignored], counts[ignored])
         self.sources.extend(it.source for it in items)
         self.total.extend(it.total for it in items)
         self.fused += sum(it.decoder is not None for it in items)

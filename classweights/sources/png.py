@@ -155,7 +155,7 @@ def fused_available() -> bool:
     return _libdeflate() is not None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass takes 4x as long to make (1.4 us)
 class PngRows:
     """A PNG's inflated, still-filtered rows, as the `classweights.kernels.png` kernels take
     them: ``buf`` is a zero row (``1 + rowbytes`` bytes) followed by ``height`` rows of a filter
@@ -202,7 +202,7 @@ def png_rows(
     rowbytes = (w * depth * _CHANNELS[ctype] + 7) // 8
     stride = rowbytes + 1
     size = (h + 1) * stride
-    buf = scratch.array((size,), np.uint8) if scratch is not None else None
+    buf = scratch.bytes(size) if scratch is not None else None
     if buf is None:
         buf = np.empty(size, np.uint8)
     buf[:stride] = 0

@@ -9,6 +9,7 @@ the decoder.
 from __future__ import annotations
 
 import math
+import os
 import zipfile
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -236,13 +237,30 @@ def read_bytes(path: str) -> bytes:
             fs, p = url_fs(path)
             data = fs.cat_file(p)
         else:
-            with open(path, "rb") as fh:
-                data = fh.read()
+            data = _read_local(path)
     except OSError as e:
         raise MaskReadError(f"{path}: cannot read ({e.strerror or e})") from None
     if not data:
         raise MaskReadError(f"{path}: the file is empty (0 bytes)")
     return data
+
+
+def _read_local(path: str) -> bytes:
+    """A local file's bytes, in one ``read`` call when it holds the size ``fstat`` gave (half
+    the time of ``open().read()`` for a small mask: no buffered-reader layers); otherwise (it
+    changed meanwhile, or one call returns at most ~2 GB) read to its end."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1)
+        if len(data) == size:
+            return data
+        pieces = [data]
+        while piece := os.read(fd, 1 << 24):
+            pieces.append(piece)
+        return b"".join(pieces)
+    finally:
+        os.close(fd)
 
 
 def decode_image(
