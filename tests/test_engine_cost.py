@@ -76,3 +76,17 @@ def test_a_file_whose_size_is_not_what_fstat_said_is_read_to_its_end(tmp_path):
         pytest.skip("no procfs")
     data = read_bytes("/proc/self/status")
     assert data.startswith(b"Name:") and b"\nPid:" in data
+
+
+def test_the_label_lookup_grows_to_16_bit_values_exactly(tmp_path):
+    """The collector maps 8-bit values with a 256-entry table, grown the first time a larger
+    value comes (a 16-bit mask after 8-bit ones, remapped or not)."""
+    rng = np.random.default_rng(1)
+    masks = [rng.integers(0, 12, (6, 8)).astype(np.uint8) for _ in range(6)]
+    masks += [np.array([[300, 1000, 7], [65535, 3, 3]], np.uint16)] * 3
+    masks += [rng.integers(0, 12, (6, 8)).astype(np.uint8) for _ in range(3)]
+    for i, m in enumerate(masks):
+        save_png(tmp_path / f"{i:02d}.png", m)
+    kw = {"num_classes": 12, "ignore_index": 65535, "remap": {300: 11, 1000: 2}}
+    for workers in (1, 2):
+        check_stats(cw.scan(tmp_path, workers=workers, **kw), masks, **kw)
