@@ -62,7 +62,9 @@ def folder(tmp_path):
 
 @pytest.mark.usefixtures("numba")
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_scan_counts_exactly_what_the_library_decoders_count(folder, workers, monkeypatch, caplog):
+def test_a_scan_counts_exactly_what_the_library_decoders_count(
+    folder, workers, monkeypatch, caplog
+):
     d, masks = folder
     with caplog.at_level(logging.INFO, logger="classweights"):
         fused = cw.scan(d, workers=workers, **KW)
@@ -103,7 +105,10 @@ def test_damaged_files_fail_or_are_skipped_as_before(folder, on_error, monkeypat
     library = outcome()
     assert fused == library
     if on_error == "skip":
-        assert [p.rsplit("/", 1)[-1] for p, _ in fused.skipped] == ["bad_adler.png", "bad_filter.png"]
+        assert [p.rsplit("/", 1)[-1] for p, _ in fused.skipped] == [
+            "bad_adler.png",
+            "bad_filter.png",
+        ]
         assert fused.num_images == 15  # long.png: the declared rows, as the library reads them
     else:
         assert "bad_adler.png: the PNG is damaged" in fused
@@ -148,3 +153,73 @@ def test_a_dask_scan_uses_the_fused_path_too(folder, inproc_client, monkeypatch,
     assert "for 12 of 14 masks" in caplog.text
     monkeypatch.setenv("CLASSWEIGHTS_PNG_DECODER", "library")
     assert on_dask == cw.scan(d, workers=1, **KW)
+
+
+def _unit_outcomes(unit, opts):
+    from classweights.counting import count_unit
+    from classweights.sources import Scratch
+
+    out = []
+    for it in count_unit(unit, opts, Scratch()):
+        if hasattr(it, "values"):
+            out.append((it.source, it.values.tolist(), it.counts.tolist(), it.total, it.decoder))
+        else:
+            out.append((it.source, it.message))
+    return out
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["one kernel call", "mask by mask"])
+def test_a_unit_of_mixed_and_damaged_files_counts_as_the_library_path(
+    tmp_path, together, monkeypatch
+):
+    """Grey and palette PNGs of 1-8 bits go through one kernel call per unit (libdeflate called
+    from the kernel), or mask by mask where that libdeflate is not found; damaged ones fall back
+    to the library decoders in their place: the results, in order, are the library path's."""
+    import zlib
+
+    from classweights.counting import CountOptions
+    from classweights.sources import Entry, ReadOptions
+
+    if not together:
+        import classweights.sources.png as png_module
+
+        monkeypatch.setattr(png_module, "_ZLIB", [None])
+    rng = np.random.default_rng(11)
+    files = []
+
+    def add(name, payload):
+        (tmp_path / name).write_bytes(payload)
+        files.append(str(tmp_path / name))
+
+    for i, (ctype, depth) in enumerate([(0, 8), (3, 4), (0, 1), (3, 8), (0, 2), (0, 16), (4, 8)]):
+        h, w = int(rng.integers(1, 40)), int(rng.integers(1, 90))
+        shape = (h, w, 2) if ctype == 4 else (h, w)
+        a = rng.integers(0, 1 << min(depth, 4), shape)
+        a[: h // 2] = a[0]
+        a = a.astype(np.uint16 if depth == 16 else np.uint8)
+        add(f"{i}.png", encode(a, depth, ctype, rng.integers(0, 5, h).tolist()))
+    m = street_scene(30, 50, rng)
+    rows = b"".join(b"\x00" + r.tobytes() for r in m)
+    z = zlib.compress(rows)
+    add("bad_adler.png", encode(m, 8, 0, stream=z[:-1] + bytes([z[-1] ^ 1])))
+    add("bad_filter.png", encode(m, 8, 3, raw=rows[:51] + b"\x09" + rows[52:]))
+    add("longer.png", encode(m, 8, 0, stream=zlib.compress(rows + rows[:51])))
+    add("short.png", encode(m, 8, 0, stream=zlib.compress(rows[:-51])))
+    add("no_adler.png", encode(m, 8, 3, stream=z[:-4]))
+    add("empty.png", b"")
+    add("after.png", encode(m, 8, 0, 4))
+    unit = [(Entry("image", f), [0]) for f in files]
+    opts = CountOptions(ReadOptions(), 19, 256)
+    fused = _unit_outcomes(unit, opts)
+    library = _unit_outcomes(unit, CountOptions(ReadOptions(png_decoder="library"), 19, 256))
+    assert [f[:-1] if len(f) == 5 else f for f in fused] == [
+        f[:-1] if len(f) == 5 else f for f in library
+    ]
+    decoders = [f[-1] if len(f) == 5 else "error" for f in fused]
+    names = [f.rsplit("/", 1)[-1] for f in files]
+    expected = {f"{i}.png": "fused" for i in range(7)} | {"after.png": "fused"}
+    expected |= dict.fromkeys(
+        ["bad_adler.png", "bad_filter.png", "short.png", "empty.png"], "error"
+    )
+    expected |= dict.fromkeys(["longer.png", "no_adler.png"])  # read by the library decoders
+    assert dict(zip(names, decoders, strict=True)) == expected

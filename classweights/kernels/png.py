@@ -15,6 +15,9 @@ row was counted.
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 from numpy.typing import NDArray
 
 from . import _jit, find_colour, listed_unknown, unknown_slot, unknown_table
@@ -114,6 +117,56 @@ def _count_row(buf, p, full, part, depth, mask, weight, hist, hist_part, lanes):
         b = np.int64(buf[p + full])
         for k in range(part):
             hist_part[(b >> (8 - depth * (k + 1))) & mask] += weight
+
+
+@intrinsic
+def _zlib_decompress(typingctx, fn, d, src, n_src, dst, n_dst, got):  # pragma: no cover
+    """Call ``libdeflate_zlib_decompress`` at address ``fn`` (every argument an integer: the
+    address is a run-time value, so the kernel that calls it can be cached on disk)."""
+    sig = types.int32(*([types.uint64] * 7))
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fnty = ir.FunctionType(ir.IntType(32), [i64] * 6)
+        f = builder.inttoptr(args[0], fnty.as_pointer())
+        return builder.call(f, args[1:])
+
+    return sig, codegen
+
+
+@_jit
+def inflate_count_bytes(
+    fn, dec, streams, starts, sizes, heights, rowbytes, fulls, parts, depths, buf, hists, rest, got
+):  # pragma: no cover - compiled
+    """`unfilter_count_bytes` of several masks in one call (one release of the GIL for a unit
+    of work, not two a mask): mask ``i``'s zlib stream is ``streams[starts[i]:starts[i + 1]]``,
+    inflated by libdeflate (``fn``: its ``libdeflate_zlib_decompress``, ``dec``: a
+    decompressor) into ``buf`` behind a zero row; its counts go to ``hists[i]`` and
+    ``rest[i]``. Returns per mask 0 (counted), 1 (the stream is damaged, short or longer than
+    declared) or 2 (a bad filter byte); the caller reads those with the library decoders."""
+    status = np.zeros(heights.size, np.int8)
+    fn, dec = np.uint64(fn), np.uint64(dec)
+    src = np.uint64(streams.ctypes.data)
+    dst = np.uint64(buf.ctypes.data)
+    for i in range(heights.size):
+        stride = rowbytes[i] + 1
+        want = heights[i] * stride
+        buf[:stride] = 0
+        at = src + np.uint64(starts[i])
+        into = dst + np.uint64(stride)
+        ret = _zlib_decompress(
+            fn, dec, at, np.uint64(sizes[i]), into, np.uint64(want), np.uint64(got.ctypes.data)
+        )
+        if ret != 0 or got[0] != want:
+            status[i] = 1
+            continue
+        depth = depths[i]
+        r = unfilter_count_bytes(
+            buf, heights[i], rowbytes[i], fulls[i], parts[i], depth, hists[i], rest[i]
+        )
+        if r >= 0:
+            status[i] = 2
+    return status
 
 
 @_jit

@@ -30,11 +30,15 @@ from .memory import is_torch_dataset, iter_items, iter_torch_dataset, mask_from_
 from .png import (
     PNG_DECODER_ENV,
     PngRows,
+    PngStream,
     check_png_chunks,
     fused_available,
+    inflate_rows,
     png_decoder,
     png_header,
     png_rows,
+    png_stream,
+    zlib_decompressor,
 )
 from .readers import decode_image, read_bytes, read_entry, read_image, read_stacks
 from .scratch import Scratch, ThreadScratch
@@ -51,6 +55,7 @@ __all__ = [
     "STORE_MARKERS",
     "Entry",
     "PngRows",
+    "PngStream",
     "ReadOptions",
     "Scratch",
     "ThreadScratch",
@@ -61,6 +66,7 @@ __all__ = [
     "file_listing",
     "file_version",
     "fused_available",
+    "inflate_rows",
     "is_torch_dataset",
     "is_url",
     "is_zarr_dir",
@@ -71,6 +77,7 @@ __all__ = [
     "png_decoder",
     "png_header",
     "png_rows",
+    "png_stream",
     "read_bytes",
     "read_entry",
     "read_image",
@@ -78,4 +85,5 @@ __all__ = [
     "url_fs",
     "walk_masks",
     "zarr_entries",
+    "zlib_decompressor",
 ]

@@ -156,6 +156,25 @@ def fused_available() -> bool:
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass takes 4x as long to make (1.4 us)
+class PngStream:
+    """A PNG the fused path can count, before inflating: its chunks walked and checked,
+    ``idat`` the image data's zlib stream (the IDAT payloads joined), ``data`` the file (for
+    the library decoders if a later check fails)."""
+
+    data: bytes
+    idat: bytes | memoryview
+    width: int
+    height: int
+    depth: int
+    ctype: int
+
+    @property
+    def rowbytes(self) -> int:
+        """Bytes of a row after its filter byte."""
+        return (self.width * self.depth * _CHANNELS[self.ctype] + 7) // 8
+
+
+@dataclass(slots=True)
 class PngRows:
     """A PNG's inflated, still-filtered rows, as the `classweights.kernels.png` kernels take
     them: ``buf`` is a zero row (``1 + rowbytes`` bytes) followed by ``height`` rows of a filter
@@ -170,23 +189,19 @@ class PngRows:
     data: bytes
 
 
-def png_rows(
-    data: bytes, path: str, opts: ReadOptions, scratch: Scratch | None = None
-) -> PngRows | None:
-    """The fused path's rows of a PNG file's bytes, or None where the library decoders must
+def png_stream(data: bytes, path: str, opts: ReadOptions) -> PngStream | None:
+    """The fused path's view of a PNG file's bytes, or None where the library decoders must
     read it (`readers.decode_image`): not a PNG, ``opts.png_decoder == "library"``,
     multi-label, above the pixel limit, colour types that do not match the colour table (the
-    library path raises), interlaced, an unusual layout or chunk, no libdeflate, or image data
-    that fails a check (the library path names the damage). A chunk CRC, truncation or APNG
-    is refused here exactly as `check_png_chunks` refuses it.
+    library path raises), interlaced, an unusual layout or chunk, or no libdeflate. A chunk
+    CRC, truncation or APNG is refused here exactly as `check_png_chunks` refuses it.
     """
     head = png_header(data)
     if head is None or opts.png_decoder != "auto" or opts.multilabel:
         return None
     w, h, depth, ctype = head
-    codecs = _libdeflate()
     if (
-        codecs is None
+        _libdeflate() is None
         or w * h > opts.max_pixels
         or (ctype in (2, 6)) != opts.rgb
         or depth not in FUSED_DEPTHS.get(ctype, ())
@@ -197,22 +212,96 @@ def png_rows(
     ):
         return None
     idat = _image_data(walk_chunks(data, path), data, ctype)
-    if idat is None:
-        return None
-    rowbytes = (w * depth * _CHANNELS[ctype] + 7) // 8
-    stride = rowbytes + 1
-    size = (h + 1) * stride
+    return None if idat is None else PngStream(data, idat, w, h, depth, ctype)
+
+
+def inflate_rows(stream: PngStream, scratch: Scratch | None = None) -> PngRows | None:
+    """A stream's rows, inflated once by libdeflate into a buffer of exactly the declared size
+    (``scratch``'s when given); None when the stream is damaged, short or longer than declared
+    (the library path then decides, and names the damage)."""
+    stride = stream.rowbytes + 1
+    size = (stream.height + 1) * stride
     buf = scratch.bytes(size) if scratch is not None else None
     if buf is None:
         buf = np.empty(size, np.uint8)
     buf[:stride] = 0
     try:
-        out = codecs.deflate_decode(idat, out=buf[stride:])
+        out = _libdeflate().deflate_decode(stream.idat, out=buf[stride:])
     except Exception:  # damaged, or longer than declared: the library path decides
         return None
     if len(out) != size - stride:  # short: too few rows
         return None
-    return PngRows(buf, w, h, depth, ctype, data)
+    return PngRows(buf, stream.width, stream.height, stream.depth, stream.ctype, stream.data)
+
+
+def png_rows(
+    data: bytes, path: str, opts: ReadOptions, scratch: Scratch | None = None
+) -> PngRows | None:
+    """`png_stream` and `inflate_rows` in one: a PNG file's inflated rows, or None where the
+    library decoders must read it."""
+    stream = png_stream(data, path, opts)
+    return None if stream is None else inflate_rows(stream, scratch)
+
+
+_ZLIB: list[Any] = []
+
+
+def zlib_decompressor() -> tuple[int, Any, Any] | None:
+    """``(address of libdeflate_zlib_decompress, alloc, free)`` of the libdeflate library that
+    imagecodecs ships (or the system's), for Numba kernels that inflate a whole unit of masks
+    in one call (`classweights.kernels.png.inflate_count_bytes`); ``alloc()`` gives a
+    decompressor (one thread's), ``free(d)`` frees it. None when no libdeflate is found or it
+    fails a self-test: each mask is then inflated by ``imagecodecs.deflate_decode``."""
+    if not _ZLIB:
+        _ZLIB.append(_find_zlib_decompressor())
+    return _ZLIB[0]
+
+
+def _find_zlib_decompressor() -> tuple[int, Any, Any] | None:
+    import ctypes
+    import ctypes.util
+    import glob
+
+    if _libdeflate() is None:
+        return None
+    here = os.path.dirname(_libdeflate().__file__)
+    names = []
+    for folder in (here, here + ".libs", os.path.join(here, ".dylibs")):
+        found = sorted(glob.glob(os.path.join(folder, "*deflate*")))
+        names += [n for n in found if ".so" in n or n.endswith((".dylib", ".dll"))]
+    names.append(ctypes.util.find_library("deflate"))
+    for name in filter(None, names):
+        try:
+            lib = ctypes.CDLL(name)
+            decompress = lib.libdeflate_zlib_decompress
+            alloc, free = lib.libdeflate_alloc_decompressor, lib.libdeflate_free_decompressor
+        except (OSError, AttributeError):
+            continue
+        alloc.restype, alloc.argtypes = ctypes.c_void_p, []
+        free.restype, free.argtypes = None, [ctypes.c_void_p]
+        decompress.restype = ctypes.c_int
+        decompress.argtypes = [ctypes.c_void_p] * 2 + [ctypes.c_size_t, ctypes.c_void_p]
+        decompress.argtypes += [ctypes.c_size_t, ctypes.c_void_p]
+        if _self_test(decompress, alloc, free):
+            return ctypes.cast(decompress, ctypes.c_void_p).value, alloc, free
+    return None
+
+
+def _self_test(decompress: Any, alloc: Any, free: Any) -> bool:
+    import ctypes
+
+    raw = bytes(range(256)) * 3
+    packed = zlib.compress(raw)
+    out = ctypes.create_string_buffer(len(raw))
+    got = ctypes.c_size_t(0)
+    d = alloc()
+    if not d:
+        return False
+    try:
+        ok = decompress(d, packed, len(packed), out, len(raw), ctypes.byref(got)) == 0
+        return ok and got.value == len(raw) and out.raw == raw
+    finally:
+        free(d)
 
 
 def _image_data(

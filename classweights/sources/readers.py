@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from ..errors import MaskReadError
 from .arrays import NpzMember, check_pixels
 from .entries import Entry, ReadOptions, is_url, url_fs
-from .png import check_png_chunks, png_header, png_rows
+from .png import check_png_chunks, png_header, png_stream
 from .scratch import Scratch
 from .strict import check_png_data, open_strict, tiff_stored_values
 from .traps import check_one_hot, check_one_hot_stream, colour_array, one_image
@@ -38,13 +38,14 @@ def read_entry(
 
     With a ``scratch``, a PNG mask may be decoded into its buffer: that mask is valid only until
     the next one is read (the counting path, done with each mask before the next). With
-    ``rows``, a PNG the fused path can count comes as its `PngRows` (see `read_image`).
+    ``rows``, a PNG the fused path can count comes as its `PngStream` (see `read_image`).
     """
     if entry.kind == "image":
         if is_volume_path(entry.path):  # NIfTI / NRRD: a 3-D volume with its spacing
             yield entry.path, read_volume(entry.path, opts)
         else:
-            yield entry.path, read_image(entry.path, opts, scratch, rows)
+            size = entry.listing[0][1] if entry.listing else None  # from the folder walk
+            yield entry.path, read_image(entry.path, opts, scratch, rows, size)
     elif entry.kind == "perclass":
         yield entry.path, _read_perclass(entry, opts)
     elif entry.kind == "npz":  # streamed image by image: never the whole member in memory
@@ -214,30 +215,37 @@ def _volume_or_mask(a: NDArray[Any], ndim: int, opts: ReadOptions) -> Any:
 
 
 def read_image(
-    path: str, opts: ReadOptions, scratch: Scratch | None = None, rows: bool = False
+    path: str,
+    opts: ReadOptions,
+    scratch: Scratch | None = None,
+    rows: bool = False,
+    size: int | None = None,
 ) -> Any:
     """Decode one mask image file into an integer array (H x W, or H x W x 3 for colour);
     into ``scratch``'s buffer where it can (see `read_entry`).
 
     With ``rows`` (and ``opts.png_decoder == "auto"``), a PNG the fused path can count is not
-    decoded: its inflated, still-filtered rows come back as `PngRows` (`png.png_rows`), every
-    check of the library path made but the filter bytes, which the counting kernels check; give
-    ``PngRows.data`` to `decode_image` if they find a bad one.
+    decoded: it comes back as a `PngStream` (`png.png_stream`: chunks walked and checked, the
+    image data not yet inflated); give ``PngStream.data`` to `decode_image` if a later check
+    (libdeflate's, or a row's filter byte) fails.
     """
-    data = read_bytes(path)
-    if rows and (got := png_rows(data, path, opts, scratch)) is not None:
+    data = read_bytes(path, size)
+    if rows and (got := png_stream(data, path, opts)) is not None:
         return got
     return decode_image(data, path, opts, scratch)
 
 
-def read_bytes(path: str) -> bytes:
-    """The bytes of a mask file (local or an fsspec URL); an empty file is a read error."""
+def read_bytes(path: str, size: int | None = None) -> bytes:
+    """The bytes of a mask file (local or an fsspec URL); an empty file is a read error.
+
+    ``size``: what the folder walk found (a local file is then read without asking again;
+    one that changed since is still read whole)."""
     try:
         if is_url(path):
             fs, p = url_fs(path)
             data = fs.cat_file(p)
         else:
-            data = _read_local(path)
+            data = _read_local(path, size)
     except OSError as e:
         raise MaskReadError(f"{path}: cannot read ({e.strerror or e})") from None
     if not data:
@@ -245,13 +253,15 @@ def read_bytes(path: str) -> bytes:
     return data
 
 
-def _read_local(path: str) -> bytes:
-    """A local file's bytes, in one ``read`` call when it holds the size ``fstat`` gave (half
-    the time of ``open().read()`` for a small mask: no buffered-reader layers); otherwise (it
-    changed meanwhile, or one call returns at most ~2 GB) read to its end."""
+def _read_local(path: str, size: int | None = None) -> bytes:
+    """A local file's bytes, in one ``read`` call when it holds ``size`` bytes (``fstat``'s
+    when not given): half the time of ``open().read()`` for a small mask, and each system call
+    releases the GIL, which costs a thread switch when another worker is waiting for it;
+    otherwise (it changed meanwhile, or one call returns at most ~2 GB) read to its end."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        size = os.fstat(fd).st_size
+        if size is None:
+            size = os.fstat(fd).st_size
         data = os.read(fd, size + 1)
         if len(data) == size:
             return data

@@ -1,9 +1,8 @@
-"""Counting one mask: decoded array in, raw-value histogram out (runs inside scan workers).
+"""Counting one decoded mask: array in, raw-value histogram out (runs inside scan workers).
 
 `count_mask` checks the array (dtype, shape, float labels, multi-label 0/1) and calls the Numba
-kernels; `count_unit` reads and counts a unit of work and turns a failing file into a `Failure`
-that names it. Raw values become classes later, in the engine (`scan/collect.py`), so workers
-need no label space and a result is independent of which worker produced it.
+kernels (or their NumPy twins); `count_stack` counts consecutive masks of an array stack in one
+kernel call. `ImageCount` and `Failure` are what workers hand to the engine.
 """
 
 from __future__ import annotations
@@ -14,20 +13,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ClassWeightsError, MaskReadError
-from .objects import find_objects
-from .sources import (
-    Entry,
-    PngRows,
-    ReadOptions,
-    Scratch,
-    decode_image,
-    fused_available,
-    png_rows,
-    read_entry,
-    read_stacks,
-)
-from .sources.volumes import Volume
+from ..errors import MaskReadError
+from ..objects import find_objects
+from ..sources import Entry, ReadOptions
+from ..sources.volumes import Volume
 
 
 class MaskWarning(UserWarning):
@@ -123,10 +112,10 @@ def _count_volume(vol: Volume, source: str, opts: CountOptions) -> ImageCount:
 def _kernels(opts: CountOptions) -> Any:
     """The kernel module: numba loads on first use, never at `import classweights`."""
     if opts.jit:
-        from . import kernels
+        from .. import kernels
 
         return kernels
-    from . import kernels_numpy
+    from .. import kernels_numpy
 
     return kernels_numpy
 
@@ -173,13 +162,13 @@ OTHER_COLORS = "#other"
 def _count_colors(a: NDArray[Any], source: str, opts: CountOptions) -> ImageCount:
     if a.dtype != np.uint8:
         raise MaskReadError(f"{source}: colour masks must be 8-bit RGB, got dtype {a.dtype}")
-    from .kernels import count_colors
+    from ..kernels import count_colors
 
     found = count_colors(a, opts.color_keys, MAX_UNKNOWN_COLORS)
-    return _colour_count(source, found, int(a.shape[0] * a.shape[1]), opts)
+    return colour_count(source, found, int(a.shape[0] * a.shape[1]), opts)
 
 
-def _colour_count(
+def colour_count(
     source: str, found: tuple[NDArray[np.int64], ...], total: int, opts: CountOptions
 ) -> ImageCount:
     """The `ImageCount` of ``count_colors``' ``(hist, unknown colours, their counts)``."""
@@ -190,54 +179,6 @@ def _colour_count(
     if rest:  # more distinct unknown colours than are listed one by one
         unknown[OTHER_COLORS] = rest
     return ImageCount(source, opts.color_labels[keep], hist[:-1][keep], total, unknown)
-
-
-def count_rows(rows: PngRows, source: str, opts: CountOptions) -> ImageCount | None:
-    """Count a PNG's inflated, still-filtered rows with the fused kernels (unfilter and count
-    in one pass per row, `classweights.kernels.png`): the `ImageCount` that decoding the file
-    and `count_mask` give, or None when a row's filter byte is invalid (decode the file then:
-    the library path names the damage). ``rows.buf`` is unfiltered in place."""
-    from .kernels import png
-
-    total = rows.width * rows.height
-    if rows.ctype in (2, 6):
-        bpp = 3 if rows.ctype == 2 else 4
-        found = png.colour_counts(
-            rows.buf, rows.height, rows.width, bpp, opts.color_keys, MAX_UNKNOWN_COLORS
-        )
-        if found is None:
-            return None
-        got = _colour_count(source, found, total, opts)
-        got.decoder = "fused"
-        return got
-    hist = png.label_counts(rows.buf, rows.height, rows.width, rows.depth, rows.ctype)
-    if hist is None:
-        return None
-    values = hist.nonzero()[0]
-    return ImageCount(source, values, hist[values], total, decoder="fused")
-
-
-def count_png(
-    data: bytes, source: str, opts: CountOptions, scratch: Scratch | None = None
-) -> ImageCount | None:
-    """The fused path as a unit, bytes in, counts out: a PNG file's `ImageCount`, exactly as
-    decoding it and `count_mask` give, or None where the fused path does not apply or a check
-    fails (`classweights.sources.png.png_rows`; count `decode_image`'s array then). With a
-    ``scratch``, its buffer holds the inflated rows (reused from mask to mask).
-
-    >>> import zlib, struct
-    >>> def chunk(t, d):
-    ...     return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
-    >>> rows = bytes([1, 3, 0, 0, 2, 0, 1, 0])  # 3 x 2, 8-bit grey: Sub, then Up
-    >>> ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", 3, 2, 8, 0, 0, 0, 0))
-    >>> png = b"\\x89PNG\\r\\n\\x1a\\n" + ihdr + chunk(b"IDAT", zlib.compress(rows))
-    >>> png += chunk(b"IEND", b"")
-    >>> c = count_png(png, "a.png", CountOptions(ReadOptions(), None, 256))
-    >>> c.values.tolist(), c.counts.tolist(), c.total
-    ([3, 4], [5, 1], 6)
-    """
-    rows = png_rows(data, source, opts.read, scratch)
-    return None if rows is None else count_rows(rows, source, opts)
 
 
 def _count_multilabel(mask: Any, source: str, opts: CountOptions) -> ImageCount:
@@ -269,7 +210,7 @@ def _count_multilabel(mask: Any, source: str, opts: CountOptions) -> ImageCount:
 Unit = list[tuple[Entry, list[int]]]
 
 
-def _stackable(opts: CountOptions) -> bool:
+def stackable(opts: CountOptions) -> bool:
     """Whether consecutive masks of an array stack may be counted in one kernel call."""
     plain = opts.objects is None and opts.color_keys is None and not opts.read.multilabel
     return opts.jit and plain
@@ -280,7 +221,7 @@ def count_stack(sources: list[str], stack: NDArray[Any], opts: CountOptions) -> 
     per-image Python work of `count_mask` made small masks GIL-bound: 2 threads were slower
     than 1), `count_mask` per image otherwise. Same results as `count_mask` on each image.
     """
-    from .kernels import histogram_stack
+    from ..kernels import histogram_stack
 
     step = 16 if stack.dtype.itemsize > 1 else len(sources)  # uint16: 512 KB of bins an image
     out: list[ImageCount] = []
@@ -303,46 +244,6 @@ def count_stack(sources: list[str], stack: NDArray[Any], opts: CountOptions) -> 
     return out
 
 
-def uses_fused_png(opts: CountOptions) -> bool:
-    """Whether this job counts PNG masks with the fused path where it applies: the Numba back
-    end is in use (the fused kernels are Numba's), nothing needs the decoded image
-    (``objects``), the masks are not multi-label, ``png_decoder`` is ``auto`` and imagecodecs
-    has libdeflate. Files it does not apply to are decoded (`sources.png.png_rows`)."""
-    return (
-        opts.jit
-        and opts.objects is None
-        and not opts.read.multilabel
-        and opts.read.png_decoder == "auto"
-        and fused_available()
-    )
-
-
-def count_unit(
-    unit: Unit, opts: CountOptions, scratch: Scratch | None = None
-) -> list[ImageCount | Failure]:
-    """Read and count every image of a unit of work; a failing entry becomes a `Failure`.
-
-    ``scratch``: this thread's decode buffer (`classweights.sources.Scratch`), reused per mask.
-    PNG masks go through the fused path where it applies (`uses_fused_png`, `count_rows`).
-    """
-    out: list[ImageCount | Failure] = []
-    rows = uses_fused_png(opts)
-    for entry, indices in unit:
-        try:
-            if _stackable(opts) and (stacks := read_stacks(entry, indices, opts.read)):
-                for ids, block in stacks:
-                    out.extend(count_stack(ids, block, opts))
-                continue
-            for sid, m in read_entry(entry, indices, opts.read, scratch, rows):
-                if type(m) is PngRows:
-                    got = count_rows(m, sid, opts)
-                    if got is not None:
-                        out.append(got)
-                        continue
-                    m = decode_image(m.data, sid, opts.read, scratch)  # names the damage
-                out.append(count_mask(m, sid, opts))
-        except ClassWeightsError as e:
-            out.append(Failure(entry.path, str(e)))
-        except Exception as e:  # a reader's own exception: name the file, keep the reason
-            out.append(Failure(entry.path, f"{entry.path}: cannot read ({type(e).__name__}: {e})"))
-    return out
+def unexpected_failure(path: str, e: Exception) -> Failure:
+    """A reader's own exception as a `Failure` that names the file and keeps the reason."""
+    return Failure(path, f"{path}: cannot read ({type(e).__name__}: {e})")
