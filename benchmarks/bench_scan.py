@@ -20,8 +20,9 @@ PNGs written by Pillow), at each worker count (``--workers-sweep``, default 1,2)
 ``imagecodecs.png_decode`` (libpng) and ``spng_decode`` on the same thread count, file reads
 included, against the scan (the fused PNG decoder: Numba is loaded) and the scan with the
 library decoders (``CLASSWEIGHTS_PNG_DECODER=library``); repeats interleaved, medians with
-the spread (min-max) of the per-repeat ratios. Counts are checked against png_decode +
-``np.bincount`` in the same run.
+the spread (min-max) of the per-repeat ratios, and the ratio of CPU time (all threads; what a
+shared machine distorts least). Counts are checked against png_decode + ``np.bincount`` in the
+same run.
 
 ``--workers-sweep`` prints, per worker count, decode-only and scan img/s (repeats interleaved,
 so load hits both alike), their ratio, and the peak RSS so far; then the Python-side (GIL-held)
@@ -176,19 +177,22 @@ def vs_decode(n: int, counts: list[int], repeats: int) -> None:
             for fn in jobs.values():  # warm: page cache, JIT, thread pools
                 fn()
             times: dict[str, list[float]] = {k: [] for k in jobs}
+            cpu: dict[str, list[float]] = {k: [] for k in jobs}
             for _ in range(repeats):
                 for k, fn in jobs.items():
-                    t = time.perf_counter()
+                    c, t = time.process_time(), time.perf_counter()
                     fn()
                     times[k].append(time.perf_counter() - t)
-            rows.append((name, kb, w, len(files), times))
+                    cpu[k].append(time.process_time() - c)
+            rows.append((name, kb, w, len(files), times, cpu))
     print(f"\n{n} masks a set, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the end, "
           f"median of {repeats} interleaved repeats (spread: min-max of the per-repeat "
           f"ratio)\n")  # fmt: skip
     print("| set | mean KB | workers | png_decode img/s | spng_decode img/s | scan img/s "
-          "| **scan / png_decode** | scan / spng_decode | scan, library decoders / png_decode |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, kb, w, k, t in rows:
+          "| **scan / png_decode** | scan / spng_decode | scan, library decoders / png_decode "
+          "| CPU time: png_decode / scan |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, kb, w, k, t, cpu in rows:
         med = {j: statistics.median(v) for j, v in t.items()}
 
         def ratio(base: str, job: str = "scan", t=t) -> str:
@@ -198,7 +202,7 @@ def vs_decode(n: int, counts: list[int], repeats: int) -> None:
         print(f"| {name} | {kb:.1f} | {w} | {k / med['png_decode']:,.0f} | "
               f"{k / med['spng_decode']:,.0f} | {k / med['scan']:,.0f} | "
               f"**{ratio('png_decode')}** | {ratio('spng_decode')} | "
-              f"{ratio('png_decode', 'scan, library decoders')} |")  # fmt: skip
+              f"{ratio('png_decode', 'scan, library decoders')} | {ratio('png_decode', t=cpu)} |")  # fmt: skip
 
 
 def _library_scan(folder: Path, workers: int) -> None:

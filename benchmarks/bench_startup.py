@@ -17,9 +17,9 @@ $TMPDIR/classweights-bench:
 a row with the cache on shows what writing the cache adds.
 
 Then the JIT of the kernels, timed inside fresh processes: the first call of the word histogram
-and of the fused PNG kernels (`classweights.kernels.png`: 8-bit grey/palette alone, then every
-format), loading numba's on-disk cache (``cached``) and compiling from nothing (``cold``: an
-empty ``NUMBA_CACHE_DIR``).
+and of the fused PNG kernels (`classweights.kernels.png`: 8-bit grey/palette alone, the unit
+kernel a scan calls, then the other formats), loading numba's on-disk cache (``cached``) and
+compiling from nothing (``cold``: an empty ``NUMBA_CACHE_DIR``).
 """
 
 from __future__ import annotations
@@ -163,18 +163,23 @@ t2 = time.perf_counter()
 grey = CountOptions(ReadOptions(), None, 256)
 assert count_png(png(8, 0), "a.png", grey) is not None
 t3 = time.perf_counter()
+from classweights.counting import count_streams
+from classweights.sources import png_stream
+stream = png_stream(png(8, 0), "a.png", ReadOptions())
+assert count_streams([(0, "a.png", stream)], grey, None)[0][1].decoder == "fused"
+t4 = time.perf_counter()
 rgb = CountOptions(ReadOptions(rgb=True), None, 256, np.array([0], np.int64), np.array([0]))
 for depth, ctype, opts in ((16, 0, grey), (8, 4, grey), (8, 2, rgb)):
     assert count_png(png(depth, ctype), "a.png", opts) is not None
-t4 = time.perf_counter()
-print(t1 - t0, t2 - t1, t3 - t2, t4 - t3)
+t5 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)
 """
 
 
 def jit_table(repeats: int) -> None:
     """The JIT of the word kernel and of the fused PNG kernels, cached and cold."""
     names = ("import numba + kernels", "word kernel (uint8)", "fused PNG, 8-bit grey",
-             "fused PNG, 16-bit/grey+alpha/RGB")  # fmt: skip
+             "fused PNG, a scan's unit kernel", "fused PNG, 16-bit/grey+alpha/RGB")  # fmt: skip
     times: dict[tuple[str, str], list[float]] = {}
     subprocess.run([sys.executable, "-c", JIT_CODE], check=True, capture_output=True)  # fill
     for _ in range(max(1, repeats // 2)):  # the on-disk cache
