@@ -9,7 +9,9 @@ filters allow it) and count the row's labels while it is still in the cache: who
 whose labels are all equal at once (a run of them in a register), as the word histograms of
 `classweights.kernels` do. They never raise: a filter byte above 4 stops the kernel, which
 returns that row's index (the caller lets the library decoder name the damage); -1 means every
-row was counted.
+row was counted. `inflate_count_bytes` also inflates: it counts a unit of work's grey and
+palette masks in one call, calling libdeflate's zlib decoder through its address (a run-time
+argument, so the kernel is still cached on disk).
 """
 
 from __future__ import annotations

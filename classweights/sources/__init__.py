@@ -3,8 +3,9 @@
 A source (folder, file, list file, zarr store, fsspec URL, Python iterable, torch Dataset) is
 resolved into :class:`Entry` objects, each holding one or more images (`discover.py`, with the
 URL twin in `remote.py`). ``read_entry`` yields ``(source_id, array)`` for the requested images
-of an entry (`readers.py`); `png.py` walks PNG chunks and gives the fused path a PNG's
-inflated, still-filtered rows. In-memory sources are in `memory.py`. No counting happens here.
+of an entry (`readers.py`); `png.py` walks PNG chunks and gives the fused path a PNG's image
+data (its zlib stream, or its rows inflated, still filtered) and libdeflate's decoder for the
+Numba kernels. In-memory sources are in `memory.py`. No counting happens here.
 Local paths use plain ``open``/``os.walk`` and never import fsspec.
 """
 
