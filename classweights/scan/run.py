@@ -20,11 +20,13 @@ ProgressFn = Callable[[int, int], None]
 def log_png_decoder(opts: CountOptions, fused: int, images: int) -> None:
     """Say at INFO (shown at ``-v``) which decoder counted a scan's PNG masks, and why."""
     if fused:
+        rest = "" if fused == images else "; the others were decoded by libpng / Pillow"
         log.info(
             "PNG decoder: fused (libdeflate inflate, Numba unfilter + count, no image built) for "
-            "%d of %d masks; the others were decoded by libpng / Pillow. %s=library rules it out",
+            "%d of %d masks%s (%s=library rules it out)",
             fused,
             images,
+            rest,
             PNG_DECODER_ENV,
         )
         return
