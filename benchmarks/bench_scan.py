@@ -14,6 +14,16 @@ $TMPDIR/classweights-bench, then prints, from one run, medians over the repeats 
 * sampling 10 % vs the full scan;
 * with ``--memory``: peak RSS of scans over 10x and 100x more images (hard links to the same files).
 
+``--vs-decode`` (issue 32) prints a Markdown table: on three generated sets (CamVid-shaped
+360 x 480 masks, complex 2-MP street masks of ~60 KB and simple ones of ~10 KB, all 8-bit grey
+PNGs written by Pillow), at each worker count (``--workers-sweep``, default 1,2), img/s of
+``imagecodecs.png_decode`` (libpng) and ``spng_decode`` on the same thread count, file reads
+included, against the scan (the fused PNG decoder: Numba is loaded) and the scan with the
+library decoders (``CLASSWEIGHTS_PNG_DECODER=library``); repeats interleaved, medians with
+the spread (min-max) of the per-repeat ratios, and the ratio of CPU time (all threads; what a
+shared machine distorts least). Counts are checked against png_decode + ``np.bincount`` in the
+same run.
+
 ``--workers-sweep`` prints, per worker count, decode-only and scan img/s (repeats interleaved,
 so load hits both alike), their ratio, and the peak RSS so far; then the Python-side (GIL-held)
 time per image: the CPU time of a 1-worker scan minus decoding (read + ``png_decode``) minus the nogil kernel,
@@ -38,7 +48,7 @@ import numpy as np
 
 import classweights as cw
 from classweights.kernels import count_values
-from classweights.synthetic import write_pngs
+from classweights.synthetic import street_scene, write_pngs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import linked_copies, median_time  # noqa: E402  (used by the other scripts too)
@@ -96,6 +106,111 @@ def rss_child(folder: Path, workers: int) -> tuple[float, int]:
     return float(mb), int(n)
 
 
+
+
+def complex_scene(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """A street scene with 250-400 more small objects and ragged label edges: ~60 KB as a
+    2-MP PNG (the plain scenes of `write_pngs` are ~10 KB)."""
+    m = street_scene(h, w, rng)
+    yy, xx = np.mgrid[0:h, 0:w]
+    for _ in range(int(rng.integers(250, 400))):
+        cy, cx, ry, rx = rng.uniform(0, h), rng.uniform(0, w), *rng.uniform(3, 40, 2)
+        y0, y1 = int(max(0, cy - ry)), int(min(h, cy + ry + 1))
+        x0, x1 = int(max(0, cx - rx)), int(min(w, cx + rx + 1))
+        inside = ((yy[y0:y1, x0:x1] - cy) / ry) ** 2 + ((xx[y0:y1, x0:x1] - cx) / rx) ** 2 < 1
+        m[y0:y1, x0:x1][inside] = rng.integers(0, C)
+    ys, xs = np.nonzero(np.diff(m, axis=1, prepend=m[:, :1]) != 0)  # move each edge by 0-3 px
+    m[ys, xs] = m[ys, np.clip(xs + rng.integers(-3, 4, xs.size), 0, w - 1)]
+    return m
+
+
+SETS = {  # name: (height, width, writer of one mask)
+    "CamVid-shaped 360x480": (360, 480, street_scene),
+    "complex 2 MP (~60 KB)": (1024, 2048, complex_scene),
+    "simple 2 MP (~10 KB)": (1024, 2048, street_scene),
+}
+
+
+def generated_set(name: str, n: int) -> Path:
+    from PIL import Image
+
+    h, w, make = SETS[name]
+    slug = name.split(" (")[0].replace(" ", "_").lower()
+    root = Path(tempfile.gettempdir()) / "classweights-bench" / f"{slug}_{n}"
+    if len(list(root.glob("*.png"))) != n:
+        print(f"generating {n} masks for {name} in {root} ...", file=sys.stderr)
+        root.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(32)
+        for i in range(n):
+            Image.fromarray(make(h, w, rng)).save(root / f"mask_{i:04d}.png")
+    return root
+
+
+def decode_files(files: list[Path], workers: int, decode: str) -> None:
+    import imagecodecs
+
+    fn = getattr(imagecodecs, decode)
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda p: fn(p.read_bytes()).shape, files))
+
+
+def vs_decode(n: int, counts: list[int], repeats: int) -> None:
+    """The issue-32 table: scan / png_decode and scan / spng_decode per set and worker count."""
+    import imagecodecs
+
+    rows = []
+    for name in SETS:
+        folder = generated_set(name, n)
+        files = sorted(folder.glob("*.png"))
+        kb = sum(f.stat().st_size for f in files) / len(files) / 1e3
+        hist = sum(np.bincount(imagecodecs.png_decode(f.read_bytes()).ravel(), minlength=256)
+                   for f in files)  # fmt: skip
+        s = cw.scan(folder, num_classes=C, ignore_index=255, workers=2)
+        assert s.pixels.tolist() == hist[:C].tolist() and s.ignored_pixels == hist[255], name
+        for w in counts:
+            jobs = {
+                "png_decode": lambda w=w: decode_files(files, w, "png_decode"),
+                "spng_decode": lambda w=w: decode_files(files, w, "spng_decode"),
+                "scan": lambda w=w: cw.scan(folder, num_classes=C, ignore_index=255, workers=w),
+                "scan, library decoders": lambda w=w: _library_scan(folder, w),
+            }
+            for fn in jobs.values():  # warm: page cache, JIT, thread pools
+                fn()
+            times: dict[str, list[float]] = {k: [] for k in jobs}
+            cpu: dict[str, list[float]] = {k: [] for k in jobs}
+            for _ in range(repeats):
+                for k, fn in jobs.items():
+                    c, t = time.process_time(), time.perf_counter()
+                    fn()
+                    times[k].append(time.perf_counter() - t)
+                    cpu[k].append(time.process_time() - c)
+            rows.append((name, kb, w, len(files), times, cpu))
+    print(f"\n{n} masks a set, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the end, "
+          f"median of {repeats} interleaved repeats (spread: min-max of the per-repeat "
+          f"ratio)\n")  # fmt: skip
+    print("| set | mean KB | workers | png_decode img/s | spng_decode img/s | scan img/s "
+          "| **scan / png_decode** | scan / spng_decode | scan, library decoders / png_decode "
+          "| CPU time: png_decode / scan |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, kb, w, k, t, cpu in rows:
+        med = {j: statistics.median(v) for j, v in t.items()}
+
+        def ratio(base: str, job: str = "scan", t=t) -> str:
+            r = [b / s for b, s in zip(t[base], t[job], strict=True)]
+            return f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})"
+
+        print(f"| {name} | {kb:.1f} | {w} | {k / med['png_decode']:,.0f} | "
+              f"{k / med['spng_decode']:,.0f} | {k / med['scan']:,.0f} | "
+              f"**{ratio('png_decode')}** | {ratio('spng_decode')} | "
+              f"{ratio('png_decode', 'scan, library decoders')} | {ratio('png_decode', t=cpu)} |")  # fmt: skip
+
+
+def _library_scan(folder: Path, workers: int) -> None:
+    os.environ["CLASSWEIGHTS_PNG_DECODER"] = "library"
+    try:
+        cw.scan(folder, num_classes=C, ignore_index=255, workers=workers)
+    finally:
+        del os.environ["CLASSWEIGHTS_PNG_DECODER"]
 
 
 def kernel_only(masks: list[np.ndarray]) -> None:
@@ -169,7 +284,14 @@ def main() -> None:
         "--memory", action="store_true", help="also measure peak RSS on 10x/100x images"
     )
     ap.add_argument("--workers-sweep", help="e.g. 1,2,4,8,16: the scaling table instead")
+    ap.add_argument(
+        "--vs-decode", action="store_true", help="the fused PNG decoder's table (issue 32)"
+    )
     args = ap.parse_args()
+    if args.vs_decode:
+        sweep_counts = [int(w) for w in (args.workers_sweep or "1,2").split(",")]
+        vs_decode(args.images, sweep_counts, args.repeats)
+        return
     if args.workers_sweep:
         sweep(dataset(args.images), [int(w) for w in args.workers_sweep.split(",")], args)
         return

@@ -15,6 +15,11 @@ $TMPDIR/classweights-bench:
 
 ``stats`` runs with ``--no-cache --format json`` (the scan and its rendering, no cache write);
 a row with the cache on shows what writing the cache adds.
+
+Then the JIT of the kernels, timed inside fresh processes: the first call of the word histogram
+and of the fused PNG kernels (`classweights.kernels.png`: 8-bit grey/palette alone, the unit
+kernel a scan calls, then the other formats), loading numba's on-disk cache (``cached``) and
+compiling from nothing (``cold``: an empty ``NUMBA_CACHE_DIR``).
 """
 
 from __future__ import annotations
@@ -79,13 +84,18 @@ def main() -> None:
         "classweights stats, small, forced Numba": [
             "CLASSWEIGHTS_JIT=1", *cli, *stats, str(small), "--format", "json", "--no-cache",
         ],
+        "  ... and the library PNG decoders": [
+            "CLASSWEIGHTS_JIT=1", "CLASSWEIGHTS_PNG_DECODER=library", *cli, *stats, str(small),
+            "--format", "json", "--no-cache",
+        ],
     }  # fmt: skip
     times: dict[str, list[float]] = {k: [] for k in rows}
 
     def run(cmd: list[str]) -> float:
         e = dict(env)
-        while cmd[0].startswith("CLASSWEIGHTS_JIT="):
-            e["CLASSWEIGHTS_JIT"] = cmd[0].split("=", 1)[1]
+        while cmd[0].startswith("CLASSWEIGHTS_"):
+            name, value = cmd[0].split("=", 1)
+            e[name] = value
             cmd = cmd[1:]
         t = time.perf_counter()
         subprocess.run(cmd, env=e, check=True, stdout=subprocess.DEVNULL)
@@ -105,6 +115,8 @@ def main() -> None:
     for name, ts in times.items():
         t = statistics.median(ts)
         print(f"{name:<46} {t:9.3f} {t / base:12.2f}")
+
+    jit_table(args.repeats)
 
     if args.large_copies:
         big = linked_copies(dataset("city_100", 100, 1024, 2048), args.large_copies)
@@ -128,6 +140,62 @@ def main() -> None:
         for name, ts in lt.items():
             t = statistics.median(ts)
             print(f"{name:<46} {t:9.3f} {t / base:12.2f}   {n_big / t:7.0f} img/s")
+
+
+#: timed in a fresh process: the first call of each kernel family (seconds, one line each)
+JIT_CODE = """
+import sys, time, zlib, struct
+import numpy as np
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+def png(depth, ctype, w=24, h=4, plte=b""):
+    row = bytes((w * depth * {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[ctype] + 7) // 8)
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0)
+    return (b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", ihdr) + plte
+            + chunk(b"IDAT", zlib.compress((b"\\x04" + row) * h)) + chunk(b"IEND", b""))
+t0 = time.perf_counter()
+from classweights.counting import CountOptions, count_png
+from classweights.kernels import count_values
+from classweights.sources import ReadOptions
+t1 = time.perf_counter()
+count_values(np.zeros((8, 8), np.uint8))
+t2 = time.perf_counter()
+grey = CountOptions(ReadOptions(), None, 256)
+assert count_png(png(8, 0), "a.png", grey) is not None
+t3 = time.perf_counter()
+from classweights.counting import count_streams
+from classweights.sources import png_stream
+stream = png_stream(png(8, 0), "a.png", ReadOptions())
+assert count_streams([(0, "a.png", stream)], grey, None)[0][1].decoder == "fused"
+t4 = time.perf_counter()
+rgb = CountOptions(ReadOptions(rgb=True), None, 256, np.array([0], np.int64), np.array([0]))
+for depth, ctype, opts in ((16, 0, grey), (8, 4, grey), (8, 2, rgb)):
+    assert count_png(png(depth, ctype), "a.png", opts) is not None
+t5 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)
+"""
+
+
+def jit_table(repeats: int) -> None:
+    """The JIT of the word kernel and of the fused PNG kernels, cached and cold."""
+    names = ("import numba + kernels", "word kernel (uint8)", "fused PNG, 8-bit grey",
+             "fused PNG, a scan's unit kernel", "fused PNG, 16-bit/grey+alpha/RGB")  # fmt: skip
+    times: dict[tuple[str, str], list[float]] = {}
+    subprocess.run([sys.executable, "-c", JIT_CODE], check=True, capture_output=True)  # fill
+    for _ in range(max(1, repeats // 2)):  # the on-disk cache
+        for mode in ("cached", "cold"):
+            e = dict(os.environ)
+            if mode == "cold":
+                e["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="classweights-numba-cold-")
+            out = subprocess.run([sys.executable, "-c", JIT_CODE], env=e, check=True,
+                                 capture_output=True, text=True).stdout.split()  # fmt: skip
+            for name, t in zip(names, out, strict=True):
+                times.setdefault((name, mode), []).append(float(t))
+    print(f"\nJIT, first call in a fresh process (median of {max(1, repeats // 2)}, seconds)")
+    print(f"{'kernels':<36} {'cached':>8} {'cold':>8}")
+    for name in names:
+        c, k = (statistics.median(times[(name, m)]) for m in ("cached", "cold"))
+        print(f"{name:<36} {c:8.3f} {k:8.3f}")
 
 
 if __name__ == "__main__":

@@ -142,6 +142,7 @@ class Packed:
     object_lengths: NDArray[np.int64] | None = None
     object_classes: NDArray[np.int64] | None = None
     object_sizes: NDArray[np.int64] | None = None
+    fused: NDArray[np.bool_] | None = None  # counted by the fused PNG path (None: none was)
 
     @classmethod
     def pack(cls, items: list[ImageCount | Failure]) -> Packed | None:
@@ -160,6 +161,8 @@ class Packed:
             np.concatenate([it.values for it in items]) if items else np.zeros(0, np.int64),
             np.concatenate([it.counts for it in items]) if items else np.zeros(0, np.int64),
         )
+        if any(it.decoder is not None for it in items):
+            packed.fused = np.array([it.decoder is not None for it in items])
         if any(it.spacing is not None or it.shape is not None for it in items):
             packed.volumes = [(it.spacing, it.shape, it.units_assumed) for it in items]
         objs = [it.objects for it in items]
@@ -182,6 +185,9 @@ class Packed:
                 strict=True,
             )
         ]
+        if self.fused is not None:
+            for it, fused in zip(out, self.fused.tolist(), strict=True):
+                it.decoder = "fused" if fused else None  # type: ignore[union-attr]
         if self.volumes is not None:
             for it, (spacing, shape, assumed) in zip(out, self.volumes, strict=True):
                 it.spacing, it.shape = spacing, shape  # type: ignore[union-attr]

@@ -133,6 +133,13 @@ def scan_flags(f: F) -> F:
             help=f"Refuse images larger than this.  [default: {d['max_pixels']}]",
         ),
         click.option(
+            "--png-decoder",
+            type=click.Choice(("auto", "library")),
+            help="PNG masks: auto counts them with the fused decoder where it applies; library "
+            "decodes every one with libpng/Pillow (for a bug report; -v says which counted "
+            "what).  [default: auto]",
+        ),
+        click.option(
             "--objects",
             is_flag=True,
             default=None,

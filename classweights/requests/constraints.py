@@ -9,6 +9,7 @@ import numpy as np
 
 from ..layouts import LAYOUTS
 from ..params import BOOL, MAPPING, NAMES, PATH, TEXT, Check, Instance, Interval, Options
+from ..sources import PNG_DECODERS
 
 UNKNOWN_POLICIES = ("error", "ignore")
 ERROR_POLICIES = ("fail", "skip")
@@ -48,6 +49,7 @@ SCAN_CONSTRAINTS: dict[str, list[Any]] = {
     "on_error": [Options(ERROR_POLICIES)],
     "parallel": [Options(PARALLEL_MODES)],
     "max_pixels": [Interval(int, 1, None)],
+    "png_decoder": [Options(PNG_DECODERS)],
     "indices": [Check(_indices, "a 1-D sequence of image positions >= 0"), None],
     "objects": [BOOL, Options(CONNECTIVITIES)],
     "layout": [Options(tuple(LAYOUTS)), None],

@@ -21,7 +21,7 @@ from ..labels import (
     void_outside,
 )
 from ..objects import object_options
-from ..sources import ReadOptions
+from ..sources import ReadOptions, png_decoder
 
 log = logging.getLogger("classweights.scan")
 
@@ -72,7 +72,12 @@ def derive(s: Any) -> dict[str, Any]:
         max((space.remap or {0: 0}).keys()) + 1,
     )
     opts = CountOptions(
-        ReadOptions(multilabel=s.multilabel, rgb=table is not None, max_pixels=s.max_pixels),
+        ReadOptions(
+            multilabel=s.multilabel,
+            rgb=table is not None,
+            max_pixels=s.max_pixels,
+            png_decoder=png_decoder(s.png_decoder),  # never in the cache key
+        ),
         num_classes,
         min(hint, 1 << 20),
         keys,

@@ -100,6 +100,10 @@ class ScanSettings:
             process pool was 3-7x slower at every worker count measured, so it was removed;
             for more cores than one process can keep busy, pass ``client``).
         max_pixels: refuse images declaring more pixels than this (decompression bombs).
+        png_decoder: ``"auto"`` counts PNG masks with the fused decoder where it applies (the
+            Numba back end: inflate once, unfilter and count in one pass); ``"library"``
+            decodes every PNG with libpng / Pillow (for a bug report). Never part of the cache
+            key: both give the same counts. ``CLASSWEIGHTS_PNG_DECODER=library`` also sets it.
         indices: scan only these images (positions in the dataset's image order, as
             :func:`classweights.scan.count_images` counts them); the result is marked sampled.
         objects: also find the connected components of every class (``True`` or ``"full"``:
@@ -140,6 +144,7 @@ class ScanSettings:
     on_error: str = UNSET
     parallel: str = UNSET
     max_pixels: int = UNSET
+    png_decoder: str = UNSET
     indices: Any = UNSET
     objects: bool | str = UNSET
     layout: str | None = UNSET
@@ -167,6 +172,7 @@ class ScanSettings:
         "on_error": "fail",
         "parallel": "threads",
         "max_pixels": DEFAULT_MAX_PIXELS,
+        "png_decoder": "auto",
         "indices": None,
         "objects": False,
         "layout": None,

@@ -17,7 +17,7 @@ from ..stats import ClassStats
 from . import plan
 from .collect import Collector
 from .memory import in_memory
-from .run import ProgressFn, run_items, run_units
+from .run import ProgressFn, log_png_decoder, run_items, run_units
 from .void import warn_void_label
 
 
@@ -41,9 +41,11 @@ def count(
     collector = Collector(settings)  # sized once the count is known
     if source.paths is not None:
         entries = source.entries if entries is None else entries
-        units, total, picked = plan.units(settings, entries)
+        pixels = plan.pixels_per_image(entries)
+        per_unit = plan.unit_images(pixels) if client is None else 4
+        units, total, picked = plan.units(settings, entries, per_unit)
         collector.reserve(total)
-        opts = settings.counting(total * plan.pixels_per_image(entries))
+        opts = settings.counting(total * pixels)
         if client is not None:
             from ..distributed import run_units as run_on_cluster
 
@@ -52,6 +54,8 @@ def count(
             run_units(
                 units, total, opts, settings.worker_count, settings.parallel, collector, progress
             )
+        if any(e.kind == "image" for e in entries):
+            log_png_decoder(opts, collector.fused, total)
         paths = list(source.paths)
         sample_info = plan.sample_info(settings, picked, sum(e.n for e in entries))
     else:

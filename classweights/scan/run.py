@@ -9,12 +9,38 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from itertools import islice
 from typing import Any
 
-from ..counting import CountOptions, Failure, ImageCount, count_mask, count_unit
+from ..counting import CountOptions, Failure, ImageCount, count_mask, count_unit, uses_fused_png
 from ..errors import ClassWeightsError
-from ..sources import Scratch, StoredCell, ThreadScratch
-from .collect import Collector
+from ..sources import PNG_DECODER_ENV, Scratch, StoredCell, ThreadScratch, fused_available
+from .collect import Collector, log
 
 ProgressFn = Callable[[int, int], None]
+
+
+def log_png_decoder(opts: CountOptions, fused: int, images: int) -> None:
+    """Say at INFO (shown at ``-v``) which decoder counted a scan's PNG masks, and why."""
+    if fused:
+        rest = "" if fused == images else "; the others were decoded by libpng / Pillow"
+        log.info(
+            "PNG decoder: fused (libdeflate inflate, Numba unfilter + count, no image built) for "
+            "%d of %d masks%s (%s=library rules it out)",
+            fused,
+            images,
+            rest,
+            PNG_DECODER_ENV,
+        )
+        return
+    if opts.read.png_decoder == "library":
+        why = f"png_decoder='library' ({PNG_DECODER_ENV}=library)"
+    elif not fused_available():
+        why = "imagecodecs has no libdeflate, which the fused decoder inflates with"
+    elif not opts.jit:
+        why = "a job this small is counted with NumPy, not Numba; CLASSWEIGHTS_JIT=1 forces it"
+    elif not uses_fused_png(opts):
+        why = "the scan needs the decoded masks (objects, multi-label)"
+    else:
+        why = "no mask was a PNG the fused decoder reads (interlaced, 16-bit colour, damaged...)"
+    log.info("PNG decoder: libpng / Pillow (%s)", why)
 
 
 def _make_executor(parallel: str, workers: int) -> Executor:

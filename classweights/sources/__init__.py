@@ -4,9 +4,11 @@ A source (folder, file, list file, zarr store, fsspec URL, Python iterable, torc
 resolved into :class:`Entry` objects, each holding one or more images (`discover.py`, with the
 URL twin in `remote.py`); a Hugging Face dataset (in memory, or its ``.arrow``/``.parquet``
 files) into an :class:`HFColumn` (`hf.py`, `hf_files.py`, `hf_cells.py`). ``read_entry``
-yields ``(source_id, array)`` for the requested images of an entry (`readers.py`). In-memory
-sources are in `memory.py`. No counting happens here. Local paths use plain ``open``/``os.walk``
-and never import fsspec.
+yields ``(source_id, array)`` for the requested images of an entry (`readers.py`); `png.py`
+walks PNG chunks and gives the fused path a PNG's image data (its zlib stream, or its rows
+inflated, still filtered) and libdeflate's decoder for the Numba kernels. In-memory sources are
+in `memory.py`. No counting happens here. Local paths use plain ``open``/``os.walk`` and never
+import fsspec.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .entries import (
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTS,
     LIST_EXTS,
+    PNG_DECODERS,
     PNG_SIGNATURE,
     STORE_MARKERS,
     Entry,
@@ -36,7 +39,20 @@ from .hf_files import hf_files
 from .listing import file_listing
 from .memory import is_torch_dataset, iter_items, iter_torch_dataset, mask_from_item
 from .palettes import Indexed
-from .readers import png_header, read_entry, read_image, read_stacks
+from .png import (
+    PNG_DECODER_ENV,
+    PngRows,
+    PngStream,
+    check_png_chunks,
+    fused_available,
+    inflate_rows,
+    png_decoder,
+    png_header,
+    png_rows,
+    png_stream,
+    zlib_decompressor,
+)
+from .readers import decode_image, read_bytes, read_entry, read_image, read_stacks
 from .scratch import Scratch, ThreadScratch
 from .walk import walk_masks
 
@@ -45,21 +61,29 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTS",
     "LIST_EXTS",
+    "PNG_DECODERS",
+    "PNG_DECODER_ENV",
     "PNG_SIGNATURE",
     "STORE_MARKERS",
     "Entry",
     "HFColumn",
     "Indexed",
+    "PngRows",
+    "PngStream",
     "ReadOptions",
     "Scratch",
     "StoredCell",
     "ThreadScratch",
+    "check_png_chunks",
+    "decode_image",
     "discover",
     "file_entries",
     "file_listing",
     "file_version",
+    "fused_available",
     "hf_column",
     "hf_files",
+    "inflate_rows",
     "is_torch_dataset",
     "is_url",
     "is_zarr_dir",
@@ -69,11 +93,16 @@ __all__ = [
     "mask_from_item",
     "open_binary",
     "open_regular",
+    "png_decoder",
     "png_header",
+    "png_rows",
+    "png_stream",
+    "read_bytes",
     "read_entry",
     "read_image",
     "read_stacks",
     "url_fs",
     "walk_masks",
     "zarr_entries",
+    "zlib_decompressor",
 ]

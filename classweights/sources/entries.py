@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import DatasetError, MaskReadError, MissingDependencyError, require
+from ..errors import ConfigError, DatasetError, MaskReadError, MissingDependencyError, require
 
 IMAGE_EXTS = (".png", ".tif", ".tiff", ".bmp", ".gif")
 
@@ -56,6 +56,11 @@ DEFAULT_MAX_PIXELS = 1 << 30
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+#: ``png_decoder`` settings: ``auto`` counts PNGs with the fused path where it applies,
+#: ``library`` always decodes them with libpng / Pillow (to rule the fused path out).
+PNG_DECODERS = ("auto", "library")
+
+
 STORE_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 
 
@@ -94,11 +99,20 @@ class Entry:
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """Decoder settings that change what a mask reads as."""
+    """Decoder settings that change what a mask reads as (and ``png_decoder``, which never
+    does: ``auto`` counts PNGs with the fused path where it applies, ``library`` decodes every
+    one with libpng / Pillow, for a bug report; see `classweights.sources.png`)."""
 
     multilabel: bool = False
     rgb: bool = False  # a colour table is given: 3-channel masks are colours
     max_pixels: int = DEFAULT_MAX_PIXELS
+    png_decoder: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.png_decoder not in PNG_DECODERS:
+            raise ConfigError(
+                f"png_decoder={self.png_decoder!r} is not one of {', '.join(PNG_DECODERS)}"
+            )
 
 
 def is_zarr_dir(p: Path) -> bool:

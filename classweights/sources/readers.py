@@ -9,7 +9,7 @@ the decoder.
 from __future__ import annotations
 
 import math
-import struct
+import os
 import zipfile
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -19,28 +19,35 @@ from numpy.typing import NDArray
 
 from ..errors import MaskReadError
 from .arrays import NpzMember, check_pixels
-from .entries import PNG_SIGNATURE, Entry, ReadOptions, is_url, url_fs
+from .entries import Entry, ReadOptions, is_url, url_fs
 from .palettes import Indexed, finish, no_colour_table, pillow_decode
+from .png import check_png_chunks, png_header, png_stream
 from .scratch import Scratch
-from .strict import check_png_chunks, check_png_data
+from .strict import check_png_data
 from .traps import check_one_hot, check_one_hot_stream, colour_array, one_image
 from .volumes import Volume, is_volume_path, read_volume
 from .zarr_read import open_zarr
 
 
 def read_entry(
-    entry: Entry, indices: Sequence[int], opts: ReadOptions, scratch: Scratch | None = None
+    entry: Entry,
+    indices: Sequence[int],
+    opts: ReadOptions,
+    scratch: Scratch | None = None,
+    rows: bool = False,
 ) -> Iterator[tuple[str, Any]]:
     """Yield ``(source_id, mask)`` for the given image indices of an entry.
 
     With a ``scratch``, a PNG mask may be decoded into its buffer: that mask is valid only until
-    the next one is read (the counting path, done with each mask before the next).
+    the next one is read (the counting path, done with each mask before the next). With
+    ``rows``, a PNG the fused path can count comes as its `PngStream` (see `read_image`).
     """
     if entry.kind == "image":
         if is_volume_path(entry.path):  # NIfTI / NRRD: a 3-D volume with its spacing
             yield entry.path, read_volume(entry.path, opts, [f for _, f in entry.files])
         else:
-            yield entry.path, read_image(entry.path, opts, scratch, True)
+            size = entry.listing[0][1] if entry.listing else None  # from the folder walk
+            yield entry.path, read_image(entry.path, opts, scratch, True, rows, size)
     elif entry.kind == "perclass":
         yield entry.path, _read_perclass(entry, opts)
     elif entry.kind == "npz":  # streamed block by block: never the whole member in memory
@@ -210,36 +217,67 @@ def _volume_or_mask(a: NDArray[Any], ndim: int, opts: ReadOptions) -> Any:
     return a
 
 
-def png_header(data: bytes) -> tuple[int, int, int, int] | None:
-    """``(width, height, bit_depth, colour_type)`` of a PNG, or None if it is not a PNG."""
-    if len(data) < 33 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
-        return None
-    w, h, depth, ctype = struct.unpack(">IIBB", data[16:26])
-    return w, h, depth, ctype
-
-
 def read_image(
-    path: str, opts: ReadOptions, scratch: Scratch | None = None, indexed: bool = False
+    path: str,
+    opts: ReadOptions,
+    scratch: Scratch | None = None,
+    indexed: bool = False,
+    rows: bool = False,
+    size: int | None = None,
 ) -> Any:
     """Decode one mask image file into an integer array (H x W, or H x W x 3 for colour);
     into ``scratch``'s buffer where it can (see `read_entry`). A palette image reads as its
     indices (with ``indexed``, as :class:`~classweights.sources.palettes.Indexed`: the indices
-    and the palette), or with a colour table (``opts.rgb``) as its colours."""
-    mask = _read_image(path, opts, scratch)
+    and the palette), or with a colour table (``opts.rgb``) as its colours.
+
+    With ``rows`` (and ``opts.png_decoder == "auto"``), a PNG the fused path can count is not
+    decoded: it comes back as a `PngStream` (`png.png_stream`: chunks walked and checked, the
+    image data not yet inflated); give ``PngStream.data`` to `decode_image` if a later check
+    (libdeflate's, or a row's filter byte) fails. ``size``: what the folder walk found.
+    """
+    data = read_bytes(path, size)
+    if rows and (got := png_stream(data, path, opts)) is not None:
+        return got
+    mask = decode_image(data, path, opts, scratch)
     return mask.array if isinstance(mask, Indexed) and not indexed else mask
 
 
-def _read_image(path: str, opts: ReadOptions, scratch: Scratch | None = None) -> Any:
+def read_bytes(path: str, size: int | None = None) -> bytes:
+    """The bytes of a mask file (local or an fsspec URL); an empty file is a read error.
+
+    ``size``: what the folder walk found (a local file is then read without asking again;
+    one that changed since is still read whole)."""
     try:
         if is_url(path):
             fs, p = url_fs(path)
             data = fs.cat_file(p)
         else:
-            with open(path, "rb") as fh:
-                data = fh.read()
+            data = _read_local(path, size)
     except OSError as e:
         raise MaskReadError(f"{path}: cannot read ({e.strerror or e})") from None
-    return decode_image(data, path, opts, scratch)
+    if not data:
+        raise MaskReadError(f"{path}: the file is empty (0 bytes)")
+    return data
+
+
+def _read_local(path: str, size: int | None = None) -> bytes:
+    """A local file's bytes, in one ``read`` call when it holds ``size`` bytes (``fstat``'s
+    when not given): half the time of ``open().read()`` for a small mask, and each system call
+    releases the GIL, which costs a thread switch when another worker is waiting for it;
+    otherwise (it changed meanwhile, or one call returns at most ~2 GB) read to its end."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if size is None:
+            size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1)
+        if len(data) == size:
+            return data
+        pieces = [data]
+        while piece := os.read(fd, 1 << 24):
+            pieces.append(piece)
+        return b"".join(pieces)
+    finally:
+        os.close(fd)
 
 
 def decode_image(

@@ -38,6 +38,14 @@ class Scratch:
     def __init__(self) -> None:
         self._buf = np.empty(0, np.uint8)
 
+    def bytes(self, n: int) -> NDArray[np.uint8] | None:
+        """``array((n,), np.uint8)``, with less to do (the fused PNG path asks once a mask)."""
+        if n > SCRATCH_LIMIT:
+            return None
+        if self._buf.nbytes < n:
+            self._buf = np.empty(n, np.uint8)
+        return self._buf[:n]
+
     def array(self, shape: tuple[int, ...], dtype: DTypeLike) -> NDArray[Any] | None:
         """An uninitialised array of this shape and dtype in the buffer, or None if too large."""
         dt = np.dtype(dtype)

@@ -30,6 +30,16 @@ def test_mutated_inputs_give_exact_numbers_or_one_line_naming_the_file(tmp_path,
     assert summary["peak_rss"] < CEILING
 
 
+def test_mutated_inputs_through_the_fused_png_decoder(tmp_path, monkeypatch):
+    """The same, on the Numba back end, where PNG masks go through the fused decoder."""
+    monkeypatch.setenv("CLASSWEIGHTS_JIT", "1")
+    monkeypatch.delenv("CLASSWEIGHTS_PNG_DECODER", raising=False)
+    r = run_capped([sys.executable, DRIVER, tmp_path, 600, 0, 2])
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["failures"] == []
+
+
 def _npz_with_unsupported_compression(path: Path) -> None:
     buf = io.BytesIO()
     np.savez_compressed(buf, masks=np.zeros((2, 4, 4), np.uint8))

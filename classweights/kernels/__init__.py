@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from .kernels_numpy import count_values as _count_values
+from ..kernels_numpy import count_values as _count_values
 
 
 def _jit(func):
@@ -100,14 +100,46 @@ def _hist_bounded(a, hist):  # pragma: no cover - compiled
 
 
 @_jit
+def find_colour(keys, key):  # pragma: no cover - compiled
+    """Index of ``key`` in the sorted ``keys``, or ``keys.size`` when absent (binary search)."""
+    lo = 0
+    hi = keys.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < keys.size and keys[lo] == key else keys.size
+
+
+@_jit
+def unknown_slot(key, ukeys, used):  # pragma: no cover - compiled
+    """``(slot, used)``: the slot of an unknown colour in the open-addressing table ``ukeys``
+    (-1 when empty, size a power of two, filled at most half), claimed if new and there is
+    room; slot -1 when the table is full."""
+    if not ukeys.size:
+        return -1, used
+    mask = ukeys.size - 1
+    h = (key * 2654435761) & mask
+    while True:
+        if ukeys[h] == key:
+            return h, used
+        if ukeys[h] == -1:
+            if used < ukeys.size // 2:
+                ukeys[h] = key
+                return h, used + 1
+            return -1, used
+        h = (h + 1) & mask
+
+
+@_jit
 def _hist_colors(rgb, keys, hist, ukeys, ucounts):  # pragma: no cover - compiled
     # rgb: (n, 3) uint8; keys: sorted packed 0xRRGGBB colours; hist: len(keys) + 1 (unknown).
     # Unknown colours are also counted per colour in an open-addressing table (ukeys = -1 when
     # empty, size a power of two) filled at most half; colours that find it full count only
     # in hist[-1]. Nothing is allocated per pixel.
     n_keys = keys.size
-    mask = ukeys.size - 1
-    room = ukeys.size // 2
     used = 0
     prev = -1
     prev_idx = n_keys
@@ -115,30 +147,11 @@ def _hist_colors(rgb, keys, hist, ukeys, ucounts):  # pragma: no cover - compile
     for i in range(rgb.shape[0]):
         key = (np.int64(rgb[i, 0]) << 16) | (np.int64(rgb[i, 1]) << 8) | np.int64(rgb[i, 2])
         if key != prev:
-            lo = 0
-            hi = n_keys
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if keys[mid] < key:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            prev_idx = lo if lo < n_keys and keys[lo] == key else n_keys
+            prev_idx = find_colour(keys, key)
             prev = key
             slot = -1
-            if prev_idx == n_keys and ukeys.size:
-                h = (key * 2654435761) & mask
-                while True:
-                    if ukeys[h] == key:
-                        slot = h
-                        break
-                    if ukeys[h] == -1:
-                        if used < room:
-                            ukeys[h] = key
-                            used += 1
-                            slot = h
-                        break
-                    h = (h + 1) & mask
+            if prev_idx == n_keys:
+                slot, used = unknown_slot(key, ukeys, used)
         hist[prev_idx] += 1
         if slot >= 0:
             ucounts[slot] += 1
@@ -254,14 +267,26 @@ def count_colors(
     ([1, 3], ['#010203', '#090909'], [1, 2])
     """
     hist = np.zeros(keys.size + 1, np.int64)
-    size = 1 << int(2 * max_unknown - 1).bit_length() if max_unknown > 0 else 0
-    ukeys = np.full(size, -1, np.int64)
-    ucounts = np.zeros(size, np.int64)
+    ukeys, ucounts = unknown_table(max_unknown)
     flat = np.asarray(rgb, dtype=np.uint8).reshape(-1, 3)  # a view where the layout allows
     _hist_colors(flat, np.ascontiguousarray(keys, dtype=np.int64), hist, ukeys, ucounts)
+    return hist, *listed_unknown(ukeys, ucounts)
+
+
+def unknown_table(max_unknown: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The empty open-addressing table (keys -1, counts 0) that lists ``max_unknown``
+    unknown colours one by one (`unknown_slot`)."""
+    size = 1 << int(2 * max_unknown - 1).bit_length() if max_unknown > 0 else 0
+    return np.full(size, -1, np.int64), np.zeros(size, np.int64)
+
+
+def listed_unknown(
+    ukeys: NDArray[np.int64], ucounts: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The unknown colours of a filled `unknown_table` and their counts, sorted by colour."""
     seen = ucounts > 0
     order = np.argsort(ukeys[seen])
-    return hist, ukeys[seen][order], ucounts[seen][order]
+    return ukeys[seen][order], ucounts[seen][order]
 
 
 def count_values(mask: NDArray[np.generic], size_hint: int = 256) -> tuple[NDArray, NDArray]:

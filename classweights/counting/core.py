@@ -1,9 +1,8 @@
-"""Counting one mask: decoded array in, raw-value histogram out (runs inside scan workers).
+"""Counting one decoded mask: array in, raw-value histogram out (runs inside scan workers).
 
 `count_mask` checks the array (dtype, shape, float labels, multi-label 0/1) and calls the Numba
-kernels; `count_unit` reads and counts a unit of work and turns a failing file into a `Failure`
-that names it. Raw values become classes later, in the engine (`scan/collect.py`), so workers
-need no label space and a result is independent of which worker produced it.
+kernels (or their NumPy twins); `count_stack` counts consecutive masks of an array stack in one
+kernel call. `ImageCount` and `Failure` are what workers hand to the engine.
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ClassWeightsError, DataWarning, MaskReadError
-from .objects import find_objects
-from .sources import Entry, Indexed, ReadOptions, Scratch, read_entry, read_stacks
-from .sources.volumes import Volume
+from ..errors import DataWarning, MaskReadError
+from ..objects import find_objects
+from ..sources import Entry, Indexed, ReadOptions
+from ..sources.volumes import Volume
 
 
 class MaskWarning(DataWarning):
@@ -55,6 +54,7 @@ class ImageCount:
     # palette images read as indices: the packed 0xRRGGBB colour of each of `values` in this
     # file's palette (-1 past its end), for the scan's check that palettes agree across files
     palette: NDArray[np.int64] | None = None
+    decoder: str | None = None  # "fused" when the fused PNG path counted it (`count_rows`)
 
 
 @dataclass
@@ -165,10 +165,10 @@ def _scaled(
 def _kernels(opts: CountOptions) -> Any:
     """The kernel module: numba loads on first use, never at `import classweights`."""
     if opts.jit:
-        from . import kernels
+        from .. import kernels
 
         return kernels
-    from . import kernels_numpy
+    from .. import kernels_numpy
 
     return kernels_numpy
 
@@ -251,17 +251,23 @@ OTHER_COLORS = "#other"
 def _count_colors(a: NDArray[Any], source: str, opts: CountOptions) -> ImageCount:
     if a.dtype != np.uint8:
         raise MaskReadError(f"{source}: colour masks must be 8-bit RGB, got dtype {a.dtype}")
-    from .kernels import count_colors
+    from ..kernels import count_colors
 
-    hist, ukeys, ucounts = count_colors(a, opts.color_keys, MAX_UNKNOWN_COLORS)
+    found = count_colors(a, opts.color_keys, MAX_UNKNOWN_COLORS)
+    return colour_count(source, found, int(a.shape[0] * a.shape[1]), opts)
+
+
+def colour_count(
+    source: str, found: tuple[NDArray[np.int64], ...], total: int, opts: CountOptions
+) -> ImageCount:
+    """The `ImageCount` of ``count_colors``' ``(hist, unknown colours, their counts)``."""
+    hist, ukeys, ucounts = found
     keep = hist[:-1] > 0
     unknown = {f"#{int(v):06x}": int(c) for v, c in zip(ukeys, ucounts, strict=True)}
     rest = int(hist[-1]) - int(ucounts.sum())
     if rest:  # more distinct unknown colours than are listed one by one
         unknown[OTHER_COLORS] = rest
-    return ImageCount(
-        source, opts.color_labels[keep], hist[:-1][keep], int(a.shape[0] * a.shape[1]), unknown
-    )
+    return ImageCount(source, opts.color_labels[keep], hist[:-1][keep], total, unknown)
 
 
 def _count_multilabel(mask: Any, source: str, opts: CountOptions) -> ImageCount:
@@ -293,7 +299,7 @@ def _count_multilabel(mask: Any, source: str, opts: CountOptions) -> ImageCount:
 Unit = list[tuple[Entry, list[int]]]
 
 
-def _stackable(opts: CountOptions) -> bool:
+def stackable(opts: CountOptions) -> bool:
     """Whether consecutive masks of an array stack may be counted in one kernel call."""
     plain = opts.objects is None and opts.color_keys is None and not opts.read.multilabel
     return opts.jit and plain
@@ -304,7 +310,7 @@ def count_stack(sources: list[str], stack: NDArray[Any], opts: CountOptions) -> 
     per-image Python work of `count_mask` made small masks GIL-bound: 2 threads were slower
     than 1), `count_mask` per image otherwise. Same results as `count_mask` on each image.
     """
-    from .kernels import histogram_stack
+    from ..kernels import histogram_stack
 
     step = 16 if stack.dtype.itemsize > 1 else len(sources)  # uint16: 512 KB of bins an image
     out: list[ImageCount] = []
@@ -327,24 +333,6 @@ def count_stack(sources: list[str], stack: NDArray[Any], opts: CountOptions) -> 
     return out
 
 
-def count_unit(
-    unit: Unit, opts: CountOptions, scratch: Scratch | None = None
-) -> list[ImageCount | Failure]:
-    """Read and count every image of a unit of work; a failing entry becomes a `Failure`.
-
-    ``scratch``: this thread's decode buffer (`classweights.sources.Scratch`), reused per mask.
-    """
-    out: list[ImageCount | Failure] = []
-    for entry, indices in unit:
-        try:
-            if _stackable(opts) and (stacks := read_stacks(entry, indices, opts.read)):
-                for ids, block in stacks:
-                    out.extend(count_stack(ids, block, opts))
-                continue
-            masks = read_entry(entry, indices, opts.read, scratch)
-            out.extend(count_mask(m, sid, opts) for sid, m in masks)
-        except ClassWeightsError as e:
-            out.append(Failure(entry.path, str(e)))
-        except Exception as e:  # a reader's own exception: name the file, keep the reason
-            out.append(Failure(entry.path, f"{entry.path}: cannot read ({type(e).__name__}: {e})"))
-    return out
+def unexpected_failure(path: str, e: Exception) -> Failure:
+    """A reader's own exception as a `Failure` that names the file and keeps the reason."""
+    return Failure(path, f"{path}: cannot read ({type(e).__name__}: {e})")
