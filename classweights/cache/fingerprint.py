@@ -185,7 +185,8 @@ def quick_fingerprint(paths: Sequence[str], settings: dict[str, Any]) -> Fingerp
     for anything else (arrays, zarr, list files, URLs, globs, multi-label), which then takes
     the full path.
     """
-    if len(paths) != 1 or is_url(paths[0]) or settings.get("glob") or settings.get("multilabel"):
+    one_local = len(paths) == 1 and not is_url(paths[0])
+    if not one_local or any(settings.get(k) for k in ("glob", "multilabel", "valid_mask")):
         return None
     root = os.path.abspath(paths[0])
     if not os.path.isdir(root) or is_zarr_dir(Path(root)):

@@ -146,6 +146,13 @@ def scan_flags(f: F) -> F:
             help="Also count connected components (objects) per class and their sizes.",
         ),
         click.option(
+            "--valid-mask",
+            metavar="TEMPLATE",
+            help="Each mask's valid-region mask ({stem}, {id} = stem up to its first _, {name}; "
+            "relative to the mask's folder), e.g. '../mask/{id}_training_mask.gif': pixels where "
+            "it is 0 are counted as ignored.",
+        ),
+        click.option(
             "--mask-column",
             metavar="NAME",
             help="Hugging Face dataset (save_to_disk folder, .arrow/.parquet files): the column "

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import ClassWeightsError
 from ..sources import PngStream, Scratch, decode_image, inflate_rows, read_entry, read_stacks
+from ..sources.valid import valid_of
 from .core import (
     MAX_UNKNOWN_COLORS,
     OTHER_COLORS,
@@ -27,6 +28,7 @@ from .core import (
     unexpected_failure,
 )
 from .png import count_png, count_rows, count_streams, fused_batches, uses_fused_png
+from .region import count_in_region
 
 
 def count_unit(
@@ -48,6 +50,9 @@ def count_unit(
             if stackable(opts) and (stacks := read_stacks(entry, indices, opts.read)):
                 for ids, block in stacks:
                     out.extend(count_stack(ids, block, opts))
+                continue
+            if (region := valid_of(entry)) is not None:  # a valid-region mask beside it
+                out.append(count_in_region(entry.path, region, opts))
                 continue
             for sid, m in read_entry(entry, indices, opts.read, scratch, fused):
                 if type(m) is PngStream:

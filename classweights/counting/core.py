@@ -55,6 +55,8 @@ class ImageCount:
     # file's palette (-1 past its end), for the scan's check that palettes agree across files
     palette: NDArray[np.int64] | None = None
     decoder: str | None = None  # "fused" when the fused PNG path counted it (`count_rows`)
+    #: pixels outside the mask's valid region (``valid_mask``): counted as ignored
+    outside: int = 0
 
 
 @dataclass

@@ -50,6 +50,7 @@ SCAN_CONSTRAINTS: dict[str, list[Any]] = {
     "parallel": [Options(PARALLEL_MODES)],
     "max_pixels": [Interval(int, 1, None)],
     "png_decoder": [Options(PNG_DECODERS)],
+    "valid_mask": [TEXT, None],
     "indices": [Check(_indices, "a 1-D sequence of image positions >= 0"), None],
     "objects": [BOOL, Options(CONNECTIVITIES)],
     "layout": [Options(tuple(LAYOUTS)), None],

@@ -99,6 +99,17 @@ def derive(s: Any) -> dict[str, Any]:
         record["objects"] = opts.objects.connectivity
     if s.binary:
         record["binary"] = True
+    if s.valid_mask is not None:  # only when given: keys of other scans stay as they were
+        clash = [f for f in ("multilabel", "objects") if getattr(s, f)]
+        if clash:
+            raise ConfigError(
+                f"valid_mask= counts the pixels inside each valid region; it does not go with "
+                f"{clash[0]}= (drop one of them)"
+            )
+        from ..sources.valid import check_template
+
+        check_template(s.valid_mask)
+        record["valid_mask"] = s.valid_mask
     if s.mask_column is not None:  # only when given: keys of other scans stay as they were
         record["mask_column"] = s.mask_column
     index_array = None

@@ -100,6 +100,9 @@ class ScanSettings:
             process pool was 3-7x slower at every worker count measured, so it was removed;
             for more cores than one process can keep busy, pass ``client``).
         max_pixels: refuse images declaring more pixels than this (decompression bombs).
+        valid_mask: a template naming each mask's valid-region mask (``{stem}``, ``{id}``,
+            ``{name}``; relative to the mask's folder): pixels where it is 0 are counted as
+            ignored (field-of-view masks, no-data regions; :mod:`classweights.sources.valid`).
         png_decoder: ``"auto"`` counts PNG masks with the fused decoder where it applies (the
             Numba back end: inflate once, unfilter and count in one pass); ``"library"``
             decodes every PNG with libpng / Pillow (for a bug report). Never part of the cache
@@ -145,6 +148,7 @@ class ScanSettings:
     parallel: str = UNSET
     max_pixels: int = UNSET
     png_decoder: str = UNSET
+    valid_mask: str | None = UNSET
     indices: Any = UNSET
     objects: bool | str = UNSET
     layout: str | None = UNSET
@@ -173,6 +177,7 @@ class ScanSettings:
         "parallel": "threads",
         "max_pixels": DEFAULT_MAX_PIXELS,
         "png_decoder": "auto",
+        "valid_mask": None,
         "indices": None,
         "objects": False,
         "layout": None,

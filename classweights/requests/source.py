@@ -105,7 +105,12 @@ class MaskSource:
         if self.paths is None:
             raise ConfigError("an in-memory source has no files to list")
         s = self.settings
-        return discover(self.paths, glob=s.glob, multilabel=s.multilabel, class_names=s.names)
+        found = discover(self.paths, glob=s.glob, multilabel=s.multilabel, class_names=s.names)
+        if s.valid_mask is None:
+            return found
+        from ..sources.valid import pair_valid_masks
+
+        return pair_valid_masks(found, s.valid_mask)
 
     def image_count(self) -> int:
         """Number of images, in the order the scan reads them (no mask decoded)."""

@@ -21,6 +21,11 @@ from .settings import ScanSettings
 log = logging.getLogger("classweights.scan")
 
 UNKNOWN_VALUE = np.iinfo(np.int64).max  # raw-value stand-in for "a colour not in the table"
+OUTSIDE_VALUE = np.iinfo(np.int64).min  # raw-value stand-in for "outside the valid region"
+
+
+class ValidRegionWarning(DataWarning):
+    """Pixels outside the masks' valid regions (``valid_mask``) were counted as ignored."""
 
 
 class InferredClassesWarning(DataWarning):
@@ -99,6 +104,7 @@ def _plain(it: ImageCount | Failure) -> bool:
         and it.spacing is None
         and it.shape is None
         and it.objects is None
+        and not it.outside
     )
 
 
@@ -128,6 +134,8 @@ class Collector:
         self.volumes = ExtraRows()
         self.palettes = PaletteCheck()
         self.fused = 0  # images counted by the fused PNG path
+        self.outside = 0  # pixels outside the valid regions (valid_mask): ignored
+        self.valid_mask = settings.valid_mask
         # raw value -> class for 8-bit values; grown to 16-bit values the first time one comes
         # (mapping 65,536 values up front cost ~1 ms a scan: 10 us an image of 100)
         self._lut = space.map_values(np.arange(256)) if space.num_classes else None
@@ -217,6 +225,10 @@ class Collector:
             counts = np.append(counts, sum(item.unknown_colors.values()))
         if self.binary:
             values = binary_values(values, counts, item.source, self.space.ignore_index)
+        if item.outside:  # outside the valid region: ignored, whatever the mask holds there
+            self.outside += item.outside
+            values = np.append(values, OUTSIDE_VALUE)
+            counts = np.append(counts, item.outside)
         if self._lut is None:
             self.raw.append((values, counts))
         else:
@@ -233,8 +245,10 @@ class Collector:
 
     def _map(self, values, counts, source, space, lut) -> None:
         n_cls = space.num_classes
-        if values.size and values[-1] == UNKNOWN_VALUE:
-            cls = np.append(space.map_values(values[:-1]), UNKNOWN)
+        if values.size and values[-1] in (UNKNOWN_VALUE, OUTSIDE_VALUE):  # stand-ins, last
+            cls = space.map_values(values)
+            cls[values == UNKNOWN_VALUE] = UNKNOWN
+            cls[values == OUTSIDE_VALUE] = IGNORED
             return self._append(values, counts, cls, source, n_cls)
         if self.multilabel:
             row = self.table.next_row()
@@ -286,6 +300,13 @@ class Collector:
         if self.unknown_values and self.unknown == "error":
             raise self.unknown_error(space)
         self.palettes.warn()
+        if self.outside:
+            warn_data(
+                f"{self.outside:,} pixels outside the valid regions (valid_mask="
+                f"{self.valid_mask!r}) are counted as ignored",
+                ValidRegionWarning,
+                stacklevel=4,
+            )
         rows, ignored, unknown = self.table.arrays()
         return ClassStats(
             num_classes=space.num_classes,
@@ -310,7 +331,7 @@ class Collector:
         top, where = -1, ""
         probe = LabelSpace(None, ig, self.space.remap, self.space.reduce_zero_label)
         for (values, _), src in zip(self.raw, self.sources, strict=True):
-            values = values[values != UNKNOWN_VALUE]
+            values = values[(values != UNKNOWN_VALUE) & (values != OUTSIDE_VALUE)]
             cls = values if self.multilabel else probe.map_values(values)
             cls = cls[cls >= 0]
             if cls.size and int(cls.max()) > top:
