@@ -124,3 +124,21 @@ def test_on_a_dask_cluster_the_pairs_travel_with_the_units(tmp_path, inproc_clie
         warnings.simplefilter("ignore")
         s = cw.scan(root / "1st_manual", binary=True, valid_mask=TEMPLATE, client=inproc_client)
     assert s.pixels.tolist() == [bg, fg] and s.ignored_pixels == outside
+
+
+def test_a_palette_valid_mask_is_read_by_its_colours(tmp_path):
+    """Index 0 of a palette valid mask may be white: black pixels are outside, not index 0."""
+    (tmp_path / "m").mkdir()
+    (tmp_path / "v").mkdir()
+    labels = np.array([[1, 2, 2], [2, 1, 1]], np.uint8)
+    Image.fromarray(labels).save(tmp_path / "m" / "a_label.png")
+    index = np.array([[0, 0, 1], [0, 1, 0]], np.uint8)  # 0 = white (valid), 1 = black
+    im = Image.fromarray(index, mode="P")
+    im.putpalette([255, 255, 255, 0, 0, 0])
+    im.save(tmp_path / "v" / "a_valid.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = cw.scan(tmp_path / "m", num_classes=3, valid_mask="../v/{id}_valid.png")
+    inside = labels[index == 0]
+    assert s.pixels.tolist() == np.bincount(inside, minlength=3).tolist()
+    assert s.ignored_pixels == int((index == 1).sum())

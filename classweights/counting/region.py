@@ -4,17 +4,16 @@ label mask holds there."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from ..errors import MaskReadError
 from ..sources import Indexed, read_image
+from ..sources.valid import read_region
 from .core import CountOptions, ImageCount, count_mask
 
 
 def count_in_region(path: str, region: str, opts: CountOptions) -> ImageCount:
-    """Count ``path`` where the valid mask ``region`` is non-zero (any channel of a colour one).
+    """Count ``path`` where the valid mask ``region`` is not black (`read_region`).
 
     >>> import os, tempfile, numpy as np
     >>> from PIL import Image
@@ -29,9 +28,7 @@ def count_in_region(path: str, region: str, opts: CountOptions) -> ImageCount:
     """
     mask = read_image(path, opts.read, None, True)
     indices = mask.array if isinstance(mask, Indexed) else np.asarray(mask)
-    any_image = dataclasses.replace(opts.read, rgb=True)  # a grey or colour valid mask
-    valid = np.asarray(read_image(region, any_image))
-    inside = valid.any(axis=-1) if valid.ndim == 3 else valid != 0
+    inside = read_region(region, opts.read.max_pixels)
     if inside.shape != indices.shape[:2]:
         raise MaskReadError(
             f"{path}: is {indices.shape[1]} x {indices.shape[0]} but its valid mask {region} is "

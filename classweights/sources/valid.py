@@ -23,7 +23,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import PurePath
 
-from ..errors import ConfigError, DatasetError
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import ConfigError, DatasetError, MaskReadError
 from .entries import Entry, file_version, is_url
 from .volumes import is_volume_path
 
@@ -90,6 +93,24 @@ def pair_valid_masks(entries: Sequence[Entry], template: str) -> list[Entry]:
         rows = (*e.listing, (pair, st.st_size, file_version(st))) if e.listing else ()
         out.append(replace(e, files=((VALID, pair),), listing=rows))
     return out
+
+
+def read_region(path: str, max_pixels: int) -> NDArray[np.bool_]:
+    """A valid mask as ``H x W`` booleans: True where it is not black (grey, palette or colour
+    files alike; a palette's index 0 is not 0 unless its colour is), read with the strict
+    checks of mask files (CRCs, truncation)."""
+    from .readers import read_bytes
+    from .strict import open_strict
+
+    data = read_bytes(path)
+    try:
+        im = open_strict(data, path, max_pixels)
+        grey = np.asarray(im.convert("L") if im.mode not in ("L", "1", "I", "I;16") else im)
+    except MaskReadError:
+        raise
+    except Exception as e:
+        raise MaskReadError(f"{path}: cannot decode the valid mask ({e})") from None
+    return grey != 0
 
 
 def valid_of(entry: Entry) -> str | None:
