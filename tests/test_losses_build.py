@@ -151,9 +151,9 @@ def test_pos_weight_from_stats_absent_channel_and_single_label_error():
 @pytest.fixture
 def registry(monkeypatch):
     """Registrations made by a test disappear after it."""
-    from classweights.losses import build as build_module
+    from classweights.losses import registry as registry_module
 
-    monkeypatch.setattr(build_module, "_REGISTRY", dict(build_module._REGISTRY))
+    monkeypatch.setattr(registry_module, "_REGISTRY", dict(registry_module._REGISTRY))
 
 
 def test_register_loss_and_lazy_entries(registry):
