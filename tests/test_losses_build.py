@@ -178,6 +178,20 @@ def test_subclassified_loss_is_registered_lazily():
     assert type(loss).__name__ == "SubclassifiedLoss"
 
 
+def test_the_build_module_keeps_its_names_and_shares_the_one_registry(registry):
+    """``classweights.losses.build`` still names the registry's functions (issue 29 split them
+    into ``losses/registry.py``): a name registered through it is buildable everywhere."""
+    from classweights.losses.build import available_losses as listed_by_build
+    from classweights.losses.build import build_loss as build_by_build
+    from classweights.losses.build import register_loss as register_by_build
+
+    register_by_build("ViaBuildModule", DiceLoss)
+    assert "ViaBuildModule" in available_losses()
+    assert isinstance(build_loss("ViaBuildModule"), DiceLoss)
+    assert isinstance(build_by_build({"name": "viabuildmodule"}), DiceLoss)
+    assert listed_by_build() == available_losses()
+
+
 def test_yaml_errors_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="not valid YAML"):
         build_loss("name: [unclosed")

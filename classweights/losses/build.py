@@ -75,7 +75,7 @@ from .combined import BCEDiceLoss, MixedLoss
 from .registry import Factory, _resolve, available_losses, register_loss
 
 # available_losses and register_loss are importable from here as before; they live in registry
-__all__ = ["available_losses", "build_loss", "register_loss", "stage_factory"]
+__all__ = ["CONFIG_ALIASES", "available_losses", "build_loss", "register_loss", "stage_factory"]
 
 
 def build_loss(
