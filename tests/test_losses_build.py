@@ -151,9 +151,9 @@ def test_pos_weight_from_stats_absent_channel_and_single_label_error():
 @pytest.fixture
 def registry(monkeypatch):
     """Registrations made by a test disappear after it."""
-    from classweights.losses import build as build_module
+    from classweights.losses import registry as registry_module
 
-    monkeypatch.setattr(build_module, "_REGISTRY", dict(build_module._REGISTRY))
+    monkeypatch.setattr(registry_module, "_REGISTRY", dict(registry_module._REGISTRY))
 
 
 def test_register_loss_and_lazy_entries(registry):
@@ -176,6 +176,20 @@ def test_subclassified_loss_is_registered_lazily():
     pytest.importorskip("classweights.losses.subclassified", reason="written by another room")
     loss = build_loss({"name": "SubclassifiedLoss", "num_classes": 3})
     assert type(loss).__name__ == "SubclassifiedLoss"
+
+
+def test_the_build_module_keeps_its_names_and_shares_the_one_registry(registry):
+    """``classweights.losses.build`` still names the registry's functions (issue 29 split them
+    into ``losses/registry.py``): a name registered through it is buildable everywhere."""
+    from classweights.losses.build import available_losses as listed_by_build
+    from classweights.losses.build import build_loss as build_by_build
+    from classweights.losses.build import register_loss as register_by_build
+
+    register_by_build("ViaBuildModule", DiceLoss)
+    assert "ViaBuildModule" in available_losses()
+    assert isinstance(build_loss("ViaBuildModule"), DiceLoss)
+    assert isinstance(build_by_build({"name": "viabuildmodule"}), DiceLoss)
+    assert listed_by_build() == available_losses()
 
 
 def test_yaml_errors_are_config_errors(tmp_path):

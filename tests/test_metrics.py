@@ -321,3 +321,15 @@ def test_a_non_finite_logit_on_one_rank_is_nan_on_every_rank(tmp_path, average):
         result = torch.load(f"{out}.{rank}", weights_only=True)
         assert math.isnan(result["avg_dice"]), rank
         assert all(math.isnan(v) for v in result["class_dice"].values()), rank
+
+
+def test_public_names_keep_their_import_path():
+    """``classweights.metrics`` became a package (issue 29); its names stay where they were."""
+    import typing
+
+    from classweights.metrics import DICE_AVERAGES, DICE_MODES, DiceAverage, DiceMode
+
+    assert typing.get_args(DiceMode) == DICE_MODES == ("multiclass", "multilabel")
+    assert typing.get_args(DiceAverage) == DICE_AVERAGES == ("global", "image")
+    with pytest.raises(ConfigError, match="mode must be one of multiclass, multilabel"):
+        DiceMetric(2, mode="binary")

@@ -46,12 +46,13 @@ In a ``Mixed`` component, ``weight`` is the mixing factor; the component's own c
 weights go under its ``params``/``loss_parameter``. When a Mixed config has no ``mode``
 and one component is BCE, the other components default to ``mode: multilabel`` (BCE
 implies sigmoid outputs). ``ignore_index`` at the Mixed level reaches every component.
+
+The names a config may use, and :func:`register_loss` that adds one, are
+:mod:`classweights.losses.registry`'s; this module turns a config into the module.
 """
 
 from __future__ import annotations
 
-import difflib
-import importlib
 import inspect
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -69,68 +70,12 @@ from ._config import (
     load_loss_config,
 )
 from ._weights import pos_weight_from_stats
-from .ce import BCEWithLogitsLoss, CrossEntropyLoss
-from .combined import BCEDiceLoss, CombinedLoss, FocalDiceLoss, MixedLoss
-from .dice import DiceLoss
-from .focal import FocalLoss
+from .ce import BCEWithLogitsLoss
+from .combined import BCEDiceLoss, MixedLoss
+from .registry import Factory, _resolve, available_losses, register_loss
 
-Factory = Callable[..., nn.Module]
-
-
-_REGISTRY: dict[str, Factory | str] = {
-    "CrossEntropyLoss": CrossEntropyLoss,
-    "BCEWithLogitsLoss": BCEWithLogitsLoss,
-    "DiceLoss": DiceLoss,
-    "FocalLoss": FocalLoss,
-    "CombinedLoss": CombinedLoss,
-    "CEDiceLoss": CombinedLoss,
-    "DiceCELoss": CombinedLoss,
-    "BCEDiceLoss": BCEDiceLoss,
-    "FocalDiceLoss": FocalDiceLoss,
-    "DiceFocalLoss": FocalDiceLoss,
-    "Mixed": MixedLoss,
-    "MixedLoss": MixedLoss,
-    # short aliases used in training configs
-    "CE": CrossEntropyLoss,
-    "BCE": BCEWithLogitsLoss,
-    "Dice": DiceLoss,
-    "Focal": FocalLoss,
-    # written by another room; imported on first use
-    "SubclassifiedLoss": "classweights.losses.subclassified:SubclassifiedLoss",
-}
-
-
-def register_loss(name: str, factory: Factory | str, *, overwrite: bool = False) -> None:
-    """Make ``name`` buildable by :func:`build_loss`.
-
-    Args:
-        name: the config name, e.g. ``"LovaszLoss"``.
-        factory: a callable returning an ``nn.Module``, or ``"package.module:Attribute"``
-            imported on first use.
-        overwrite: replace an existing entry instead of raising.
-
-    >>> register_loss("SoftDice", DiceLoss)
-    >>> type(build_loss({"name": "SoftDice", "smooth": 0.5})).__name__
-    'DiceLoss'
-    """
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"a loss name must be a non-empty string, got {name!r}")
-    if isinstance(factory, str) and ":" not in factory:
-        raise ConfigError(f"lazy factory {factory!r} must look like 'package.module:Attribute'")
-    if not isinstance(factory, str) and not callable(factory):
-        raise ConfigError(f"factory for {name!r} must be callable, got {factory!r}")
-    if name in _REGISTRY and not overwrite and _REGISTRY[name] is not factory:
-        raise ConfigError(f"loss {name!r} is already registered; pass overwrite=True to replace it")
-    _REGISTRY[name] = factory
-
-
-def available_losses() -> list[str]:
-    """The names :func:`build_loss` accepts, sorted.
-
-    >>> "DiceLoss" in available_losses()
-    True
-    """
-    return sorted(_REGISTRY)
+# available_losses and register_loss are importable from here as before; they live in registry
+__all__ = ["CONFIG_ALIASES", "available_losses", "build_loss", "register_loss", "stage_factory"]
 
 
 def build_loss(
@@ -252,30 +197,6 @@ def _split(config: Mapping[str, Any], where: str) -> tuple[str, dict[str, Any]]:
         raise ConfigError(f"{where}: {clash} given both at the top level and in loss_parameter")
     params.update(cfg)
     return str(names[0]), params
-
-
-def _resolve(name: str) -> tuple[str, Factory]:
-    key = name if name in _REGISTRY else _casefold_match(name)
-    if key is None:
-        valid = ", ".join(available_losses())
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"unknown loss {name!r}{hint}; valid losses: {valid}")
-    factory = _REGISTRY[key]
-    if isinstance(factory, str):
-        module, _, attr = factory.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as err:
-            raise ConfigError(
-                f"loss {key!r} is registered as {_REGISTRY[key]!r} but cannot be loaded: {err}"
-            ) from None
-    return key, factory
-
-
-def _casefold_match(name: str) -> str | None:
-    folded = {k.casefold(): k for k in _REGISTRY}
-    return folded.get(str(name).casefold())
 
 
 def _accepted(factory: Factory) -> set[str] | None:

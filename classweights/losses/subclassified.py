@@ -45,6 +45,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..params import UNSET
+from ._subclass_args import base_weight_vector, positive_int, subclass_counts
 from ._subclass_stages import _SubclassStages
 
 __all__ = ["SubclassifiedLoss"]
@@ -144,14 +145,14 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.num_classes = _positive_int(num_classes, "num_classes")
+        self.num_classes = positive_int(num_classes, "num_classes")
         self.class_names = None if class_names is None else [str(n) for n in class_names]
         if self.class_names is not None and len(self.class_names) != self.num_classes:
             raise ConfigError(
                 f"class_names has {len(self.class_names)} names but num_classes="
                 f"{self.num_classes}; pass one name per class"
             )
-        self.num_subclasses = self._resolve_k(num_subclasses)
+        self.num_subclasses = subclass_counts(num_subclasses, self.num_classes, self.class_names)
         self.kmax = max(self.num_subclasses)
         if not 0.0 <= float(momentum) < 1.0:
             raise ConfigError(f"momentum must be in [0, 1), got {momentum!r}")
@@ -160,17 +161,17 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
         # of grace: a first batch holding 255 keeps it ignored, with a DeprecationWarning)
         self._old_default = ignore_index is UNSET
         self.ignore_index = -100 if ignore_index is UNSET else int(ignore_index)
-        self.update_every = _positive_int(update_every, "update_every")
-        self.warmup_steps = _positive_int(warmup_steps, "warmup_steps", minimum=0)
+        self.update_every = positive_int(update_every, "update_every")
+        self.warmup_steps = positive_int(warmup_steps, "warmup_steps", minimum=0)
         self.normalize = bool(normalize)
-        self.init_samples = _positive_int(init_samples, "init_samples")
-        self.kmeans_iters = _positive_int(kmeans_iters, "kmeans_iters", minimum=0)
+        self.init_samples = positive_int(init_samples, "init_samples")
+        self.kmeans_iters = positive_int(kmeans_iters, "kmeans_iters", minimum=0)
         self.seed = int(seed)
         if weight is not None and base_weight is not None:
             raise ConfigError("pass class weights as base_weight or as weight, not both")
         base_weight = weight if base_weight is None else base_weight
         c, k = self.num_classes, self.kmax
-        self.register_buffer("base_weight", self._check_base_weight(base_weight))
+        self.register_buffer("base_weight", base_weight_vector(base_weight, c))
         self.register_buffer("centroids", torch.zeros(0))  # (C, Kmax, F) once F is known
         self.register_buffer("initialized", torch.zeros(c, dtype=torch.bool))
         self.register_buffer("counts", torch.zeros(c, k))
@@ -187,53 +188,6 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
         self._init_done = self.kmax == 1  # host flag: every class has centroids
 
     # ----------------------------------------------------------------------- configuration
-    def _resolve_k(self, spec: Any) -> tuple[int, ...]:
-        c = self.num_classes
-        if isinstance(spec, Mapping):
-            ks = [1] * c
-            for key, val in spec.items():
-                ks[self._class_index(key)] = _positive_int(val, f"num_subclasses[{key!r}]")
-            return tuple(ks)
-        if isinstance(spec, Sequence) and not isinstance(spec, str):
-            if len(spec) != c:
-                raise ConfigError(
-                    f"num_subclasses has {len(spec)} values but num_classes={c}; pass one K "
-                    "per class, a single int, or a mapping {class: K}"
-                )
-            return tuple(_positive_int(v, "num_subclasses") for v in spec)
-        return (_positive_int(spec, "num_subclasses"),) * c
-
-    def _class_index(self, key: Any) -> int:
-        if isinstance(key, str):
-            if self.class_names is None:
-                raise ConfigError(
-                    f"num_subclasses uses the class name {key!r} but no class_names were "
-                    "given; pass class_names=[...] or use class indices"
-                )
-            if key not in self.class_names:
-                raise ConfigError(
-                    f"unknown class name {key!r} in num_subclasses; known names: "
-                    f"{', '.join(self.class_names)}"
-                )
-            return self.class_names.index(key)
-        if isinstance(key, bool) or not isinstance(key, int) or not 0 <= key < self.num_classes:
-            raise ConfigError(
-                f"num_subclasses key {key!r} is not a class index in 0..{self.num_classes - 1} "
-                "or a class name"
-            )
-        return key
-
-    def _check_base_weight(self, weight: Any) -> torch.Tensor | None:
-        if weight is None:
-            return None
-        w = torch.as_tensor(weight, dtype=torch.float32).detach().clone().reshape(-1)
-        if w.numel() != self.num_classes or not torch.isfinite(w).all() or (w < 0).any():
-            raise ConfigError(
-                f"base_weight must hold {self.num_classes} finite, non-negative values; got "
-                f"{w.numel()} values {w.tolist()[:8]}"
-            )
-        return w
-
     def extra_repr(self) -> str:
         return (
             f"num_classes={self.num_classes}, num_subclasses={self.num_subclasses}, "
@@ -402,9 +356,3 @@ class SubclassifiedLoss(_SubclassStages, nn.Module):
         v = self._weight_table(warm, self.counts)[self._slots(p, self._assign(p))]
         n = p["valid"].sum()
         return v * n / v.sum().clamp_min(1e-30) if n > 0 else v
-
-
-def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)

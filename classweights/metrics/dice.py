@@ -1,29 +1,7 @@
-"""Streaming per-class Dice over a whole validation set.
+"""The Dice metric itself: :class:`DiceMetric`, its arguments, states and results.
 
-:class:`DiceMetric` keeps three integer counts per class -- true positives (the
-intersection), predicted positives and target positives -- summed over every batch it is
-given. Dice is computed from those counts at the end, so the result is the Dice of the
-whole validation set, not a mean of per-batch Dice values, and it does not depend on how
-the set was split into batches or across processes.
-
-Per class ``c``::
-
-    dice[c] = 2 * tp[c] / (pred[c] + target[c])
-
-A class that is absent from both the predictions and the targets of the whole set has
-``0 / 0``; it gets ``zero_division`` (``nan`` by default) and is left out of the mean.
-``avg_dice`` is the mean of the per-class values that are not ``nan``.
-
-A non-finite logit (NaN or infinite: an AMP overflow) anywhere in the window makes every
-result ``nan`` -- each class and the mean -- as a loss over the same logits would be; the
-metric keeps the number of such logits as a count of its own (``nonfinite``), merged across
-processes like the others, so one rank's overflow is seen by all.
-
-``average="image"`` also keeps, per class, the sum and the number of per-image Dice
-values, as many training scripts and MONAI's ``DiceMetric`` report: the Dice of each
-image, then the mean over images (see :class:`DiceMetric`).
-
-This module imports torch; ``import classweights`` does not import it.
+It holds the states that :mod:`classweights.metrics._counts` counts and merges, and computes
+Dice from them (see the :mod:`classweights.metrics` docstring for the formulas).
 """
 
 from __future__ import annotations
@@ -35,7 +13,8 @@ from typing import Any, Literal
 
 import torch
 
-from .errors import ConfigError, UnknownLabelError
+from ..errors import ConfigError
+from ._counts import batch_counts, image_counts, image_dice_sums, merged
 
 DiceMode = Literal["multiclass", "multilabel"]
 DICE_MODES: tuple[str, ...] = ("multiclass", "multilabel")
@@ -173,7 +152,7 @@ class DiceMetric:
             ConfigError: the shapes do not match the mode and ``num_classes``.
             UnknownLabelError: a target value is neither a class nor ``ignore_index``.
         """
-        tp, pred_sum, target_sum = self._batch_counts(logits, target)
+        tp, pred_sum, target_sum = batch_counts(logits, target, **self._counting())
         if self.tp.device != tp.device:
             self.tp = self.tp.to(tp.device)
             self.pred_sum = self.pred_sum.to(tp.device)
@@ -185,125 +164,31 @@ class DiceMetric:
         # on the device, no host sync: argmax/sigmoid of NaN would look like a prediction
         self.nonfinite += (~torch.isfinite(logits)).sum(dtype=torch.int64).to(tp.device)
         self._updates += 1
-        if self.average == "image":  # after _batch_counts, which validated the inputs
+        if self.average == "image":  # after batch_counts, which validated the inputs
             self._image_update(logits, target)
 
-    def _image_counts(
-        self, logits: torch.Tensor, target: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(N, C)`` int64 tp, predicted and target pixels of each image; no host sync."""
-        n, c = logits.shape[0], self.num_classes
-        if self.mode == "multilabel":
-            pred = logits.float().sigmoid() > self.threshold
-            pos = target == 1
-            if self.ignore_index is not None:
-                pred = pred & (target != self.ignore_index)
-
-            def per_image(x: torch.Tensor) -> torch.Tensor:
-                return x.reshape(n, c, -1).sum(-1, dtype=torch.int64)
-
-            return per_image(pred & pos), per_image(pred), per_image(pos)
-        pred = logits.argmax(1).reshape(n, -1)
-        t = target.reshape(n, -1).to(torch.int64)
-        keep = torch.ones_like(t) if self.ignore_index is None else (t != self.ignore_index).long()
-        t = t * keep  # ignored pixels point at class 0 with a zero weight
-        base = torch.arange(n, device=t.device).unsqueeze(1) * c
-
-        def per_image(cls: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-            out = torch.zeros(n * c, dtype=torch.int64, device=t.device)
-            return out.scatter_add_(0, (base + cls).reshape(-1), weight.reshape(-1)).view(n, c)
-
-        return (
-            per_image(t, keep * (pred == t).long()),
-            per_image(pred, keep),
-            per_image(t, keep),
-        )
+    def _counting(self) -> dict[str, Any]:
+        """The settings the counting functions of ``_counts`` take."""
+        return {
+            "num_classes": self.num_classes,
+            "mode": self.mode,
+            "ignore_index": self.ignore_index,
+            "threshold": self.threshold,
+        }
 
     def _image_update(self, logits: torch.Tensor, target: torch.Tensor) -> None:
-        tp, pred_sum, target_sum = self._image_counts(logits, target)
-        den = (pred_sum + target_sum).double()
-        dice = 2.0 * tp.double() / den.clamp_min(1.0)
-        if self.ignore_empty:  # MONAI: no target pixel of the class -> no Dice
-            scored = target_sum > 0
-        else:  # MONAI ignore_empty=False: empty target scores 1 if nothing is predicted
-            dice = torch.where(den > 0, dice, torch.ones_like(dice))
-            scored = torch.ones_like(target_sum, dtype=torch.bool)
-        dice = torch.where(scored, dice, torch.zeros_like(dice))
-        if self._image_sum.device != dice.device:
-            self._image_sum = self._image_sum.to(dice.device)
-            self._image_count = self._image_count.to(dice.device)
-            self._image_mean = self._image_mean.to(dice.device)
-        self._image_sum += dice.sum(0)
-        self._image_count += scored.sum(0, dtype=torch.int64)
-        if not self.include_background:
-            dice, scored = dice[:, 1:], scored[:, 1:]
-        k = scored.sum(1)
-        has = k > 0
-        means = dice.sum(1) / k.clamp_min(1)
-        self._image_mean += torch.stack([(means * has).sum(), has.sum().double()])
-
-    def _batch_counts(
-        self, logits: torch.Tensor, target: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        c = self.num_classes
-        if logits.dim() < 2 or logits.shape[1] != c:
-            raise ConfigError(
-                f"logits must have shape (N, {c}, *spatial); got {tuple(logits.shape)}"
-            )
-        if self.mode == "multiclass":
-            if target.shape != logits.shape[:1] + logits.shape[2:]:
-                raise ConfigError(
-                    f"multiclass target must have shape (N, *spatial) = "
-                    f"{tuple(logits.shape[:1] + logits.shape[2:])} for logits "
-                    f"{tuple(logits.shape)}; got {tuple(target.shape)}"
-                )
-            if target.is_floating_point():
-                raise ConfigError(
-                    f"multiclass target must hold integer class indices; got {target.dtype}"
-                )
-            pred = logits.argmax(1).reshape(-1)
-            t = target.reshape(-1).to(torch.int64)
-            keep = torch.ones_like(t, dtype=torch.bool)
-            if self.ignore_index is not None:
-                keep = t != self.ignore_index
-            bad = keep & ((t < 0) | (t >= c))
-            msg = (
-                f"target labels {{}} are neither classes 0..{c - 1} nor "
-                f"ignore_index={self.ignore_index}; pass the right num_classes or "
-                f"ignore_index"
-            )
-            _refuse(bad, t, msg)
-            # fixed-size counts (slot c collects ignored pixels): no bincount, no host sync
-            t_ok = torch.where(keep, t, c)
-            hit = torch.where(keep & (pred == t), t, c)
-            pred = torch.where(keep, pred, c)
-            return _count(hit, c), _count(pred, c), _count(t_ok, c)
-        # multilabel
-        if target.shape != logits.shape:
-            raise ConfigError(
-                f"multilabel target must have the shape of the logits {tuple(logits.shape)}; "
-                f"got {tuple(target.shape)}"
-            )
-        pred = logits.float().sigmoid() > self.threshold
-        pos = target == 1
-        valid = None
-        if self.ignore_index is not None:
-            valid = target != self.ignore_index
-            pred = pred & valid
-        bad = ~(pos | (target == 0))
-        if valid is not None:
-            bad &= valid
-        _refuse(
-            bad,
-            target,
-            f"multilabel target values must be 0 or 1 (or ignore_index={self.ignore_index}); "
-            "found {}",
+        class_sum, class_count, mean_sum = image_dice_sums(
+            image_counts(logits, target, **self._counting()),
+            ignore_empty=self.ignore_empty,
+            include_background=self.include_background,
         )
-
-        def per_class(x: torch.Tensor) -> torch.Tensor:
-            return x.transpose(0, 1).reshape(c, -1).sum(1, dtype=torch.int64)
-
-        return per_class(pred & pos), per_class(pred), per_class(pos)
+        if self._image_sum.device != class_sum.device:
+            self._image_sum = self._image_sum.to(class_sum.device)
+            self._image_count = self._image_count.to(class_sum.device)
+            self._image_mean = self._image_mean.to(class_sum.device)
+        self._image_sum += class_sum
+        self._image_count += class_count
+        self._image_mean += mean_sum
 
     def _synced_counts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
         """tp, pred_sum, target_sum and the non-finite count, summed over ranks if asked."""
@@ -311,9 +196,7 @@ class DiceMetric:
         counts = torch.cat(
             [self.tp, self.pred_sum, self.target_sum, self.nonfinite.reshape(1).to(self.tp)]
         )
-        if self._sync_needed():
-            counts = counts.clone()
-            torch.distributed.all_reduce(counts, group=self.process_group)
+        counts = merged(counts, self.dist_sync, self.process_group)
         return counts[:c], counts[c : 2 * c], counts[2 * c : 3 * c], int(counts[3 * c])
 
     def compute(self) -> dict[str, Any]:
@@ -353,9 +236,7 @@ class DiceMetric:
         state = torch.cat(
             [self._image_sum, self._image_count.double(), self._image_mean, nonfinite]
         )
-        if self._sync_needed():
-            state = state.clone()
-            torch.distributed.all_reduce(state, group=self.process_group)
+        state = merged(state, self.dist_sync, self.process_group)
         if state[-1].item() > 0:
             return self._all_nan()
         state = state[:-1]
@@ -371,36 +252,8 @@ class DiceMetric:
         """The result of a window that held a non-finite logit: ``nan`` everywhere."""
         return {"avg_dice": math.nan, "class_dice": dict.fromkeys(self.class_names, math.nan)}
 
-    def _sync_needed(self) -> bool:
-        if self.dist_sync is not None:
-            return bool(self.dist_sync)
-        return (
-            torch.distributed.is_available()
-            and torch.distributed.is_initialized()
-            and torch.distributed.get_world_size(self.process_group) > 1
-        )
-
     def __repr__(self) -> str:
         return (
             f"DiceMetric(num_classes={self.num_classes}, mode={self.mode!r}, "
             f"ignore_index={self.ignore_index}, threshold={self.threshold})"
         )
-
-
-def _count(idx: torch.Tensor, c: int) -> torch.Tensor:
-    """``(C,)`` int64 occurrences of ``0..C-1`` in ``idx`` (value ``C`` is dropped)."""
-    out = torch.zeros(c + 1, dtype=torch.int64, device=idx.device)
-    return out.scatter_add_(0, idx, torch.ones_like(idx, dtype=torch.int64))[:c]
-
-
-def _refuse(bad: torch.Tensor, values: torch.Tensor, msg: str) -> None:
-    """Raise :class:`UnknownLabelError` for ``values[bad]`` without a GPU sync.
-
-    CPU tensors are checked on the host (the message names the values); CUDA tensors get
-    a device-side assert that fails at the next synchronisation.
-    """
-    if bad.device.type != "cpu":
-        torch._assert_async(~bad.any(), msg.format("(on the device)"))
-    elif bool(bad.any()):
-        found = sorted(set(values[bad].unique()[:10].tolist()))
-        raise UnknownLabelError(msg.format(found))
