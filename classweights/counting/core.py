@@ -146,7 +146,7 @@ def _scaled(
     values: NDArray[np.int64], dtype: np.dtype, scale: Any, source: str, notes: list[str]
 ) -> NDArray[np.int64]:
     """The labels of the distinct stored values of a scaled NIfTI (whole numbers, or refused)."""
-    from .sources.nifti import scaled_labels
+    from ..sources.nifti import scaled_labels
 
     f = np.asarray(scaled_labels(values, dtype, scale), np.float64)
     if not np.isfinite(f).all() or not (f == np.round(f)).all():
