@@ -9,6 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+#: Python expression for a child process's own peak resident KiB. ``ru_maxrss`` survives exec on
+#: Linux, so a child started by a parent larger than its own peak would report the parent's size.
+OWN_PEAK_KB = (
+    "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1])"
+)
+
+
 def median_time(fn: Callable[[], object], repeats: int, warmup: bool = True) -> float:
     """Median wall time of ``repeats`` calls, after one untimed call unless ``warmup=False``."""
     if warmup:

@@ -20,6 +20,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import OWN_PEAK_KB  # noqa: E402
+
 H, W = 64, 128
 ROOT = Path(tempfile.gettempdir()) / "classweights-load"
 
@@ -76,8 +79,8 @@ t0 = time.perf_counter()
 s = scan(sys.argv[1], num_classes=19, ignore_index=255, workers=int(sys.argv[2]))
 dt = time.perf_counter() - t0
 print(json.dumps({"images": s.num_images, "seconds": dt, "pixels": int(s.total_pixels),
-                  "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
-"""
+                  "maxrss_kb": OWN_PEAK_KB}))
+""".replace("OWN_PEAK_KB", OWN_PEAK_KB)
 
 
 def run_scan(folder: Path, workers: int) -> dict:
@@ -87,8 +90,7 @@ def run_scan(folder: Path, workers: int) -> dict:
 
 
 def baseline_rss() -> int:
-    code = "import resource, classweights, classweights.scan, numpy, imagecodecs, numba; " \
-           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"  # fmt: skip
+    code = f"import classweights, classweights.scan, numpy, imagecodecs, numba; print({OWN_PEAK_KB})"
     return int(
         subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True

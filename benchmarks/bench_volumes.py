@@ -33,6 +33,7 @@ import classweights as cw
 from classweights.synthetic import street_scene, write_pngs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import OWN_PEAK_KB  # noqa: E402
 from bench_scan import median_time  # noqa: E402  (one timing helper for the benchmarks)
 
 ROOT = Path(tempfile.gettempdir()) / "classweights-bench"
@@ -87,7 +88,7 @@ def rss_child(files: list[Path], workers: int) -> float:
     code = (
         "import resource, classweights as cw, warnings; warnings.simplefilter('ignore'); "
         f"cw.scan({[str(f) for f in files]!r}, num_classes=3, workers={workers}, objects=True); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+        f"print({OWN_PEAK_KB} / 1024)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.split()[-1])
