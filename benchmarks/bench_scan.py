@@ -124,17 +124,17 @@ def complex_scene(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     return m
 
 
-SETS = {  # name: (height, width, writer of one mask)
-    "CamVid-shaped 360x480": (360, 480, street_scene),
-    "complex 2 MP (~60 KB)": (1024, 2048, complex_scene),
-    "simple 2 MP (~10 KB)": (1024, 2048, street_scene),
+SETS = {  # name: (height, width, writer of one mask, masks in the set unless --images says)
+    "CamVid-shaped 360x480": (360, 480, street_scene, 701),  # CamVid's 367 + 101 + 233 frames
+    "complex 2 MP (~60 KB)": (1024, 2048, complex_scene, 100),
+    "simple 2 MP (~10 KB)": (1024, 2048, street_scene, 100),
 }
 
 
 def generated_set(name: str, n: int) -> Path:
     from PIL import Image
 
-    h, w, make = SETS[name]
+    h, w, make, _ = SETS[name]
     slug = name.split(" (")[0].replace(" ", "_").lower()
     root = Path(tempfile.gettempdir()) / "classweights-bench" / f"{slug}_{n}"
     if len(list(root.glob("*.png"))) != n:
@@ -154,13 +154,15 @@ def decode_files(files: list[Path], workers: int, decode: str) -> None:
         list(pool.map(lambda p: fn(p.read_bytes()).shape, files))
 
 
-def vs_decode(n: int, counts: list[int], repeats: int) -> None:
-    """The issue-32 table: scan / png_decode and scan / spng_decode per set and worker count."""
+def vs_decode(n: int | None, counts: list[int], repeats: int) -> None:
+    """The issue-32 table: scan / png_decode and scan / spng_decode per set and worker count.
+    Each set has its own size (``SETS``) unless ``n`` is given: a scan has a fixed cost (the
+    folder walk, a thread pool) of ~2 ms that a 100-mask CamVid set (12 ms) would mostly measure."""
     import imagecodecs
 
     rows = []
-    for name in SETS:
-        folder = generated_set(name, n)
+    for name, (*_, default_n) in SETS.items():
+        folder = generated_set(name, n or default_n)
         files = sorted(folder.glob("*.png"))
         kb = sum(f.stat().st_size for f in files) / len(files) / 1e3
         hist = sum(np.bincount(imagecodecs.png_decode(f.read_bytes()).ravel(), minlength=256)
@@ -185,13 +187,13 @@ def vs_decode(n: int, counts: list[int], repeats: int) -> None:
                     times[k].append(time.perf_counter() - t)
                     cpu[k].append(time.process_time() - c)
             rows.append((name, kb, w, len(files), times, cpu))
-    print(f"\n{n} masks a set, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the end, "
+    print(f"\n{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the end, "
           f"median of {repeats} interleaved repeats (spread: min-max of the per-repeat "
           f"ratio)\n")  # fmt: skip
-    print("| set | mean KB | workers | png_decode img/s | spng_decode img/s | scan img/s "
+    print("| set | masks | mean KB | workers | png_decode img/s | spng_decode img/s | scan img/s "
           "| **scan / png_decode** | scan / spng_decode | scan, library decoders / png_decode "
           "| CPU time: png_decode / scan |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, kb, w, k, t, cpu in rows:
         med = {j: statistics.median(v) for j, v in t.items()}
 
@@ -199,7 +201,7 @@ def vs_decode(n: int, counts: list[int], repeats: int) -> None:
             r = [b / s for b, s in zip(t[base], t[job], strict=True)]
             return f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})"
 
-        print(f"| {name} | {kb:.1f} | {w} | {k / med['png_decode']:,.0f} | "
+        print(f"| {name} | {k} | {kb:.1f} | {w} | {k / med['png_decode']:,.0f} | "
               f"{k / med['spng_decode']:,.0f} | {k / med['scan']:,.0f} | "
               f"**{ratio('png_decode')}** | {ratio('spng_decode')} | "
               f"{ratio('png_decode', 'scan, library decoders')} | {ratio('png_decode', t=cpu)} |")  # fmt: skip
@@ -277,7 +279,8 @@ def sweep(folder: Path, counts: list[int], args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--images", type=int, default=100)
+    ap.add_argument("--images", type=int, default=None, help="masks a set (default: 100; "
+                    "--vs-decode: each set's own size)")  # fmt: skip
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument(
@@ -292,6 +295,7 @@ def main() -> None:
         sweep_counts = [int(w) for w in (args.workers_sweep or "1,2").split(",")]
         vs_decode(args.images, sweep_counts, args.repeats)
         return
+    args.images = args.images or 100
     if args.workers_sweep:
         sweep(dataset(args.images), [int(w) for w in args.workers_sweep.split(",")], args)
         return
