@@ -78,9 +78,15 @@ def compute(app: App, **kw: Any) -> None:
     record = weigh(stats, spec, info)
     cache = info.as_dict() if info is not None else None
     w, data = weights_result(
-        stats, spec.method, spec.options(), weights=record.weights, ci=kw["ci"], seed=seed,
-        auto=auto or None, cache=cache,
-    )  # fmt: skip
+        stats,
+        spec.method,
+        spec.options(),
+        weights=record.weights,
+        ci=kw["ci"],
+        seed=seed,
+        auto=auto or None,
+        cache=cache,
+    )
     draw(app, data, kw, title=f"class weights: {spec.method}")
     if deliver(app, export, kw, stats, record):
         return  # the snippet (or json/yaml) is all of stdout
