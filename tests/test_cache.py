@@ -1,5 +1,6 @@
 """The cache: keys, hits, incremental rescans, safety, concurrency, and the runtime loader."""
 
+import datetime as _dt
 import json
 import os
 import shutil
@@ -7,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -347,9 +347,18 @@ def test_clear_older_than(data, cache):
         == 0
     )
     assert len(Store(cache).entries()) == 1
-    time.sleep(1.1)
+    # the entry made two days ago, as its meta.json says (no waiting on the clock)
+    meta_file = Path(Store(cache).entries()[0].path) / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    two_days_ago = _dt.datetime.now(_dt.UTC) - _dt.timedelta(days=2)
+    meta_file.write_text(json.dumps({**meta, "created": two_days_ago.isoformat()}))
     assert (
-        r.invoke(cli, ["cache", "clear", "--older-than", "1s", "--cache-dir", str(cache)]).exit_code
+        r.invoke(cli, ["cache", "clear", "--older-than", "3d", "--cache-dir", str(cache)]).exit_code
+        == 0
+    )
+    assert len(Store(cache).entries()) == 1
+    assert (
+        r.invoke(cli, ["cache", "clear", "--older-than", "1d", "--cache-dir", str(cache)]).exit_code
         == 0
     )
     assert Store(cache).entries() == []
