@@ -16,7 +16,6 @@ from importlib import import_module
 from typing import Any
 
 import click
-from click.utils import make_default_short_help
 
 from .. import __version__
 from ..text import visible
@@ -93,7 +92,8 @@ class _LazyGroup(click.Group):
             if name in self.commands:
                 short = self.commands[name].get_short_help_str(limit)
             else:
-                short = make_default_short_help(_COMMANDS[name][2], limit)
+                # click's own shortening, on a bare command (its public helper is deprecated)
+                short = click.Command(name, help=_COMMANDS[name][2]).get_short_help_str(limit)
             rows.append((name, short))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
