@@ -147,3 +147,15 @@ def test_both_callers_refuse_a_bad_file_with_the_same_line(tmp_path, case):
     assert str(from_cache.value).startswith(str(path))
     assert not (tmp_path / "pwned").exists()
     assert not os.path.exists(tmp_path / "pwned")
+
+
+def test_a_focal_alpha_record_becomes_the_focal_losss_alpha(tmp_path):
+    """As build_loss(dataset=...) does: a focal_alpha vector is alpha, never the class weight
+    (from_record used to pass it as weight=, weighting the wrong term and leaving alpha unset)."""
+    from classweights.losses import FocalLoss
+
+    stats = ClassStats.from_counts([[300, 100]], ignore_index=255)
+    record = WeightRecord.build(stats, np.array([0.25, 0.75]), "focal_alpha", {})
+    loss = FocalLoss.from_record(record.save(tmp_path / "alpha.pth"), mode="multilabel")
+    assert loss.weight is None
+    assert loss.alpha.tolist() == [0.25, 0.75]

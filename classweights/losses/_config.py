@@ -16,14 +16,12 @@ from typing import Any
 from ..errors import ConfigError
 from ..loss_config import DATASET_KEY, dataset_spec, read_config
 from ._weights import as_weight_tensor
+from .constants import ARGUMENT_OF_METHOD
 
 #: Keys of the focal + Dice training-script config and what each becomes.
 LEGACY_KEYS = frozenset(
     {"use_focal", "focal_alpha", "focal_gamma", "focal_weight", "use_class_weights"}
 )
-#: ``load_weights`` methods whose vector is not a cross-entropy class weight, and the loss
-#: argument it fills instead of ``weight``.
-_ARGUMENT_OF_METHOD = {"pos_weight": "pos_weight", "focal_alpha": "alpha"}
 
 
 def load_loss_config(config: Any) -> dict[str, Any]:
@@ -65,7 +63,7 @@ def class_weight_arguments(
     spec = dataset_spec(config)
     if spec is not None:
         del config[DATASET_KEY]
-        argument = _ARGUMENT_OF_METHOD.get(str(spec.get("method")), "weight")
+        argument = ARGUMENT_OF_METHOD.get(str(spec.get("method")), "weight")
         given = {"weight": weight, "pos_weight": pos_weight}.get(argument)
         if given is not None:
             raise ConfigError(

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .constants import MODES, REDUCTIONS
+from .constants import ARGUMENT_OF_METHOD, MODES, REDUCTIONS
 
 if TYPE_CHECKING:
     from ..stats import ClassStats
@@ -285,7 +285,8 @@ class WeightedLossMixin(nn.Module):
         or any weight file :meth:`WeightRecord.load` reads, checksum verified).
 
         The loss ignores what the counts ignored: ``ignore_index`` is the record's unless
-        given in ``loss_kwargs``. A ``pos_weight`` record becomes the loss's ``pos_weight``.
+        given in ``loss_kwargs``. A ``pos_weight`` record becomes the loss's ``pos_weight``, a
+        ``focal_alpha`` record its ``alpha``, any other its class ``weight``.
 
         Example (needs a weight file, so not run here)::
 
@@ -299,7 +300,7 @@ class WeightedLossMixin(nn.Module):
         accepted = inspect.signature(cls).parameters
         if record.ignore_index is not None and "ignore_index" in accepted:
             kwargs.setdefault("ignore_index", record.ignore_index)
-        name = "pos_weight" if record.method == "pos_weight" else "weight"
+        name = ARGUMENT_OF_METHOD.get(record.method, "weight")
         if name not in accepted:
             raise ConfigError(f"{cls.__name__} takes no {name}= (a {record.method} record)")
         kwargs[name] = record.tensor()

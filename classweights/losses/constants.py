@@ -19,3 +19,6 @@ REDUCTIONS: tuple[str, ...] = ("mean", "sum", "none")
 #: built from a weight record or a dataset takes the record's instead; metrics follow
 #: torchmetrics (``None``).
 IGNORE_INDEX = -100
+#: The loss argument a weight record's method feeds (the class ``weight`` unless named here):
+#: ``from_record``, ``from_cache`` and ``build_loss(dataset=...)`` all read this one table.
+ARGUMENT_OF_METHOD: dict[str, str] = {"pos_weight": "pos_weight", "focal_alpha": "alpha"}
